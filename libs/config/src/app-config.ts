@@ -1,0 +1,197 @@
+import { z } from 'zod';
+import { TOPIC_KEYS, TopicKey, TopicNames, resolveTopicNames, topicEnvVar } from '@triggers/contracts';
+import { ConfigError } from './config-error';
+import { Env, bool, csv, durationMs, httpUrl, parseEnv, port, positiveInt } from './env';
+
+/** Kafka connection, as every app and tool uses it. */
+export interface KafkaConfig {
+  brokers: string[];
+  clientId: string;
+  ssl: boolean;
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+  /** Partitions and replication used when the project creates topics. */
+  partitions: number;
+  replicationFactor: number;
+  topics: TopicNames;
+}
+
+/** Confluent-API-compatible schema registry. */
+export interface RegistryConfig {
+  url: string;
+  auth?: { username: string; password: string };
+}
+
+/** What every app shares: identity, logs, the HTTP port for /healthz and /metrics, servers. */
+export interface BaseConfig {
+  app: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** HTTP port of the app (the API, or /healthz and /metrics of a consumer). */
+  port: number;
+  host: string;
+  kafka: KafkaConfig;
+  registry: RegistryConfig;
+  mongodbUri: string;
+  /** How long a graceful shutdown may take before the process exits anyway. */
+  shutdownTimeoutMs: number;
+}
+
+/** Default HTTP port per app, so all five run side by side on one machine. */
+export const DEFAULT_PORTS = {
+  'triggers-api': 3000,
+  matcher: 3001,
+  'webhook-dispatcher': 3002,
+  'lead-mover': 3003,
+  'log-sink': 3004,
+} as const;
+
+/** One of the five apps. */
+export type AppName = keyof typeof DEFAULT_PORTS;
+
+const baseShape = {
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HOST: z.string().default('127.0.0.1'),
+  KAFKA_BROKERS: csv().default(['127.0.0.1:9092']),
+  KAFKA_CLIENT_ID: z.string().optional(),
+  KAFKA_SSL: bool().default(false),
+  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  TOPIC_NAMESPACE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -')
+    .default('triggers'),
+  TOPIC_PARTITIONS: positiveInt().default(3),
+  TOPIC_REPLICATION_FACTOR: positiveInt().default(1),
+  SCHEMA_REGISTRY_URL: httpUrl().default('http://127.0.0.1:8081/apis/ccompat/v7'),
+  SCHEMA_REGISTRY_USERNAME: z.string().optional(),
+  SCHEMA_REGISTRY_PASSWORD: z.string().optional(),
+  MONGODB_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\/.+/, 'must be a mongodb:// or mongodb+srv:// URI')
+    .default('mongodb://127.0.0.1:27017/triggers'),
+  SHUTDOWN_TIMEOUT_MS: durationMs().default(30_000),
+};
+
+const topicShape = Object.fromEntries(
+  TOPIC_KEYS.map((key) => [
+    topicEnvVar(key),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a valid Kafka topic name')
+      .optional(),
+  ]),
+) as Record<string, z.ZodOptional<z.ZodString>>;
+
+/**
+ * Reads the shared configuration of `app` from `env`.
+ * @throws ConfigError naming each bad variable.
+ */
+export function loadBaseConfig(app: AppName | string, env: Env, defaultPort = 3000): BaseConfig {
+  const v = parseEnv({ ...baseShape, ...topicShape, PORT: port().default(defaultPort) }, env);
+  const overrides: Partial<Record<TopicKey, string>> = {};
+  for (const key of TOPIC_KEYS) {
+    const value = (v as unknown as Record<string, string | undefined>)[topicEnvVar(key)];
+    if (value) overrides[key] = value;
+  }
+  const sasl = v.KAFKA_SASL_MECHANISM
+    ? {
+        mechanism: v.KAFKA_SASL_MECHANISM,
+        username: required(v.KAFKA_SASL_USERNAME, 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_MECHANISM is set'),
+        password: required(v.KAFKA_SASL_PASSWORD, 'KAFKA_SASL_PASSWORD', 'KAFKA_SASL_MECHANISM is set'),
+      }
+    : undefined;
+  return {
+    app,
+    logLevel: v.LOG_LEVEL,
+    port: v.PORT,
+    host: v.HOST,
+    kafka: {
+      brokers: v.KAFKA_BROKERS,
+      clientId: v.KAFKA_CLIENT_ID ?? `triggers-${app}`,
+      ssl: v.KAFKA_SSL,
+      sasl,
+      partitions: v.TOPIC_PARTITIONS,
+      replicationFactor: v.TOPIC_REPLICATION_FACTOR,
+      topics: resolveTopicNames(v.TOPIC_NAMESPACE, overrides),
+    },
+    registry: {
+      url: v.SCHEMA_REGISTRY_URL,
+      auth: v.SCHEMA_REGISTRY_USERNAME
+        ? { username: v.SCHEMA_REGISTRY_USERNAME, password: v.SCHEMA_REGISTRY_PASSWORD ?? '' }
+        : undefined,
+    },
+    mongodbUri: v.MONGODB_URI,
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+function required(value: string | undefined, variable: string, because: string): string {
+  if (!value) {
+    throw new ConfigError([{ variable, message: `required when ${because}` }]);
+  }
+  return value;
+}
+
+/** Timing of webhook delivery; the spec's values are the defaults, tests compress them. */
+export interface WebhookTimingConfig {
+  /** Delay of the retry tier: the spec's "a retry will be dispatched after 10 minutes". */
+  retryDelayMs: number;
+  /** How long retries go on: the spec's "retries will happen for 48 hours". */
+  retryWindowMs: number;
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  /** The spec: "will not process webhook responses larger than 10kb". */
+  maxResponseBytes: number;
+}
+
+const webhookTimingShape = {
+  WEBHOOK_RETRY_DELAY_MS: durationMs().default(10 * 60 * 1000),
+  WEBHOOK_RETRY_WINDOW_MS: durationMs().default(48 * 60 * 60 * 1000),
+  WEBHOOK_CONNECT_TIMEOUT_MS: durationMs().default(5_000),
+  WEBHOOK_HEADERS_TIMEOUT_MS: durationMs().default(10_000),
+  WEBHOOK_BODY_TIMEOUT_MS: durationMs().default(10_000),
+  WEBHOOK_MAX_RESPONSE_BYTES: positiveInt().default(10 * 1024),
+};
+
+/** Reads webhook timing from `env`. */
+export function loadWebhookTimingConfig(env: Env): WebhookTimingConfig {
+  const v = parseEnv(webhookTimingShape, env);
+  return {
+    retryDelayMs: v.WEBHOOK_RETRY_DELAY_MS,
+    retryWindowMs: v.WEBHOOK_RETRY_WINDOW_MS,
+    connectTimeoutMs: v.WEBHOOK_CONNECT_TIMEOUT_MS,
+    headersTimeoutMs: v.WEBHOOK_HEADERS_TIMEOUT_MS,
+    bodyTimeoutMs: v.WEBHOOK_BODY_TIMEOUT_MS,
+    maxResponseBytes: v.WEBHOOK_MAX_RESPONSE_BYTES,
+  };
+}
+
+/**
+ * The documented variables, for the README's configuration table and `--help` output.
+ * Kept next to the shapes above so a new variable is documented where it is parsed.
+ */
+export const CONFIG_VARIABLES: { name: string; default: string; meaning: string }[] = [
+  { name: 'PORT', default: 'per app: 3000 api, 3001 matcher, 3002 dispatcher, 3003 lead-mover, 3004 log-sink', meaning: 'HTTP port (API; /healthz and /metrics everywhere)' },
+  { name: 'HOST', default: '127.0.0.1', meaning: 'Address the HTTP server binds to (0.0.0.0 in containers)' },
+  { name: 'LOG_LEVEL', default: 'info', meaning: 'pino level: fatal, error, warn, info, debug, trace, silent' },
+  { name: 'KAFKA_BROKERS', default: '127.0.0.1:9092', meaning: 'Comma-separated bootstrap brokers' },
+  { name: 'KAFKA_CLIENT_ID', default: 'triggers-<app>', meaning: 'Kafka client id' },
+  { name: 'KAFKA_SSL', default: 'false', meaning: 'TLS to the brokers' },
+  { name: 'KAFKA_SASL_MECHANISM', default: '(none)', meaning: 'plain, scram-sha-256 or scram-sha-512' },
+  { name: 'KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD', default: '(none)', meaning: 'SASL credentials, required with a mechanism' },
+  { name: 'TOPIC_NAMESPACE', default: 'triggers', meaning: 'First segment of every topic name' },
+  { name: 'TOPIC_<KEY>', default: 'see Topics', meaning: 'Overrides one topic name, e.g. TOPIC_WEBHOOK_COMMANDS' },
+  { name: 'TOPIC_PARTITIONS', default: '3', meaning: 'Partitions of topics the project creates' },
+  { name: 'TOPIC_REPLICATION_FACTOR', default: '1', meaning: 'Replication of topics the project creates' },
+  { name: 'SCHEMA_REGISTRY_URL', default: 'http://127.0.0.1:8081/apis/ccompat/v7', meaning: 'Confluent-compatible registry' },
+  { name: 'SCHEMA_REGISTRY_USERNAME / SCHEMA_REGISTRY_PASSWORD', default: '(none)', meaning: 'Registry basic auth' },
+  { name: 'MONGODB_URI', default: 'mongodb://127.0.0.1:27017/triggers', meaning: 'MongoDB (or FerretDB) with the database name' },
+  { name: 'SHUTDOWN_TIMEOUT_MS', default: '30000', meaning: 'Longest graceful shutdown before exit' },
+  { name: 'WEBHOOK_RETRY_DELAY_MS', default: '600000 (10 min)', meaning: 'Delay of the webhook retry tier' },
+  { name: 'WEBHOOK_RETRY_WINDOW_MS', default: '172800000 (48 h)', meaning: 'How long a webhook is retried before it is given up' },
+  { name: 'WEBHOOK_CONNECT_TIMEOUT_MS', default: '5000', meaning: 'TCP/TLS connect timeout of a delivery' },
+  { name: 'WEBHOOK_HEADERS_TIMEOUT_MS', default: '10000', meaning: 'Time to the response headers' },
+  { name: 'WEBHOOK_BODY_TIMEOUT_MS', default: '10000', meaning: 'Time between response body chunks' },
+  { name: 'WEBHOOK_MAX_RESPONSE_BYTES', default: '10240', meaning: 'Response bytes read and recorded (spec: 10 kB)' },
+];

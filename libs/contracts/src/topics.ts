@@ -1,0 +1,124 @@
+import { EVENT_TYPE_IDS, EventType, EVENT_TYPES } from './event-types';
+
+/** How a topic is created: compacted topics keep the latest value per key forever. */
+export interface TopicSpec {
+  /** Default name; its first segment is the namespace (`triggers`), its last the version. */
+  name: string;
+  /** Full name of the Avro record its values carry; absent for raw (dead-letter) topics. */
+  valueSchema?: string;
+  cleanupPolicy: 'delete' | 'compact';
+  /** Why the topic exists, for the README and `topics` output. */
+  doc: string;
+}
+
+const eventTopicKey = (type: EventType) => `events.${type}` as const;
+
+/**
+ * Every topic of the product with its version, in one place (as amplication's KAFKA_TOPICS).
+ * Names are defaults: configuration may swap the `triggers` namespace (tests use a fresh one per
+ * run) or override a single topic by key.
+ */
+export const KAFKA_TOPICS = {
+  ...(Object.fromEntries(
+    EVENT_TYPE_IDS.map((type) => [
+      eventTopicKey(type),
+      {
+        name: `triggers.events.${type}.v1`,
+        valueSchema: EVENT_TYPES[type].schema,
+        cleanupPolicy: 'delete',
+        doc: `${EVENT_TYPES[type].displayName} events published by platform services`,
+      },
+    ]),
+  ) as Record<`events.${EventType}`, TopicSpec>),
+  triggerConfig: {
+    name: 'triggers.config.triggers.v1',
+    valueSchema: 'triggers.config.TriggerConfig',
+    cleanupPolicy: 'compact',
+    doc: 'Every trigger, keyed <tenantId>/<triggerId>; a tombstone deletes it',
+  },
+  webhookCommands: {
+    name: 'triggers.commands.webhook.v1',
+    valueSchema: 'triggers.commands.WebhookCommand',
+    cleanupPolicy: 'delete',
+    doc: 'Webhook deliveries to make, one per matched webhook action',
+  },
+  webhookRetry: {
+    name: 'triggers.retry.webhook.10m.v1',
+    valueSchema: 'triggers.commands.WebhookCommand',
+    cleanupPolicy: 'delete',
+    doc: 'Failed webhook deliveries waiting for their next attempt (the 10-minute tier)',
+  },
+  leadCommands: {
+    name: 'triggers.commands.lead.v1',
+    valueSchema: 'triggers.commands.LeadCommand',
+    cleanupPolicy: 'delete',
+    doc: 'lead.update.list moves to apply, one per matched lead action',
+  },
+  log: {
+    name: 'triggers.log.v1',
+    valueSchema: 'triggers.log.LogRecord',
+    cleanupPolicy: 'delete',
+    doc: 'Every match, attempt and outcome, for analysts and the Event Logs view',
+  },
+  deadLetterEvents: {
+    name: 'triggers.deadletter.events.v1',
+    cleanupPolicy: 'delete',
+    doc: 'Event messages the matcher could not read, with the reason in headers',
+  },
+  deadLetterWebhook: {
+    name: 'triggers.deadletter.webhook.v1',
+    cleanupPolicy: 'delete',
+    doc: 'Webhook commands given up after the retry window, or unreadable',
+  },
+  deadLetterLead: {
+    name: 'triggers.deadletter.lead.v1',
+    cleanupPolicy: 'delete',
+    doc: 'Lead commands that could not be read',
+  },
+  deadLetterLog: {
+    name: 'triggers.deadletter.log.v1',
+    cleanupPolicy: 'delete',
+    doc: 'Log records that could not be read',
+  },
+} satisfies Record<string, TopicSpec>;
+
+/** The key of one topic in {@link KAFKA_TOPICS}. */
+export type TopicKey = keyof typeof KAFKA_TOPICS;
+
+/** Topic names in force, by key. */
+export type TopicNames = Record<TopicKey, string>;
+
+/** Every topic key. */
+export const TOPIC_KEYS = Object.keys(KAFKA_TOPICS) as TopicKey[];
+
+/** The key of the topic carrying events of `type`. */
+export function eventTopicKeyOf(type: EventType): TopicKey {
+  return eventTopicKey(type);
+}
+
+/**
+ * Resolves topic names: the namespace replaces the leading `triggers` of every default name,
+ * then single-topic overrides apply.
+ */
+export function resolveTopicNames(
+  namespace = 'triggers',
+  overrides: Partial<Record<TopicKey, string>> = {},
+): TopicNames {
+  const names = {} as TopicNames;
+  for (const key of TOPIC_KEYS) {
+    const base = KAFKA_TOPICS[key].name.replace(/^triggers\./, `${namespace}.`);
+    names[key] = overrides[key] ?? base;
+  }
+  return names;
+}
+
+/** The environment variable that overrides one topic's name, e.g. `TOPIC_WEBHOOK_COMMANDS`. */
+export function topicEnvVar(key: TopicKey): string {
+  return (
+    'TOPIC_' +
+    key
+      .replace(/([a-z])([A-Z])/g, '$1_$2')
+      .replace(/[.]/g, '_')
+      .toUpperCase()
+  );
+}
