@@ -1,3 +1,4 @@
 export * from './config-error';
 export * from './env';
 export * from './app-config';
+export * from './infra-config';

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { Env, parseEnv, port } from './env';
+
+/** Where and how the local servers run (deploy/local, the test suite). */
+export interface InfraConfig {
+  profile: 'local' | 'test';
+  /** Installs (shared by every profile) and this profile's data and logs. */
+  home: string;
+  dataDir: string;
+  kafka: { port: number; controllerPort: number; heap: string };
+  registry: { port: number; heap: string };
+  mongo: { port: number };
+}
+
+const PROFILE_DEFAULTS = {
+  local: { kafka: 9092, controller: 9093, registry: 8081, mongo: 27017 },
+  test: { kafka: 19092, controller: 19093, registry: 18081, mongo: 17017 },
+} as const;
+
+/**
+ * Reads the local server layout. Two profiles keep `npm start` and `npm test` apart (their own
+ * ports and data folders), so the suite runs whether or not the local system is up beside it.
+ */
+export function loadInfraConfig(env: Env, repoRoot: string, profile?: 'local' | 'test'): InfraConfig {
+  const chosen = profile ?? parseEnv({ INFRA_PROFILE: z.enum(['local', 'test']).default('local') }, env).INFRA_PROFILE;
+  const d = PROFILE_DEFAULTS[chosen];
+  const heap = () => z.string().regex(/^\d+[mMgG]$/, 'must look like 512m or 1g');
+  const v = parseEnv(
+    {
+      INFRA_HOME: z.string().default(`${repoRoot}/.infra`),
+      INFRA_DATA_DIR: z.string().optional(),
+      INFRA_KAFKA_PORT: port().default(d.kafka),
+      INFRA_KAFKA_CONTROLLER_PORT: port().default(d.controller),
+      INFRA_KAFKA_HEAP: heap().default('512m'),
+      INFRA_REGISTRY_PORT: port().default(d.registry),
+      INFRA_REGISTRY_HEAP: heap().default('512m'),
+      INFRA_MONGO_PORT: port().default(d.mongo),
+    },
+    env,
+  );
+  return {
+    profile: chosen,
+    home: v.INFRA_HOME,
+    dataDir: v.INFRA_DATA_DIR ?? `${v.INFRA_HOME}/${chosen}`,
+    kafka: { port: v.INFRA_KAFKA_PORT, controllerPort: v.INFRA_KAFKA_CONTROLLER_PORT, heap: v.INFRA_KAFKA_HEAP },
+    registry: { port: v.INFRA_REGISTRY_PORT, heap: v.INFRA_REGISTRY_HEAP },
+    mongo: { port: v.INFRA_MONGO_PORT },
+  };
+}
+
+/** The variables the apps need to reach servers laid out by `infra`. */
+export function infraConnectionEnv(infra: InfraConfig, database = 'triggers'): Record<string, string> {
+  return {
+    KAFKA_BROKERS: `127.0.0.1:${infra.kafka.port}`,
+    SCHEMA_REGISTRY_URL: `http://127.0.0.1:${infra.registry.port}/apis/ccompat/v7`,
+    MONGODB_URI: `mongodb://127.0.0.1:${infra.mongo.port}/${database}`,
+  };
+}

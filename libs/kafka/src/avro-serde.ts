@@ -1,0 +1,121 @@
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import type { Type } from 'avsc';
+import type { RegistryConfig } from '@triggers/config';
+import {
+  AVRO_OPTIONS,
+  ContractError,
+  ConversionNotes,
+  avroToJson,
+  contractType,
+  jsonToAvro,
+  schemaCatalog,
+} from '@triggers/contracts';
+
+const MAGIC_BYTE = 0;
+
+/** Connects to a Confluent-API-compatible schema registry with the project's avsc options. */
+export function createRegistry(config: RegistryConfig): SchemaRegistry {
+  return new SchemaRegistry(
+    { host: config.url, auth: config.auth, retry: { retries: 3 } },
+    { [SchemaType.AVRO]: { ...AVRO_OPTIONS } },
+  );
+}
+
+/** The registry could not be reached or answered with a server error: try again later. */
+export class RegistryUnavailableError extends Error {
+  readonly retriable = true;
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = 'RegistryUnavailableError';
+  }
+}
+
+/** The result of {@link AvroSerde.decode}. */
+export interface Decoded<T> {
+  schemaId: number;
+  /** Full name of the writer's record, e.g. `triggers.events.AgentWrapEvent`. */
+  schemaName: string;
+  value: T;
+}
+
+/**
+ * Writes and reads JSON values as Confluent wire-format Avro (magic byte, 4-byte schema id, Avro
+ * body), with subjects named by TopicNameStrategy (`<topic>-value`). Decoding walks the writer's
+ * schema, so fields a newer producer added come through unchanged.
+ */
+export class AvroSerde {
+  private readonly ids = new Map<string, Promise<number>>();
+
+  constructor(readonly registry: SchemaRegistry) {}
+
+  /**
+   * Registers `schemaName` (a record of `schemas/`) under `<topic>-value` and returns its id.
+   * Registering an unchanged schema again returns the same id, so this is safe at every start.
+   */
+  register(topic: string, schemaName: string): Promise<number> {
+    const key = `${topic}\u0000${schemaName}`;
+    let id = this.ids.get(key);
+    if (!id) {
+      id = this.registry
+        .register(
+          { type: SchemaType.AVRO, schema: JSON.stringify(schemaCatalog().selfContained(schemaName)) },
+          { subject: `${topic}-value` },
+        )
+        .then((r) => r.id)
+        .catch((err: unknown) => {
+          this.ids.delete(key);
+          throw new RegistryUnavailableError(`could not register ${schemaName} for ${topic}: ${String(err)}`, err);
+        });
+      this.ids.set(key, id);
+    }
+    return id;
+  }
+
+  /**
+   * Encodes `value` for `topic` with `schemaName`.
+   * @throws ContractError when the value does not fit the schema (not retriable).
+   */
+  async encode(topic: string, schemaName: string, value: unknown, notes?: ConversionNotes): Promise<Buffer> {
+    const type = contractType(schemaName);
+    const avroValue = jsonToAvro(type, value, '', notes);
+    const id = await this.register(topic, schemaName);
+    const body = type.toBuffer(avroValue);
+    const out = Buffer.alloc(5 + body.length);
+    out.writeUInt8(MAGIC_BYTE, 0);
+    out.writeInt32BE(id, 1);
+    body.copy(out, 5);
+    return out;
+  }
+
+  /**
+   * Decodes a wire-format message to JSON.
+   * @throws ContractError for bytes that are not Confluent Avro, an unknown schema id or a body
+   *   that does not decode (never retriable); RegistryUnavailableError when the registry is down.
+   */
+  async decode<T = unknown>(message: Buffer | null): Promise<Decoded<T>> {
+    if (!message || message.length < 5) throw new ContractError('message is empty or shorter than the 5-byte Avro header', '');
+    if (message.readUInt8(0) !== MAGIC_BYTE) {
+      throw new ContractError(`not Confluent Avro: first byte is ${message.readUInt8(0)}, expected 0`, '');
+    }
+    const schemaId = message.readInt32BE(1);
+    const type = await this.writerType(schemaId);
+    let raw: unknown;
+    try {
+      raw = type.fromBuffer(message.subarray(5));
+    } catch (err) {
+      throw new ContractError(`Avro body does not decode with schema ${schemaId}: ${(err as Error).message}`, '');
+    }
+    return { schemaId, schemaName: type.name ?? String(schemaId), value: avroToJson(type, raw) as T };
+  }
+
+  private async writerType(schemaId: number): Promise<Type> {
+    try {
+      return (await this.registry.getSchema(schemaId)) as unknown as Type;
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (status === 404) throw new ContractError(`unknown schema id ${schemaId}`, '');
+      if (status && status >= 400 && status < 500) throw new ContractError(`schema id ${schemaId} refused: ${String(err)}`, '');
+      throw new RegistryUnavailableError(`schema registry unavailable while reading schema ${schemaId}: ${String(err)}`, err);
+    }
+  }
+}

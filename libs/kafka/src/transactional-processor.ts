@@ -1,0 +1,98 @@
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Logger } from '@triggers/logging';
+
+/** Messages to write to one topic as the result of a batch. */
+export interface OutgoingMessages {
+  topic: string;
+  messages: Message[];
+}
+
+/** What a {@link TransactionalProcessor} calls for every batch of one partition. */
+export type BatchTransform = (
+  messages: KafkaMessage[],
+  source: { topic: string; partition: number },
+) => Promise<OutgoingMessages[]>;
+
+/** Options of a {@link TransactionalProcessor}. */
+export interface TransactionalProcessorOptions {
+  kafka: Kafka;
+  groupId: string;
+  /** Unique per instance; a restarted instance with the same id fences its predecessor. */
+  transactionalId: string;
+  topics: string[];
+  transform: BatchTransform;
+  logger: Logger;
+  /** Where to start when the group has no committed offset. */
+  fromBeginning?: boolean;
+}
+
+/**
+ * Consume → produce exactly once. Every batch of a partition runs in one Kafka transaction that
+ * holds the produced messages and the consumed offsets together: either both become visible to
+ * `read_committed` readers, or neither does and the batch is consumed again. One transaction per
+ * batch rather than per message keeps the commit overhead small.
+ */
+export class TransactionalProcessor {
+  private consumer?: Consumer;
+  private producer?: Producer;
+
+  constructor(private readonly options: TransactionalProcessorOptions) {}
+
+  /** Connects, subscribes and starts consuming; returns once the consumer is running. */
+  async start(): Promise<void> {
+    const { kafka, groupId, transactionalId, topics, logger } = this.options;
+    this.producer = kafka.producer({
+      transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    this.consumer = kafka.consumer({ groupId, readUncommitted: false });
+    await this.producer.connect();
+    await this.consumer.connect();
+    for (const topic of topics) {
+      await this.consumer.subscribe({ topic, fromBeginning: this.options.fromBeginning ?? true });
+    }
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.processBatch(payload),
+    });
+    logger.info({ groupId, transactionalId, topics }, 'transactional processor started');
+  }
+
+  private async processBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    const producer = this.producer!;
+    const outgoing = await this.options.transform(batch.messages, { topic: batch.topic, partition: batch.partition });
+    const transaction = await producer.transaction();
+    try {
+      for (const out of outgoing) {
+        if (out.messages.length > 0) await transaction.send({ topic: out.topic, messages: out.messages });
+      }
+      const last = batch.messages[batch.messages.length - 1];
+      await transaction.sendOffsets({
+        consumerGroupId: this.options.groupId,
+        topics: [
+          {
+            topic: batch.topic,
+            partitions: [{ partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }],
+          },
+        ],
+      });
+      await transaction.commit();
+      resolveOffset(last.offset);
+      await heartbeat();
+    } catch (err) {
+      await transaction.abort().catch((abortErr: unknown) =>
+        this.options.logger.error({ err: abortErr }, 'transaction abort failed'),
+      );
+      throw err;
+    }
+  }
+
+  /** Finishes the batch in flight, then disconnects. */
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+    await this.producer?.disconnect();
+  }
+}

@@ -1,0 +1,5 @@
+export * from './wait-for';
+export * from './infra/local-infra';
+export * from './infra/servers';
+export * from './infra/process-control';
+export * from './repo';

@@ -1,0 +1,142 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { InfraConfig } from '@triggers/config';
+import { isOurProcess, isPortOpen, readPid, removeFile, startDetached, stopProcess, tail } from './process-control';
+import { ServerDefinition, ferretdbServer, kafkaServer, registryServer } from './servers';
+
+/** One server's state, as `infra:status` prints it. */
+export interface ServerStatus {
+  name: string;
+  port: number;
+  pid?: number;
+  running: boolean;
+  ready: boolean;
+  external: boolean;
+  logFile: string;
+}
+
+/** What `up` did to one server. */
+export type UpOutcome = 'started' | 'already running' | 'external';
+
+/**
+ * Installs, starts, checks and stops the local Kafka, schema registry and FerretDB of one
+ * profile. Start is idempotent (a running server is reused) and recovers from a crash (a stale
+ * pid file is removed; already-formatted storage is kept). Logs go to `<dataDir>/logs/`.
+ */
+export class LocalInfra {
+  readonly servers: ServerDefinition[];
+
+  constructor(
+    readonly config: InfraConfig,
+    readonly repoRoot: string,
+    private readonly say: (line: string) => void = () => undefined,
+  ) {
+    // Start order: the registry keeps its schemas in Kafka, so Kafka comes first.
+    this.servers = [kafkaServer(config), ferretdbServer(config), registryServer(config)];
+  }
+
+  /** Runs deploy/local/install.sh (cached; seconds when everything is there). */
+  install(): void {
+    execFileSync('bash', [join(this.repoRoot, 'deploy/local/install.sh')], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, INFRA_HOME: this.config.home },
+    });
+  }
+
+  logFile(server: ServerDefinition): string {
+    return join(this.config.dataDir, 'logs', `${server.name}.log`);
+  }
+
+  private pidFile(server: ServerDefinition): string {
+    return join(this.config.dataDir, 'run', `${server.name}.pid`);
+  }
+
+  /** Starts every server not yet running and waits until each answers. */
+  async up(): Promise<Record<string, UpOutcome>> {
+    const outcomes: Record<string, UpOutcome> = {};
+    for (const server of this.servers) outcomes[server.name] = await this.upOne(server);
+    return outcomes;
+  }
+
+  private async upOne(server: ServerDefinition): Promise<UpOutcome> {
+    const pidFile = this.pidFile(server);
+    const pid = readPid(pidFile);
+    if (pid && isOurProcess(pid, server.marker)) {
+      await this.awaitReady(server, pid);
+      this.say(`${server.name}: already running (pid ${pid}, port ${server.port})`);
+      return 'already running';
+    }
+    if (pid) {
+      this.say(`${server.name}: removing stale pid file (pid ${pid} is gone)`);
+      removeFile(pidFile);
+    }
+    if (await isPortOpen(server.port)) {
+      if (await server.ready()) {
+        this.say(`${server.name}: port ${server.port} is served by a process this project did not start; using it`);
+        return 'external';
+      }
+      throw new Error(
+        `${server.name}: port ${server.port} is in use by another program that is not a ${server.name} ` +
+          `(free it, or choose another port with the INFRA_*_PORT variables)`,
+      );
+    }
+    server.prepare();
+    const { cmd, args, env, cwd } = server.command();
+    const started = Date.now();
+    this.say(`${server.name}: starting on port ${server.port} (log: ${this.logFile(server)})`);
+    const newPid = startDetached(cmd, args, { cwd, env, logFile: this.logFile(server), pidFile });
+    await this.awaitReady(server, newPid);
+    this.say(`${server.name}: ready in ${((Date.now() - started) / 1000).toFixed(1)}s (pid ${newPid})`);
+    return 'started';
+  }
+
+  private async awaitReady(server: ServerDefinition, pid: number): Promise<void> {
+    const deadline = Date.now() + server.startTimeoutMs;
+    const lastLines = () => `last lines of ${this.logFile(server)}:\n${tail(this.logFile(server), 30)}`;
+    while (!(await server.ready())) {
+      if (!isOurProcess(pid, server.marker)) throw new Error(`${server.name} exited during start-up; ${lastLines()}`);
+      if (Date.now() > deadline) {
+        throw new Error(`${server.name} did not answer on port ${server.port} within ${server.startTimeoutMs} ms; ${lastLines()}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  /** Stops every server this profile started (registry first, Kafka last). */
+  async down(): Promise<Record<string, string>> {
+    const results: Record<string, string> = {};
+    for (const server of [...this.servers].reverse()) {
+      const pidFile = this.pidFile(server);
+      const pid = readPid(pidFile);
+      if (!pid || !isOurProcess(pid, server.marker)) {
+        removeFile(pidFile);
+        results[server.name] = 'not running';
+        continue;
+      }
+      results[server.name] = await stopProcess(pid, server.stopGraceMs);
+      removeFile(pidFile);
+      this.say(`${server.name}: ${results[server.name]} (pid ${pid})`);
+    }
+    return results;
+  }
+
+  /** Each server's pid, whether it runs and whether it answers. */
+  async status(): Promise<ServerStatus[]> {
+    const out: ServerStatus[] = [];
+    for (const server of this.servers) {
+      const pid = readPid(this.pidFile(server));
+      const running = !!pid && isOurProcess(pid, server.marker);
+      const ready = await server.ready();
+      out.push({
+        name: server.name,
+        port: server.port,
+        pid: running ? pid : undefined,
+        running,
+        ready,
+        external: !running && ready,
+        logFile: this.logFile(server),
+      });
+    }
+    return out;
+  }
+}
