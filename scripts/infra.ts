@@ -3,7 +3,7 @@
  * Manages the local Kafka, schema registry and FerretDB. INFRA_PROFILE=test addresses the test
  * suite's servers (their own ports and data) instead of the local system's.
  */
-import { loadInfraConfig } from '@triggers/config';
+import { infraConnectionEnv, loadInfraConfig } from '@triggers/config';
 import { LocalInfra, repoRoot, tail } from '@triggers/testing';
 
 async function main(): Promise<void> {
@@ -14,9 +14,11 @@ async function main(): Promise<void> {
     case 'up': {
       const started = Date.now();
       infra.install();
-      await infra.up();
+      const outcomes = await infra.up();
       process.stderr.write(`[infra] all servers ready in ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
-      await printStatus(infra);
+      // --json: machine-readable outcomes (the test suite's global setup reads them).
+      if (rest.includes('--json')) process.stdout.write(`${JSON.stringify({ outcomes, env: infraConnectionEnv(infra.config) })}\n`);
+      else await printStatus(infra);
       break;
     }
     case 'down':

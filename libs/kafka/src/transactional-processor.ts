@@ -1,3 +1,4 @@
+import { Partitioners } from 'kafkajs';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Logger } from '@triggers/logging';
 
@@ -45,6 +46,7 @@ export class TransactionalProcessor {
       transactionalId,
       idempotent: true,
       maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
     this.consumer = kafka.consumer({ groupId, readUncommitted: false });
     await this.producer.connect();

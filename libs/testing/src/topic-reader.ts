@@ -1,0 +1,32 @@
+import { Kafka, KafkaMessage } from 'kafkajs';
+import { uniqueId } from './test-context';
+import { waitFor } from './wait-for';
+
+/**
+ * Reads a topic from the beginning with its own fresh group until `expected` messages arrived
+ * (or `timeoutMs` passed), then stops. `readUncommitted` shows aborted transactional writes too,
+ * which tests use to prove that `read_committed` readers do not see them.
+ */
+export async function readTopic(
+  kafka: Kafka,
+  topic: string,
+  { expected, timeoutMs = 20_000, readUncommitted = false }: { expected: number; timeoutMs?: number; readUncommitted?: boolean },
+): Promise<KafkaMessage[]> {
+  const consumer = kafka.consumer({ groupId: uniqueId('reader'), readUncommitted });
+  const seen: KafkaMessage[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        seen.push(message);
+      },
+    });
+    await waitFor(() => seen.length >= expected, { timeoutMs, description: `${expected} messages on ${topic}` }).catch(
+      () => undefined,
+    );
+  } finally {
+    await consumer.disconnect();
+  }
+  return seen;
+}

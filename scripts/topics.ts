@@ -1,0 +1,48 @@
+/**
+ * npm run -s topics -- apply | list
+ * apply: creates every topic of the product that is missing (partitions and replication from
+ * TOPIC_PARTITIONS / TOPIC_REPLICATION_FACTOR) and registers each topic's value schema.
+ * Idempotent: a second run creates nothing.
+ */
+import { loadBaseConfig } from '@triggers/config';
+import { KAFKA_TOPICS } from '@triggers/contracts';
+import { AvroSerde, createKafka, createRegistry, ensureTopics } from '@triggers/kafka';
+import { createLogger } from '@triggers/logging';
+
+async function main(): Promise<void> {
+  const command = process.argv[2] ?? 'list';
+  const config = loadBaseConfig('topics', { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
+  if (command === 'list') {
+    for (const [key, name] of Object.entries(config.kafka.topics)) {
+      const spec = KAFKA_TOPICS[key as keyof typeof KAFKA_TOPICS];
+      process.stdout.write(`${name.padEnd(52)} ${spec.cleanupPolicy.padEnd(8)} ${spec.doc}\n`);
+    }
+    return;
+  }
+  if (command !== 'apply') {
+    process.stderr.write('usage: npm run -s topics -- apply | list\n');
+    process.exit(2);
+  }
+  const logger = createLogger({ app: 'topics', level: config.logLevel, destination: process.stderr as never });
+  const admin = createKafka(config.kafka, logger).admin();
+  await admin.connect();
+  try {
+    const reports = await ensureTopics(
+      admin,
+      { topics: config.kafka.topics, partitions: config.kafka.partitions, replicationFactor: config.kafka.replicationFactor },
+      new AvroSerde(createRegistry(config.registry)),
+    );
+    for (const r of reports) {
+      process.stdout.write(
+        `${r.name.padEnd(52)} ${r.created ? 'created' : 'exists '}${r.schemaId !== undefined ? `  schema id ${r.schemaId}` : ''}\n`,
+      );
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`error: ${err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,24 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+
+/**
+ * Starts the test profile's servers once per run (reusing them when already up) through the same
+ * command developers use (`infra.ts up`), and hands their addresses to the test workers through
+ * the environment. Tests isolate themselves with fresh topic namespaces, groups and databases.
+ */
+export default async function globalSetup(): Promise<void> {
+  const root = join(__dirname, '../..');
+  const out = execFileSync(join(root, 'node_modules/.bin/tsx'), [join(root, 'scripts/infra.ts'), 'up', '--json'], {
+    cwd: root,
+    env: { ...process.env, INFRA_PROFILE: 'test' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+  });
+  const { outcomes, env } = JSON.parse(out.trim().split('\n').pop()!) as {
+    outcomes: Record<string, string>;
+    env: Record<string, string>;
+  };
+  // Only a run that started servers stops them at the end; reused ones keep running.
+  process.env.TRIGGERS_TEST_STARTED = Object.values(outcomes).includes('started') ? '1' : '';
+  Object.assign(process.env, env, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' });
+}
