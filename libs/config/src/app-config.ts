@@ -187,6 +187,8 @@ export const CONFIG_VARIABLES: { name: string; default: string; meaning: string 
   { name: 'SCHEMA_REGISTRY_URL', default: 'http://127.0.0.1:8081/apis/ccompat/v7', meaning: 'Confluent-compatible registry' },
   { name: 'SCHEMA_REGISTRY_USERNAME / SCHEMA_REGISTRY_PASSWORD', default: '(none)', meaning: 'Registry basic auth' },
   { name: 'MONGODB_URI', default: 'mongodb://127.0.0.1:27017/triggers', meaning: 'MongoDB (or FerretDB) with the database name' },
+  { name: 'KAFKA_GROUP_ID', default: 'triggers-<app>', meaning: 'Consumer group of a consumer app (instances of one app share it)' },
+  { name: 'WEBHOOK_ALLOWED_CIDRS', default: '(none)', meaning: 'Private/loopback ranges webhooks may reach, e.g. 127.0.0.0/8,::1/128 (local only)' },
   { name: 'SHUTDOWN_TIMEOUT_MS', default: '30000', meaning: 'Longest graceful shutdown before exit' },
   { name: 'WEBHOOK_RETRY_DELAY_MS', default: '600000 (10 min)', meaning: 'Delay of the webhook retry tier' },
   { name: 'WEBHOOK_RETRY_WINDOW_MS', default: '172800000 (48 h)', meaning: 'How long a webhook is retried before it is given up' },

@@ -25,6 +25,8 @@ export interface TransactionalProcessorOptions {
   logger: Logger;
   /** Where to start when the group has no committed offset. */
   fromBeginning?: boolean;
+  /** Longest wait of one fetch; stop() waits for the fetch in flight, so keep it short. */
+  maxWaitTimeInMs?: number;
 }
 
 /**
@@ -48,7 +50,7 @@ export class TransactionalProcessor {
       maxInFlightRequests: 1,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
-    this.consumer = kafka.consumer({ groupId, readUncommitted: false });
+    this.consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: this.options.maxWaitTimeInMs ?? 1000 });
     await this.producer.connect();
     await this.consumer.connect();
     for (const topic of topics) {

@@ -12,7 +12,8 @@ export async function readTopic(
   topic: string,
   { expected, timeoutMs = 20_000, readUncommitted = false }: { expected: number; timeoutMs?: number; readUncommitted?: boolean },
 ): Promise<KafkaMessage[]> {
-  const consumer = kafka.consumer({ groupId: uniqueId('reader'), readUncommitted });
+  // A short fetch wait: disconnect waits for the fetch in flight (5 s by default).
+  const consumer = kafka.consumer({ groupId: uniqueId('reader'), readUncommitted, maxWaitTimeInMs: 200 });
   const seen: KafkaMessage[] = [];
   await consumer.connect();
   try {

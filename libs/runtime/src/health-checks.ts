@@ -1,0 +1,74 @@
+import { Kafka, logLevel } from 'kafkajs';
+import type { BaseConfig } from '@triggers/config';
+import type { MongoHandle } from '@triggers/mongo';
+import { pingMongo } from '@triggers/mongo';
+
+/** One dependency /healthz reports on. */
+export interface HealthCheck {
+  name: string;
+  check(): Promise<{ ok: boolean; detail?: unknown }>;
+}
+
+const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
+  Promise.race([
+    promise,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms).unref()),
+  ]);
+
+/** Kafka is reachable: a metadata call to the brokers answers. */
+export function kafkaHealthCheck(config: BaseConfig): HealthCheck {
+  // A separate client without retries, so a dead broker makes /healthz fail fast, not hang.
+  const kafka = new Kafka({
+    clientId: `${config.kafka.clientId}-health`,
+    brokers: config.kafka.brokers,
+    ssl: config.kafka.ssl,
+    sasl: config.kafka.sasl as never,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1500,
+    retry: { retries: 0 },
+  });
+  return {
+    name: 'kafka',
+    async check() {
+      const admin = kafka.admin();
+      try {
+        await withTimeout(admin.connect(), 2000, 'kafka');
+        const cluster = await withTimeout(admin.describeCluster(), 2000, 'kafka');
+        return { ok: true, detail: { brokers: cluster.brokers.length } };
+      } catch (err) {
+        return { ok: false, detail: (err as Error).message };
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+    },
+  };
+}
+
+/** The schema registry answers its subjects listing. */
+export function registryHealthCheck(config: BaseConfig): HealthCheck {
+  const headers: Record<string, string> = config.registry.auth
+    ? { authorization: `Basic ${Buffer.from(`${config.registry.auth.username}:${config.registry.auth.password}`).toString('base64')}` }
+    : {};
+  return {
+    name: 'schemaRegistry',
+    async check() {
+      try {
+        const res = await fetch(`${config.registry.url}/subjects`, { headers, signal: AbortSignal.timeout(2000) });
+        return { ok: res.ok, detail: res.ok ? undefined : `HTTP ${res.status}` };
+      } catch (err) {
+        return { ok: false, detail: (err as Error).message };
+      }
+    },
+  };
+}
+
+/** MongoDB answers a ping. */
+export function mongoHealthCheck(mongo: MongoHandle): HealthCheck {
+  return {
+    name: 'mongodb',
+    async check() {
+      const ok = await withTimeout(pingMongo(mongo.db), 2500, 'mongodb').catch(() => false);
+      return { ok, detail: ok ? undefined : 'ping failed' };
+    },
+  };
+}

@@ -1,0 +1,6 @@
+export * from './tokens';
+export * from './health-checks';
+export * from './ops.controller';
+export * from './nest-logger';
+export * from './runtime.module';
+export * from './bootstrap';

@@ -1,0 +1,81 @@
+import { DynamicModule, Global, Module, OnApplicationShutdown, Inject } from '@nestjs/common';
+import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+import type { BaseConfig } from '@triggers/config';
+import { createKafka } from '@triggers/kafka';
+import type { Logger } from '@triggers/logging';
+import { MongoHandle, connectMongo } from '@triggers/mongo';
+import { HealthCheck, kafkaHealthCheck, mongoHealthCheck, registryHealthCheck } from './health-checks';
+import { OpsController } from './ops.controller';
+import { APP_CONFIG, APP_LOGGER, HEALTH_CHECKS, KAFKA, METRICS_REGISTRY, MONGO } from './tokens';
+
+/** What {@link RuntimeModule.forApp} wires. */
+export interface RuntimeOptions {
+  config: BaseConfig;
+  logger: Logger;
+  /** Connect to MongoDB (apps that store or read documents). */
+  mongo?: boolean;
+}
+
+/** Closes the MongoDB client when the app shuts down. */
+class MongoCloser implements OnApplicationShutdown {
+  constructor(@Inject(MONGO) private readonly mongo: MongoHandle) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.mongo.client.close();
+  }
+}
+
+/**
+ * The parts every app shares, as one global Nest module: config, logger, the Kafka client, an
+ * optional MongoDB connection, the Prometheus registry and the /healthz + /metrics endpoints.
+ */
+@Global()
+@Module({})
+export class RuntimeModule {
+  static forApp(options: RuntimeOptions): DynamicModule {
+    const { config, logger } = options;
+    const registry = new Registry();
+    registry.setDefaultLabels({ app: config.app });
+    collectDefaultMetrics({ register: registry, prefix: 'triggers_' });
+    new Gauge({ name: 'triggers_app_info', help: 'Always 1; labels say which app this is', registers: [registry] }).set(1);
+
+    const providers = [
+      { provide: APP_CONFIG, useValue: config },
+      { provide: APP_LOGGER, useValue: logger },
+      { provide: METRICS_REGISTRY, useValue: registry },
+      { provide: KAFKA, useFactory: () => createKafka(config.kafka, logger) },
+      ...(options.mongo
+        ? [
+            // The app starts even when MongoDB is down; /healthz reports it until it is back.
+            { provide: MONGO, useFactory: () => connectMongoLazily(config.mongodbUri, logger) },
+            MongoCloser,
+          ]
+        : []),
+      {
+        provide: HEALTH_CHECKS,
+        useFactory: (mongo?: MongoHandle): HealthCheck[] => [
+          kafkaHealthCheck(config),
+          registryHealthCheck(config),
+          ...(mongo ? [mongoHealthCheck(mongo)] : []),
+        ],
+        inject: options.mongo ? [MONGO] : [],
+      },
+    ];
+    return {
+      module: RuntimeModule,
+      controllers: [OpsController],
+      providers,
+      exports: [APP_CONFIG, APP_LOGGER, METRICS_REGISTRY, KAFKA, HEALTH_CHECKS, ...(options.mongo ? [MONGO] : [])],
+    };
+  }
+}
+
+async function connectMongoLazily(uri: string, logger: Logger): Promise<MongoHandle> {
+  try {
+    return await connectMongo(uri);
+  } catch (err) {
+    logger.warn({ err }, 'MongoDB is not reachable yet; the driver keeps trying');
+    const { MongoClient } = await import('mongodb');
+    const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5_000, appName: 'triggers' });
+    return { client, db: client.db() };
+  }
+}

@@ -1,0 +1,7 @@
+/** DI tokens of the values every app shares. */
+export const APP_CONFIG = Symbol('APP_CONFIG');
+export const APP_LOGGER = Symbol('APP_LOGGER');
+export const KAFKA = Symbol('KAFKA');
+export const MONGO = Symbol('MONGO');
+export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
+export const HEALTH_CHECKS = Symbol('HEALTH_CHECKS');
