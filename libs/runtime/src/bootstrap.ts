@@ -26,10 +26,25 @@ export async function runApp<C extends BaseConfig>(
   const nest = await NestFactory.create(createModule(config, logger) as never, {
     logger: new PinoNestLogger(logger),
   });
-  nest.enableShutdownHooks();
-  const forceExit = () => setTimeout(() => process.exit(1), config.shutdownTimeoutMs).unref();
-  process.once('SIGTERM', forceExit);
-  process.once('SIGINT', forceExit);
+  // Signals are handled here rather than by enableShutdownHooks, which re-raises the signal after
+  // closing: here a graceful stop runs the same shutdown hooks and then exits 0, and a stop that
+  // takes longer than SHUTDOWN_TIMEOUT_MS exits 1.
+  const shutdown = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, `${app} shutting down`);
+    setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'graceful shutdown took too long; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
+    nest.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
   await nest.listen(config.port, config.host);
   logger.info({ port: config.port, host: config.host }, `${app} listening`);
 }

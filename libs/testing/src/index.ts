@@ -6,3 +6,4 @@ export * from './repo';
 export * from './spec-fixtures';
 export * from './test-context';
 export * from './topic-reader';
+export * from './app-process';

@@ -51,10 +51,15 @@ export class LocalInfra {
     return join(this.config.dataDir, 'run', `${server.name}.pid`);
   }
 
-  /** Starts every server not yet running and waits until each answers. */
-  async up(): Promise<Record<string, UpOutcome>> {
+  /**
+   * Starts every server not yet running (or only those named) and waits until each answers.
+   */
+  async up(only?: string[]): Promise<Record<string, UpOutcome>> {
     const outcomes: Record<string, UpOutcome> = {};
-    for (const server of this.servers) outcomes[server.name] = await this.upOne(server);
+    for (const server of this.servers) {
+      if (only && !only.includes(server.name)) continue;
+      outcomes[server.name] = await this.upOne(server);
+    }
     return outcomes;
   }
 

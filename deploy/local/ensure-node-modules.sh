@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs npm packages when node_modules is missing or older than package-lock.json.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  start=$SECONDS
+  npm ci --no-audit --no-fund
+  echo "[install] npm packages took $((SECONDS - start))s" >&2
+fi

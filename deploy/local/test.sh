@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# npm test: installs what is missing, builds the apps (e2e tests run the compiled processes),
+# then runs the unit and integration suites against the real servers (test profile ports).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+bash deploy/local/ensure-node-modules.sh
+bash deploy/local/install.sh
+npm run -s build
+exec node_modules/.bin/jest --maxWorkers=2 "$@"

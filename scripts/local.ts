@@ -1,0 +1,101 @@
+/**
+ * `npm start`: the whole system on this machine. Starts Kafka, the schema registry and FerretDB
+ * (unless KAFKA_BROKERS / SCHEMA_REGISTRY_URL / MONGODB_URI point elsewhere), creates the topics,
+ * registers the schemas, starts the five apps and waits until each is healthy. Ctrl-C stops the
+ * apps, then the servers this run started.
+ */
+import { join } from 'node:path';
+import { appConfig, infraConnectionEnv, loadInfraConfig, DEFAULT_PORTS } from '@triggers/config';
+import { AvroSerde, createKafka, createRegistry, ensureTopics } from '@triggers/kafka';
+import { createLogger } from '@triggers/logging';
+import { APP_NAMES, AppProcess, LocalInfra, repoRoot, startApp, waitForHealthy } from '@triggers/testing';
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const root = repoRoot();
+  const infra = new LocalInfra(loadInfraConfig(process.env, root, 'local'), root, (line) => say(`  ${line}`));
+
+  // Servers the environment points elsewhere are not started here.
+  const wanted = [
+    ...(process.env.KAFKA_BROKERS ? [] : ['kafka']),
+    ...(process.env.MONGODB_URI ? [] : ['ferretdb']),
+    ...(process.env.SCHEMA_REGISTRY_URL ? [] : ['registry']),
+  ];
+  const env: Record<string, string> = {
+    ...infraConnectionEnv(infra.config),
+    WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8,::1/128',
+    ...pick(process.env, ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'MONGODB_URI', 'TOPIC_NAMESPACE', 'WEBHOOK_ALLOWED_CIDRS']),
+  };
+
+  say('▶ Servers (Kafka, schema registry, FerretDB): the registry takes up to half a minute');
+  infra.install();
+  const outcomes = await infra.up(wanted);
+  const startedServers = Object.entries(outcomes).filter(([, o]) => o === 'started').map(([n]) => n);
+
+  say('▶ Topics and schemas');
+  const config = appConfig['triggers-api']({ ...process.env, ...env, LOG_LEVEL: 'warn' });
+  const logger = createLogger({ app: 'start', level: 'warn' });
+  const admin = createKafka(config.kafka, logger).admin();
+  await admin.connect();
+  const reports = await ensureTopics(
+    admin,
+    { topics: config.kafka.topics, partitions: config.kafka.partitions, replicationFactor: config.kafka.replicationFactor },
+    new AvroSerde(createRegistry(config.registry)),
+  );
+  await admin.disconnect();
+  say(`  ${reports.filter((r) => r.created).length} created, ${reports.filter((r) => !r.created).length} already there; ${reports.filter((r) => r.schemaId).length} schemas registered`);
+
+  say('▶ Apps');
+  const logDir = join(infra.config.dataDir, 'logs');
+  const apps: AppProcess[] = [];
+  let stopping = false;
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('\n▶ Stopping apps');
+    await Promise.all(apps.map((a) => a.stop()));
+    if (startedServers.length > 0) {
+      say('▶ Stopping servers started by this run');
+      await infra.down();
+    }
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+
+  for (const name of APP_NAMES) {
+    const app = startApp(name, { ...env, PORT: String(DEFAULT_PORTS[name]) }, join(logDir, `${name}.log`));
+    apps.push(app);
+    void app.exited.then((code) => {
+      if (!stopping) {
+        say(`✗ ${name} exited with code ${code}; its log: ${join(logDir, `${name}.log`)}`);
+        void stopAll(1);
+      }
+    });
+  }
+  for (const app of apps) {
+    await waitForHealthy(app);
+    say(`  ✓ ${app.name.padEnd(19)} http://127.0.0.1:${app.port}/healthz  log ${join(logDir, `${app.name}.log`)}`);
+  }
+
+  say(`\nTriggers is running (ready in ${((Date.now() - started) / 1000).toFixed(1)}s).`);
+  say(`  API            http://127.0.0.1:${DEFAULT_PORTS['triggers-api']}/v1`);
+  say(`  Kafka          ${env.KAFKA_BROKERS}`);
+  say(`  Registry       ${env.SCHEMA_REGISTRY_URL}`);
+  say(`  MongoDB        ${env.MONGODB_URI}`);
+  say(`  Produce event  npm run -s produce -- --tenant demo --file ../shared/spec/payloads/agent-wrap-inbound.json`);
+  say('Ctrl-C stops everything.');
+}
+
+function pick(env: NodeJS.ProcessEnv, keys: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of keys) if (env[k]) out[k] = env[k]!;
+  return out;
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`npm start failed: ${err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,66 @@
+import { APP_NAMES, AppProcess, TestContext, createTestContext, freePort, startApp, waitForHealthy } from '@triggers/testing';
+
+interface Health {
+  status: string;
+  app: string;
+  checks: Record<string, { ok: boolean }>;
+}
+
+describe('the five apps as processes', () => {
+  let ctx: TestContext;
+
+  beforeAll(async () => {
+    ctx = await createTestContext();
+  });
+
+  afterAll(() => ctx.close());
+
+  it('start healthy, serve Prometheus metrics and stop cleanly on SIGTERM', async () => {
+    const apps: AppProcess[] = [];
+    try {
+      for (const name of APP_NAMES) apps.push(startApp(name, { ...ctx.env, PORT: String(await freePort()) }));
+      for (const app of apps) {
+        const health = (await waitForHealthy(app)) as Health;
+        expect(health.status).toBe('ok');
+        expect(health.app).toBe(app.name);
+        expect(health.checks.kafka.ok).toBe(true);
+        expect(health.checks.schemaRegistry.ok).toBe(true);
+        const metrics = await (await fetch(`http://127.0.0.1:${app.port}/metrics`)).text();
+        expect(metrics).toContain(`triggers_app_info{app="${app.name}"} 1`);
+        expect(metrics).toContain('triggers_process_resident_memory_bytes');
+      }
+      const usesMongo = ['triggers-api', 'lead-mover', 'log-sink'];
+      for (const app of apps.filter((a) => usesMongo.includes(a.name))) {
+        const health = (await (await fetch(`http://127.0.0.1:${app.port}/healthz`)).json()) as Health;
+        expect(health.checks.mongodb.ok).toBe(true);
+      }
+    } finally {
+      const codes = await Promise.all(apps.map((a) => a.stop()));
+      expect(codes).toEqual(apps.map(() => 0));
+    }
+  });
+
+  it('report 503 naming the dependency that is down', async () => {
+    const app = startApp('matcher', {
+      ...ctx.env,
+      PORT: String(await freePort()),
+      SCHEMA_REGISTRY_URL: `http://127.0.0.1:${await freePort()}/apis/ccompat/v7`,
+    });
+    try {
+      await waitForHealthy(app, 5_000).catch(() => undefined);
+      const res = await fetch(`http://127.0.0.1:${app.port}/healthz`);
+      expect(res.status).toBe(503);
+      const body = (await res.json()) as Health;
+      expect(body.checks.schemaRegistry.ok).toBe(false);
+      expect(body.checks.kafka.ok).toBe(true);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('refuse to start with a bad variable and name it', async () => {
+    const app = startApp('webhook-dispatcher', { ...ctx.env, PORT: '3002', WEBHOOK_RETRY_DELAY_MS: 'ten minutes' });
+    expect(await app.exited).toBe(78);
+    expect(app.output()).toContain('WEBHOOK_RETRY_DELAY_MS');
+  });
+});
