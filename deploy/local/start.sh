@@ -3,6 +3,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 bash deploy/local/ensure-node-modules.sh
-bash deploy/local/install.sh
 npm run -s build
 exec node_modules/.bin/tsx scripts/local.ts

@@ -1,0 +1,25 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+
+/** The machine a figure was measured on; figures mean little without it. */
+export function machine() {
+  const cpu = cpus();
+  return { cores: cpu.length, cpu: cpu[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform}-${process.arch}` };
+}
+
+/** Percentile of sorted numbers (nearest rank). */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/** Prints the figures and writes them to bench/results/<name>.json. */
+export function report(name: string, figures: Record<string, unknown>): void {
+  const result = { benchmark: name, at: new Date().toISOString(), machine: machine(), ...figures };
+  const dir = join(__dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\nwritten to ${file}\n`);
+}

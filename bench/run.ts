@@ -1,0 +1,24 @@
+/**
+ * npm run bench [-- <name> ...]: runs the named benchmarks (all when none is named), prints the
+ * figures and writes them as JSON under bench/results/.
+ */
+import { rulesBenchmark } from './rules.bench';
+
+const BENCHMARKS: Record<string, () => Promise<void>> = {
+  rules: rulesBenchmark,
+};
+
+async function main(): Promise<void> {
+  const names = process.argv.slice(2);
+  const unknown = names.filter((n) => !BENCHMARKS[n]);
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')}; available: ${Object.keys(BENCHMARKS).join(', ')}\n`);
+    process.exit(2);
+  }
+  for (const name of names.length > 0 ? names : Object.keys(BENCHMARKS)) await BENCHMARKS[name]();
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`${err.stack ?? err.message}\n`);
+  process.exit(1);
+});
