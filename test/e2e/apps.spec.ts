@@ -1,4 +1,4 @@
-import { APP_NAMES, AppProcess, TestContext, createTestContext, freePort, startApp, waitForHealthy } from '@triggers/testing';
+import { APP_NAMES, AppProcess, freePort, startApp, waitForHealthy, useTestContext } from '@triggers/testing';
 
 interface Health {
   status: string;
@@ -7,18 +7,12 @@ interface Health {
 }
 
 describe('the five apps as processes', () => {
-  let ctx: TestContext;
-
-  beforeAll(async () => {
-    ctx = await createTestContext();
-  });
-
-  afterAll(() => ctx.close());
+  const ctx = useTestContext();
 
   it('start healthy, serve Prometheus metrics and stop cleanly on SIGTERM', async () => {
     const apps: AppProcess[] = [];
     try {
-      for (const name of APP_NAMES) apps.push(startApp(name, { ...ctx.env, PORT: String(await freePort()) }));
+      for (const name of APP_NAMES) apps.push(startApp(name, { ...ctx().env, PORT: String(await freePort()) }));
       for (const app of apps) {
         const health = (await waitForHealthy(app)) as Health;
         expect(health.status).toBe('ok');
@@ -42,7 +36,7 @@ describe('the five apps as processes', () => {
 
   it('report 503 naming the dependency that is down', async () => {
     const app = startApp('matcher', {
-      ...ctx.env,
+      ...ctx().env,
       PORT: String(await freePort()),
       SCHEMA_REGISTRY_URL: `http://127.0.0.1:${await freePort()}/apis/ccompat/v7`,
     });
@@ -59,7 +53,7 @@ describe('the five apps as processes', () => {
   });
 
   it('refuse to start with a bad variable and name it', async () => {
-    const app = startApp('webhook-dispatcher', { ...ctx.env, PORT: '3002', WEBHOOK_RETRY_DELAY_MS: 'ten minutes' });
+    const app = startApp('webhook-dispatcher', { ...ctx().env, PORT: '3002', WEBHOOK_RETRY_DELAY_MS: 'ten minutes' });
     expect(await app.exited).toBe(78);
     expect(app.output()).toContain('WEBHOOK_RETRY_DELAY_MS');
   });

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { TestContext, createTestContext, readTopic, repoRoot, specDir, specPayload } from '@triggers/testing';
+import { TestContext, readTopic, repoRoot, specDir, specPayload, useTestContext } from '@triggers/testing';
 
 const run = promisify(execFile);
 
@@ -20,26 +20,19 @@ async function produce(ctx: TestContext, args: string[]) {
 }
 
 describe('the produce CLI', () => {
-  let ctx: TestContext;
-
-  beforeAll(async () => {
-    ctx = await createTestContext();
-    await ctx.createTopics();
-  });
-
-  afterAll(() => ctx.close());
+  const ctx = useTestContext({ topics: true });
 
   it('publishes a spec payload in the envelope, Avro-encoded, to its type topic', async () => {
     const spec = specPayload('mpiq-attempt.json');
-    const result = await produce(ctx, ['--tenant', 'acme', '--file', join(specDir(), 'payloads/mpiq-attempt.json'), '--count', '3']);
+    const result = await produce(ctx(), ['--tenant', 'acme', '--file', join(specDir(), 'payloads/mpiq-attempt.json'), '--count', '3']);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/sent mpiq\.attempt event [0-9a-f-]{36} for tenant acme/);
     expect(result.stdout).toContain('sent 3 mpiq.attempt event(s)');
 
-    const topic = ctx.config.kafka.topics['events.mpiq.attempt'];
-    const messages = await readTopic(ctx.kafka, topic, { expected: 3 });
+    const topic = ctx().config.kafka.topics['events.mpiq.attempt'];
+    const messages = await readTopic(ctx().kafka, topic, { expected: 3 });
     expect(messages).toHaveLength(3);
-    const decoded = await Promise.all(messages.map((m) => ctx.serde.decode<Record<string, unknown>>(m.value)));
+    const decoded = await Promise.all(messages.map((m) => ctx().serde.decode<Record<string, unknown>>(m.value)));
     const ids = new Set(decoded.map((d) => d.value.eventId));
     expect(ids.size).toBe(3);
     for (const d of decoded) {
@@ -52,7 +45,7 @@ describe('the produce CLI', () => {
     const { writeFileSync, mkdtempSync } = await import('node:fs');
     const dir = mkdtempSync('/tmp/produce-');
     writeFileSync(`${dir}/bad.json`, JSON.stringify({ type: 'agent.wrapped', payload: {} }));
-    const result = await produce(ctx, ['--tenant', 'acme', '--file', `${dir}/bad.json`]);
+    const result = await produce(ctx(), ['--tenant', 'acme', '--file', `${dir}/bad.json`]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('unknown event type "agent.wrapped"');
     expect(result.stderr).toContain('agent.wrap, mpiq.attempt');
@@ -63,13 +56,13 @@ describe('the produce CLI', () => {
     const dir = mkdtempSync('/tmp/produce-');
     const spec = specPayload('inbound-queue-abandon.json');
     writeFileSync(`${dir}/bad.json`, JSON.stringify({ ...spec.event, payload: { ...spec.event.payload, timeInQueue: 'four' } }));
-    const result = await produce(ctx, ['--tenant', 'acme', '--file', `${dir}/bad.json`]);
+    const result = await produce(ctx(), ['--tenant', 'acme', '--file', `${dir}/bad.json`]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('payload.timeInQueue: expected null or long, got a string "four"');
   });
 
   it('refuses a file that is not JSON', async () => {
-    const result = await produce(ctx, ['--tenant', 'acme', '--file', join(repoRoot(), 'jest.config.js')]);
+    const result = await produce(ctx(), ['--tenant', 'acme', '--file', join(repoRoot(), 'jest.config.js')]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/is not valid JSON/);
   });

@@ -1,23 +1,17 @@
 import { MongoServerError } from 'mongodb';
-import { TestContext, createTestContext } from '@triggers/testing';
+import { useTestContext } from '@triggers/testing';
 import { pingMongo } from '@triggers/mongo';
 
 describe('FerretDB as the MongoDB of the local system', () => {
-  let ctx: TestContext;
-
-  beforeAll(async () => {
-    ctx = await createTestContext();
-  });
-
-  afterAll(() => ctx.close());
+  const ctx = useTestContext();
 
   it('answers a ping', async () => {
-    const { db } = await ctx.mongo();
+    const { db } = await ctx().mongo();
     expect(await pingMongo(db)).toBe(true);
   });
 
   it('inserts, finds and enforces a unique index', async () => {
-    const { db } = await ctx.mongo();
+    const { db } = await ctx().mongo();
     const leads = db.collection('leads');
     await leads.createIndex({ tenantId: 1, leadId: 1 }, { unique: true });
     await leads.insertOne({ tenantId: 'a', leadId: '131413', listId: '20583', campaignId: '20161' });
@@ -30,7 +24,7 @@ describe('FerretDB as the MongoDB of the local system', () => {
   });
 
   it('refuses a key containing a dot, so stored triggers must normalise "lead.listId"', async () => {
-    const { db } = await ctx.mongo();
+    const { db } = await ctx().mongo();
     await expect(db.collection('probe').insertOne({ parameters: { 'lead.listId': '354' } })).rejects.toThrow();
   });
 });

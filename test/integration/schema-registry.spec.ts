@@ -1,27 +1,20 @@
 import { EVENT_TYPES, ContractError, eventTopicKeyOf } from '@triggers/contracts';
-import { TestContext, createTestContext, specPayloads } from '@triggers/testing';
+import { specPayloads, useTestContext } from '@triggers/testing';
 
 describe('Avro through the schema registry', () => {
-  let ctx: TestContext;
-
-  beforeAll(async () => {
-    ctx = await createTestContext();
-    await ctx.createTopics();
-  });
-
-  afterAll(() => ctx.close());
+  const ctx = useTestContext({ topics: true });
 
   it.each(specPayloads().map((p) => [p.file, p] as const))(
     'golden: %s survives Confluent wire-format Avro byte-equal',
     async (_file, spec) => {
-      const topic = ctx.config.kafka.topics[eventTopicKeyOf(spec.event.type)];
-      const wire = await ctx.serde.encode(topic, EVENT_TYPES[spec.event.type].schema, {
+      const topic = ctx().config.kafka.topics[eventTopicKeyOf(spec.event.type)];
+      const wire = await ctx().serde.encode(topic, EVENT_TYPES[spec.event.type].schema, {
         tenantId: 'tenant-a',
         eventId: 'event-1',
         ...spec.event,
       });
       expect(wire.readUInt8(0)).toBe(0);
-      const decoded = await ctx.serde.decode<{ tenantId: string; type: string; payload: unknown }>(wire);
+      const decoded = await ctx().serde.decode<{ tenantId: string; type: string; payload: unknown }>(wire);
       expect(decoded.schemaName).toBe(EVENT_TYPES[spec.event.type].schema);
       expect(decoded.value.tenantId).toBe('tenant-a');
       expect(JSON.stringify({ type: decoded.value.type, payload: decoded.value.payload })).toBe(JSON.stringify(spec.event));
@@ -30,36 +23,36 @@ describe('Avro through the schema registry', () => {
   );
 
   it('registers each topic under <topic>-value and gets the same id again', async () => {
-    const topic = ctx.config.kafka.topics['events.agent.wrap'];
-    const first = await ctx.serde.register(topic, EVENT_TYPES['agent.wrap'].schema);
-    const latest = await ctx.serde.registry.getLatestSchemaId(`${topic}-value`);
+    const topic = ctx().config.kafka.topics['events.agent.wrap'];
+    const first = await ctx().serde.register(topic, EVENT_TYPES['agent.wrap'].schema);
+    const latest = await ctx().serde.registry.getLatestSchemaId(`${topic}-value`);
     expect(latest).toBe(first);
   });
 
   it('reads a message written with a newer schema that added a field', async () => {
-    const topic = ctx.config.kafka.topics['events.mpiq.attempt'];
+    const topic = ctx().config.kafka.topics['events.mpiq.attempt'];
     const mpiq = specPayloads().find((p) => p.event.type === 'mpiq.attempt')!;
-    const base = ctx.serde.registry;
+    const base = ctx().serde.registry;
     // A producer on a later version adds an optional field with a default: compatible evolution.
     const raw = JSON.parse(JSON.stringify((await import('@triggers/contracts')).schemaCatalog().selfContained('triggers.events.MpiqAttemptEvent')));
     raw.fields.push({ name: 'region', type: ['null', 'string'], default: null });
     const { id } = await base.register({ type: 'AVRO' as never, schema: JSON.stringify(raw) }, { subject: `${topic}-value` });
     const wire = await base.encode(id, { tenantId: 't', eventId: 'e', type: 'mpiq.attempt', payload: wrapStrings(mpiq.event.payload), region: { string: 'au' } });
-    const decoded = await ctx.serde.decode<Record<string, unknown>>(wire);
+    const decoded = await ctx().serde.decode<Record<string, unknown>>(wire);
     expect(decoded.value.region).toBe('au');
     expect(decoded.value.payload).toEqual(mpiq.event.payload);
   });
 
   it('refuses bytes that are not Confluent Avro, an unknown schema id and a broken body', async () => {
-    await expect(ctx.serde.decode(Buffer.from('{"type":"agent.wrap"}'))).rejects.toThrow(ContractError);
-    await expect(ctx.serde.decode(Buffer.from('{"type":"agent.wrap"}'))).rejects.toThrow(/not Confluent Avro/);
+    await expect(ctx().serde.decode(Buffer.from('{"type":"agent.wrap"}'))).rejects.toThrow(ContractError);
+    await expect(ctx().serde.decode(Buffer.from('{"type":"agent.wrap"}'))).rejects.toThrow(/not Confluent Avro/);
     const unknownId = Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0, 1, 2, 3]);
-    await expect(ctx.serde.decode(unknownId)).rejects.toThrow(/unknown schema id/);
-    const topic = ctx.config.kafka.topics['events.agent.wrap'];
-    const id = await ctx.serde.register(topic, EVENT_TYPES['agent.wrap'].schema);
+    await expect(ctx().serde.decode(unknownId)).rejects.toThrow(/unknown schema id/);
+    const topic = ctx().config.kafka.topics['events.agent.wrap'];
+    const id = await ctx().serde.register(topic, EVENT_TYPES['agent.wrap'].schema);
     const truncated = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), Buffer.from([2, 4])]);
     truncated.writeInt32BE(id, 1);
-    await expect(ctx.serde.decode(truncated)).rejects.toThrow(/does not decode/);
+    await expect(ctx().serde.decode(truncated)).rejects.toThrow(/does not decode/);
   });
 });
 

@@ -38,20 +38,11 @@ const FIELD_DATA: Shape = { '*': { key: 1, value: 1, title: 1, type: 1 } };
 export const PAYLOAD_SHAPES: Record<EventType, Shape> = {
   'outbound.lead.outcome.predictive': { ...OUTCOME, callId: 1 },
   'outbound.lead.outcome.preview': { ...OUTCOME },
+  // Paths are a set, so the order here need not follow the payload's field order.
   'agent.wrap': {
     interactionType: 1,
-    timestamp: 1,
-    agentInteractionId: 1,
-    wrapCode: 1,
     wrapDescription: 1,
-    callerNumber: 1,
-    calledNumber: 1,
-    activityId: 1,
-    callbackDate: 1,
-    agentId: 1,
-    leadId: 1,
-    campaignId: 1,
-    lead: LEAD,
+    ...OUTCOME,
     durations: { preview: 1, dial: 1, interaction: 1, talk: 1, wrap: 1 },
   },
   'mpiq.attempt': {

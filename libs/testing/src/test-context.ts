@@ -77,3 +77,22 @@ export async function createTestContext(app = 'test'): Promise<TestContext> {
     },
   };
 }
+
+/**
+ * Registers a fresh {@link TestContext} for the enclosing `describe` (created before its tests,
+ * closed after them) and returns a getter for it.
+ */
+export function useTestContext(options: { topics?: boolean } = {}): () => TestContext {
+  let ctx: TestContext | undefined;
+  beforeAll(async () => {
+    ctx = await createTestContext();
+    if (options.topics) await ctx.createTopics();
+  });
+  afterAll(async () => {
+    await ctx?.close();
+  });
+  return () => {
+    if (!ctx) throw new Error('the test context is only available inside tests');
+    return ctx;
+  };
+}
