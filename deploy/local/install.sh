@@ -28,6 +28,16 @@ need() {
   command -v "$1" >/dev/null 2>&1 || fail "$1 is required but not on PATH ($2)"
 }
 
+# Maven's output goes to a log file, shown only when it fails.
+quiet_mvn() {
+  local log="$1"; shift
+  mkdir -p "$(dirname "$log")"
+  if ! mvn -B "$@" > "$log" 2>&1; then
+    tail -40 "$log" >&2
+    fail "mvn $* failed (full log: $log)"
+  fi
+}
+
 java_major() {
   "$1" -version 2>&1 | awk -F'"' '/version/ {split($2, v, "."); print (v[1] == "1" ? v[2] : v[1]); exit}'
 }
@@ -59,7 +69,7 @@ install_kafka() {
   need mvn "install Maven 3"
   need java "install a Java 17+ JDK"
   rm -rf "$dest" && mkdir -p "$dest/libs"
-  mvn -q -B -Dstyle.color=never -f "$here/kafka-pom.xml" -Dkafka.version="$KAFKA_VERSION" \
+  quiet_mvn "$dest/mvn.log" -f "$here/kafka-pom.xml" -Dkafka.version="$KAFKA_VERSION" \
     dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dest/libs"
   ls "$dest/libs"/kafka_2.13-*.jar >/dev/null 2>&1 || fail "Kafka jars did not resolve"
   touch "$dest/.installed"
@@ -70,7 +80,7 @@ install_registry() {
   if [ ! -f "$dest/.installed" ]; then
     need mvn "install Maven 3"
     rm -rf "$dest" && mkdir -p "$dest"
-    mvn -q -B -Dstyle.color=never dependency:copy \
+    quiet_mvn "$dest/mvn.log" dependency:copy \
       -Dartifact="io.apicurio:apicurio-registry-app:$REGISTRY_VERSION:tar.gz:all" \
       -DoutputDirectory="$dest"
     tar -xzf "$dest"/apicurio-registry-app-*-all.tar.gz -C "$dest"

@@ -41,6 +41,17 @@ describe('the produce CLI', () => {
     }
   });
 
+  it('paces events with --rate', async () => {
+    const started = Date.now();
+    const result = await produce(ctx(), ['--tenant', 'acme', '--file', join(specDir(), 'payloads/inbound-workflow-abandon.json'), '--count', '30', '--rate', '50']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('sent 30 inbound.workflow.abandon event(s)');
+    // 30 events at 50/s cannot all leave before 0.6 s: the pacing held them back.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(580);
+    const topic = ctx().config.kafka.topics['events.inbound.workflow.abandon'];
+    expect(await readTopic(ctx().kafka, topic, { expected: 30 })).toHaveLength(30);
+  });
+
   it('refuses an unknown event type, listing the known ones', async () => {
     const { writeFileSync, mkdtempSync } = await import('node:fs');
     const dir = mkdtempSync('/tmp/produce-');
