@@ -1,9 +1,20 @@
 import { z } from 'zod';
 import { AppName, BaseConfig, DEFAULT_PORTS, WebhookTimingConfig, loadBaseConfig, loadWebhookTimingConfig } from './app-config';
-import { Env, csv, parseEnv } from './env';
+import { Env, csv, durationMs, parseEnv, positiveInt } from './env';
 
 /** triggers-api: the HTTP API and the web page. */
-export type ApiConfig = BaseConfig;
+export interface ApiConfig extends BaseConfig {
+  /** Requests one API key may make per minute. */
+  rateLimitPerMinute: number;
+  /** How long a rotated-out webhook signing secret stays valid beside the new one. */
+  secretOverlapMs: number;
+  /** How often unpublished trigger changes are re-driven to the config topic. */
+  redriveIntervalMs: number;
+  /** How long a request waits for its change to reach the config topic before answering. */
+  publishTimeoutMs: number;
+  /** The webhook window, for commands the API creates (test sends, redeliveries). */
+  webhook: WebhookTimingConfig;
+}
 
 /** matcher: events + trigger config → commands. */
 export interface MatcherConfig extends BaseConfig {
@@ -37,7 +48,25 @@ const group = (env: Env, fallback: string) =>
  * naming it, and the app stops.
  */
 export const appConfig = {
-  'triggers-api': (env: Env = process.env): ApiConfig => base('triggers-api', env),
+  'triggers-api': (env: Env = process.env): ApiConfig => {
+    const v = parseEnv(
+      {
+        API_RATE_LIMIT_PER_MINUTE: positiveInt().default(600),
+        WEBHOOK_SECRET_OVERLAP_MS: durationMs().default(24 * 60 * 60 * 1000),
+        CONFIG_REDRIVE_INTERVAL_MS: positiveInt().default(5_000),
+        CONFIG_PUBLISH_TIMEOUT_MS: positiveInt().default(3_000),
+      },
+      env,
+    );
+    return {
+      ...base('triggers-api', env),
+      rateLimitPerMinute: v.API_RATE_LIMIT_PER_MINUTE,
+      secretOverlapMs: v.WEBHOOK_SECRET_OVERLAP_MS,
+      redriveIntervalMs: v.CONFIG_REDRIVE_INTERVAL_MS,
+      publishTimeoutMs: v.CONFIG_PUBLISH_TIMEOUT_MS,
+      webhook: loadWebhookTimingConfig(env),
+    };
+  },
   matcher: (env: Env = process.env): MatcherConfig => ({
     ...base('matcher', env),
     groupId: group(env, 'triggers-matcher'),

@@ -5,3 +5,5 @@ export * from './schema-catalog';
 export * from './json-avro';
 export * from './avro-types';
 export * from './messages';
+export * from './webhook-commands';
+export * from './samples';

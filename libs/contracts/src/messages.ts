@@ -19,6 +19,7 @@ export interface TriggerConfigRecord {
   conditions: { reference: string; operator: string; value: string }[];
   actions: { action: string; parameters: Record<string, string> }[];
   updatedAt: number;
+  webhookSecrets: { id: string; secret: string; notAfter: number | null }[];
 }
 
 /** A webhook delivery to make (schemas/commands/webhook-command.avsc). */

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, BaseConfig } from '@triggers/config';
 import { createLogger, Logger } from '@triggers/logging';
@@ -13,6 +14,8 @@ export async function runApp<C extends BaseConfig>(
   app: string,
   loadConfig: () => C,
   createModule: (config: C, logger: Logger) => unknown,
+  /** Extra set-up of the Nest app before it listens (middleware, OpenAPI). */
+  configure?: (app: INestApplication, config: C, logger: Logger) => void | Promise<void>,
 ): Promise<void> {
   let config: C;
   try {
@@ -45,6 +48,7 @@ export async function runApp<C extends BaseConfig>(
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+  await configure?.(nest, config, logger);
   await nest.listen(config.port, config.host);
   logger.info({ port: config.port, host: config.host }, `${app} listening`);
 }

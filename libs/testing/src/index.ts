@@ -7,3 +7,4 @@ export * from './spec-fixtures';
 export * from './test-context';
 export * from './topic-reader';
 export * from './app-process';
+export * from './api-client';

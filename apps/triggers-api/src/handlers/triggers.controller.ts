@@ -1,0 +1,153 @@
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Put, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Caller } from '@triggers/access';
+import { explain, normaliseEventType, validateTrigger } from '@triggers/rules';
+import { ApiError, invalidTrigger } from '../services/api-errors';
+import { EventLogService } from '../services/event-log.service';
+import { TriggerService } from '../services/trigger.service';
+import { ApiKeyGuard, CurrentCaller, RequirePermission } from './api-key.guard';
+import { ErrorResponse, EvaluateBody, EvaluateStoredBody, TestSendBody, TriggerBody } from './dto';
+import { KeyThrottlerGuard } from './key-throttler.guard';
+import { expectedVersion, parseBool, parseDate, parseLimit } from './query';
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function readEvent(raw: unknown): { type: string; payload: Record<string, unknown> } {
+  if (!isObject(raw) || typeof raw.type !== 'string' || !isObject(raw.payload)) {
+    throw new ApiError(400, 'invalid event', [{ path: 'event', message: 'give the event as {"type": "<event type>", "payload": {...}}' }]);
+  }
+  return { type: raw.type, payload: raw.payload };
+}
+
+/** The spec's "Integration > Triggers" module over HTTP. */
+@ApiTags('triggers')
+@ApiBearerAuth()
+@ApiResponse({ status: 401, description: 'No, unknown or revoked API key', type: ErrorResponse })
+@ApiResponse({ status: 403, description: 'The key lacks the needed permission', type: ErrorResponse })
+@ApiResponse({ status: 429, description: 'Too many requests for this key' })
+@UseGuards(KeyThrottlerGuard, ApiKeyGuard)
+@Controller('v1/triggers')
+export class TriggersController {
+  constructor(
+    private readonly triggers: TriggerService,
+    private readonly eventLogs: EventLogService,
+  ) {}
+
+  @Post()
+  @RequirePermission('triggers:write')
+  @ApiOperation({ summary: 'Create a trigger', description: 'Answers 400 with one of the spec\'s four messages ("Invalid JSON format", "Actions object error", "Invalid action parameters", "Error when saving trigger") and details. A webhook trigger gets a signing secret, shown only in this response.' })
+  @ApiBody({ type: TriggerBody })
+  @ApiResponse({ status: 201, description: 'Trigger has been updated' })
+  @ApiResponse({ status: 400, type: ErrorResponse })
+  create(@CurrentCaller() caller: Caller, @Body() body: TriggerBody) {
+    return this.triggers.create(caller, body ?? {});
+  }
+
+  @Get()
+  @RequirePermission('triggers:read')
+  @ApiOperation({ summary: 'List triggers', description: 'Oldest first, `limit` per page (default 50); pass `nextCursor` as `cursor` for the next page.' })
+  list(
+    @CurrentCaller() caller: Caller,
+    @Query('eventType') eventType?: string,
+    @Query('enabled') enabled?: string,
+    @Query('limit') limit?: string,
+    @Query('cursor') cursor?: string,
+  ) {
+    const type = eventType ? normaliseEventType(eventType) : undefined;
+    if (eventType && !type) throw new ApiError(400, 'invalid query', [{ path: 'eventType', message: `unknown event type "${eventType}"` }]);
+    return this.triggers.list(caller, { eventType: type, enabled: parseBool(enabled, 'enabled'), limit: parseLimit(limit), cursor });
+  }
+
+  @Post('evaluate')
+  @HttpCode(200)
+  @RequirePermission('triggers:read')
+  @ApiOperation({ summary: 'Try a trigger on an event (dry run)', description: 'Each condition with what the payload holds and whether it passed. No side effects.' })
+  @ApiBody({ type: EvaluateBody })
+  evaluate(@Body() body: EvaluateBody) {
+    const input = isObject(body?.trigger) ? body.trigger : {};
+    const result = validateTrigger({ name: 'evaluate', enabled: true, ...input });
+    if (!result.ok) throw invalidTrigger(result);
+    return { ...explain(result.trigger, readEvent(body?.event)), warnings: result.warnings };
+  }
+
+  @Get(':id')
+  @RequirePermission('triggers:read')
+  async get(@CurrentCaller() caller: Caller, @Param('id') id: string) {
+    return TriggerService.view(await this.triggers.get(caller, id));
+  }
+
+  @Put(':id')
+  @RequirePermission('triggers:write')
+  @ApiOperation({ summary: 'Replace a trigger', description: 'Send If-Match: <version> (or a version field) to refuse a stale write with 409.' })
+  @ApiBody({ type: TriggerBody })
+  replace(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body: TriggerBody, @Headers('if-match') ifMatch?: string) {
+    return this.triggers.update(caller, id, body ?? {}, { expectedVersion: expectedVersion(ifMatch, body?.version), partial: false });
+  }
+
+  @Patch(':id')
+  @RequirePermission('triggers:write')
+  @ApiOperation({ summary: 'Change some fields of a trigger', description: 'e.g. {"enabled": false}' })
+  @ApiBody({ type: TriggerBody })
+  patch(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body: Partial<TriggerBody>, @Headers('if-match') ifMatch?: string) {
+    return this.triggers.update(caller, id, body ?? {}, { expectedVersion: expectedVersion(ifMatch, body?.version), partial: true });
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @RequirePermission('triggers:write')
+  async remove(@CurrentCaller() caller: Caller, @Param('id') id: string, @Headers('if-match') ifMatch?: string): Promise<void> {
+    await this.triggers.remove(caller, id, expectedVersion(ifMatch, undefined));
+  }
+
+  @Post(':id/evaluate')
+  @HttpCode(200)
+  @RequirePermission('triggers:read')
+  @ApiOperation({ summary: 'Try a stored trigger on an event (dry run)' })
+  @ApiBody({ type: EvaluateStoredBody })
+  async evaluateStored(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body: EvaluateStoredBody) {
+    const doc = await this.triggers.get(caller, id);
+    return explain(
+      { name: doc.name, eventType: doc.eventType, enabled: doc.enabled, conditions: doc.conditions, actions: doc.actions },
+      readEvent(body?.event),
+    );
+  }
+
+  @Post(':id/test')
+  @HttpCode(202)
+  @RequirePermission('triggers:write')
+  @ApiOperation({ summary: 'Send a test webhook', description: 'The sample payload of the trigger\'s event type (or the one given) goes through the real delivery path, marked as a test in the Event Logs.' })
+  @ApiBody({ type: TestSendBody, required: false })
+  async test(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body?: TestSendBody) {
+    const doc = await this.triggers.get(caller, id);
+    const payload = body?.payload;
+    if (payload !== undefined && !isObject(payload)) throw new ApiError(400, 'invalid payload', [{ path: 'payload', message: 'payload must be an object' }]);
+    return this.eventLogs.testSend(doc, payload);
+  }
+
+  @Post(':id/secrets\\:rotate')
+  @HttpCode(200)
+  @RequirePermission('triggers:write')
+  @ApiOperation({ summary: 'Rotate the webhook signing secret', description: 'The new secret is shown once; the old one stays valid for the overlap (24 h by default), and deliveries carry both signatures meanwhile.' })
+  rotate(@CurrentCaller() caller: Caller, @Param('id') id: string) {
+    return this.triggers.rotateSecret(caller, id);
+  }
+
+  @Get(':id/event-logs')
+  @RequirePermission('triggers:read')
+  @ApiOperation({ summary: 'Event Logs of a trigger', description: 'Newest first: matches, attempts with status code, duration and error, scheduled retries, outcomes. Filter by status (ok, failed, info) and time.' })
+  async eventLogsOf(
+    @CurrentCaller() caller: Caller,
+    @Param('id') id: string,
+    @Query('status') status?: string,
+    @Query('from') from?: string,
+    @Query('to') to?: string,
+    @Query('limit') limit?: string,
+    @Query('cursor') cursor?: string,
+  ) {
+    await this.triggers.get(caller, id);
+    if (status && !['ok', 'failed', 'info'].includes(status)) {
+      throw new ApiError(400, 'invalid query', [{ path: 'status', message: 'status must be ok, failed or info' }]);
+    }
+    return this.eventLogs.list(caller, id, { status, from: parseDate(from, 'from'), to: parseDate(to, 'to'), limit: parseLimit(limit), cursor });
+  }
+}

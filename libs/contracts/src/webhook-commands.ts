@@ -1,0 +1,53 @@
+import { createHash } from 'node:crypto';
+import type { WebhookCommand } from './messages';
+
+/**
+ * The deterministic id of the command one action of one trigger makes for one event: the same
+ * inputs always give the same id, so every step downstream can deduplicate, and receivers see it
+ * as the stable `webhook-id` header across retries.
+ */
+export function commandIdFor(eventId: string, triggerId: string, actionIndex: number): string {
+  return `cmd_${createHash('sha256').update(`${eventId}\u0000${triggerId}\u0000${actionIndex}`).digest('hex').slice(0, 32)}`;
+}
+
+/** The exact JSON text a webhook posts: the spec's `{"type": ..., "payload": {...}}`. */
+export function webhookBody(type: string, payload: unknown): string {
+  return JSON.stringify({ type, payload });
+}
+
+/** What {@link newWebhookCommand} needs. */
+export interface NewWebhookCommand {
+  tenantId: string;
+  triggerId: string;
+  eventId: string;
+  eventType: string;
+  actionIndex: number;
+  url: string;
+  body: string;
+  origin: WebhookCommand['origin'];
+  /** When the first attempt is made (epoch ms). */
+  now: number;
+  /** The retry window: no attempt starts after now + windowMs. */
+  windowMs: number;
+  /** Defaults to {@link commandIdFor}; a redelivery keeps the original id. */
+  commandId?: string;
+}
+
+/** A first-attempt webhook command. */
+export function newWebhookCommand(c: NewWebhookCommand): WebhookCommand {
+  return {
+    commandId: c.commandId ?? commandIdFor(c.eventId, c.triggerId, c.actionIndex),
+    tenantId: c.tenantId,
+    triggerId: c.triggerId,
+    eventId: c.eventId,
+    eventType: c.eventType,
+    actionIndex: c.actionIndex,
+    url: c.url,
+    body: c.body,
+    attempt: 1,
+    firstAttemptAt: c.now,
+    deadline: c.now + c.windowMs,
+    dueAt: null,
+    origin: c.origin,
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * npm run -s admin -- <command>
+ *   tenants create <tenantId> [--name <name>]
+ *   keys create --tenant <tenantId> --permissions triggers:read,triggers:write   (prints only the key)
+ *   keys revoke <keyId>
+ *   keys list --tenant <tenantId>
+ * Uses MONGODB_URI like the apps do.
+ */
+import { parseArgs } from 'node:util';
+import { AccessError, AccessStore } from '@triggers/access';
+import { loadBaseConfig } from '@triggers/config';
+import { connectMongo } from '@triggers/mongo';
+
+const USAGE = `usage: npm run -s admin -- <command>
+  tenants create <tenantId> [--name <name>]
+  keys create --tenant <tenantId> --permissions triggers:read,triggers:write
+  keys revoke <keyId>
+  keys list --tenant <tenantId>
+`;
+
+class UsageError extends Error {}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { name: { type: 'string' }, tenant: { type: 'string' }, permissions: { type: 'string' }, help: { type: 'boolean' } },
+  });
+  const [area, action, arg] = positionals;
+  if (values.help || !area) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const config = loadBaseConfig('admin', process.env);
+  const mongo = await connectMongo(config.mongodbUri);
+  try {
+    const store = new AccessStore(mongo.db);
+    await store.ensureIndexes();
+    const command = `${area} ${action ?? ''}`.trim();
+    switch (command) {
+      case 'tenants create': {
+        if (!arg) throw new UsageError('tenants create needs a tenant id');
+        const t = await store.createTenant(arg, values.name);
+        process.stdout.write(`${t._id}\n`);
+        break;
+      }
+      case 'keys create': {
+        if (!values.tenant) throw new UsageError('keys create needs --tenant <tenantId>');
+        if (!values.permissions) throw new UsageError('keys create needs --permissions triggers:read,triggers:write');
+        const perms = values.permissions.split(',').map((p) => p.trim()).filter(Boolean);
+        const { key } = await store.createKey(values.tenant, perms);
+        // Only the key on stdout: scripts capture it with $(...).
+        process.stdout.write(`${key}\n`);
+        break;
+      }
+      case 'keys revoke': {
+        if (!arg) throw new UsageError('keys revoke needs a key id');
+        if (!(await store.revokeKey(arg))) throw new AccessError(`no active key "${arg}"`);
+        process.stderr.write(`revoked ${arg}\n`);
+        break;
+      }
+      case 'keys list': {
+        if (!values.tenant) throw new UsageError('keys list needs --tenant <tenantId>');
+        for (const k of await store.listKeys(values.tenant)) {
+          process.stdout.write(`${k._id}  ${k.permissions.join(',')}  created ${k.createdAt.toISOString()}${k.revokedAt ? `  revoked ${k.revokedAt.toISOString()}` : ''}\n`);
+        }
+        break;
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } finally {
+    await mongo.client.close();
+  }
+}
+
+main().catch((err: Error) => {
+  if (err instanceof UsageError) process.stderr.write(`error: ${err.message}\n${USAGE}`);
+  else process.stderr.write(`error: ${err.message}\n`);
+  process.exit(err instanceof UsageError || err instanceof AccessError ? 2 : 1);
+});
