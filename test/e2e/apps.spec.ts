@@ -7,7 +7,7 @@ interface Health {
 }
 
 describe('the five apps as processes', () => {
-  const ctx = useTestContext();
+  const ctx = useTestContext({ topics: true });
 
   it('start healthy, serve Prometheus metrics and stop cleanly on SIGTERM', async () => {
     const apps: AppProcess[] = [];

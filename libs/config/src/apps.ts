@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { AppName, BaseConfig, DEFAULT_PORTS, WebhookTimingConfig, loadBaseConfig, loadWebhookTimingConfig } from './app-config';
 import { Env, csv, durationMs, parseEnv, positiveInt } from './env';
@@ -19,6 +20,15 @@ export interface ApiConfig extends BaseConfig {
 /** matcher: events + trigger config → commands. */
 export interface MatcherConfig extends BaseConfig {
   groupId: string;
+  /**
+   * Stable per instance (its transactional id): a restarted instance with the same id fences
+   * its dead predecessor and aborts its open transaction at once.
+   */
+  instanceId: string;
+  /** Longest a transaction may stay open; bounds how long a crashed instance can hold readers back. */
+  transactionTimeoutMs: number;
+  /** Deadline of the webhook commands it makes (first attempt + the retry window). */
+  webhook: WebhookTimingConfig;
 }
 
 /** webhook-dispatcher: delivery, retries, SSRF guard. */
@@ -67,10 +77,23 @@ export const appConfig = {
       webhook: loadWebhookTimingConfig(env),
     };
   },
-  matcher: (env: Env = process.env): MatcherConfig => ({
-    ...base('matcher', env),
-    groupId: group(env, 'triggers-matcher'),
-  }),
+  matcher: (env: Env = process.env): MatcherConfig => {
+    const b = base('matcher', env);
+    const v = parseEnv(
+      {
+        MATCHER_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be letters, digits, . _ or -').default(`${hostname()}-${b.port}`),
+        MATCHER_TRANSACTION_TIMEOUT_MS: positiveInt().default(15_000),
+      },
+      env,
+    );
+    return {
+      ...b,
+      groupId: group(env, 'triggers-matcher'),
+      instanceId: v.MATCHER_INSTANCE_ID,
+      transactionTimeoutMs: v.MATCHER_TRANSACTION_TIMEOUT_MS,
+      webhook: loadWebhookTimingConfig(env),
+    };
+  },
   'webhook-dispatcher': (env: Env = process.env): DispatcherConfig => ({
     ...base('webhook-dispatcher', env),
     groupId: group(env, 'triggers-webhook-dispatcher'),

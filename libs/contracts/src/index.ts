@@ -7,3 +7,4 @@ export * from './avro-types';
 export * from './messages';
 export * from './webhook-commands';
 export * from './samples';
+export * from './log-records';

@@ -27,6 +27,8 @@ export interface TransactionalProcessorOptions {
   fromBeginning?: boolean;
   /** Longest wait of one fetch; stop() waits for the fetch in flight, so keep it short. */
   maxWaitTimeInMs?: number;
+  /** Longest a transaction may stay open before the broker aborts it (kafkajs default 60 s). */
+  transactionTimeoutMs?: number;
 }
 
 /**
@@ -38,6 +40,7 @@ export interface TransactionalProcessorOptions {
 export class TransactionalProcessor {
   private consumer?: Consumer;
   private producer?: Producer;
+  private assigned: Record<string, number[]> | undefined;
 
   constructor(private readonly options: TransactionalProcessorOptions) {}
 
@@ -49,8 +52,15 @@ export class TransactionalProcessor {
       idempotent: true,
       maxInFlightRequests: 1,
       createPartitioner: Partitioners.DefaultPartitioner,
+      transactionTimeout: this.options.transactionTimeoutMs,
     });
     this.consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: this.options.maxWaitTimeInMs ?? 1000 });
+    const { GROUP_JOIN, REBALANCING, STOP, CRASH } = this.consumer.events;
+    this.consumer.on(GROUP_JOIN, (e) => {
+      this.assigned = e.payload.memberAssignment;
+      logger.info({ groupId, assigned: this.assigned }, 'partitions assigned');
+    });
+    for (const event of [REBALANCING, STOP, CRASH]) this.consumer.on(event, () => (this.assigned = undefined));
     await this.producer.connect();
     await this.consumer.connect();
     for (const topic of topics) {
@@ -83,6 +93,12 @@ export class TransactionalProcessor {
           },
         ],
       });
+      // A partition taken away by a rebalance while this batch ran now belongs to another
+      // instance, which reads from the last committed offset: committing here would duplicate.
+      if (isStale() || !isRunning()) {
+        await transaction.abort();
+        return;
+      }
       await transaction.commit();
       resolveOffset(last.offset);
       await heartbeat();
@@ -92,6 +108,14 @@ export class TransactionalProcessor {
       );
       throw err;
     }
+  }
+
+  /**
+   * The partitions this instance owns, by topic, once it has joined its group (undefined while
+   * joining or rebalancing). Health endpoints report it, so scaling can be observed.
+   */
+  assignment(): Record<string, number[]> | undefined {
+    return this.assigned;
   }
 
   /** Finishes the batch in flight, then disconnects. */

@@ -9,6 +9,26 @@ export interface HealthCheck {
   check(): Promise<{ ok: boolean; detail?: unknown }>;
 }
 
+/**
+ * The checks /healthz runs: the shared ones (Kafka, registry, MongoDB) and any an app's own
+ * services register (e.g. the matcher's "trigger config loaded").
+ */
+export class HealthRegistry {
+  private readonly checks: HealthCheck[] = [];
+
+  constructor(initial: HealthCheck[] = []) {
+    this.checks.push(...initial);
+  }
+
+  register(check: HealthCheck): void {
+    this.checks.push(check);
+  }
+
+  all(): readonly HealthCheck[] {
+    return this.checks;
+  }
+}
+
 const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
   Promise.race([
     promise,

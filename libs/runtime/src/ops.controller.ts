@@ -2,7 +2,7 @@ import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { BaseConfig } from '@triggers/config';
-import type { HealthCheck } from './health-checks';
+import type { HealthRegistry } from './health-checks';
 import { APP_CONFIG, HEALTH_CHECKS, METRICS_REGISTRY } from './tokens';
 
 /** `/healthz` (200 when every dependency answers, else 503) and Prometheus `/metrics`. */
@@ -10,13 +10,13 @@ import { APP_CONFIG, HEALTH_CHECKS, METRICS_REGISTRY } from './tokens';
 export class OpsController {
   constructor(
     @Inject(APP_CONFIG) private readonly config: BaseConfig,
-    @Inject(HEALTH_CHECKS) private readonly checks: HealthCheck[],
+    @Inject(HEALTH_CHECKS) private readonly checks: HealthRegistry,
     @Inject(METRICS_REGISTRY) private readonly registry: Registry,
   ) {}
 
   @Get('healthz')
   async health(@Res() res: Response): Promise<void> {
-    const results = await Promise.all(this.checks.map(async (c) => [c.name, await c.check()] as const));
+    const results = await Promise.all(this.checks.all().map(async (c) => [c.name, await c.check()] as const));
     const ok = results.every(([, r]) => r.ok);
     res.status(ok ? 200 : 503).json({
       status: ok ? 'ok' : 'unavailable',

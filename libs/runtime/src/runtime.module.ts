@@ -4,7 +4,7 @@ import type { BaseConfig } from '@triggers/config';
 import { createKafka } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { MongoHandle, connectMongo } from '@triggers/mongo';
-import { HealthCheck, kafkaHealthCheck, mongoHealthCheck, registryHealthCheck } from './health-checks';
+import { HealthRegistry, kafkaHealthCheck, mongoHealthCheck, registryHealthCheck } from './health-checks';
 import { OpsController } from './ops.controller';
 import { APP_CONFIG, APP_LOGGER, HEALTH_CHECKS, KAFKA, METRICS_REGISTRY, MONGO } from './tokens';
 
@@ -52,11 +52,8 @@ export class RuntimeModule {
         : []),
       {
         provide: HEALTH_CHECKS,
-        useFactory: (mongo?: MongoHandle): HealthCheck[] => [
-          kafkaHealthCheck(config),
-          registryHealthCheck(config),
-          ...(mongo ? [mongoHealthCheck(mongo)] : []),
-        ],
+        useFactory: (mongo?: MongoHandle) =>
+          new HealthRegistry([kafkaHealthCheck(config), registryHealthCheck(config), ...(mongo ? [mongoHealthCheck(mongo)] : [])]),
         inject: options.mongo ? [MONGO] : [],
       },
     ];

@@ -8,3 +8,4 @@ export * from './test-context';
 export * from './topic-reader';
 export * from './app-process';
 export * from './api-client';
+export * from './pipeline-helpers';

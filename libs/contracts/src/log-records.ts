@@ -1,0 +1,26 @@
+import { createHash } from 'node:crypto';
+import type { LogRecord } from './messages';
+
+/**
+ * A deterministic log id from the parts that make a step unique (event, trigger, command, step,
+ * attempt...): writing the same step twice yields the same id, so the log-sink stores it once.
+ */
+export function logIdFor(...parts: (string | number | null | undefined)[]): string {
+  return `log_${createHash('sha256').update(parts.map((p) => String(p ?? '')).join('\u0000')).digest('hex').slice(0, 32)}`;
+}
+
+/** A log record with the optional fields defaulted. */
+export function newLogRecord(r: Pick<LogRecord, 'logId' | 'tenantId' | 'step' | 'status' | 'time'> & Partial<LogRecord>): LogRecord {
+  return {
+    triggerId: null,
+    eventId: null,
+    eventType: null,
+    commandId: null,
+    attempt: null,
+    origin: 'event',
+    message: null,
+    http: null,
+    nextDueAt: null,
+    ...r,
+  };
+}

@@ -1,0 +1,126 @@
+import { randomUUID } from 'node:crypto';
+import { Partitioners, Producer } from 'kafkajs';
+import { EVENT_TYPES, EventType, SCHEMAS, TriggerConfigRecord, eventTopicKeyOf } from '@triggers/contracts';
+import type { TestContext } from './test-context';
+import { uniqueId } from './test-context';
+import { waitFor } from './wait-for';
+
+/** Produces events and trigger config records into a test context, as platform services and the API do. */
+export class PipelineDriver {
+  private producer?: Producer;
+
+  constructor(private readonly ctx: TestContext) {}
+
+  private async connect(): Promise<Producer> {
+    if (!this.producer) {
+      this.producer = this.ctx.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+      await this.producer.connect();
+    }
+    return this.producer;
+  }
+
+  /** Publishes an event in its envelope; returns its eventId. */
+  async event(tenantId: string, event: { type: EventType; payload: unknown }, eventId: string = randomUUID()): Promise<string> {
+    await this.events(tenantId, [event], () => eventId);
+    return eventId;
+  }
+
+  /** Publishes many events in batches; returns their eventIds in order. */
+  async events(tenantId: string, events: { type: EventType; payload: unknown }[], id: (i: number) => string = () => randomUUID()): Promise<string[]> {
+    const producer = await this.connect();
+    const ids: string[] = [];
+    for (let start = 0; start < events.length; start += 1000) {
+      const byTopic = new Map<string, { key: string; value: Buffer }[]>();
+      for (let i = start; i < Math.min(events.length, start + 1000); i++) {
+        const e = events[i];
+        const eventId = id(i);
+        ids.push(eventId);
+        const topic = this.ctx.config.kafka.topics[eventTopicKeyOf(e.type)];
+        const value = await this.ctx.serde.encode(topic, EVENT_TYPES[e.type].schema, { tenantId, eventId, type: e.type, payload: e.payload });
+        if (!byTopic.has(topic)) byTopic.set(topic, []);
+        byTopic.get(topic)!.push({ key: `${tenantId}/${eventId}`, value });
+      }
+      await producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+    }
+    return ids;
+  }
+
+  /** Sends raw bytes to a topic (for poison-message tests). */
+  async raw(topic: string, value: Buffer | null, key = 'raw'): Promise<void> {
+    await (await this.connect()).send({ topic, messages: [{ key, value }] });
+  }
+
+  /** Publishes a trigger on the config topic as the API does (a null trigger is a tombstone). */
+  async trigger(tenantId: string, triggerId: string, record: Omit<TriggerConfigRecord, 'tenantId' | 'triggerId' | 'updatedAt' | 'webhookSecrets'> | null): Promise<void> {
+    const topic = this.ctx.config.kafka.topics.triggerConfig;
+    const value = record
+      ? await this.ctx.serde.encode(topic, SCHEMAS.triggerConfig, { ...record, tenantId, triggerId, updatedAt: Date.now(), webhookSecrets: [] })
+      : null;
+    await (await this.connect()).send({ topic, messages: [{ key: `${tenantId}/${triggerId}`, value }] });
+  }
+
+  async close(): Promise<void> {
+    await this.producer?.disconnect();
+  }
+}
+
+/**
+ * Reads a topic with `read_committed` from the beginning and decodes every message, keeping those
+ * `where` accepts, until at least `expected` were kept and then nothing new for `quietMs` (so
+ * duplicates would show too).
+ */
+export async function readDecoded<T>(
+  ctx: TestContext,
+  topic: string,
+  {
+    expected,
+    where = () => true,
+    timeoutMs = 60_000,
+    quietMs = 1500,
+  }: { expected: number; where?: (value: T) => boolean; timeoutMs?: number; quietMs?: number },
+): Promise<{ value: T; key: string | null; headers: Record<string, string> }[]> {
+  const consumer = ctx.kafka.consumer({ groupId: uniqueId('reader'), maxWaitTimeInMs: 200 });
+  const raw: { value: T; key: string | null; headers: Record<string, string> }[] = [];
+  let last = Date.now();
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const value = (message.value ? (await ctx.serde.decode<T>(message.value)).value : null) as T;
+        if (!where(value)) return;
+        raw.push({
+          value,
+          key: message.key?.toString() ?? null,
+          headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])),
+        });
+        last = Date.now();
+      },
+    });
+    await waitFor(() => raw.length >= expected && Date.now() - last >= quietMs, {
+      timeoutMs,
+      intervalMs: 100,
+      description: `${expected} messages on ${topic} (have ${raw.length})`,
+    }).catch((err: Error) => {
+      if (raw.length < expected) throw new Error(`${err.message}; got ${raw.length}`);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return raw;
+}
+
+/** Waits until consumer group `groupId` has committed offsets at the end of every partition of `topic`. */
+export async function waitForConsumed(ctx: TestContext, groupId: string, topic: string, timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    async () => {
+      const ends = await ctx.admin.fetchTopicOffsets(topic);
+      const [committed] = await ctx.admin.fetchOffsets({ groupId, topics: [topic] });
+      return ends.every((e) => {
+        const c = committed.partitions.find((p) => p.partition === e.partition);
+        return e.high === '0' || (c !== undefined && BigInt(c.offset) >= BigInt(e.high));
+      });
+    },
+    { timeoutMs, intervalMs: 100, description: `group ${groupId} to consume all of ${topic}` },
+  );
+}
