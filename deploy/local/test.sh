@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 bash deploy/local/ensure-node-modules.sh
 npm run -s build
-exec node_modules/.bin/jest --maxWorkers=2 "$@"
+# --forceExit: a test that times out must not leave the run hanging on open Kafka clients.
+exec node_modules/.bin/jest --maxWorkers=2 --forceExit "$@"

@@ -167,7 +167,7 @@ describe('matcher', () => {
       await new Promise((r) => setTimeout(r, stepMs));
       const ids = [];
       for (const c of campaigns) ids.push(await driver.event(tenant, event(c)));
-      await waitForConsumed(ctx(), 'triggers-matcher', wrapTopic);
+      await waitForConsumed(ctx(), `${ctx().namespace}-matcher`, wrapTopic);
       return ids;
     };
 

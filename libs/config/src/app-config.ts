@@ -12,6 +12,10 @@ export interface KafkaConfig {
   /** Partitions and replication used when the project creates topics. */
   partitions: number;
   replicationFactor: number;
+  /** First segment of topic names, and of consumer group names (`<namespace>-<app>`). */
+  namespace: string;
+  /** How long a consumer may go silent before its group gives its partitions to others. */
+  sessionTimeoutMs: number;
   topics: TopicNames;
 }
 
@@ -56,6 +60,7 @@ const baseShape = {
   KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
+  KAFKA_SESSION_TIMEOUT_MS: durationMs().min(6000, 'must be at least 6000 (the broker minimum)').default(30_000),
   TOPIC_NAMESPACE: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -')
@@ -112,6 +117,8 @@ export function loadBaseConfig(app: AppName | string, env: Env, defaultPort = 30
       sasl,
       partitions: v.TOPIC_PARTITIONS,
       replicationFactor: v.TOPIC_REPLICATION_FACTOR,
+      namespace: v.TOPIC_NAMESPACE,
+      sessionTimeoutMs: v.KAFKA_SESSION_TIMEOUT_MS,
       topics: resolveTopicNames(v.TOPIC_NAMESPACE, overrides),
     },
     registry: {
@@ -180,6 +187,7 @@ export const CONFIG_VARIABLES: { name: string; default: string; meaning: string 
   { name: 'KAFKA_SSL', default: 'false', meaning: 'TLS to the brokers' },
   { name: 'KAFKA_SASL_MECHANISM', default: '(none)', meaning: 'plain, scram-sha-256 or scram-sha-512' },
   { name: 'KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD', default: '(none)', meaning: 'SASL credentials, required with a mechanism' },
+  { name: 'KAFKA_SESSION_TIMEOUT_MS', default: '30000', meaning: 'How long a silent consumer keeps its partitions (a crashed instance\'s are moved after this)' },
   { name: 'TOPIC_NAMESPACE', default: 'triggers', meaning: 'First segment of every topic name' },
   { name: 'TOPIC_<KEY>', default: 'see Topics', meaning: 'Overrides one topic name, e.g. TOPIC_WEBHOOK_COMMANDS' },
   { name: 'TOPIC_PARTITIONS', default: '3', meaning: 'Partitions of topics the project creates' },
@@ -187,7 +195,7 @@ export const CONFIG_VARIABLES: { name: string; default: string; meaning: string 
   { name: 'SCHEMA_REGISTRY_URL', default: 'http://127.0.0.1:8081/apis/ccompat/v7', meaning: 'Confluent-compatible registry' },
   { name: 'SCHEMA_REGISTRY_USERNAME / SCHEMA_REGISTRY_PASSWORD', default: '(none)', meaning: 'Registry basic auth' },
   { name: 'MONGODB_URI', default: 'mongodb://127.0.0.1:27017/triggers', meaning: 'MongoDB (or FerretDB) with the database name' },
-  { name: 'KAFKA_GROUP_ID', default: 'triggers-<app>', meaning: 'Consumer group of a consumer app (instances of one app share it)' },
+  { name: 'KAFKA_GROUP_ID', default: '<TOPIC_NAMESPACE>-<app>', meaning: 'Consumer group of a consumer app (instances of one app share it)' },
   { name: 'WEBHOOK_ALLOWED_CIDRS', default: '(none)', meaning: 'Private/loopback ranges webhooks may reach, e.g. 127.0.0.0/8,::1/128 (local only)' },
   { name: 'API_RATE_LIMIT_PER_MINUTE', default: '600', meaning: 'Requests one API key may make per minute (429 beyond)' },
   { name: 'WEBHOOK_SECRET_OVERLAP_MS', default: '86400000 (24 h)', meaning: 'How long a rotated-out signing secret stays valid' },

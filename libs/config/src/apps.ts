@@ -50,8 +50,9 @@ export interface LogSinkConfig extends BaseConfig {
 }
 
 const base = (app: AppName, env: Env) => loadBaseConfig(app, env, DEFAULT_PORTS[app]);
-const group = (env: Env, fallback: string) =>
-  parseEnv({ KAFKA_GROUP_ID: z.string().min(1).default(fallback) }, env).KAFKA_GROUP_ID;
+/** The app's consumer group: KAFKA_GROUP_ID, else `<namespace>-<app>` (`triggers-matcher`). */
+const group = (env: Env, b: BaseConfig) =>
+  parseEnv({ KAFKA_GROUP_ID: z.string().min(1).default(`${b.kafka.namespace}-${b.app}`) }, env).KAFKA_GROUP_ID;
 
 /**
  * Each app's typed configuration, read once at start-up. A bad variable throws a ConfigError
@@ -88,24 +89,27 @@ export const appConfig = {
     );
     return {
       ...b,
-      groupId: group(env, 'triggers-matcher'),
+      groupId: group(env, b),
       instanceId: v.MATCHER_INSTANCE_ID,
       transactionTimeoutMs: v.MATCHER_TRANSACTION_TIMEOUT_MS,
       webhook: loadWebhookTimingConfig(env),
     };
   },
-  'webhook-dispatcher': (env: Env = process.env): DispatcherConfig => ({
-    ...base('webhook-dispatcher', env),
-    groupId: group(env, 'triggers-webhook-dispatcher'),
-    webhook: loadWebhookTimingConfig(env),
-    allowedCidrs: parseEnv({ WEBHOOK_ALLOWED_CIDRS: csv().optional() }, env).WEBHOOK_ALLOWED_CIDRS ?? [],
-  }),
-  'lead-mover': (env: Env = process.env): LeadMoverConfig => ({
-    ...base('lead-mover', env),
-    groupId: group(env, 'triggers-lead-mover'),
-  }),
-  'log-sink': (env: Env = process.env): LogSinkConfig => ({
-    ...base('log-sink', env),
-    groupId: group(env, 'triggers-log-sink'),
-  }),
+  'webhook-dispatcher': (env: Env = process.env): DispatcherConfig => {
+    const b = base('webhook-dispatcher', env);
+    return {
+      ...b,
+      groupId: group(env, b),
+      webhook: loadWebhookTimingConfig(env),
+      allowedCidrs: parseEnv({ WEBHOOK_ALLOWED_CIDRS: csv().optional() }, env).WEBHOOK_ALLOWED_CIDRS ?? [],
+    };
+  },
+  'lead-mover': (env: Env = process.env): LeadMoverConfig => {
+    const b = base('lead-mover', env);
+    return { ...b, groupId: group(env, b) };
+  },
+  'log-sink': (env: Env = process.env): LogSinkConfig => {
+    const b = base('log-sink', env);
+    return { ...b, groupId: group(env, b) };
+  },
 };

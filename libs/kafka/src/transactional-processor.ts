@@ -27,8 +27,40 @@ export interface TransactionalProcessorOptions {
   fromBeginning?: boolean;
   /** Longest wait of one fetch; stop() waits for the fetch in flight, so keep it short. */
   maxWaitTimeInMs?: number;
+  /** How long this consumer may go silent before the group moves its partitions (kafkajs default 30 s). */
+  sessionTimeoutMs?: number;
   /** Longest a transaction may stay open before the broker aborts it (kafkajs default 60 s). */
   transactionTimeoutMs?: number;
+  /**
+   * Most bytes (keys and values) in one produce request. One batch of input can make far more
+   * output than a broker accepts in one record batch (message.max.bytes, 1 MB by default), so
+   * output is sent in chunks of at most this size, all inside the same transaction.
+   */
+  maxRequestBytes?: number;
+}
+
+/** Splits messages into runs whose keys and values add up to at most `maxBytes` (one oversized message stands alone). */
+export function chunkBySize(messages: Message[], maxBytes: number): Message[][] {
+  const chunks: Message[][] = [];
+  let current: Message[] = [];
+  let size = 0;
+  for (const m of messages) {
+    const bytes = byteLength(m.key) + byteLength(m.value) + 64;
+    if (current.length > 0 && size + bytes > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(m);
+    size += bytes;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+function byteLength(v: Message['key'] | Message['value']): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
 }
 
 /**
@@ -54,7 +86,14 @@ export class TransactionalProcessor {
       createPartitioner: Partitioners.DefaultPartitioner,
       transactionTimeout: this.options.transactionTimeoutMs,
     });
-    this.consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: this.options.maxWaitTimeInMs ?? 1000 });
+    const sessionTimeout = this.options.sessionTimeoutMs ?? 30_000;
+    this.consumer = kafka.consumer({
+      groupId,
+      readUncommitted: false,
+      maxWaitTimeInMs: this.options.maxWaitTimeInMs ?? 1000,
+      sessionTimeout,
+      heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
+    });
     const { GROUP_JOIN, REBALANCING, STOP, CRASH } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {
       this.assigned = e.payload.memberAssignment;
@@ -80,8 +119,9 @@ export class TransactionalProcessor {
     const outgoing = await this.options.transform(batch.messages, { topic: batch.topic, partition: batch.partition });
     const transaction = await producer.transaction();
     try {
+      const maxBytes = this.options.maxRequestBytes ?? 512 * 1024;
       for (const out of outgoing) {
-        if (out.messages.length > 0) await transaction.send({ topic: out.topic, messages: out.messages });
+        for (const chunk of chunkBySize(out.messages, maxBytes)) await transaction.send({ topic: out.topic, messages: chunk });
       }
       const last = batch.messages[batch.messages.length - 1];
       await transaction.sendOffsets({

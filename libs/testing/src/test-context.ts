@@ -40,6 +40,8 @@ export async function createTestContext(app = 'test'): Promise<TestContext> {
     MONGODB_URI: `${mongoBase}/${namespace}`,
     TOPIC_NAMESPACE: namespace,
     TOPIC_PARTITIONS: '3',
+    // Short, so a killed instance's partitions move on within seconds in tests.
+    KAFKA_SESSION_TIMEOUT_MS: '6000',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
   };
   const config = loadBaseConfig(app, env);

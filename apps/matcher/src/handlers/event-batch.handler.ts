@@ -85,6 +85,7 @@ export class EventBatchHandler implements OnApplicationBootstrap, OnApplicationS
       groupId: this.config.groupId,
       transactionalId: `${this.config.groupId}-${this.config.instanceId}`,
       transactionTimeoutMs: this.config.transactionTimeoutMs,
+      sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
       topics: [...this.typeOfTopic.keys()],
       logger: this.logger,
       transform: (messages, source) => this.transform(messages, source),
