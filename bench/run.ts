@@ -2,10 +2,12 @@
  * npm run bench [-- <name> ...]: runs the named benchmarks (all when none is named), prints the
  * figures and writes them as JSON under bench/results/.
  */
+import { matcherBenchmark } from './matcher.bench';
 import { rulesBenchmark } from './rules.bench';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   rules: rulesBenchmark,
+  matcher: matcherBenchmark,
 };
 
 async function main(): Promise<void> {

@@ -57,7 +57,7 @@ describe('Kafka transactions on the local single-node broker', () => {
     const processor = new TransactionalProcessor({
       kafka: ctx.kafka,
       groupId,
-      transactionalId: uniqueId('tx'),
+      transactionalIdPrefix: uniqueId('tx'),
       topics: [input],
       logger: ctx.logger,
       transform: async (messages) => [
@@ -92,7 +92,7 @@ describe('Kafka transactions on the local single-node broker', () => {
     const processor = new TransactionalProcessor({
       kafka: ctx.kafka,
       groupId: uniqueId('g'),
-      transactionalId: uniqueId('tx'),
+      transactionalIdPrefix: uniqueId('tx'),
       topics: [topicIn],
       logger: ctx.logger,
       transform: async (messages) => {

@@ -201,7 +201,7 @@ export const CONFIG_VARIABLES: { name: string; default: string; meaning: string 
   { name: 'WEBHOOK_SECRET_OVERLAP_MS', default: '86400000 (24 h)', meaning: 'How long a rotated-out signing secret stays valid' },
   { name: 'CONFIG_REDRIVE_INTERVAL_MS', default: '5000', meaning: 'How often unpublished trigger changes are re-sent to the config topic' },
   { name: 'CONFIG_PUBLISH_TIMEOUT_MS', default: '3000', meaning: 'How long a trigger write waits for the config topic before answering' },
-  { name: 'MATCHER_INSTANCE_ID', default: '<hostname>-<PORT>', meaning: 'Stable id of a matcher instance (its transactional id); unique per instance' },
+  { name: 'MATCHER_INSTANCE_ID', default: '<hostname>-<PORT>', meaning: 'Names a matcher instance in /healthz and logs' },
   { name: 'MATCHER_TRANSACTION_TIMEOUT_MS', default: '15000', meaning: 'Longest a matcher transaction may stay open' },
   { name: 'SHUTDOWN_TIMEOUT_MS', default: '30000', meaning: 'Longest graceful shutdown before exit' },
   { name: 'WEBHOOK_RETRY_DELAY_MS', default: '600000 (10 min)', meaning: 'Delay of the webhook retry tier' },

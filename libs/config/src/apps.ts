@@ -20,10 +20,7 @@ export interface ApiConfig extends BaseConfig {
 /** matcher: events + trigger config → commands. */
 export interface MatcherConfig extends BaseConfig {
   groupId: string;
-  /**
-   * Stable per instance (its transactional id): a restarted instance with the same id fences
-   * its dead predecessor and aborts its open transaction at once.
-   */
+  /** Names the instance in /healthz and logs (transactional ids are per input partition). */
   instanceId: string;
   /** Longest a transaction may stay open; bounds how long a crashed instance can hold readers back. */
   transactionTimeoutMs: number;

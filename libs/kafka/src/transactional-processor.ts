@@ -18,8 +18,15 @@ export type BatchTransform = (
 export interface TransactionalProcessorOptions {
   kafka: Kafka;
   groupId: string;
-  /** Unique per instance; a restarted instance with the same id fences its predecessor. */
-  transactionalId: string;
+  /**
+   * Prefix of the transactional ids. Each input partition gets its own producer,
+   * `<prefix>-<topic>-<partition>`: whichever instance owns a partition uses the same id, so a
+   * new owner (after a rebalance or a crash) fences the previous owner's producer and aborts its
+   * open transaction at once, and partitions commit concurrently.
+   */
+  transactionalIdPrefix: string;
+  /** Partition batches processed at once (each in its own transaction). */
+  partitionsConsumedConcurrently?: number;
   topics: string[];
   transform: BatchTransform;
   logger: Logger;
@@ -71,21 +78,14 @@ function byteLength(v: Message['key'] | Message['value']): number {
  */
 export class TransactionalProcessor {
   private consumer?: Consumer;
-  private producer?: Producer;
+  private readonly producers = new Map<string, Promise<Producer>>();
   private assigned: Record<string, number[]> | undefined;
 
   constructor(private readonly options: TransactionalProcessorOptions) {}
 
   /** Connects, subscribes and starts consuming; returns once the consumer is running. */
   async start(): Promise<void> {
-    const { kafka, groupId, transactionalId, topics, logger } = this.options;
-    this.producer = kafka.producer({
-      transactionalId,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      transactionTimeout: this.options.transactionTimeoutMs,
-    });
+    const { kafka, groupId, transactionalIdPrefix, topics, logger } = this.options;
     const sessionTimeout = this.options.sessionTimeoutMs ?? 30_000;
     this.consumer = kafka.consumer({
       groupId,
@@ -100,7 +100,6 @@ export class TransactionalProcessor {
       logger.info({ groupId, assigned: this.assigned }, 'partitions assigned');
     });
     for (const event of [REBALANCING, STOP, CRASH]) this.consumer.on(event, () => (this.assigned = undefined));
-    await this.producer.connect();
     await this.consumer.connect();
     for (const topic of topics) {
       await this.consumer.subscribe({ topic, fromBeginning: this.options.fromBeginning ?? true });
@@ -108,14 +107,15 @@ export class TransactionalProcessor {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
       eachBatch: (payload) => this.processBatch(payload),
     });
-    logger.info({ groupId, transactionalId, topics }, 'transactional processor started');
+    logger.info({ groupId, transactionalIdPrefix, topics }, 'transactional processor started');
   }
 
   private async processBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
-    const producer = this.producer!;
+    const producer = await this.producerFor(batch.topic, batch.partition);
     const outgoing = await this.options.transform(batch.messages, { topic: batch.topic, partition: batch.partition });
     const transaction = await producer.transaction();
     try {
@@ -158,9 +158,30 @@ export class TransactionalProcessor {
     return this.assigned;
   }
 
-  /** Finishes the batch in flight, then disconnects. */
+  /** The transactional producer of one input partition, connected on first use. */
+  private producerFor(topic: string, partition: number): Promise<Producer> {
+    const key = `${topic}-${partition}`;
+    let producer = this.producers.get(key);
+    if (!producer) {
+      const p = this.options.kafka.producer({
+        transactionalId: `${this.options.transactionalIdPrefix}-${key}`,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        transactionTimeout: this.options.transactionTimeoutMs,
+      });
+      producer = p.connect().then(() => p);
+      producer.catch(() => this.producers.delete(key));
+      this.producers.set(key, producer);
+    }
+    return producer;
+  }
+
+  /** Finishes the batches in flight, then disconnects. */
   async stop(): Promise<void> {
     await this.consumer?.disconnect();
-    await this.producer?.disconnect();
+    const producers = [...this.producers.values()];
+    this.producers.clear();
+    await Promise.all(producers.map(async (p) => (await p.catch(() => undefined))?.disconnect()));
   }
 }

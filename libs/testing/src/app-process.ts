@@ -37,10 +37,10 @@ export interface AppProcess {
  * Starts a compiled app (`npm run build` first) as its own process, with `env` on top of the
  * current environment; its output is kept (and appended to `logFile` when given).
  */
-export function startApp(name: string, env: Record<string, string>, logFile?: string): AppProcess {
+export function startApp(name: string, env: Record<string, string>, logFile?: string, nodeArgs: string[] = []): AppProcess {
   const main = join(repoRoot(), 'dist/apps', name, 'src/main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: run "npm run build" first`);
-  const child = spawn(process.execPath, [main], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, main], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let file: ReturnType<typeof createWriteStream> | undefined;
   if (logFile) {

@@ -83,7 +83,7 @@ export class EventBatchHandler implements OnApplicationBootstrap, OnApplicationS
     this.processor = new TransactionalProcessor({
       kafka: this.kafka,
       groupId: this.config.groupId,
-      transactionalId: `${this.config.groupId}-${this.config.instanceId}`,
+      transactionalIdPrefix: this.config.groupId,
       transactionTimeoutMs: this.config.transactionTimeoutMs,
       sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
       topics: [...this.typeOfTopic.keys()],

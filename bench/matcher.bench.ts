@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { Partitioners } from 'kafkajs';
+import type { EventType } from '@triggers/contracts';
+import { PipelineDriver, freePort, specPayload, startApp, uniqueId, waitFor, waitForConsumed, waitForHealthy } from '@triggers/testing';
+import { percentile, report } from './bench-report';
+import { benchContext } from './infra';
+
+const TENANTS = 100;
+const TRIGGERS_PER_TENANT = 100;
+const EVENTS = 20_000;
+const LATENCY_RATE = 1_000; // events/s
+const LATENCY_SECONDS = 10;
+
+/**
+ * The matcher as a process with exactly-once on and 10,000 triggers over 100 tenants, beside a
+ * bare kafkajs consume → produce pass-through of the same events in the same run; then the
+ * event → command latency at a fixed 1,000 events/s, and the matcher's memory.
+ */
+export async function matcherBenchmark(): Promise<void> {
+  const { ctx, stopInfra } = await benchContext();
+  const driver = new PipelineDriver(ctx);
+  const topics = ctx.config.kafka.topics;
+  const wrap = specPayload('agent-wrap-predictive-outbound.json').event;
+  try {
+    // 10,000 triggers: each tenant has 100 webhook triggers on agent.wrap; one of them matches.
+    process.stderr.write('publishing 10,000 triggers\n');
+    for (let t = 0; t < TENANTS; t++) {
+      for (let i = 0; i < TRIGGERS_PER_TENANT; i++) {
+        await driver.trigger(`tenant-${t}`, `trigger-${i}`, {
+          version: 1,
+          name: `t${i}`,
+          eventType: 'agent.wrap',
+          enabled: true,
+          conditions: [
+            { reference: 'campaignId', operator: 'in', value: i === 0 ? '20161, 1' : `${1000 + i}, ${2000 + i}` },
+            { reference: 'lead.totalAttempts', operator: '>=', value: '1' },
+          ],
+          actions: [{ action: 'webhook', parameters: { url: `https://hooks.example/${t}/${i}` } }],
+        });
+      }
+    }
+    const events = (n: number) => Array.from({ length: n }, () => wrap as { type: EventType; payload: unknown });
+    process.stderr.write(`producing ${EVENTS} events\n`);
+    for (let t = 0; t < TENANTS; t++) await driver.events(`tenant-${t}`, events(EVENTS / TENANTS));
+
+    // Bare pass-through: consume the event topic, produce each value unchanged, no transactions.
+    const passthrough = await passThrough(ctx, topics['events.agent.wrap'], `${ctx.namespace}.passthrough`, EVENTS);
+
+    // The matcher: from a cold start with all events waiting, until its group has consumed them.
+    // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the matcher process.
+    const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
+    const app = startApp('matcher', { ...ctx.env, PORT: String(await freePort()), MATCHER_INSTANCE_ID: uniqueId('bench') }, undefined, nodeArgs);
+    try {
+      await waitForHealthy(app, 120_000);
+      const started = Date.now();
+      await waitForConsumed(ctx, `${ctx.namespace}-matcher`, topics['events.agent.wrap'], 600_000);
+      const matcherSeconds = (Date.now() - started) / 1000;
+      const matcherRate = EVENTS / matcherSeconds;
+
+      // Latency at a fixed rate: event produced → its command readable (read_committed).
+      const latencies = await latencyAtRate(ctx, driver, wrap);
+      const metrics = await (await fetch(`http://127.0.0.1:${app.port}/metrics`)).text();
+      const rss = Number(/triggers_process_resident_memory_bytes\{[^}]*\} (\d+)/.exec(metrics)?.[1] ?? NaN);
+      report('matcher', {
+        setup: { tenants: TENANTS, triggers: TENANTS * TRIGGERS_PER_TENANT, events: EVENTS, partitions: 3, exactlyOnce: true, matchesPerEvent: 1 },
+        matcherEventsPerSecond: Math.round(matcherRate),
+        passThroughEventsPerSecond: Math.round(passthrough),
+        ratioToPassThrough: +(matcherRate / passthrough).toFixed(2),
+        latencyAtFixedRate: { eventsPerSecond: LATENCY_RATE, seconds: LATENCY_SECONDS, samples: latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) },
+        matcherRssMB: +(rss / 2 ** 20).toFixed(1),
+      });
+    } finally {
+      await app.stop();
+    }
+  } finally {
+    await driver.close();
+    await stopInfra();
+  }
+}
+
+async function passThrough(ctx: Awaited<ReturnType<typeof benchContext>>['ctx'], from: string, to: string, expected: number): Promise<number> {
+  await ctx.admin.createTopics({ topics: [{ topic: to, numPartitions: 3 }], waitForLeaders: true });
+  const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const consumer = ctx.kafka.consumer({ groupId: uniqueId('passthrough'), maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: from, fromBeginning: true });
+  let done = 0;
+  let started = 0;
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      started ||= Date.now();
+      await producer.send({ topic: to, messages: batch.messages.map((m) => ({ key: m.key, value: m.value })) });
+      done += batch.messages.length;
+    },
+  });
+  await waitFor(() => done >= expected, { timeoutMs: 300_000, intervalMs: 20, description: 'pass-through' });
+  const seconds = (Date.now() - started) / 1000;
+  await consumer.disconnect();
+  await producer.disconnect();
+  return expected / seconds;
+}
+
+async function latencyAtRate(ctx: Awaited<ReturnType<typeof benchContext>>['ctx'], driver: PipelineDriver, wrap: { type: EventType; payload: unknown }): Promise<number[]> {
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const consumer = ctx.kafka.consumer({ groupId: uniqueId('latency'), maxWaitTimeInMs: 50 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: ctx.config.kafka.topics.webhookCommands, fromBeginning: false });
+  let assigned = false;
+  consumer.on(consumer.events.GROUP_JOIN, () => (assigned = true));
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const id = message.headers?.['correlation-id']?.toString();
+      const at = id ? sentAt.get(id) : undefined;
+      if (at !== undefined) latencies.push(Date.now() - at);
+    },
+  });
+  await waitFor(() => assigned, { timeoutMs: 30_000, description: 'latency reader joined' });
+  const total = LATENCY_RATE * LATENCY_SECONDS;
+  const perTick = LATENCY_RATE / 20; // every 50 ms
+  const start = Date.now();
+  for (let sent = 0; sent < total; sent += perTick) {
+    const ids = Array.from({ length: perTick }, () => randomUUID());
+    const now = Date.now();
+    for (const id of ids) sentAt.set(id, now);
+    await driver.events(`tenant-${(sent / perTick) % 100}`, ids.map(() => wrap), (i) => ids[i]);
+    const due = start + ((sent + perTick) / LATENCY_RATE) * 1000;
+    if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+  }
+  await waitFor(() => latencies.length >= total, { timeoutMs: 60_000, description: 'every latency sample' }).catch(() => undefined);
+  await consumer.disconnect();
+  return latencies.sort((a, b) => a - b);
+}
