@@ -39,6 +39,8 @@ export interface AppProcess {
  */
 export function startApp(name: string, env: Record<string, string>, logFile?: string, nodeArgs: string[] = []): AppProcess {
   const main = join(repoRoot(), 'dist/apps', name, 'src/main.js');
+  // Under Jest every app's output is kept in test/artifacts/logs/, to read when a test fails.
+  logFile ??= process.env.JEST_WORKER_ID ? join(repoRoot(), 'test/artifacts/logs', `${name}-${env.PORT ?? 'x'}-${Date.now()}.log`) : undefined;
   if (!existsSync(main)) throw new Error(`${main} is missing: run "npm run build" first`);
   const child = spawn(process.execPath, [...nodeArgs, main], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

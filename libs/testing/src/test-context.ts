@@ -42,10 +42,11 @@ export async function createTestContext(app = 'test'): Promise<TestContext> {
     TOPIC_PARTITIONS: '3',
     // Short, so a killed instance's partitions move on within seconds in tests.
     KAFKA_SESSION_TIMEOUT_MS: '6000',
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+    // Apps started for a test log at info into test/artifacts/logs; the test's own clients stay quiet.
+    LOG_LEVEL: process.env.APP_LOG_LEVEL ?? 'info',
   };
   const config = loadBaseConfig(app, env);
-  const logger = createLogger({ app, level: config.logLevel });
+  const logger = createLogger({ app, level: (process.env.LOG_LEVEL as never) ?? 'silent' });
   const kafka = createKafka(config.kafka, logger);
   const admin = kafka.admin();
   await admin.connect();
