@@ -199,7 +199,9 @@ describe('triggers-api', () => {
         await waitFor(() => arrivals.length === 1, { timeoutMs: 10_000, description: 'the created trigger on the config topic' });
         const changedAt = Date.now();
         expect((await acme.patch(`/v1/triggers/${id}`, { enabled: false })).status).toBe(200);
-        await waitFor(() => arrivals.length === 2, { timeoutMs: 5_000, description: 'the change on the config topic' });
+        await waitFor(() => arrivals.length === 2, { timeoutMs: 10_000, description: 'the change on the config topic' }).catch((err: Error) => {
+          throw new Error(`${err.message}\nlast lines of the API's log:\n${app.output().slice(-4000)}`);
+        });
         expect(arrivals[1].at - changedAt).toBeLessThan(1000);
         expect((await acme.delete(`/v1/triggers/${id}`)).status).toBe(204);
         await waitFor(() => arrivals.length === 3, { timeoutMs: 5_000, description: 'the tombstone' });
