@@ -1,5 +1,5 @@
 import type { LogRecord, WebhookCommand } from '@triggers/contracts';
-import { AppProcess, PipelineDriver, freePort, readDecoded, specPayload, startApp, uniqueId, useTestContext, waitForConsumed, waitForHealthy } from '@triggers/testing';
+import { AppProcess, PipelineDriver, readDecoded, specPayload, startHealthyApp, uniqueId, useTestContext, waitForConsumed } from '@triggers/testing';
 
 const EVENTS = 10_000;
 const BATCH = 1_000;
@@ -11,9 +11,8 @@ describe('matcher: exactly once under crashes and scaling', () => {
   const wrap = specPayload('agent-wrap-inbound.json').event;
 
   const startMatcher = async (instanceId: string) => {
-    const app = startApp('matcher', { ...ctx().env, PORT: String(await freePort()), MATCHER_INSTANCE_ID: instanceId });
+    const app = await startHealthyApp(ctx().env, 'matcher', { MATCHER_INSTANCE_ID: instanceId });
     running.push(app);
-    await waitForHealthy(app);
     return app;
   };
 

@@ -2,16 +2,14 @@ import type { LeadCommand, LogRecord, WebhookCommand } from '@triggers/contracts
 import {
   AppProcess,
   PipelineDriver,
-  freePort,
   readDecoded,
   readTopic,
   specPayload,
   specTriggerParameters,
-  startApp,
+  startHealthyApp,
   uniqueId,
   useTestContext,
   waitForConsumed,
-  waitForHealthy,
 } from '@triggers/testing';
 
 const SPEC = specTriggerParameters();
@@ -31,10 +29,9 @@ describe('matcher', () => {
   let driver: PipelineDriver;
   const running: AppProcess[] = [];
 
-  const startMatcher = async (instanceId = uniqueId('m'), extra: Record<string, string> = {}) => {
-    const app = startApp('matcher', { ...ctx().env, PORT: String(await freePort()), MATCHER_INSTANCE_ID: instanceId, ...extra });
+  const startMatcher = async (instanceId = uniqueId('m')) => {
+    const app = await startHealthyApp(ctx().env, 'matcher', { MATCHER_INSTANCE_ID: instanceId });
     running.push(app);
-    await waitForHealthy(app);
     return app;
   };
 

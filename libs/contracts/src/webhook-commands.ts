@@ -16,15 +16,8 @@ export function webhookBody(type: string, payload: unknown): string {
 }
 
 /** What {@link newWebhookCommand} needs. */
-export interface NewWebhookCommand {
-  tenantId: string;
-  triggerId: string;
-  eventId: string;
-  eventType: string;
-  actionIndex: number;
-  url: string;
-  body: string;
-  origin: WebhookCommand['origin'];
+export interface NewWebhookCommand
+  extends Pick<WebhookCommand, 'tenantId' | 'triggerId' | 'eventId' | 'eventType' | 'actionIndex' | 'url' | 'body' | 'origin'> {
   /** When the first attempt is made (epoch ms). */
   now: number;
   /** The retry window: no attempt starts after now + windowMs. */

@@ -91,3 +91,13 @@ export async function waitForHealthy(app: AppProcess, timeoutMs = 30_000): Promi
 }
 
 class AppExitedError extends Error {}
+
+/**
+ * Starts an app for a test context on a free port (with `env` on top of the context's) and
+ * waits until its /healthz answers 200.
+ */
+export async function startHealthyApp(ctxEnv: Record<string, string>, name: string, env: Record<string, string> = {}): Promise<AppProcess> {
+  const app = startApp(name, { ...ctxEnv, PORT: String(await freePort()), ...env });
+  await waitForHealthy(app);
+  return app;
+}
