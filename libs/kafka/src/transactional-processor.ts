@@ -1,5 +1,5 @@
 import { Partitioners } from 'kafkajs';
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Logger } from '@triggers/logging';
 
 /** Messages to write to one topic as the result of a batch. */
@@ -78,7 +78,10 @@ function byteLength(v: Message['key'] | Message['value']): number {
  */
 export class TransactionalProcessor {
   private consumer?: Consumer;
+  private admin?: Admin;
   private readonly producers = new Map<string, Promise<Producer>>();
+  /** Per partition owned in this generation: offsets below this were committed by a previous owner. */
+  private readonly committedFloor = new Map<string, Promise<bigint>>();
   private assigned: Record<string, number[]> | undefined;
 
   constructor(private readonly options: TransactionalProcessorOptions) {}
@@ -97,9 +100,12 @@ export class TransactionalProcessor {
     const { GROUP_JOIN, REBALANCING, STOP, CRASH } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {
       this.assigned = e.payload.memberAssignment;
+      this.committedFloor.clear();
       logger.info({ groupId, assigned: this.assigned }, 'partitions assigned');
     });
     for (const event of [REBALANCING, STOP, CRASH]) this.consumer.on(event, () => (this.assigned = undefined));
+    this.admin = kafka.admin();
+    await this.admin.connect();
     await this.consumer.connect();
     for (const topic of topics) {
       await this.consumer.subscribe({ topic, fromBeginning: this.options.fromBeginning ?? true });
@@ -116,14 +122,24 @@ export class TransactionalProcessor {
   private async processBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
     const producer = await this.producerFor(batch.topic, batch.partition);
-    const outgoing = await this.options.transform(batch.messages, { topic: batch.topic, partition: batch.partition });
+    // The consumer may have read its start offset before a previous owner's last transaction
+    // finished committing. Connecting the partition's producer fenced that owner (and waited for
+    // its transaction to end); the committed offset read after that is final, and anything below
+    // it was already processed.
+    const floor = await this.floorOf(batch.topic, batch.partition);
+    const messages = batch.messages.filter((m) => BigInt(m.offset) >= floor);
+    if (messages.length === 0) {
+      resolveOffset(batch.messages[batch.messages.length - 1].offset);
+      return;
+    }
+    const outgoing = await this.options.transform(messages, { topic: batch.topic, partition: batch.partition });
     const transaction = await producer.transaction();
     try {
       const maxBytes = this.options.maxRequestBytes ?? 512 * 1024;
       for (const out of outgoing) {
         for (const chunk of chunkBySize(out.messages, maxBytes)) await transaction.send({ topic: out.topic, messages: chunk });
       }
-      const last = batch.messages[batch.messages.length - 1];
+      const last = messages[messages.length - 1];
       await transaction.sendOffsets({
         consumerGroupId: this.options.groupId,
         topics: [
@@ -158,6 +174,21 @@ export class TransactionalProcessor {
     return this.assigned;
   }
 
+  /** The group's committed offset of a partition, read once per generation after fencing. */
+  private floorOf(topic: string, partition: number): Promise<bigint> {
+    const key = `${topic}-${partition}`;
+    let floor = this.committedFloor.get(key);
+    if (!floor) {
+      floor = this.admin!.fetchOffsets({ groupId: this.options.groupId, topics: [topic] }).then(([t]) => {
+        const offset = t.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
+        return BigInt(offset) < 0n ? 0n : BigInt(offset);
+      });
+      floor.catch(() => this.committedFloor.delete(key));
+      this.committedFloor.set(key, floor);
+    }
+    return floor;
+  }
+
   /** The transactional producer of one input partition, connected on first use. */
   private producerFor(topic: string, partition: number): Promise<Producer> {
     const key = `${topic}-${partition}`;
@@ -170,7 +201,12 @@ export class TransactionalProcessor {
         createPartitioner: Partitioners.DefaultPartitioner,
         transactionTimeout: this.options.transactionTimeoutMs,
       });
-      producer = p.connect().then(() => p);
+      // An empty transaction initialises the transactional id (kafkajs does it lazily): that is
+      // the moment the broker fences the previous owner and ends its open transaction.
+      producer = p.connect().then(async () => {
+        await (await p.transaction()).abort();
+        return p;
+      });
       producer.catch(() => this.producers.delete(key));
       this.producers.set(key, producer);
     }
@@ -180,6 +216,7 @@ export class TransactionalProcessor {
   /** Finishes the batches in flight, then disconnects. */
   async stop(): Promise<void> {
     await this.consumer?.disconnect();
+    await this.admin?.disconnect();
     const producers = [...this.producers.values()];
     this.producers.clear();
     await Promise.all(producers.map(async (p) => (await p.catch(() => undefined))?.disconnect()));
