@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
 import type { EventType } from '@triggers/contracts';
+import { createTopicsAndWait } from '@triggers/kafka';
 import { PipelineDriver, freePort, specPayload, startApp, uniqueId, waitFor, waitForConsumed, waitForHealthy } from '@triggers/testing';
 import { percentile, report } from './bench-report';
 import { benchContext } from './infra';
@@ -79,7 +80,7 @@ export async function matcherBenchmark(): Promise<void> {
 }
 
 async function passThrough(ctx: Awaited<ReturnType<typeof benchContext>>['ctx'], from: string, to: string, expected: number): Promise<number> {
-  await ctx.admin.createTopics({ topics: [{ topic: to, numPartitions: 3 }], waitForLeaders: true });
+  await createTopicsAndWait(ctx.admin, [{ topic: to, numPartitions: 3 }]);
   const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const consumer = ctx.kafka.consumer({ groupId: uniqueId('passthrough'), maxWaitTimeInMs: 100 });

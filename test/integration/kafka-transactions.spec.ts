@@ -1,5 +1,5 @@
 import { Partitioners } from 'kafkajs';
-import { TransactionalProcessor } from '@triggers/kafka';
+import { TransactionalProcessor, createTopicsAndWait } from '@triggers/kafka';
 import { TestContext, createTestContext, readTopic, uniqueId, waitFor } from '@triggers/testing';
 
 describe('Kafka transactions on the local single-node broker', () => {
@@ -11,20 +11,17 @@ describe('Kafka transactions on the local single-node broker', () => {
     ctx = await createTestContext();
     input = `${ctx.namespace}.in`;
     output = `${ctx.namespace}.out`;
-    await ctx.admin.createTopics({
-      topics: [
-        { topic: input, numPartitions: 2 },
-        { topic: output, numPartitions: 2 },
-      ],
-      waitForLeaders: true,
-    });
+    await createTopicsAndWait(ctx.admin, [
+      { topic: input, numPartitions: 2 },
+      { topic: output, numPartitions: 2 },
+    ]);
   });
 
   afterAll(() => ctx.close());
 
   it('hides an aborted transaction from read_committed readers', async () => {
     const topic = `${ctx.namespace}.abort`;
-    await ctx.admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopicsAndWait(ctx.admin, [{ topic, numPartitions: 1 }]);
     const producer = ctx.kafka.producer({
       transactionalId: uniqueId('tx'),
       idempotent: true,
@@ -82,7 +79,7 @@ describe('Kafka transactions on the local single-node broker', () => {
   it('commits nothing when the transform fails, so the batch is consumed again', async () => {
     const topicIn = `${ctx.namespace}.retry-in`;
     const topicOut = `${ctx.namespace}.retry-out`;
-    await ctx.admin.createTopics({ topics: [{ topic: topicIn }, { topic: topicOut }], waitForLeaders: true });
+    await createTopicsAndWait(ctx.admin, [{ topic: topicIn }, { topic: topicOut }]);
     const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     await producer.send({ topic: topicIn, messages: [{ value: 'only' }] });

@@ -11,6 +11,28 @@ export interface TopicLayout {
   configs?: Record<string, string>;
 }
 
+/**
+ * Creates topics and returns once every partition has a leader. kafkajs's own waitForLeaders
+ * gives up with "This server does not host this topic-partition" while a freshly started broker
+ * is still publishing metadata, so the wait here treats that as "not yet".
+ */
+export async function createTopicsAndWait(admin: Admin, topics: ITopicConfig[], timeoutMs = 60_000): Promise<void> {
+  await admin.createTopics({ topics, waitForLeaders: false });
+  const names = topics.map((t) => t.topic);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: names });
+      const ready = meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
+      if (ready && meta.topics.length === names.length) return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`topics without leaders after ${timeoutMs} ms: ${names.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** What {@link ensureTopics} found and did, per topic. */
 export interface TopicReport {
   key: TopicKey;
@@ -41,10 +63,7 @@ export async function ensureTopics(admin: Admin, layout: TopicLayout, serde?: Av
       configEntries,
     });
   }
-  if (missing.length > 0) {
-    // validateOnly=false, waitForLeaders=true: the topics are usable when this returns.
-    await admin.createTopics({ topics: missing, waitForLeaders: true });
-  }
+  if (missing.length > 0) await createTopicsAndWait(admin, missing);
   const created = new Set(missing.map((t) => t.topic));
   const reports: TopicReport[] = [];
   for (const key of TOPIC_KEYS) {
