@@ -1,11 +1,9 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import type { MatcherConfig } from '@triggers/config';
-import { AvroSerde, createRegistry } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { RuntimeModule } from '@triggers/runtime';
 import { EventBatchHandler } from './handlers/event-batch.handler';
 import { TriggerConfigStore } from './services/trigger-config.store';
-import { MATCHER_SERDE } from './services/tokens';
 
 /** matcher: reads every event topic and the trigger config topic, and emits one command per matching action. */
 @Module({})
@@ -15,7 +13,6 @@ export class MatcherModule {
       module: MatcherModule,
       imports: [RuntimeModule.forApp({ config, logger })],
       providers: [
-        { provide: MATCHER_SERDE, useFactory: () => new AvroSerde(createRegistry(config.registry)) },
         TriggerConfigStore,
         EventBatchHandler,
       ],

@@ -1,12 +1,12 @@
 import { DynamicModule, Global, Module, OnApplicationShutdown, Inject } from '@nestjs/common';
 import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
 import type { BaseConfig } from '@triggers/config';
-import { createKafka } from '@triggers/kafka';
+import { AvroSerde, createKafka, createRegistry } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { MongoHandle, connectMongo } from '@triggers/mongo';
 import { HealthRegistry, kafkaHealthCheck, mongoHealthCheck, registryHealthCheck } from './health-checks';
 import { OpsController } from './ops.controller';
-import { APP_CONFIG, APP_LOGGER, HEALTH_CHECKS, KAFKA, METRICS_REGISTRY, MONGO } from './tokens';
+import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, KAFKA, METRICS_REGISTRY, MONGO } from './tokens';
 
 /** What {@link RuntimeModule.forApp} wires. */
 export interface RuntimeOptions {
@@ -25,8 +25,8 @@ class MongoCloser implements OnApplicationShutdown {
 }
 
 /**
- * The parts every app shares, as one global Nest module: config, logger, the Kafka client, an
- * optional MongoDB connection, the Prometheus registry and the /healthz + /metrics endpoints.
+ * The parts every app shares, as one global Nest module: config, logger, the Kafka client, the
+ * Avro serde, an optional MongoDB connection, the Prometheus registry and the /healthz + /metrics endpoints.
  */
 @Global()
 @Module({})
@@ -43,6 +43,7 @@ export class RuntimeModule {
       { provide: APP_LOGGER, useValue: logger },
       { provide: METRICS_REGISTRY, useValue: registry },
       { provide: KAFKA, useFactory: () => createKafka(config.kafka, logger) },
+      { provide: AVRO_SERDE, useFactory: () => new AvroSerde(createRegistry(config.registry)) },
       ...(options.mongo
         ? [
             // The app starts even when MongoDB is down; /healthz reports it until it is back.
@@ -61,7 +62,7 @@ export class RuntimeModule {
       module: RuntimeModule,
       controllers: [OpsController],
       providers,
-      exports: [APP_CONFIG, APP_LOGGER, METRICS_REGISTRY, KAFKA, HEALTH_CHECKS, ...(options.mongo ? [MONGO] : [])],
+      exports: [APP_CONFIG, APP_LOGGER, METRICS_REGISTRY, KAFKA, AVRO_SERDE, HEALTH_CHECKS, ...(options.mongo ? [MONGO] : [])],
     };
   }
 }

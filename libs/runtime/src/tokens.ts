@@ -5,3 +5,5 @@ export const KAFKA = Symbol('KAFKA');
 export const MONGO = Symbol('MONGO');
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 export const HEALTH_CHECKS = Symbol('HEALTH_CHECKS');
+/** The app's one Avro serde (one registry client and schema cache per process). */
+export const AVRO_SERDE = Symbol('AVRO_SERDE');

@@ -5,10 +5,9 @@ import type { MatcherConfig } from '@triggers/config';
 import { ContractError, EVENT_TYPE_IDS, EventEnvelope, EventType, SCHEMAS, eventTopicKeyOf } from '@triggers/contracts';
 import { AvroSerde, OutgoingMessages, TransactionalProcessor } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
-import { APP_CONFIG, APP_LOGGER, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
+import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { matchEvent } from '../services/event-matcher';
 import { TriggerConfigStore } from '../services/trigger-config.store';
-import { MATCHER_SERDE } from '../services/tokens';
 
 /** Why a message went to the dead-letter topic. */
 type Poison = { reason: string; errorClass: string };
@@ -31,7 +30,7 @@ export class EventBatchHandler implements OnApplicationBootstrap, OnApplicationS
 
   constructor(
     private readonly store: TriggerConfigStore,
-    @Inject(MATCHER_SERDE) private readonly serde: AvroSerde,
+    @Inject(AVRO_SERDE) private readonly serde: AvroSerde,
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(APP_CONFIG) private readonly config: MatcherConfig,
     @Inject(APP_LOGGER) private readonly logger: Logger,

@@ -7,8 +7,7 @@ import type { TriggerConfigRecord } from '@triggers/contracts';
 import { AvroSerde } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { TriggerIndex, validateTrigger } from '@triggers/rules';
-import { APP_CONFIG, APP_LOGGER, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
-import { MATCHER_SERDE } from './tokens';
+import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 
 /**
  * The in-memory index of every tenant's triggers, fed by the compacted config topic. Every
@@ -24,7 +23,7 @@ export class TriggerConfigStore implements OnApplicationShutdown {
 
   constructor(
     @Inject(KAFKA) private readonly kafka: Kafka,
-    @Inject(MATCHER_SERDE) private readonly serde: AvroSerde,
+    @Inject(AVRO_SERDE) private readonly serde: AvroSerde,
     @Inject(APP_CONFIG) private readonly config: MatcherConfig,
     @Inject(APP_LOGGER) private readonly logger: Logger,
     @Inject(METRICS_REGISTRY) registry: Registry,

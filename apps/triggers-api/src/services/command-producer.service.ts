@@ -2,20 +2,19 @@ import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Kafka, Partitioners, Producer } from 'kafkajs';
 import type { ApiConfig } from '@triggers/config';
 import { SCHEMAS, WebhookCommand } from '@triggers/contracts';
-import { AvroSerde, createRegistry } from '@triggers/kafka';
-import { APP_CONFIG, KAFKA } from '@triggers/runtime';
+import type { AvroSerde } from '@triggers/kafka';
+import { APP_CONFIG, AVRO_SERDE, KAFKA } from '@triggers/runtime';
 
 /** Sends webhook commands the API itself makes: test sends and manual redeliveries. */
 @Injectable()
 export class CommandProducer implements OnApplicationShutdown {
   private producer?: Promise<Producer>;
-  private readonly serde: AvroSerde;
 
   constructor(
     @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(AVRO_SERDE) private readonly serde: AvroSerde,
     @Inject(APP_CONFIG) private readonly config: ApiConfig,
   ) {
-    this.serde = new AvroSerde(createRegistry(config.registry));
   }
 
   private connect(): Promise<Producer> {

@@ -3,9 +3,9 @@ import { Kafka, Partitioners, Producer } from 'kafkajs';
 import { Gauge, Registry } from 'prom-client';
 import type { ApiConfig } from '@triggers/config';
 import { SCHEMAS, TriggerConfigRecord } from '@triggers/contracts';
-import { AvroSerde, createRegistry } from '@triggers/kafka';
+import type { AvroSerde } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
-import { APP_CONFIG, APP_LOGGER, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
+import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { TriggerDocument, TriggerRepository } from './trigger.repository';
 
 /** The config topic's key of a trigger. */
@@ -39,17 +39,16 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
   private producer?: Producer;
   private connecting?: Promise<Producer>;
   private timer?: NodeJS.Timeout;
-  private readonly serde: AvroSerde;
   private readonly unpublished: Gauge;
 
   constructor(
     private readonly repository: TriggerRepository,
     @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(AVRO_SERDE) private readonly serde: AvroSerde,
     @Inject(APP_CONFIG) private readonly config: ApiConfig,
     @Inject(APP_LOGGER) private readonly logger: Logger,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
-    this.serde = new AvroSerde(createRegistry(config.registry));
     this.unpublished = new Gauge({
       name: 'triggers_config_unpublished',
       help: 'Trigger changes stored but not yet on the config topic (at the last re-drive)',
