@@ -68,32 +68,71 @@ export function jsonToAvro(type: Type, value: unknown, path = '', notes?: Conver
 /**
  * Turns a value avsc decoded (with `wrapUnions: true`) back into the producer's JSON: union
  * wrappers are removed and fields holding the Absent branch are dropped, in schema field order.
+ * The conversion is compiled once per type into nested closures (it runs for every event).
  */
 export function avroToJson(type: Type, value: unknown): unknown {
+  return readerFor(type)(value);
+}
+
+type Reader = (value: unknown) => unknown;
+const readers = new WeakMap<Type, Reader>();
+
+function readerFor(type: Type): Reader {
+  let reader = readers.get(type);
+  if (reader) return reader;
+  // Registered before compiling children, so recursive types resolve to the same reader.
+  let compiled: Reader = () => {
+    throw new Error('reader used before it was compiled');
+  };
+  reader = (v) => compiled(v);
+  readers.set(type, reader);
+  compiled = compileReader(type);
+  return reader;
+}
+
+function compileReader(type: Type): Reader {
   if (isUnion(type)) {
-    if (value === null) return null;
-    const [branchName, inner] = Object.entries(value as Record<string, unknown>)[0];
-    const branch = type.types.find((t) => t.branchName === branchName);
-    if (!branch) throw new ContractError(`unknown union branch ${branchName}`, '');
-    return avroToJson(branch, inner);
+    const byBranch = new Map<string, Reader>();
+    for (const branch of type.types) {
+      if (branch.typeName === 'null') continue;
+      byBranch.set(branch.branchName!, branch instanceof EnumType && branch.name === ABSENT_TYPE ? () => ABSENT : readerFor(branch));
+    }
+    return (value) => {
+      if (value === null) return null;
+      for (const key in value as Record<string, unknown>) {
+        const read = byBranch.get(key);
+        if (!read) throw new ContractError(`unknown union branch ${key}`, '');
+        return read((value as Record<string, unknown>)[key]);
+      }
+      throw new ContractError('empty union value', '');
+    };
   }
   if (type instanceof RecordType) {
-    const rec = value as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
-    for (const field of type.fields) {
-      const v = avroToJson(field.type, rec[field.name]);
-      if (v !== ABSENT) out[field.name] = v;
-    }
-    return out;
+    const fields = type.fields.map((f) => ({ name: f.name, read: readerFor(f.type) }));
+    return (value) => {
+      const rec = value as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (let i = 0; i < fields.length; i++) {
+        const v = fields[i].read(rec[fields[i].name]);
+        if (v !== ABSENT) out[fields[i].name] = v;
+      }
+      return out;
+    };
   }
   if (type instanceof MapType) {
-    const out: Record<string, unknown> = {};
-    for (const [key, v] of Object.entries(value as Record<string, unknown>)) out[key] = avroToJson(type.valuesType, v);
-    return out;
+    const read = readerFor(type.valuesType);
+    return (value) => {
+      const out: Record<string, unknown> = {};
+      for (const key in value as Record<string, unknown>) out[key] = read((value as Record<string, unknown>)[key]);
+      return out;
+    };
   }
-  if (type instanceof ArrayType) return (value as unknown[]).map((v) => avroToJson(type.itemsType, v));
-  if (type instanceof EnumType && type.name === ABSENT_TYPE) return ABSENT;
-  return value;
+  if (type instanceof ArrayType) {
+    const read = readerFor(type.itemsType);
+    return (value) => (value as unknown[]).map(read);
+  }
+  if (type instanceof EnumType && type.name === ABSENT_TYPE) return () => ABSENT;
+  return (value) => value;
 }
 
 const ABSENT = Symbol('absent');

@@ -1,7 +1,7 @@
 import type { EventType } from '@triggers/contracts';
 import { resolveReference } from './reference-catalog';
 import type { Action, Condition, Trigger } from './trigger.model';
-import { PreparedValue, equals, order, prepareValue } from './values';
+import { ActualValue, PreparedValue, equals, order, prepareValue } from './values';
 
 /** A payload value a reference points to, or MISSING when the path does not exist. */
 export const MISSING: unique symbol = Symbol('missing');
@@ -18,7 +18,13 @@ export function readPath(payload: unknown, segments: readonly string[]): Resolve
   return current === undefined ? MISSING : current;
 }
 
-type Check = (actual: Resolved) => boolean;
+type Check = (actual: ActualValue | typeof MISSING) => boolean;
+
+/**
+ * Values read from one payload while it is judged, by reference, so many triggers testing the
+ * same field read and parse it once.
+ */
+export type ReadCache = Map<string, ActualValue | typeof MISSING>;
 
 function compileCheck(condition: Condition): Check {
   const expected = prepareValue(condition.value);
@@ -55,8 +61,11 @@ export interface CompiledTrigger {
   trigger: Trigger;
   /** Number of conditions, for counting checks in benchmarks and metrics. */
   conditionCount: number;
-  /** True when the trigger is enabled and every condition holds for `payload`. */
-  matches(payload: unknown): boolean;
+  /**
+   * True when the trigger is enabled and every condition holds for `payload`. Pass one `cache`
+   * to every trigger judged against the same payload.
+   */
+  matches(payload: unknown, cache?: ReadCache): boolean;
 }
 
 /**
@@ -65,14 +74,21 @@ export interface CompiledTrigger {
  * trigger never matches.
  */
 export function compileTrigger(trigger: Trigger): CompiledTrigger {
-  const parts = trigger.conditions.map((c) => ({
-    segments: resolveReference(trigger.eventType, c.reference).split('.'),
-    check: compileCheck(c),
-  }));
+  const parts = trigger.conditions.map((c) => {
+    const path = resolveReference(trigger.eventType, c.reference);
+    return { path, segments: path.split('.'), check: compileCheck(c) };
+  });
   const matches = trigger.enabled
-    ? (payload: unknown) => {
+    ? (payload: unknown, cache: ReadCache = new Map()) => {
         for (let i = 0; i < parts.length; i++) {
-          if (!parts[i].check(readPath(payload, parts[i].segments))) return false;
+          const part = parts[i];
+          let actual = cache.get(part.path);
+          if (actual === undefined) {
+            const raw = readPath(payload, part.segments);
+            actual = raw === MISSING ? MISSING : new ActualValue(raw);
+            cache.set(part.path, actual);
+          }
+          if (!part.check(actual)) return false;
         }
         return true;
       }
@@ -120,7 +136,7 @@ export function explain(trigger: Trigger, event: { type: string; payload: unknow
       expected: c.value,
       ...(found ? { actual } : {}),
       found,
-      passed: compileCheck(c)(actual),
+      passed: compileCheck(c)(actual === MISSING ? MISSING : new ActualValue(actual)),
     };
   });
   const matched = trigger.enabled && eventTypeMatches && conditions.every((c) => c.passed);

@@ -1,5 +1,5 @@
 import type { CompiledTrigger } from './compile-trigger';
-import { compileTrigger } from './compile-trigger';
+import { ReadCache, compileTrigger } from './compile-trigger';
 import type { Trigger } from './trigger.model';
 
 /** A trigger held by the index with its identity. */
@@ -63,7 +63,8 @@ export class TriggerIndex {
     const list = this.byTenant.get(tenantId)?.get(eventType);
     if (!list) return [];
     const out: IndexedTrigger[] = [];
-    for (let i = 0; i < list.length; i++) if (list[i].compiled.matches(payload)) out.push(list[i]);
+    const cache: ReadCache = new Map();
+    for (let i = 0; i < list.length; i++) if (list[i].compiled.matches(payload, cache)) out.push(list[i]);
     return out;
   }
 

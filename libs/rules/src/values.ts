@@ -53,27 +53,55 @@ export function prepareValue(text: string): PreparedValue {
 }
 
 /**
+ * A payload value read once for many comparisons: its number and timestamp readings are parsed
+ * at most once, however many triggers and `in` items compare against it.
+ */
+export class ActualValue {
+  private num?: number | null;
+  private ts?: number | null;
+
+  constructor(readonly raw: unknown) {}
+
+  get number(): number | undefined {
+    if (this.num === undefined) this.num = asNumber(this.raw) ?? null;
+    return this.num ?? undefined;
+  }
+
+  get timestamp(): number | undefined {
+    if (this.ts === undefined) this.ts = asTimestamp(this.raw) ?? null;
+    return this.ts ?? undefined;
+  }
+}
+
+const asActual = (v: unknown) => (v instanceof ActualValue ? v : new ActualValue(v));
+
+/**
  * -1, 0 or 1 when `actual` and `expected` are both numbers or both timestamps; undefined when
  * they cannot be ordered.
  */
 export function order(actual: unknown, expected: PreparedValue): number | undefined {
+  const a = asActual(actual);
   if (expected.number !== undefined) {
-    const a = asNumber(actual);
-    if (a !== undefined) return Math.sign(a - expected.number);
+    const n = a.number;
+    if (n !== undefined) return Math.sign(n - expected.number);
   }
   if (expected.timestamp !== undefined) {
-    const a = asTimestamp(actual);
-    if (a !== undefined) return Math.sign(a - expected.timestamp);
+    const t = a.timestamp;
+    if (t !== undefined) return Math.sign(t - expected.timestamp);
   }
   return undefined;
 }
 
 /** The `=` of the spec's operators. */
 export function equals(actual: unknown, expected: PreparedValue): boolean {
-  if (actual === null) return expected.text === 'null';
-  if (typeof actual === 'boolean') return expected.text === String(actual);
-  if (typeof actual !== 'string' && typeof actual !== 'number') return false;
-  const o = order(actual, expected);
+  const a = asActual(actual);
+  const raw = a.raw;
+  if (raw === null) return expected.text === 'null';
+  if (typeof raw === 'boolean') return expected.text === String(raw);
+  if (typeof raw !== 'string' && typeof raw !== 'number') return false;
+  // A plain text value (neither number nor timestamp) can only equal the same text.
+  if (expected.number === undefined && expected.timestamp === undefined) return String(raw) === expected.text;
+  const o = order(a, expected);
   if (o !== undefined) return o === 0;
-  return String(actual) === expected.text;
+  return String(raw) === expected.text;
 }
