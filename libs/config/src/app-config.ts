@@ -203,6 +203,8 @@ export const CONFIG_VARIABLES: { name: string; default: string; meaning: string 
   { name: 'CONFIG_PUBLISH_TIMEOUT_MS', default: '3000', meaning: 'How long a trigger write waits for the config topic before answering' },
   { name: 'MATCHER_INSTANCE_ID', default: '<hostname>-<PORT>', meaning: 'Names a matcher instance in /healthz and logs' },
   { name: 'MATCHER_TRANSACTION_TIMEOUT_MS', default: '15000', meaning: 'Longest a matcher transaction may stay open' },
+  { name: 'EVENT_LOG_RETENTION_MS', default: '7776000000 (90 days)', meaning: 'How long Event Logs are kept in MongoDB' },
+  { name: 'EVENT_LOG_CLEANUP_INTERVAL_MS', default: '3600000', meaning: 'How often the log-sink removes Event Logs past the retention' },
   { name: 'SHUTDOWN_TIMEOUT_MS', default: '30000', meaning: 'Longest graceful shutdown before exit' },
   { name: 'WEBHOOK_RETRY_DELAY_MS', default: '600000 (10 min)', meaning: 'Delay of the webhook retry tier' },
   { name: 'WEBHOOK_RETRY_WINDOW_MS', default: '172800000 (48 h)', meaning: 'How long a webhook is retried before it is given up' },

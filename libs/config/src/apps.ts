@@ -44,6 +44,10 @@ export interface LeadMoverConfig extends BaseConfig {
 /** log-sink: the log topic into MongoDB. */
 export interface LogSinkConfig extends BaseConfig {
   groupId: string;
+  /** How long Event Logs are kept. */
+  retentionMs: number;
+  /** How often records past the retention are removed (where no TTL index does it). */
+  cleanupIntervalMs: number;
 }
 
 const base = (app: AppName, env: Env) => loadBaseConfig(app, env, DEFAULT_PORTS[app]);
@@ -107,6 +111,13 @@ export const appConfig = {
   },
   'log-sink': (env: Env = process.env): LogSinkConfig => {
     const b = base('log-sink', env);
-    return { ...b, groupId: group(env, b) };
+    const v = parseEnv(
+      {
+        EVENT_LOG_RETENTION_MS: positiveInt().default(90 * 24 * 60 * 60 * 1000),
+        EVENT_LOG_CLEANUP_INTERVAL_MS: positiveInt().default(60 * 60 * 1000),
+      },
+      env,
+    );
+    return { ...b, groupId: group(env, b), retentionMs: v.EVENT_LOG_RETENTION_MS, cleanupIntervalMs: v.EVENT_LOG_CLEANUP_INTERVAL_MS };
   },
 };

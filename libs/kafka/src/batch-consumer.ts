@@ -1,0 +1,86 @@
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Logger } from '@triggers/logging';
+
+/** Options of a {@link BatchConsumer}. */
+export interface BatchConsumerOptions {
+  kafka: Kafka;
+  groupId: string;
+  topics: string[];
+  logger: Logger;
+  /** Handles one partition batch; throwing means "not done", and the same batch is retried. */
+  handle: (messages: KafkaMessage[], source: { topic: string; partition: number }) => Promise<void>;
+  /** First and longest wait between retries of a failing batch. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  sessionTimeoutMs?: number;
+}
+
+/**
+ * At-least-once batch consumption with `read_committed`: offsets are committed only after the
+ * handler finished the batch. A failing batch (a database that is down) is retried in place with
+ * backoff while heartbeats keep the partition assigned, so nothing is skipped and the process
+ * does not crash-loop; it resumes where it stopped once the handler succeeds.
+ */
+export class BatchConsumer {
+  private consumer?: Consumer;
+  private assigned: Record<string, number[]> | undefined;
+  private stopping = false;
+
+  constructor(private readonly options: BatchConsumerOptions) {}
+
+  async start(): Promise<void> {
+    const { kafka, groupId, topics, logger } = this.options;
+    const sessionTimeout = this.options.sessionTimeoutMs ?? 30_000;
+    this.consumer = kafka.consumer({
+      groupId,
+      readUncommitted: false,
+      maxWaitTimeInMs: 500,
+      sessionTimeout,
+      heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
+    });
+    const { GROUP_JOIN, REBALANCING, STOP, CRASH } = this.consumer.events;
+    this.consumer.on(GROUP_JOIN, (e) => (this.assigned = e.payload.memberAssignment));
+    for (const event of [REBALANCING, STOP, CRASH]) this.consumer.on(event, () => (this.assigned = undefined));
+    await this.consumer.connect();
+    for (const topic of topics) await this.consumer.subscribe({ topic, fromBeginning: true });
+    await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.processBatch(p) });
+    logger.info({ groupId, topics }, 'batch consumer started');
+  }
+
+  private async processBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (batch.messages.length === 0) return;
+    const source = { topic: batch.topic, partition: batch.partition };
+    let delay = this.options.retryMinMs ?? 500;
+    for (let attempt = 1; ; attempt++) {
+      if (!isRunning() || isStale() || this.stopping) return;
+      try {
+        await this.options.handle(batch.messages, source);
+        break;
+      } catch (err) {
+        this.options.logger.warn(
+          { err, ...source, firstOffset: batch.firstOffset(), attempt, retryInMs: delay },
+          'batch failed; retrying it (offsets stay where they are)',
+        );
+        const until = Date.now() + delay;
+        while (Date.now() < until && isRunning() && !this.stopping) {
+          await heartbeat();
+          await new Promise((r) => setTimeout(r, Math.min(1000, until - Date.now())));
+        }
+        delay = Math.min(delay * 2, this.options.retryMaxMs ?? 30_000);
+      }
+    }
+    resolveOffset(batch.messages[batch.messages.length - 1].offset);
+    await commitOffsetsIfNecessary();
+    await heartbeat();
+  }
+
+  /** The partitions this instance owns, by topic (undefined while joining). */
+  assignment(): Record<string, number[]> | undefined {
+    return this.assigned;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.consumer?.disconnect();
+  }
+}
