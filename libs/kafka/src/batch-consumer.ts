@@ -1,4 +1,5 @@
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { GroupConsumer, createGroupConsumer } from './group-consumer';
 import type { Logger } from '@triggers/logging';
 
 /** Options of a {@link BatchConsumer}. */
@@ -22,28 +23,18 @@ export interface BatchConsumerOptions {
  * does not crash-loop; it resumes where it stopped once the handler succeeds.
  */
 export class BatchConsumer {
-  private consumer?: Consumer;
-  private assigned: Record<string, number[]> | undefined;
+  private group?: GroupConsumer;
   private stopping = false;
 
   constructor(private readonly options: BatchConsumerOptions) {}
 
   async start(): Promise<void> {
     const { kafka, groupId, topics, logger } = this.options;
-    const sessionTimeout = this.options.sessionTimeoutMs ?? 30_000;
-    this.consumer = kafka.consumer({
-      groupId,
-      readUncommitted: false,
-      maxWaitTimeInMs: 500,
-      sessionTimeout,
-      heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
-    });
-    const { GROUP_JOIN, REBALANCING, STOP, CRASH } = this.consumer.events;
-    this.consumer.on(GROUP_JOIN, (e) => (this.assigned = e.payload.memberAssignment));
-    for (const event of [REBALANCING, STOP, CRASH]) this.consumer.on(event, () => (this.assigned = undefined));
-    await this.consumer.connect();
-    for (const topic of topics) await this.consumer.subscribe({ topic, fromBeginning: true });
-    await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.processBatch(p) });
+    this.group = createGroupConsumer(kafka, { groupId, sessionTimeoutMs: this.options.sessionTimeoutMs, maxWaitTimeInMs: 500 });
+    const { consumer } = this.group;
+    await consumer.connect();
+    for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.processBatch(p) });
     logger.info({ groupId, topics }, 'batch consumer started');
   }
 
@@ -76,11 +67,11 @@ export class BatchConsumer {
 
   /** The partitions this instance owns, by topic (undefined while joining). */
   assignment(): Record<string, number[]> | undefined {
-    return this.assigned;
+    return this.group?.assignment();
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    await this.consumer?.disconnect();
+    await this.group?.consumer.disconnect();
   }
 }

@@ -1,4 +1,5 @@
 import { Partitioners } from 'kafkajs';
+import { GroupConsumer, createGroupConsumer } from './group-consumer';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Logger } from '@triggers/logging';
 
@@ -78,32 +79,27 @@ function byteLength(v: Message['key'] | Message['value']): number {
  */
 export class TransactionalProcessor {
   private consumer?: Consumer;
+  private group?: GroupConsumer;
   private admin?: Admin;
   private readonly producers = new Map<string, Promise<Producer>>();
   /** Per partition owned in this generation: offsets below this were committed by a previous owner. */
   private readonly committedFloor = new Map<string, Promise<bigint>>();
-  private assigned: Record<string, number[]> | undefined;
 
   constructor(private readonly options: TransactionalProcessorOptions) {}
 
   /** Connects, subscribes and starts consuming; returns once the consumer is running. */
   async start(): Promise<void> {
     const { kafka, groupId, transactionalIdPrefix, topics, logger } = this.options;
-    const sessionTimeout = this.options.sessionTimeoutMs ?? 30_000;
-    this.consumer = kafka.consumer({
+    this.group = createGroupConsumer(kafka, {
       groupId,
-      readUncommitted: false,
-      maxWaitTimeInMs: this.options.maxWaitTimeInMs ?? 1000,
-      sessionTimeout,
-      heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
+      sessionTimeoutMs: this.options.sessionTimeoutMs,
+      maxWaitTimeInMs: this.options.maxWaitTimeInMs,
+      onJoin: (assigned) => {
+        this.committedFloor.clear();
+        logger.info({ groupId, assigned }, 'partitions assigned');
+      },
     });
-    const { GROUP_JOIN, REBALANCING, STOP, CRASH } = this.consumer.events;
-    this.consumer.on(GROUP_JOIN, (e) => {
-      this.assigned = e.payload.memberAssignment;
-      this.committedFloor.clear();
-      logger.info({ groupId, assigned: this.assigned }, 'partitions assigned');
-    });
-    for (const event of [REBALANCING, STOP, CRASH]) this.consumer.on(event, () => (this.assigned = undefined));
+    this.consumer = this.group.consumer;
     this.admin = kafka.admin();
     await this.admin.connect();
     await this.consumer.connect();
@@ -171,7 +167,7 @@ export class TransactionalProcessor {
    * joining or rebalancing). Health endpoints report it, so scaling can be observed.
    */
   assignment(): Record<string, number[]> | undefined {
-    return this.assigned;
+    return this.group?.assignment();
   }
 
   /** The group's committed offset of a partition, read once per generation after fencing. */
