@@ -84,6 +84,8 @@ export class TransactionalProcessor {
   private readonly producers = new Map<string, Promise<Producer>>();
   /** Per partition owned in this generation: offsets below this were committed by a previous owner. */
   private readonly committedFloor = new Map<string, Promise<bigint>>();
+  /** Per partition, the batch being processed: the next one (of any generation) waits for it. */
+  private readonly inFlight = new Map<string, Promise<void>>();
 
   constructor(private readonly options: TransactionalProcessorOptions) {}
 
@@ -115,7 +117,23 @@ export class TransactionalProcessor {
     logger.info({ groupId, transactionalIdPrefix, topics }, 'transactional processor started');
   }
 
-  private async processBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  /**
+   * One batch of a partition at a time in this process: after a rejoin, the floor must not be
+   * read while this process's own previous transaction for the partition is still committing.
+   */
+  private async processBatch(payload: EachBatchPayload): Promise<void> {
+    const key = `${payload.batch.topic}-${payload.batch.partition}`;
+    const previous = this.inFlight.get(key) ?? Promise.resolve();
+    const current = previous.catch(() => undefined).then(() => this.processBatchAlone(payload));
+    this.inFlight.set(key, current);
+    try {
+      await current;
+    } finally {
+      if (this.inFlight.get(key) === current) this.inFlight.delete(key);
+    }
+  }
+
+  private async processBatchAlone({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
     const producer = await this.producerFor(batch.topic, batch.partition);
     // The consumer may have read its start offset before a previous owner's last transaction
