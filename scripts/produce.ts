@@ -5,12 +5,11 @@
  * sent to its type's topic. Prints one line per event sent (a summary for large counts).
  */
 import { randomUUID } from 'node:crypto';
-import { Partitioners } from 'kafkajs';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadBaseConfig } from '@triggers/config';
 import { ContractError, EVENT_TYPES, EVENT_TYPE_IDS, eventTopicKeyOf, isEventType } from '@triggers/contracts';
-import { AvroSerde, createKafka, createRegistry } from '@triggers/kafka';
+import { AvroSerde, createIdempotentProducer, createKafka, createRegistry } from '@triggers/kafka';
 import { createLogger } from '@triggers/logging';
 
 class UsageError extends Error {}
@@ -74,11 +73,7 @@ async function main(): Promise<void> {
     process.stderr.write(`warning: fields not in the ${type} schema are not sent: ${notes.ignoredFields.join(', ')}\n`);
   }
 
-  const producer = createKafka(config.kafka, logger).producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
+  const producer = createIdempotentProducer(createKafka(config.kafka, logger));
   await producer.connect();
   const started = Date.now();
   const verbose = count <= 20;

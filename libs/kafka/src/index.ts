@@ -4,3 +4,4 @@ export * from './topic-admin';
 export * from './transactional-processor';
 export * from './batch-consumer';
 export * from './group-consumer';
+export * from './producers';

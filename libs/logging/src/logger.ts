@@ -14,7 +14,7 @@ export interface LoggerOptions {
 
 /**
  * One structured JSON logger per process. Lines about a Kafka message carry topic, partition,
- * offset, tenantId and correlationId as fields (see {@link messageContext}), so a person can grep
+ * offset, tenantId and correlationId as fields, so a person can grep
  * one event's path through every app.
  */
 export function createLogger(options: LoggerOptions): Logger {
@@ -27,18 +27,4 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     options.destination,
   );
-}
-
-/** The fields every log line about one Kafka message carries. */
-export interface MessageContext {
-  topic: string;
-  partition: number;
-  offset: string;
-  tenantId?: string;
-  correlationId?: string;
-}
-
-/** Builds the standard context fields for a line about one Kafka message. */
-export function messageContext(ctx: MessageContext): MessageContext {
-  return ctx;
 }

@@ -1,4 +1,4 @@
-import type { HttpExchange, LogRecord } from '@triggers/contracts';
+import type { LogRecord } from '@triggers/contracts';
 
 /**
  * One log record as stored in the `event_logs` collection: the log topic's record with its
@@ -19,5 +19,3 @@ export function toEventLogDocument(record: LogRecord): EventLogDocument {
   const { logId, time, nextDueAt, ...rest } = record;
   return { _id: logId, ...rest, time: new Date(time), nextDueAt: nextDueAt === null ? null : new Date(nextDueAt) };
 }
-
-export type { HttpExchange };

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Partitioners, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
+import { createIdempotentProducer } from '@triggers/kafka';
 import { EVENT_TYPES, EventType, SCHEMAS, TriggerConfigRecord, eventTopicKeyOf } from '@triggers/contracts';
 import type { TestContext } from './test-context';
 import { uniqueId } from './test-context';
@@ -13,7 +14,7 @@ export class PipelineDriver {
 
   private async connect(): Promise<Producer> {
     if (!this.producer) {
-      this.producer = this.ctx.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+      this.producer = createIdempotentProducer(this.ctx.kafka);
       await this.producer.connect();
     }
     return this.producer;

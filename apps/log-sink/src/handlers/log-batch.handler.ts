@@ -1,9 +1,9 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { Kafka, KafkaMessage, Message, Partitioners, Producer } from 'kafkajs';
+import type { Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import { Counter, Registry } from 'prom-client';
 import type { LogSinkConfig } from '@triggers/config';
 import { ContractError, LogRecord, SCHEMAS } from '@triggers/contracts';
-import { AvroSerde, BatchConsumer } from '@triggers/kafka';
+import { AvroSerde, BatchConsumer, createIdempotentProducer } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { EventLogWriter } from '../services/event-log.writer';
@@ -40,7 +40,7 @@ export class LogBatchHandler implements OnApplicationBootstrap, OnApplicationShu
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    this.producer = createIdempotentProducer(this.kafka);
     await this.producer.connect();
     this.consumer = new BatchConsumer({
       kafka: this.kafka,

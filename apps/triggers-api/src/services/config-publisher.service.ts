@@ -1,9 +1,9 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { Kafka, Partitioners, Producer } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { Gauge, Registry } from 'prom-client';
 import type { ApiConfig } from '@triggers/config';
 import { SCHEMAS, TriggerConfigRecord } from '@triggers/contracts';
-import type { AvroSerde } from '@triggers/kafka';
+import { AvroSerde, LazyProducer } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { TriggerDocument, TriggerRepository } from './trigger.repository';
@@ -36,19 +36,19 @@ export function toConfigRecord(doc: TriggerDocument): TriggerConfigRecord {
  */
 @Injectable()
 export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShutdown {
-  private producer?: Producer;
-  private connecting?: Promise<Producer>;
+  private readonly producer: LazyProducer;
   private timer?: NodeJS.Timeout;
   private readonly unpublished: Gauge;
 
   constructor(
     private readonly repository: TriggerRepository,
-    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(KAFKA) kafka: Kafka,
     @Inject(AVRO_SERDE) private readonly serde: AvroSerde,
     @Inject(APP_CONFIG) private readonly config: ApiConfig,
     @Inject(APP_LOGGER) private readonly logger: Logger,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
+    this.producer = new LazyProducer(kafka);
     this.unpublished = new Gauge({
       name: 'triggers_config_unpublished',
       help: 'Trigger changes stored but not yet on the config topic (at the last re-drive)',
@@ -65,23 +65,7 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
-    await this.producer?.disconnect();
-  }
-
-  private async getProducer(): Promise<Producer> {
-    if (this.producer) return this.producer;
-    this.connecting ??= (async () => {
-      const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-      try {
-        await producer.connect();
-      } catch (err) {
-        this.connecting = undefined;
-        throw err;
-      }
-      this.producer = producer;
-      return producer;
-    })();
-    return this.connecting;
+    await this.producer.disconnect();
   }
 
   /** Publishes every stored change not yet on the topic. */
@@ -100,8 +84,7 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
       const doc = await this.repository.findAnyById(triggerId);
       if (!doc || (!doc.dirty && doc.publishedVersion === doc.version)) return;
       const value = doc.deleted ? null : await this.serde.encode(topic, SCHEMAS.triggerConfig, toConfigRecord(doc));
-      const producer = await this.getProducer();
-      await producer.send({
+      await (await this.producer.get()).send({
         topic,
         messages: [{ key: configKey(doc.tenantId, doc._id), value, headers: { version: String(doc.version) } }],
       });
