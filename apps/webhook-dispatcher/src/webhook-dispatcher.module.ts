@@ -1,15 +1,19 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import type { BaseConfig } from '@triggers/config';
+import type { DispatcherConfig } from '@triggers/config';
 import type { Logger } from '@triggers/logging';
 import { RuntimeModule } from '@triggers/runtime';
+import { WebhookCommandHandler } from './handlers/webhook-command.handler';
+import { WebhookDeliveryService } from './services/webhook-delivery.service';
+import { WebhookSecretsStore } from './services/webhook-secrets.store';
 
 /** webhook-dispatcher: delivers webhook commands and retries them through the delay topic. */
 @Module({})
 export class WebhookDispatcherModule {
-  static forRoot(config: BaseConfig, logger: Logger): DynamicModule {
+  static forRoot(config: DispatcherConfig, logger: Logger): DynamicModule {
     return {
       module: WebhookDispatcherModule,
       imports: [RuntimeModule.forApp({ config, logger, mongo: false })],
+      providers: [WebhookSecretsStore, WebhookDeliveryService, WebhookCommandHandler],
     };
   }
 }

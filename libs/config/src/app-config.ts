@@ -197,6 +197,8 @@ export const CONFIG_VARIABLES: { name: string; default: string; meaning: string 
   { name: 'MONGODB_URI', default: 'mongodb://127.0.0.1:27017/triggers', meaning: 'MongoDB (or FerretDB) with the database name' },
   { name: 'KAFKA_GROUP_ID', default: '<TOPIC_NAMESPACE>-<app>', meaning: 'Consumer group of a consumer app (instances of one app share it)' },
   { name: 'WEBHOOK_ALLOWED_CIDRS', default: '(none)', meaning: 'Private/loopback ranges webhooks may reach, e.g. 127.0.0.0/8,::1/128 (local only)' },
+  { name: 'WEBHOOK_MAX_IN_FLIGHT', default: '2000', meaning: 'Webhook deliveries one dispatcher has under way at once (reading pauses at the cap)' },
+  { name: 'WEBHOOK_CONNECTIONS_PER_ORIGIN', default: '16', meaning: 'Concurrent requests and keep-alive connections per receiving origin' },
   { name: 'API_RATE_LIMIT_PER_MINUTE', default: '600', meaning: 'Requests one API key may make per minute (429 beyond)' },
   { name: 'WEBHOOK_SECRET_OVERLAP_MS', default: '86400000 (24 h)', meaning: 'How long a rotated-out signing secret stays valid' },
   { name: 'CONFIG_REDRIVE_INTERVAL_MS', default: '5000', meaning: 'How often unpublished trigger changes are re-sent to the config topic' },

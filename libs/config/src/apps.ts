@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { AppName, BaseConfig, DEFAULT_PORTS, WebhookTimingConfig, loadBaseConfig, loadWebhookTimingConfig } from './app-config';
-import { Env, csv, durationMs, parseEnv, positiveInt } from './env';
+import { Env, cidrList, durationMs, parseEnv, positiveInt } from './env';
 
 /** triggers-api: the HTTP API and the web page. */
 export interface ApiConfig extends BaseConfig {
@@ -34,6 +34,10 @@ export interface DispatcherConfig extends BaseConfig {
   webhook: WebhookTimingConfig;
   /** CIDRs webhooks may reach although private or loopback (local demos and tests). */
   allowedCidrs: string[];
+  /** Deliveries taken from Kafka and not yet finished, across endpoints. */
+  maxInFlight: number;
+  /** Concurrent requests (and keep-alive connections) per receiving origin. */
+  connectionsPerOrigin: number;
 }
 
 /** lead-mover: applies lead.update.list. */
@@ -98,11 +102,21 @@ export const appConfig = {
   },
   'webhook-dispatcher': (env: Env = process.env): DispatcherConfig => {
     const b = base('webhook-dispatcher', env);
+    const v = parseEnv(
+      {
+        WEBHOOK_ALLOWED_CIDRS: cidrList().optional(),
+        WEBHOOK_MAX_IN_FLIGHT: positiveInt().default(2000),
+        WEBHOOK_CONNECTIONS_PER_ORIGIN: positiveInt().default(16),
+      },
+      env,
+    );
     return {
       ...b,
       groupId: group(env, b),
       webhook: loadWebhookTimingConfig(env),
-      allowedCidrs: parseEnv({ WEBHOOK_ALLOWED_CIDRS: csv().optional() }, env).WEBHOOK_ALLOWED_CIDRS ?? [],
+      allowedCidrs: v.WEBHOOK_ALLOWED_CIDRS ?? [],
+      maxInFlight: v.WEBHOOK_MAX_IN_FLIGHT,
+      connectionsPerOrigin: v.WEBHOOK_CONNECTIONS_PER_ORIGIN,
     };
   },
   'lead-mover': (env: Env = process.env): LeadMoverConfig => {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from './config-error';
 
@@ -59,3 +60,16 @@ export const csv = () =>
     .string()
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .refine((list) => list.length > 0, 'must list at least one item');
+
+/** A comma-separated list of CIDR blocks (`127.0.0.0/8,::1/128`). */
+export const cidrList = () =>
+  csv().refine(
+    (list) =>
+      list.every((cidr) => {
+        const [address, prefix, ...rest] = cidr.split('/');
+        const family = isIP(address);
+        const bits = Number(prefix);
+        return rest.length === 0 && family !== 0 && /^\d+$/.test(prefix ?? '') && bits <= (family === 4 ? 32 : 128);
+      }),
+    'must be comma-separated CIDR blocks such as 127.0.0.0/8,::1/128',
+  );

@@ -5,3 +5,5 @@ export * from './transactional-processor';
 export * from './batch-consumer';
 export * from './group-consumer';
 export * from './producers';
+export * from './windowed-consumer';
+export * from './compacted-topic-reader';

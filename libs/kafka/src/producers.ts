@@ -1,4 +1,4 @@
-import { Kafka, Partitioners, Producer } from 'kafkajs';
+import { Kafka, Message, Partitioners, Producer } from 'kafkajs';
 
 /**
  * An idempotent producer (no duplicates from its own retries) with kafkajs's default
@@ -34,4 +34,98 @@ export class LazyProducer {
     this.connecting = undefined;
     await producer?.disconnect();
   }
+}
+
+/** Options of a {@link BufferedProducer}. */
+export interface BufferedProducerOptions {
+  /** How long the first message of a batch waits for others. */
+  lingerMs?: number;
+  /** Largest produce request, in bytes (under the broker's 1 MB default per batch). */
+  maxBatchBytes?: number;
+}
+
+/**
+ * Gathers messages sent from many concurrent callers into few produce requests: kafkajs sends
+ * one request per `send`, and an idempotent producer has one request in flight, so thousands of
+ * single-message sends a second would queue behind each other. Each caller's promise settles
+ * when the request holding its messages is acknowledged (or failed: the caller retries).
+ */
+export class BufferedProducer {
+  private buffer: { topic: string; messages: Message[]; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private flushing = false;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly options: BufferedProducerOptions = {},
+  ) {}
+
+  /** Sends messages to topics as part of the next batch. */
+  send(topicMessages: { topic: string; messages: Message[] }[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const parts = topicMessages.filter((t) => t.messages.length > 0);
+      if (parts.length === 0) return resolve();
+      let left = parts.length;
+      let failed = false;
+      for (const part of parts) {
+        this.buffer.push({
+          ...part,
+          resolve: () => --left === 0 && !failed && resolve(),
+          reject: (err) => {
+            if (!failed) reject(err);
+            failed = true;
+          },
+        });
+      }
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.flushing || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, this.options.lingerMs ?? 2);
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.buffer.length > 0) {
+        const maxBytes = this.options.maxBatchBytes ?? 512 * 1024;
+        let bytes = 0;
+        let count = 0;
+        while (count < this.buffer.length && (count === 0 || bytes < maxBytes)) {
+          bytes += this.buffer[count].messages.reduce((n, m) => n + messageBytes(m), 0);
+          count++;
+        }
+        const parts = this.buffer.splice(0, count);
+        const byTopic = new Map<string, Message[]>();
+        for (const p of parts) {
+          const list = byTopic.get(p.topic);
+          if (list) list.push(...p.messages);
+          else byTopic.set(p.topic, [...p.messages]);
+        }
+        try {
+          await this.producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+          for (const p of parts) p.resolve();
+        } catch (err) {
+          for (const p of parts) p.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+}
+
+/** Roughly how many bytes a message takes in a produce request. */
+export function messageBytes(m: Message): number {
+  return size(m.key) + size(m.value) + 64;
+}
+
+function size(v: Message['key'] | Message['value']): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
 }

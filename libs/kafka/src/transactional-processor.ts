@@ -1,5 +1,6 @@
 import { Partitioners } from 'kafkajs';
 import { GroupConsumer, createGroupConsumer } from './group-consumer';
+import { messageBytes } from './producers';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Logger } from '@triggers/logging';
 
@@ -53,7 +54,7 @@ export function chunkBySize(messages: Message[], maxBytes: number): Message[][] 
   let current: Message[] = [];
   let size = 0;
   for (const m of messages) {
-    const bytes = byteLength(m.key) + byteLength(m.value) + 64;
+    const bytes = messageBytes(m);
     if (current.length > 0 && size + bytes > maxBytes) {
       chunks.push(current);
       current = [];
@@ -64,11 +65,6 @@ export function chunkBySize(messages: Message[], maxBytes: number): Message[][] 
   }
   if (current.length > 0) chunks.push(current);
   return chunks;
-}
-
-function byteLength(v: Message['key'] | Message['value']): number {
-  if (v === null || v === undefined) return 0;
-  return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
 }
 
 /**

@@ -9,3 +9,4 @@ export * from './topic-reader';
 export * from './app-process';
 export * from './api-client';
 export * from './pipeline-helpers';
+export * from './webhook-receiver';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import { createIdempotentProducer } from '@triggers/kafka';
-import { EVENT_TYPES, EventType, SCHEMAS, TriggerConfigRecord, eventTopicKeyOf } from '@triggers/contracts';
+import { EVENT_TYPES, EventType, SCHEMAS, TriggerConfigRecord, WebhookCommand, eventTopicKeyOf } from '@triggers/contracts';
 import type { TestContext } from './test-context';
 import { uniqueId } from './test-context';
 import { waitFor } from './wait-for';
@@ -52,12 +52,29 @@ export class PipelineDriver {
   }
 
   /** Publishes a trigger on the config topic as the API does (a null trigger is a tombstone). */
-  async trigger(tenantId: string, triggerId: string, record: Omit<TriggerConfigRecord, 'tenantId' | 'triggerId' | 'updatedAt' | 'webhookSecrets'> | null): Promise<void> {
+  async trigger(
+    tenantId: string,
+    triggerId: string,
+    record: (Omit<TriggerConfigRecord, 'tenantId' | 'triggerId' | 'updatedAt' | 'webhookSecrets'> & Partial<Pick<TriggerConfigRecord, 'webhookSecrets'>>) | null,
+  ): Promise<void> {
     const topic = this.ctx.config.kafka.topics.triggerConfig;
     const value = record
-      ? await this.ctx.serde.encode(topic, SCHEMAS.triggerConfig, { ...record, tenantId, triggerId, updatedAt: Date.now(), webhookSecrets: [] })
+      ? await this.ctx.serde.encode(topic, SCHEMAS.triggerConfig, { webhookSecrets: [], ...record, tenantId, triggerId, updatedAt: Date.now() })
       : null;
     await (await this.connect()).send({ topic, messages: [{ key: `${tenantId}/${triggerId}`, value }] });
+  }
+
+  /** Publishes webhook commands as the matcher does, keyed by tenant and trigger (or `key`). */
+  async webhookCommands(commands: WebhookCommand[], key?: string): Promise<void> {
+    const producer = await this.connect();
+    const topic = this.ctx.config.kafka.topics.webhookCommands;
+    for (let start = 0; start < commands.length; start += 1000) {
+      const chunk = commands.slice(start, start + 1000);
+      const messages = await Promise.all(
+        chunk.map(async (c) => ({ key: key ?? `${c.tenantId}/${c.triggerId}`, value: await this.ctx.serde.encode(topic, SCHEMAS.webhookCommand, c) })),
+      );
+      await producer.send({ topic, messages });
+    }
   }
 
   async close(): Promise<void> {

@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { Gauge, Registry } from 'prom-client';
 import type { MatcherConfig } from '@triggers/config';
 import type { TriggerConfigRecord } from '@triggers/contracts';
-import { AvroSerde } from '@triggers/kafka';
+import { AvroSerde, CompactedTopicReader } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { TriggerIndex, validateTrigger } from '@triggers/rules';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
@@ -17,7 +16,7 @@ import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFK
 @Injectable()
 export class TriggerConfigStore implements OnApplicationShutdown {
   readonly index = new TriggerIndex();
-  private consumer?: Consumer;
+  private reader?: CompactedTopicReader;
   private loaded = false;
   private readonly size: Gauge;
 
@@ -39,30 +38,14 @@ export class TriggerConfigStore implements OnApplicationShutdown {
   /** Reads the config topic up to its current end; resolves once every trigger is indexed. */
   async load(): Promise<void> {
     const topic = this.config.kafka.topics.triggerConfig;
-    const admin = this.kafka.admin();
-    await admin.connect();
-    const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
-    const pending = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
     const started = Date.now();
-    let caughtUp!: () => void;
-    const done = new Promise<void>((resolve) => (caughtUp = resolve));
-    if (pending.size === 0) caughtUp();
-
-    this.consumer = this.kafka.consumer({ groupId: `${this.config.groupId}-config-${randomUUID()}`, maxWaitTimeInMs: 200 });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic, fromBeginning: true });
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }: EachBatchPayload) => {
-        for (const message of batch.messages) await this.apply(message.key?.toString() ?? '', message.value, message.offset);
-        const target = pending.get(batch.partition);
-        if (target !== undefined && BigInt(batch.lastOffset()) + 1n >= target) {
-          pending.delete(batch.partition);
-          if (pending.size === 0) caughtUp();
-        }
-      },
+    this.reader = new CompactedTopicReader({
+      kafka: this.kafka,
+      topic,
+      groupIdPrefix: `${this.config.groupId}-config`,
+      apply: (key, value, offset) => this.apply(key, value, offset),
     });
-    await done;
+    await this.reader.start();
     this.loaded = true;
     this.logger.info({ topic, triggers: this.index.size, ms: Date.now() - started }, 'trigger config loaded');
   }
@@ -108,9 +91,9 @@ export class TriggerConfigStore implements OnApplicationShutdown {
 
   /** Stops reading the config topic (at shutdown, or before a retried load). */
   async stop(): Promise<void> {
-    const consumer = this.consumer;
-    this.consumer = undefined;
-    await consumer?.disconnect();
+    const reader = this.reader;
+    this.reader = undefined;
+    await reader?.stop();
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,0 +1,158 @@
+import { Agent, request } from 'undici';
+import type { WebhookTimingConfig } from '@triggers/config';
+import { AddressGuard, BlockedAddressError } from './address-guard';
+
+/** The outcome of one POST: a response (any status) or a failure before one arrived. */
+export interface WebhookResult {
+  status: number | null;
+  headers: Record<string, string>;
+  /** The first `maxResponseBytes` of the response body, as text. */
+  body: string | null;
+  truncated: boolean;
+  durationMs: number;
+  /** Why no usable response arrived (`timeout.headers`, `connection.refused`, `blocked`...), or `http.status` for a non-2xx. */
+  errorClass: string | null;
+  /** The failure in words, for the Event Logs. */
+  error: string | null;
+}
+
+/** Error codes of undici and Node, by the class the Event Logs show. */
+const ERROR_CLASSES: Record<string, string> = {
+  UND_ERR_CONNECT_TIMEOUT: 'timeout.connect',
+  UND_ERR_HEADERS_TIMEOUT: 'timeout.headers',
+  UND_ERR_BODY_TIMEOUT: 'timeout.body',
+  UND_ERR_ABORTED: 'timeout.total',
+  ABORT_ERR: 'timeout.total',
+  ECONNREFUSED: 'connection.refused',
+  ECONNRESET: 'connection.reset',
+  UND_ERR_SOCKET: 'connection.reset',
+  EPIPE: 'connection.reset',
+  ENOTFOUND: 'dns',
+  EAI_AGAIN: 'dns',
+  EHOSTUNREACH: 'connection.unreachable',
+  ENETUNREACH: 'connection.unreachable',
+  EBLOCKED: 'blocked',
+};
+
+/** Classifies a request failure. */
+export function errorClassOf(err: unknown): string {
+  const e = err as { code?: string; name?: string; cause?: { code?: string } };
+  if (err instanceof BlockedAddressError) return 'blocked';
+  const code = e.code ?? e.cause?.code ?? e.name ?? '';
+  if (ERROR_CLASSES[code]) return ERROR_CLASSES[code];
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'timeout.total';
+  if (/CERT|TLS|SSL/i.test(code)) return 'tls';
+  return 'network';
+}
+
+/** Counts requests per origin and queues the ones over the cap, so one receiver cannot take every connection. */
+class OriginLimiter {
+  private readonly active = new Map<string, { running: number; queue: (() => void)[] }>();
+
+  constructor(private readonly perOrigin: number) {}
+
+  async acquire(origin: string): Promise<() => void> {
+    let slot = this.active.get(origin);
+    if (!slot) this.active.set(origin, (slot = { running: 0, queue: [] }));
+    if (slot.running >= this.perOrigin) await new Promise<void>((resolve) => slot!.queue.push(resolve));
+    else slot.running++;
+    return () => {
+      const next = slot!.queue.shift();
+      if (next) return next(); // the slot passes straight to the next waiter
+      slot!.running--;
+      if (slot!.running === 0) this.active.delete(origin);
+    };
+  }
+
+  /** Requests running and waiting, by origin. */
+  load(): Record<string, { running: number; waiting: number }> {
+    return Object.fromEntries([...this.active].map(([o, s]) => [o, { running: s.running, waiting: s.queue.length }]));
+  }
+}
+
+/**
+ * POSTs webhooks with undici: a keep-alive pool per origin with at most `connectionsPerOrigin`
+ * connections and as many requests at once, the SSRF guard before and during connecting, no
+ * redirects followed (a 3xx is a failure like any non-2xx), timeouts from configuration, and at
+ * most `maxResponseBytes` of a response read (the spec: larger responses are not processed).
+ */
+export class WebhookClient {
+  private readonly agent: Agent;
+  private readonly limiter: OriginLimiter;
+
+  constructor(
+    private readonly timing: WebhookTimingConfig,
+    private readonly guard: AddressGuard,
+    connectionsPerOrigin: number,
+  ) {
+    this.agent = new Agent({
+      connections: connectionsPerOrigin,
+      pipelining: 1,
+      headersTimeout: timing.headersTimeoutMs,
+      bodyTimeout: timing.bodyTimeoutMs,
+      keepAliveTimeout: 30_000,
+      connect: { timeout: timing.connectTimeoutMs, lookup: guard.lookup },
+    });
+    this.limiter = new OriginLimiter(connectionsPerOrigin);
+  }
+
+  /** Requests under way and queued, by origin (for /healthz). */
+  load(): Record<string, { running: number; waiting: number }> {
+    return this.limiter.load();
+  }
+
+  async post(url: URL, headers: Record<string, string>, body: string): Promise<WebhookResult> {
+    const release = await this.limiter.acquire(url.origin);
+    const started = performance.now();
+    const done = (r: Omit<WebhookResult, 'durationMs'>): WebhookResult => ({ ...r, durationMs: Math.round(performance.now() - started) });
+    try {
+      await this.guard.check(url);
+      // The whole exchange is bounded too: per-phase timeouts alone let a receiver drip bytes forever.
+      const total = this.timing.connectTimeoutMs + this.timing.headersTimeoutMs + this.timing.bodyTimeoutMs;
+      const res = await request(url, { method: 'POST', headers, body, dispatcher: this.agent, signal: AbortSignal.timeout(total) });
+      const { text, truncated } = await readCapped(res.body, this.timing.maxResponseBytes);
+      const ok = res.statusCode >= 200 && res.statusCode < 300;
+      return done({
+        status: res.statusCode,
+        headers: flattenHeaders(res.headers),
+        body: text,
+        truncated,
+        errorClass: ok ? null : 'http.status',
+        error: ok ? null : `HTTP ${res.statusCode}`,
+      });
+    } catch (err) {
+      return done({ status: null, headers: {}, body: null, truncated: false, errorClass: errorClassOf(err), error: (err as Error).message });
+    } finally {
+      release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+/** Reads up to `max` bytes and stops: the rest is never read (the connection is dropped). */
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }, max: number): Promise<{ text: string; truncated: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let truncated = false;
+  for await (const chunk of body) {
+    if (size + chunk.length > max) {
+      chunks.push(chunk.subarray(0, max - size));
+      size = max;
+      truncated = true;
+      break;
+    }
+    chunks.push(chunk);
+    size += chunk.length;
+  }
+  if (truncated) body.destroy();
+  return { text: Buffer.concat(chunks, size).toString('utf8'), truncated };
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}

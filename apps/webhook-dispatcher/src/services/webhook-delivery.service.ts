@@ -1,0 +1,191 @@
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import type { Kafka, Message, Producer } from 'kafkajs';
+import { Counter, Histogram, Registry } from 'prom-client';
+import type { DispatcherConfig } from '@triggers/config';
+import { HttpExchange, LogRecord, SCHEMAS, WebhookCommand, logIdFor, newLogRecord } from '@triggers/contracts';
+import { AvroSerde, BufferedProducer, createIdempotentProducer } from '@triggers/kafka';
+import type { Logger } from '@triggers/logging';
+import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
+import { AddressGuard } from './address-guard';
+import { WebhookClient, WebhookResult } from './webhook-client';
+import { WebhookSecretsStore } from './webhook-secrets.store';
+import { signWebhook } from './webhook-signer';
+
+/** What became of one delivery attempt. */
+export type DeliveryOutcome = 'delivered' | 'retry' | 'gave_up' | 'blocked' | 'cancelled';
+
+/** The header carrying a retry's due time (epoch ms), read without decoding the message. */
+export const DUE_AT_HEADER = 'due-at';
+
+export const USER_AGENT = 'Triggers-Webhooks/1.0';
+
+/**
+ * One delivery attempt of a webhook command and everything that follows from it: the signed
+ * POST, then exactly one of delivered / retry scheduled on the delay topic / given up to the
+ * dead-letter topic / blocked by the SSRF guard / cancelled (trigger deleted), each with its
+ * log record. The outcome's messages are acknowledged by Kafka before the attempt counts as
+ * done, so a crash before that repeats the attempt (same `webhook-id`) rather than losing it.
+ */
+@Injectable()
+export class WebhookDeliveryService implements OnModuleInit {
+  readonly client: WebhookClient;
+  private producer?: Producer;
+  private out?: BufferedProducer;
+  private readonly outcomes: Counter<'outcome'>;
+  private readonly durations: Histogram;
+
+  constructor(
+    private readonly secrets: WebhookSecretsStore,
+    @Inject(AVRO_SERDE) private readonly serde: AvroSerde,
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(APP_CONFIG) private readonly config: DispatcherConfig,
+    @Inject(APP_LOGGER) private readonly logger: Logger,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+  ) {
+    this.client = new WebhookClient(config.webhook, new AddressGuard(config.allowedCidrs), config.connectionsPerOrigin);
+    this.outcomes = new Counter({ name: 'triggers_webhook_attempts_total', help: 'Webhook attempts by outcome', labelNames: ['outcome'], registers: [registry] });
+    this.durations = new Histogram({
+      name: 'triggers_webhook_request_seconds',
+      help: 'Webhook request durations (to the end of the read response)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    });
+  }
+
+  async onModuleInit(): Promise<void> {
+    this.producer = createIdempotentProducer(this.kafka);
+    await this.producer.connect();
+    this.out = new BufferedProducer(this.producer);
+  }
+
+  /** Closes connections; called once no delivery is under way any more. */
+  async close(): Promise<void> {
+    await this.client.close();
+    await this.producer?.disconnect();
+  }
+
+  /** Sends messages through the shared batching producer. */
+  send(topicMessages: { topic: string; messages: Message[] }[]): Promise<void> {
+    return this.out!.send(topicMessages);
+  }
+
+  /** Makes the command's next attempt and records its outcome; `key` is the command's message key. */
+  async deliver(command: WebhookCommand, key: Buffer | null): Promise<DeliveryOutcome> {
+    const topics = this.config.kafka.topics;
+    const ctx = { tenantId: command.tenantId, triggerId: command.triggerId, commandId: command.commandId, attempt: command.attempt };
+    const secrets = await this.secrets.secretsFor(command.tenantId, command.triggerId, Date.now());
+    if (secrets === null) {
+      await this.send([{ topic: topics.log, messages: [await this.logMessage(command, 'webhook.gave_up', 'failed', 'cancelled: the trigger was deleted')] }]);
+      this.count('cancelled', ctx);
+      return 'cancelled';
+    }
+
+    const timestamp = Math.floor(Date.now() / 1000);
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': USER_AGENT,
+      'webhook-id': command.commandId,
+      'webhook-timestamp': String(timestamp),
+    };
+    if (secrets.length > 0) headers['webhook-signature'] = signWebhook(secrets, command.commandId, timestamp, command.body);
+
+    let url: URL | undefined;
+    try {
+      url = new URL(command.url);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') url = undefined;
+    } catch {
+      url = undefined;
+    }
+    const result: WebhookResult = url
+      ? await this.client.post(url, headers, command.body)
+      : { status: null, headers: {}, body: null, truncated: false, durationMs: 0, errorClass: 'blocked', error: 'not an http(s) URL' };
+    this.durations.observe(result.durationMs / 1000);
+    const http: HttpExchange = {
+      method: 'POST',
+      url: command.url,
+      requestHeaders: headers,
+      requestBody: command.body,
+      responseStatus: result.status,
+      responseHeaders: result.headers,
+      responseBody: result.body,
+      responseTruncated: result.truncated,
+      durationMs: result.durationMs,
+      errorClass: result.errorClass,
+    };
+
+    if (result.errorClass === null) {
+      const message = `delivered: HTTP ${result.status} in ${result.durationMs} ms (attempt ${command.attempt})`;
+      await this.send([{ topic: topics.log, messages: [await this.logMessage(command, 'webhook.delivered', 'ok', message, http)] }]);
+      this.count('delivered', ctx, result);
+      return 'delivered';
+    }
+    if (result.errorClass === 'blocked') {
+      await this.send([{ topic: topics.log, messages: [await this.logMessage(command, 'webhook.blocked', 'failed', `blocked, not retried: ${result.error}`, http)] }]);
+      this.count('blocked', ctx, result);
+      return 'blocked';
+    }
+
+    const failure = result.status !== null ? `HTTP ${result.status}` : `${result.errorClass}: ${result.error}`;
+    const failedAt = Date.now();
+    const nextDueAt = failedAt + this.config.webhook.retryDelayMs;
+    if (nextDueAt > command.deadline) {
+      const hours = Math.round(((command.deadline - command.firstAttemptAt) / 3_600_000) * 100) / 100;
+      const reason = `gave up after ${command.attempt} attempts over ${hours} h; last: ${failure}`;
+      await this.send([
+        { topic: topics.log, messages: [await this.logMessage(command, 'webhook.gave_up', 'failed', reason, http)] },
+        {
+          topic: topics.deadLetterWebhook,
+          messages: [{ key, value: await this.serde.encode(topics.deadLetterWebhook, SCHEMAS.webhookCommand, command), headers: { 'dlq-reason': reason, 'correlation-id': command.eventId } }],
+        },
+      ]);
+      this.count('gave_up', ctx, result);
+      return 'gave_up';
+    }
+    const retry: WebhookCommand = { ...command, attempt: command.attempt + 1, dueAt: nextDueAt };
+    const message = `attempt ${command.attempt} failed: ${failure}; next attempt at ${new Date(nextDueAt).toISOString()}`;
+    await this.send([
+      { topic: topics.log, messages: [await this.logMessage(command, 'webhook.attempt', 'failed', message, http, nextDueAt, failedAt)] },
+      {
+        topic: topics.webhookRetry,
+        messages: [{ key, value: await this.serde.encode(topics.webhookRetry, SCHEMAS.webhookCommand, retry), headers: { [DUE_AT_HEADER]: String(nextDueAt), 'correlation-id': command.eventId } }],
+      },
+    ]);
+    this.count('retry', ctx, result);
+    return 'retry';
+  }
+
+  private count(outcome: DeliveryOutcome, ctx: object, result?: WebhookResult): void {
+    this.outcomes.inc({ outcome });
+    this.logger.debug({ ...ctx, outcome, status: result?.status, errorClass: result?.errorClass, durationMs: result?.durationMs }, 'webhook attempt');
+  }
+
+  private async logMessage(
+    command: WebhookCommand,
+    step: string,
+    status: LogRecord['status'],
+    message: string,
+    http: HttpExchange | null = null,
+    nextDueAt: number | null = null,
+    time = Date.now(),
+  ): Promise<Message> {
+    const topic = this.config.kafka.topics.log;
+    const record = newLogRecord({
+      // A manual redelivery keeps the command id; its origin and first attempt keep its records apart.
+      logId: logIdFor(command.commandId, command.origin, command.firstAttemptAt, command.attempt, step),
+      tenantId: command.tenantId,
+      triggerId: command.triggerId,
+      eventId: command.eventId,
+      eventType: command.eventType,
+      commandId: command.commandId,
+      step,
+      status,
+      time,
+      attempt: command.attempt,
+      origin: command.origin,
+      message,
+      http,
+      nextDueAt,
+    });
+    return { key: `${command.tenantId}/${command.triggerId}`, value: await this.serde.encode(topic, SCHEMAS.logRecord, record), headers: { 'correlation-id': command.eventId } };
+  }
+}

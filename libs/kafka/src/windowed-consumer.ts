@@ -1,0 +1,258 @@
+import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Logger } from '@triggers/logging';
+import { GroupConsumer, createGroupConsumer } from './group-consumer';
+
+/** Where a message came from. */
+export interface MessageSource {
+  topic: string;
+  partition: number;
+}
+
+/** Options of a {@link WindowedConsumer}. */
+export interface WindowedConsumerOptions {
+  kafka: Kafka;
+  groupId: string;
+  topics: string[];
+  logger: Logger;
+  /**
+   * Handles one message. Throwing means "not done": the message is tried again in place with
+   * backoff, and no offset at or after it is committed meanwhile.
+   */
+  handle: (message: KafkaMessage, source: MessageSource) => Promise<void>;
+  /** Messages taken and not finished, across all partitions; reading waits while at the cap. */
+  maxInFlight: number;
+  /**
+   * When a message may be handled (epoch ms), for delay topics; null means now. A partition
+   * whose next message is not yet due is paused until it is.
+   */
+  dueAt?: (message: KafkaMessage, source: MessageSource) => number | null;
+  sessionTimeoutMs?: number;
+  /** How often finished offsets are committed. */
+  commitIntervalMs?: number;
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  maxWaitTimeInMs?: number;
+}
+
+/**
+ * The messages of one partition taken in this assignment, in offset order. The committable
+ * offset is the lowest unfinished one, so a crash redelivers whatever was not finished (and
+ * possibly some finished messages after it: at-least-once).
+ */
+class PartitionWindow {
+  /** Offsets taken, oldest first; `done` marks finished ones. */
+  private readonly taken: { offset: bigint; done: boolean }[] = [];
+  private readonly byOffset = new Map<bigint, { offset: bigint; done: boolean }>();
+  /** The offset after the last one read from this partition. */
+  next = -1n;
+  committed = -1n;
+  revoked = false;
+  resumeTimer?: NodeJS.Timeout;
+  resumeAt = 0;
+
+  constructor(readonly source: MessageSource) {}
+
+  take(offset: bigint): void {
+    const entry = { offset, done: false };
+    this.taken.push(entry);
+    this.byOffset.set(offset, entry);
+    this.next = offset + 1n;
+  }
+
+  finish(offset: bigint): void {
+    const entry = this.byOffset.get(offset);
+    if (!entry) return;
+    entry.done = true;
+    this.byOffset.delete(offset);
+    let head = 0;
+    while (head < this.taken.length && this.taken[head].done) head++;
+    if (head > 0) this.taken.splice(0, head);
+  }
+
+  /** The offset to commit: the lowest unfinished message, else everything read so far. */
+  committable(): bigint {
+    return this.taken.length > 0 ? this.taken[0].offset : this.next;
+  }
+
+  get unfinished(): number {
+    return this.taken.length;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * At-least-once consumption with many messages in flight at once, across and within partitions:
+ * a slow message holds back only the committed offset of its partition, never the handling of
+ * the messages after it. Offsets are committed up to the lowest unfinished message of each
+ * partition. For delay topics, `dueAt` pauses a partition until its head message is due: every
+ * message of one delay topic waits the same time, so each partition is ordered by due time and
+ * only its head needs watching (no sleeping in handlers, no polling; heartbeats keep flowing).
+ */
+export class WindowedConsumer {
+  private group?: GroupConsumer;
+  private readonly windows = new Map<string, PartitionWindow>();
+  private inFlight = 0;
+  private slotFreed?: () => void;
+  private commitTimer?: NodeJS.Timeout;
+  private stopping = false;
+  private committing?: Promise<void>;
+
+  constructor(private readonly options: WindowedConsumerOptions) {}
+
+  async start(): Promise<void> {
+    const { kafka, groupId, topics, logger } = this.options;
+    this.group = createGroupConsumer(kafka, {
+      groupId,
+      sessionTimeoutMs: this.options.sessionTimeoutMs,
+      maxWaitTimeInMs: this.options.maxWaitTimeInMs ?? 250,
+      onJoin: (assigned) => this.onJoin(assigned),
+    });
+    const { consumer } = this.group;
+    await consumer.connect();
+    for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.processBatch(p) });
+    this.commitTimer = setInterval(() => void this.commit(), this.options.commitIntervalMs ?? 1000);
+    logger.info({ groupId, topics, maxInFlight: this.options.maxInFlight }, 'windowed consumer started');
+  }
+
+  /** Messages taken and not yet finished. */
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  /** The partitions this instance owns, by topic (undefined while joining). */
+  assignment(): Record<string, number[]> | undefined {
+    return this.group?.assignment();
+  }
+
+  /** Partitions paused until their head message is due, with that time. */
+  waiting(): { topic: string; partition: number; until: number }[] {
+    return [...this.windows.values()].filter((w) => w.resumeTimer).map((w) => ({ ...w.source, until: w.resumeAt }));
+  }
+
+  private onJoin(assigned: Record<string, number[]>): void {
+    // Partitions given to another instance: their in-flight messages finish here but are not
+    // committed by us; the new owner reads from the last committed offset.
+    for (const [key, w] of this.windows) {
+      if (!(assigned[w.source.topic] ?? []).includes(w.source.partition)) {
+        w.revoked = true;
+        clearTimeout(w.resumeTimer);
+        this.windows.delete(key);
+      }
+    }
+  }
+
+  private window(source: MessageSource): PartitionWindow {
+    const key = `${source.topic}\u0000${source.partition}`;
+    let w = this.windows.get(key);
+    if (!w) this.windows.set(key, (w = new PartitionWindow(source)));
+    return w;
+  }
+
+  private async processBatch({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const source = { topic: batch.topic, partition: batch.partition };
+    const w = this.window(source);
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale() || this.stopping || w.revoked) return;
+      const offset = BigInt(message.offset);
+      // After a rejoin kafkajs reads again from the committed offset; what this instance
+      // already took (and still owns) is in flight or done, so it is not handled twice.
+      if (offset < w.next) continue;
+      const due = this.options.dueAt?.(message, source) ?? null;
+      if (due !== null && due > Date.now()) {
+        this.pauseUntil(w, due, pause);
+        return;
+      }
+      while (this.inFlight >= this.options.maxInFlight) {
+        await Promise.race([new Promise<void>((resolve) => (this.slotFreed = resolve)), sleep(1000)]);
+        if (!isRunning() || this.stopping) return;
+        await heartbeat();
+      }
+      w.take(offset);
+      resolveOffset(message.offset);
+      this.inFlight++;
+      void this.run(w, message, source);
+    }
+    // Past trailing control records of transactions too, so the committed offset can reach the end.
+    const last = BigInt(batch.lastOffset());
+    if (last + 1n > w.next) w.next = last + 1n;
+    resolveOffset(batch.lastOffset());
+    await heartbeat();
+  }
+
+  private pauseUntil(w: PartitionWindow, due: number, pause: () => () => void): void {
+    const resume = pause();
+    clearTimeout(w.resumeTimer);
+    w.resumeAt = due;
+    w.resumeTimer = setTimeout(() => {
+      w.resumeTimer = undefined;
+      if (!this.stopping) resume();
+    }, Math.max(0, due - Date.now()));
+    this.options.logger.debug({ ...w.source, until: new Date(due).toISOString() }, 'partition paused until its next message is due');
+  }
+
+  private async run(w: PartitionWindow, message: KafkaMessage, source: MessageSource): Promise<void> {
+    let delay = this.options.retryMinMs ?? 500;
+    let finished = false;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.options.handle(message, source);
+          finished = true;
+          return;
+        } catch (err) {
+          if (this.stopping || w.revoked) return;
+          this.options.logger.warn({ err, ...source, offset: message.offset, attempt, retryInMs: delay }, 'message failed; retrying it (its offset is not committed meanwhile)');
+          await sleep(delay);
+          delay = Math.min(delay * 2, this.options.retryMaxMs ?? 30_000);
+        }
+      }
+    } finally {
+      // An abandoned message (shutdown, partition moved) stays unfinished, so it is never committed.
+      if (finished) w.finish(BigInt(message.offset));
+      this.inFlight--;
+      this.slotFreed?.();
+      this.slotFreed = undefined;
+    }
+  }
+
+  /** Commits, per owned partition, the offset of its lowest unfinished message. */
+  commit(): Promise<void> {
+    this.committing ??= this.commitNow().finally(() => (this.committing = undefined));
+    return this.committing;
+  }
+
+  private async commitNow(): Promise<void> {
+    const consumer = this.group?.consumer;
+    if (!consumer) return;
+    const offsets = [];
+    for (const w of this.windows.values()) {
+      const offset = w.committable();
+      if (offset > w.committed && offset >= 0n) offsets.push({ w, offset });
+    }
+    if (offsets.length === 0) return;
+    try {
+      await consumer.commitOffsets(offsets.map(({ w, offset }) => ({ ...w.source, offset: offset.toString() })));
+      for (const { w, offset } of offsets) if (offset > w.committed) w.committed = offset;
+    } catch (err) {
+      // A rebalance in progress: the next commit after the rejoin covers it.
+      this.options.logger.debug({ err }, 'offset commit failed; will commit again');
+    }
+  }
+
+  /**
+   * Stops taking messages, lets those in flight finish (up to `timeoutMs`), commits what
+   * finished, and leaves the group.
+   */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.commitTimer);
+    for (const w of this.windows.values()) clearTimeout(w.resumeTimer);
+    const until = Date.now() + timeoutMs;
+    while (this.inFlight > 0 && Date.now() < until) await sleep(50);
+    if (this.inFlight > 0) this.options.logger.warn({ unfinished: this.inFlight }, 'stopping with messages unfinished; they will be read again');
+    await this.commit();
+    await this.group?.consumer.disconnect();
+  }
+}

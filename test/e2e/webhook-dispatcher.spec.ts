@@ -1,0 +1,182 @@
+import { randomBytes } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
+import { LogRecord, WebhookCommand, newWebhookCommand, sampleEvent, webhookBody } from '@triggers/contracts';
+import {
+  AppProcess,
+  PipelineDriver,
+  WebhookReceiver,
+  readDecoded,
+  readTopic,
+  startHealthyApp,
+  startWebhookReceiver,
+  uniqueId,
+  useTestContext,
+  waitFor,
+} from '@triggers/testing';
+
+const RETRY_DELAY_MS = 2000;
+const LOOPBACK = { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8,::1/128' };
+const newSecret = () => `whsec_${randomBytes(24).toString('base64')}`;
+
+describe('webhook-dispatcher', () => {
+  const ctx = useTestContext({ topics: true });
+  let driver: PipelineDriver;
+  const running: AppProcess[] = [];
+  const receivers: WebhookReceiver[] = [];
+
+  beforeAll(() => {
+    driver = new PipelineDriver(ctx());
+  });
+
+  afterAll(async () => {
+    await Promise.all(running.map((a) => a.stop(5000)));
+    await Promise.all(receivers.map((r) => r.close()));
+    await driver.close();
+  });
+
+  const receiver = async (...args: Parameters<typeof startWebhookReceiver>) => {
+    const r = await startWebhookReceiver(...args);
+    receivers.push(r);
+    return r;
+  };
+
+  const startDispatcher = async (env: Record<string, string> = {}) => {
+    const app = await startHealthyApp(ctx().env, 'webhook-dispatcher', { ...LOOPBACK, WEBHOOK_RETRY_DELAY_MS: String(RETRY_DELAY_MS), ...env });
+    running.push(app);
+    return app;
+  };
+
+  /** A tenant with one webhook trigger on the config topic; returns what commands need. */
+  const tenantWithTrigger = async (url: string, webhookSecrets: { id: string; secret: string; notAfter: number | null }[] = []) => {
+    const tenantId = uniqueId('tenant');
+    const triggerId = uniqueId('trigger');
+    await driver.trigger(tenantId, triggerId, {
+      version: 1,
+      name: 'wrap hook',
+      eventType: 'agent.wrap',
+      enabled: true,
+      conditions: [],
+      actions: [{ action: 'webhook', parameters: { url } }],
+      webhookSecrets,
+    });
+    return { tenantId, triggerId };
+  };
+
+  const body = webhookBody('agent.wrap', sampleEvent('agent.wrap').payload);
+  const command = (t: { tenantId: string; triggerId: string }, url: string, i: number, windowMs = 60_000): WebhookCommand =>
+    newWebhookCommand({ ...t, eventId: `evt-${i}-${uniqueId('e')}`, eventType: 'agent.wrap', actionIndex: 0, url, body, origin: 'event', now: Date.now(), windowMs });
+
+  const logsOf = (tenantId: string, expected: number, quietMs = 1000) =>
+    readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, { expected, where: (r) => r.tenantId === tenantId, quietMs }).then((rs) => rs.map((r) => r.value));
+
+  describe('with one dispatcher', () => {
+    beforeAll(async () => {
+      await startDispatcher({ WEBHOOK_HEADERS_TIMEOUT_MS: '30000' });
+    });
+
+    it('posts the body unchanged with Standard Webhooks headers, signed with every live secret, and logs the delivery', async () => {
+      const r = await receiver();
+      const [current, previous, expired] = [newSecret(), newSecret(), newSecret()];
+      const t = await tenantWithTrigger(`${r.url}/hooks`, [
+        { id: 's1', secret: expired, notAfter: Date.now() - 1000 },
+        { id: 's2', secret: previous, notAfter: Date.now() + 3_600_000 },
+        { id: 's3', secret: current, notAfter: null },
+      ]);
+      const c = command(t, `${r.url}/hooks?x=1`, 1);
+      await driver.webhookCommands([c]);
+      const [req] = await r.waitFor(1);
+      expect(req.path).toBe('/hooks?x=1');
+      expect(req.body).toBe(body);
+      expect(JSON.parse(req.body)).toEqual({ type: 'agent.wrap', payload: sampleEvent('agent.wrap').payload });
+      expect(req.headers).toMatchObject({ 'content-type': 'application/json', 'webhook-id': c.commandId, 'user-agent': expect.stringContaining('Triggers') });
+      expect(req.headers['webhook-signature'].split(' ')).toHaveLength(2);
+      // Receivers holding either live secret can verify; the expired one no longer signs.
+      for (const secret of [current, previous]) expect(new Webhook(secret).verify(req.body, req.headers)).toEqual(JSON.parse(body));
+      expect(() => new Webhook(expired).verify(req.body, req.headers)).toThrow();
+
+      const [log] = await logsOf(t.tenantId, 1);
+      expect(log).toMatchObject({ step: 'webhook.delivered', status: 'ok', attempt: 1, commandId: c.commandId, triggerId: t.triggerId, eventId: c.eventId, nextDueAt: null });
+      expect(log.http).toMatchObject({ method: 'POST', url: c.url, requestBody: body, responseStatus: 200, responseBody: 'ok', responseTruncated: false, errorClass: null });
+      expect(log.http!.requestHeaders['webhook-id']).toBe(c.commandId);
+    });
+
+    it('retries a 500 through the 10-minute tier (compressed): the same webhook-id again, within due + 1 s', async () => {
+      const r = await receiver((_req, i) => (i === 0 ? { status: 500, body: 'boom' } : { status: 204 }));
+      const t = await tenantWithTrigger(r.url);
+      const c = command(t, r.url, 1);
+      await driver.webhookCommands([c]);
+      const [first, second] = await r.waitFor(2, { timeoutMs: 15_000 });
+      const logs = await logsOf(t.tenantId, 2);
+      const failed = logs.find((l) => l.step === 'webhook.attempt')!;
+      expect(failed).toMatchObject({ status: 'failed', attempt: 1, http: expect.objectContaining({ responseStatus: 500, responseBody: 'boom', errorClass: 'http.status' }) });
+      expect(failed.message).toContain('HTTP 500');
+      expect(failed.nextDueAt! - failed.time).toBe(RETRY_DELAY_MS);
+      expect(second.headers['webhook-id']).toBe(first.headers['webhook-id']);
+      expect(second.at).toBeGreaterThanOrEqual(failed.nextDueAt!);
+      expect(second.at).toBeLessThanOrEqual(failed.nextDueAt! + 1000);
+      expect(logs.find((l) => l.step === 'webhook.delivered')).toMatchObject({ attempt: 2, http: expect.objectContaining({ responseStatus: 204 }) });
+    });
+
+    it('gives up after the window with the exact number of attempts, dead-letters the command and logs "gave up"', async () => {
+      const r = await receiver(() => ({ status: 503 }));
+      const t = await tenantWithTrigger(r.url);
+      // Attempts at about 0, 2, 4 and 6 s; the next would be at about 8 s, past the 7 s window.
+      const c = command(t, r.url, 1, 3.5 * RETRY_DELAY_MS);
+      await driver.webhookCommands([c]);
+      const logs = await logsOf(t.tenantId, 4, 3000);
+      const gaveUp = logs.filter((l) => l.step === 'webhook.gave_up');
+      expect(gaveUp).toEqual([expect.objectContaining({ attempt: 4, status: 'failed', message: expect.stringContaining('gave up after 4 attempts') })]);
+      expect(logs.filter((l) => l.step === 'webhook.attempt').map((l) => l.attempt)).toEqual([1, 2, 3]);
+      expect(r.received).toHaveLength(4);
+      const dead = await readDecoded<WebhookCommand>(ctx(), ctx().config.kafka.topics.deadLetterWebhook, { expected: 1, where: (x) => x.commandId === c.commandId });
+      expect(dead[0].value).toMatchObject({ commandId: c.commandId, attempt: 4 });
+      expect(dead[0].headers['dlq-reason']).toContain('HTTP 503');
+    });
+
+    it('reads only the first 10 kB of a 50 kB response', async () => {
+      const big = 'x'.repeat(50 * 1024);
+      const r = await receiver(() => ({ status: 200, body: big }));
+      const t = await tenantWithTrigger(r.url);
+      await driver.webhookCommands([command(t, r.url, 1)]);
+      const [log] = await logsOf(t.tenantId, 1);
+      expect(log.step).toBe('webhook.delivered');
+      expect(log.http!.responseBody).toBe(big.slice(0, 10 * 1024));
+      expect(log.http!.responseTruncated).toBe(true);
+    });
+
+    it('keeps delivering to others while one endpoint hangs: 1,000 deliveries behind 50 hung ones in the same partition', async () => {
+      const hung = await receiver(() => 'hang');
+      const fast = await receiver();
+      const th = await tenantWithTrigger(hung.url);
+      const tf = await tenantWithTrigger(fast.url);
+      const slow = Array.from({ length: 50 }, (_, i) => command(th, hung.url, i));
+      const quick = Array.from({ length: 1000 }, (_, i) => command(tf, fast.url, i));
+      // One key, so one partition, with the hung endpoint's commands first.
+      const started = Date.now();
+      await driver.webhookCommands([...slow, ...quick], 'same-partition');
+      await fast.waitFor(1000, { timeoutMs: 20_000 });
+      const took = Date.now() - started;
+      expect(took).toBeLessThan(10_000);
+      // Still hanging (the headers timeout is 30 s): the fast deliveries did not wait for them,
+      // and the per-origin cap kept the hung endpoint to 16 connections.
+      expect(hung.hanging()).toBe(16);
+      expect(fast.ids().size).toBe(1000);
+    });
+
+    it('cancels commands of a deleted trigger and dead-letters unreadable ones', async () => {
+      const r = await receiver();
+      const t = await tenantWithTrigger(r.url);
+      await driver.trigger(t.tenantId, t.triggerId, null);
+      await driver.webhookCommands([command(t, r.url, 1)]);
+      await driver.raw(ctx().config.kafka.topics.webhookCommands, Buffer.from('{"not":"avro"}'), 'poison-key');
+      const [log] = await logsOf(t.tenantId, 1);
+      expect(log).toMatchObject({ step: 'webhook.gave_up', status: 'failed', message: expect.stringContaining('trigger was deleted') });
+      expect(r.received).toHaveLength(0);
+      const dead = await waitFor(
+        async () => (await readTopic(ctx().kafka, ctx().config.kafka.topics.deadLetterWebhook, { expected: 100, timeoutMs: 2000 })).find((m) => m.key?.toString() === 'poison-key'),
+        { timeoutMs: 20_000, description: 'the unreadable command on the dead-letter topic' },
+      );
+      expect(dead!.headers?.['dlq-reason']?.toString()).toContain('not Confluent Avro');
+    });
+  });
+});
