@@ -1,0 +1,79 @@
+import { createServer, Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { WebhookTimingConfig } from '@triggers/config';
+import { AddressGuard } from './address-guard';
+import { WebhookClient } from './webhook-client';
+
+const timing: WebhookTimingConfig = { retryDelayMs: 1000, retryWindowMs: 10_000, connectTimeoutMs: 1000, headersTimeoutMs: 300, bodyTimeoutMs: 300, maxResponseBytes: 10 * 1024 };
+
+describe('WebhookClient', () => {
+  let server: Server;
+  let base: string;
+  const sockets = new Set<Socket>();
+  const client = new WebhookClient(timing, new AddressGuard(['127.0.0.0/8']), 4);
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.url === '/big') return res.end('y'.repeat(50 * 1024));
+        if (req.url === '/hang') return;
+        if (req.url === '/drip') {
+          res.writeHead(200);
+          res.write('a');
+          return;
+        }
+        if (req.url === '/redirect') {
+          res.writeHead(302, { location: 'http://169.254.169.254/' });
+          return res.end();
+        }
+        res.writeHead(req.url === '/fail' ? 500 : 201, { 'x-reply': 'yes' });
+        res.end('fine');
+      });
+    });
+    server.on('connection', (s) => sockets.add(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await client.close();
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => server.close(r));
+  });
+
+  const post = (path: string) => client.post(new URL(base + path), { 'content-type': 'application/json' }, '{}');
+
+  it('returns status, headers and body of a 2xx', async () => {
+    expect(await post('/ok')).toMatchObject({ status: 201, body: 'fine', truncated: false, errorClass: null, headers: expect.objectContaining({ 'x-reply': 'yes' }) });
+  });
+
+  it('reads 10 kB of a larger body and stops', async () => {
+    const r = await post('/big');
+    expect(r.body).toHaveLength(10 * 1024);
+    expect(r.truncated).toBe(true);
+  });
+
+  it('classifies failures', async () => {
+    expect(await post('/fail')).toMatchObject({ status: 500, errorClass: 'http.status', error: 'HTTP 500' });
+    expect(await post('/hang')).toMatchObject({ status: null, errorClass: 'timeout.headers' });
+    expect(await post('/drip')).toMatchObject({ status: null, errorClass: 'timeout.body' });
+    // A redirect is not followed: it is a non-2xx like any other.
+    expect(await post('/redirect')).toMatchObject({ status: 302, errorClass: 'http.status' });
+    const closed = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as AddressInfo;
+        s.close(() => resolve(port));
+      });
+    });
+    expect(await client.post(new URL(`http://127.0.0.1:${closed}/`), {}, '')).toMatchObject({ errorClass: 'connection.refused' });
+    expect(await client.post(new URL('http://10.0.0.1/'), {}, '')).toMatchObject({ errorClass: 'blocked', error: expect.stringContaining('private') });
+  });
+
+  it('caps concurrent requests per origin', async () => {
+    const results = Promise.all(Array.from({ length: 6 }, () => post('/hang')));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(client.load()[base]).toEqual({ running: 4, waiting: 2 });
+    await results;
+  });
+});

@@ -1,0 +1,66 @@
+import { LogRecord, newWebhookCommand } from '@triggers/contracts';
+import { AppProcess, PipelineDriver, WebhookReceiver, readDecoded, startHealthyApp, startWebhookReceiver, uniqueId, useTestContext } from '@triggers/testing';
+
+/**
+ * The SSRF guard of a dispatcher with no allow-list, as in production. The guard refuses before
+ * connecting, so none of these addresses is ever contacted; the loopback receiver proves it.
+ */
+describe('webhook-dispatcher SSRF guard', () => {
+  const ctx = useTestContext({ topics: true });
+  let driver: PipelineDriver;
+  let app: AppProcess;
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    driver = new PipelineDriver(ctx());
+    receiver = await startWebhookReceiver();
+    app = await startHealthyApp(ctx().env, 'webhook-dispatcher');
+  });
+
+  afterAll(async () => {
+    await app?.stop();
+    await receiver?.close();
+    await driver?.close();
+  });
+
+  it('refuses loopback, private, link-local, multicast and unspecified addresses, logs them as blocked and does not retry', async () => {
+    const p = receiver.port;
+    const cases: [string, string][] = [
+      [`http://127.0.0.1:${p}/hook`, 'loopback'],
+      [`http://localhost:${p}/hook`, 'loopback'],
+      [`http://[::1]:${p}/hook`, 'loopback'],
+      [`http://[::ffff:127.0.0.1]:${p}/hook`, 'loopback'],
+      ['http://10.1.2.3/hook', 'private'],
+      ['http://172.16.0.1/hook', 'private'],
+      ['https://192.168.1.1/hook', 'private'],
+      ['http://[fd00::1]/hook', 'private'],
+      ['http://169.254.169.254/latest/meta-data/', 'link-local'],
+      ['http://[fe80::1]/hook', 'link-local'],
+      ['http://224.0.0.1/hook', 'multicast'],
+      ['http://[ff02::1]/hook', 'multicast'],
+      [`http://0.0.0.0:${p}/hook`, 'unspecified'],
+      ['http://[::]/hook', 'unspecified'],
+    ];
+    const tenantId = uniqueId('tenant');
+    const triggerId = uniqueId('trigger');
+    await driver.trigger(tenantId, triggerId, { version: 1, name: 'ssrf', eventType: 'agent.wrap', enabled: true, conditions: [], actions: [{ action: 'webhook', parameters: { url: 'https://example.com/' } }] });
+    const commands = cases.map(([url], i) =>
+      newWebhookCommand({ tenantId, triggerId, eventId: `evt-${i}`, eventType: 'agent.wrap', actionIndex: 0, url, body: '{}', origin: 'event', now: Date.now(), windowMs: 60_000 }),
+    );
+    await driver.webhookCommands(commands);
+    const logs = (await readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, { expected: cases.length, where: (r) => r.tenantId === tenantId, quietMs: 2000 })).map((r) => r.value);
+    expect(logs).toHaveLength(cases.length);
+    for (const [i, [url, range]] of cases.entries()) {
+      const log = logs.find((l) => l.commandId === commands[i].commandId);
+      expect({ url, step: log?.step, status: log?.status, errorClass: log?.http?.errorClass, message: log?.message }).toEqual({
+        url,
+        step: 'webhook.blocked',
+        status: 'failed',
+        errorClass: 'blocked',
+        message: expect.stringContaining(`a ${range} address`),
+      });
+      expect(log!.nextDueAt).toBeNull();
+    }
+    expect(receiver.received).toHaveLength(0);
+  });
+});
