@@ -2,12 +2,14 @@
  * npm run bench [-- <name> ...]: runs the named benchmarks (all when none is named), prints the
  * figures and writes them as JSON under bench/results/.
  */
+import { dispatcherBenchmark } from './dispatcher.bench';
 import { matcherBenchmark } from './matcher.bench';
 import { rulesBenchmark } from './rules.bench';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   rules: rulesBenchmark,
   matcher: matcherBenchmark,
+  dispatcher: dispatcherBenchmark,
 };
 
 async function main(): Promise<void> {

@@ -30,17 +30,30 @@ export interface ConversionNotes {
  * @throws ContractError naming the path of the first value that does not fit.
  */
 export function jsonToAvro(type: Type, value: unknown, path = '', notes?: ConversionNotes): unknown {
+  // The compiled writer is the fast path; the walk below runs for notes, and to name the path
+  // of a value the writer refused.
+  if (!notes && path === '') {
+    try {
+      return writerFor(type)(value);
+    } catch (err) {
+      if (!(err instanceof ContractError)) throw err;
+    }
+  }
+  return convert(type, value, path, notes);
+}
+
+function convert(type: Type, value: unknown, path: string, notes?: ConversionNotes): unknown {
   if (isUnion(type)) {
     const branch = pickBranch(type.types, value, path);
     if (branch.typeName === 'null') return null;
     if (value === undefined) return { [branch.branchName!]: ABSENT_SYMBOL };
-    return { [branch.branchName!]: jsonToAvro(branch, value, path, notes) };
+    return { [branch.branchName!]: convert(branch, value, path, notes) };
   }
   if (type instanceof RecordType) {
     if (!isPlainObject(value)) throw new ContractError(`expected an object, got ${describe(value)}`, path);
     const out: Record<string, unknown> = {};
     for (const field of type.fields) {
-      out[field.name] = jsonToAvro(field.type, value[field.name], join(path, field.name), notes);
+      out[field.name] = convert(field.type, value[field.name], join(path, field.name), notes);
     }
     if (notes) {
       const known = new Set(type.fields.map((f) => f.name));
@@ -51,18 +64,114 @@ export function jsonToAvro(type: Type, value: unknown, path = '', notes?: Conver
   if (type instanceof MapType) {
     if (!isPlainObject(value)) throw new ContractError(`expected an object, got ${describe(value)}`, path);
     const out: Record<string, unknown> = {};
-    for (const [key, v] of Object.entries(value)) out[key] = jsonToAvro(type.valuesType, v, join(path, key), notes);
+    for (const [key, v] of Object.entries(value)) out[key] = convert(type.valuesType, v, join(path, key), notes);
     return out;
   }
   if (type instanceof ArrayType) {
     if (!Array.isArray(value)) throw new ContractError(`expected a list, got ${describe(value)}`, path);
-    return value.map((v, i) => jsonToAvro(type.itemsType, v, join(path, String(i)), notes));
+    return value.map((v, i) => convert(type.itemsType, v, join(path, String(i)), notes));
   }
   if (value === undefined) throw new ContractError('is required but absent', path);
   if (!type.isValid(value)) {
     throw new ContractError(`expected ${type.typeName}, got ${describe(value)} ${JSON.stringify(value)}`, path);
   }
   return value;
+}
+
+type Writer = (value: unknown) => unknown;
+const writers = new WeakMap<Type, Writer>();
+const refused = () => new ContractError('does not fit', '');
+
+function writerFor(type: Type): Writer {
+  let writer = writers.get(type);
+  if (writer) return writer;
+  let compiled: Writer = () => {
+    throw new Error('writer used before it was compiled');
+  };
+  writer = (v) => compiled(v);
+  writers.set(type, writer);
+  compiled = compileWriter(type);
+  return writer;
+}
+
+/** The conversion of {@link jsonToAvro}, compiled once per type into closures; throws a bare ContractError. */
+function compileWriter(type: Type): Writer {
+  if (isUnion(type)) {
+    const named = (t: Type | undefined) => (t ? { name: t.branchName!, write: t instanceof EnumType ? (v: unknown) => v : writerFor(t), type: t } : undefined);
+    const types = type.types;
+    const absent = types.find((t) => t instanceof EnumType && t.name === ABSENT_TYPE);
+    const hasNull = types.some((t) => t.typeName === 'null');
+    const str = named(types.find((t) => t.typeName === 'string'));
+    const enums = types.filter((t) => t instanceof EnumType && t.name !== ABSENT_TYPE);
+    const bool = named(types.find((t) => t.typeName === 'boolean'));
+    const integer = named(types.find((t) => t.typeName === 'long' || t.typeName === 'int') ?? types.find((t) => t.typeName === 'double' || t.typeName === 'float'));
+    const float = named(types.find((t) => t.typeName === 'double' || t.typeName === 'float'));
+    const array = named(types.find((t) => t instanceof ArrayType));
+    const object = named(types.find((t) => t instanceof RecordType) ?? types.find((t) => t instanceof MapType));
+    const wrap = (b: ReturnType<typeof named>, v: unknown) => {
+      if (!b) throw refused();
+      return { [b.name]: b.write(v) };
+    };
+    return (v) => {
+      if (v === undefined) {
+        if (!absent) throw refused();
+        return { [absent.branchName!]: ABSENT_SYMBOL };
+      }
+      if (v === null) {
+        if (!hasNull) throw refused();
+        return null;
+      }
+      switch (typeof v) {
+        case 'string': {
+          if (str) return { [str.name]: v };
+          const e = enums.find((t) => t.isValid(v));
+          if (!e) throw refused();
+          return { [e.branchName!]: v };
+        }
+        case 'boolean':
+          return wrap(bool, v);
+        case 'number':
+          return wrap(Number.isInteger(v) ? integer : float, v);
+        default:
+          return wrap(Array.isArray(v) ? array : object, v);
+      }
+    };
+  }
+  if (type instanceof RecordType) {
+    const fields = type.fields.map((f) => ({ name: f.name, write: writerFor(f.type) }));
+    return (v) => {
+      if (!isPlainObject(v)) throw refused();
+      const out: Record<string, unknown> = {};
+      for (let i = 0; i < fields.length; i++) out[fields[i].name] = fields[i].write(v[fields[i].name]);
+      return out;
+    };
+  }
+  if (type instanceof MapType) {
+    const write = writerFor(type.valuesType);
+    return (v) => {
+      if (!isPlainObject(v)) throw refused();
+      const out: Record<string, unknown> = {};
+      for (const key in v) out[key] = write(v[key]);
+      return out;
+    };
+  }
+  if (type instanceof ArrayType) {
+    const write = writerFor(type.itemsType);
+    return (v) => {
+      if (!Array.isArray(v)) throw refused();
+      return v.map(write);
+    };
+  }
+  if (type.typeName === 'string') {
+    return (v) => {
+      if (typeof v !== 'string') throw refused();
+      return v;
+    };
+  }
+  return (v) => {
+    if (v === undefined || !type.isValid(v)) throw refused();
+    return v;
+  };
 }
 
 /**

@@ -165,9 +165,9 @@ export class WindowedConsumer {
         return;
       }
       while (this.inFlight >= this.options.maxInFlight) {
-        await Promise.race([new Promise<void>((resolve) => (this.slotFreed = resolve)), sleep(1000)]);
+        // Heartbeats only when nothing finished for a second: usually a slot frees up first.
+        if (!(await this.slotOrTimeout(1000))) await heartbeat();
         if (!isRunning() || this.stopping) return;
-        await heartbeat();
       }
       w.take(offset);
       resolveOffset(message.offset);
@@ -179,6 +179,17 @@ export class WindowedConsumer {
     if (last + 1n > w.next) w.next = last + 1n;
     resolveOffset(batch.lastOffset());
     await heartbeat();
+  }
+
+  /** True when a message finished, false after `ms` without one (so heartbeats go on while all are slow). */
+  private slotOrTimeout(ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      this.slotFreed = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
   }
 
   private pauseUntil(w: PartitionWindow, due: number, pause: () => () => void): void {

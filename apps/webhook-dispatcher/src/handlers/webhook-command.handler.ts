@@ -90,7 +90,7 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
       return;
     }
     const outcome = await this.delivery.deliver(command, m.key);
-    this.logger.debug({ ...source, offset: m.offset, tenantId: command.tenantId, commandId: command.commandId, attempt: command.attempt, outcome }, 'webhook command handled');
+    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ ...source, offset: m.offset, tenantId: command.tenantId, commandId: command.commandId, attempt: command.attempt, outcome }, 'webhook command handled');
   }
 }
 

@@ -40,7 +40,7 @@ describe('AddressGuard', () => {
   it('checks every address a name resolves to, and IP literals without resolving', async () => {
     await expect(guard.check(new URL('http://localhost:1/x'))).rejects.toBeInstanceOf(BlockedAddressError);
     await expect(guard.check(new URL('http://[fe80::1]/x'))).rejects.toThrow('a link-local address');
-    await expect(guard.check(new URL('http://93.184.215.14/x'))).resolves.toBeUndefined();
+    expect(guard.check(new URL('http://93.184.215.14/x'))).toBeUndefined();
   });
 
   it('refuses at connection time through its lookup', (done) => {

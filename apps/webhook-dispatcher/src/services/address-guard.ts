@@ -73,24 +73,40 @@ export class AddressGuard {
     );
   }
 
+  /** Verdicts by address: receivers are few and checked on every request. */
+  private readonly verdicts = new Map<string, string | null>();
+
   /** The range that makes `address` unreachable, or null when webhooks may reach it. */
   rangeOf(address: string): string | null {
-    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    if (this.allowed.check(address, family)) return null;
-    return this.blocked.find((b) => b.list.check(address, family))?.range ?? null;
+    let verdict = this.verdicts.get(address);
+    if (verdict === undefined) {
+      const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+      verdict = this.allowed.check(address, family) ? null : (this.blocked.find((b) => b.list.check(address, family))?.range ?? null);
+      if (this.verdicts.size >= 10_000) this.verdicts.clear();
+      this.verdicts.set(address, verdict);
+    }
+    return verdict;
   }
 
   /**
-   * Resolves the host of `url` and throws a {@link BlockedAddressError} if any of its addresses
-   * is refused. DNS failures are thrown as they are (a retriable network failure).
+   * Resolves the host of `url` and rejects with a {@link BlockedAddressError} if any of its
+   * addresses is refused (undefined: an allowed address literal, nothing to wait for). DNS
+   * failures are passed on as they are (a retriable network failure).
    */
-  async check(url: URL): Promise<void> {
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    const addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await resolveAll(host);
-    for (const { address } of addresses) {
-      const range = this.rangeOf(address);
-      if (range) throw new BlockedAddressError(host, address, range);
+  check(url: URL): Promise<void> | undefined {
+    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    if (isIP(host)) {
+      // An address literal needs no resolving: checked synchronously, the common case stays cheap.
+      const range = this.rangeOf(host);
+      if (range) return Promise.reject(new BlockedAddressError(host, host, range));
+      return undefined;
     }
+    return resolveAll(host).then((addresses) => {
+      for (const { address } of addresses) {
+        const range = this.rangeOf(address);
+        if (range) throw new BlockedAddressError(host, address, range);
+      }
+    });
   }
 
   /** A `net.connect` lookup that refuses blocked addresses at connection time. */

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import type { WebhookTimingConfig } from '@triggers/config';
 import { AddressGuard, BlockedAddressError } from './address-guard';
@@ -51,17 +52,22 @@ class OriginLimiter {
 
   constructor(private readonly perOrigin: number) {}
 
-  async acquire(origin: string): Promise<() => void> {
+  /** A slot for `origin`: at once when one is free (no promise on the hot path), else once one frees up. */
+  acquire(origin: string): (() => void) | Promise<() => void> {
     let slot = this.active.get(origin);
     if (!slot) this.active.set(origin, (slot = { running: 0, queue: [] }));
-    if (slot.running >= this.perOrigin) await new Promise<void>((resolve) => slot!.queue.push(resolve));
-    else slot.running++;
-    return () => {
-      const next = slot!.queue.shift();
+    const s = slot;
+    const release = () => {
+      const next = s.queue.shift();
       if (next) return next(); // the slot passes straight to the next waiter
-      slot!.running--;
-      if (slot!.running === 0) this.active.delete(origin);
+      s.running--;
+      if (s.running === 0) this.active.delete(origin);
     };
+    if (s.running < this.perOrigin) {
+      s.running++;
+      return release;
+    }
+    return new Promise<() => void>((resolve) => s.queue.push(() => resolve(release)));
   }
 
   /** Requests running and waiting, by origin. */
@@ -102,15 +108,18 @@ export class WebhookClient {
   }
 
   async post(url: URL, headers: Record<string, string>, body: string): Promise<WebhookResult> {
-    const release = await this.limiter.acquire(url.origin);
+    const slot = this.limiter.acquire(url.origin);
+    const release = typeof slot === 'function' ? slot : await slot;
     const started = performance.now();
     const done = (r: Omit<WebhookResult, 'durationMs'>): WebhookResult => ({ ...r, durationMs: Math.round(performance.now() - started) });
     try {
-      await this.guard.check(url);
-      // The whole exchange is bounded too: per-phase timeouts alone let a receiver drip bytes forever.
-      const total = this.timing.connectTimeoutMs + this.timing.headersTimeoutMs + this.timing.bodyTimeoutMs;
-      const res = await request(url, { method: 'POST', headers, body, dispatcher: this.agent, signal: AbortSignal.timeout(total) });
-      const { text, truncated } = await readCapped(res.body, this.timing.maxResponseBytes);
+      const checking = this.guard.check(url);
+      if (checking) await checking;
+      const res = await request(url, { method: 'POST', headers, body, dispatcher: this.agent });
+      // The whole exchange is bounded too: per-chunk timeouts alone let a receiver drip bytes
+      // for hours. (No AbortSignal per request: its timer costs more than the request itself.)
+      const deadline = Date.now() + this.timing.connectTimeoutMs + this.timing.headersTimeoutMs + this.timing.bodyTimeoutMs;
+      const { text, truncated } = await readCapped(res.body, this.timing.maxResponseBytes, deadline);
       const ok = res.statusCode >= 200 && res.statusCode < 300;
       return done({
         status: res.statusCode,
@@ -132,23 +141,43 @@ export class WebhookClient {
   }
 }
 
-/** Reads up to `max` bytes and stops: the rest is never read (the connection is dropped). */
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }, max: number): Promise<{ text: string; truncated: boolean }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let truncated = false;
-  for await (const chunk of body) {
-    if (size + chunk.length > max) {
-      chunks.push(chunk.subarray(0, max - size));
-      size = max;
-      truncated = true;
-      break;
-    }
-    chunks.push(chunk);
-    size += chunk.length;
-  }
-  if (truncated) body.destroy();
-  return { text: Buffer.concat(chunks, size).toString('utf8'), truncated };
+/** Raised when a response body is still arriving at the exchange's deadline. */
+class TotalTimeoutError extends Error {
+  readonly code = 'UND_ERR_ABORTED';
+}
+
+/**
+ * Reads up to `max` bytes and stops: the rest is never read (the connection is dropped). A body
+ * still arriving at `deadline` is abandoned the same way.
+ */
+function readCapped(body: Readable, max: number, deadline: number): Promise<{ text: string; truncated: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (truncated: boolean) => {
+      body.off('data', onData);
+      resolve({ text: Buffer.concat(chunks, size).toString('utf8'), truncated });
+    };
+    const onData = (chunk: Buffer) => {
+      if (size + chunk.length > max) {
+        chunks.push(chunk.subarray(0, max - size));
+        size = max;
+        finish(true);
+        body.destroy();
+      } else {
+        chunks.push(chunk);
+        size += chunk.length;
+        if (Date.now() > deadline) {
+          body.off('data', onData);
+          body.destroy();
+          reject(new TotalTimeoutError('the response took longer than the connect, headers and body timeouts together'));
+        }
+      }
+    };
+    body.on('data', onData);
+    body.once('end', () => finish(false));
+    body.once('error', reject);
+  });
 }
 
 function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {

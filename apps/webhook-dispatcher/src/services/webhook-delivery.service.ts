@@ -156,7 +156,7 @@ export class WebhookDeliveryService implements OnModuleInit {
 
   private count(outcome: DeliveryOutcome, ctx: object, result?: WebhookResult): void {
     this.outcomes.inc({ outcome });
-    this.logger.debug({ ...ctx, outcome, status: result?.status, errorClass: result?.errorClass, durationMs: result?.durationMs }, 'webhook attempt');
+    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ ...ctx, outcome, status: result?.status, errorClass: result?.errorClass, durationMs: result?.durationMs }, 'webhook attempt');
   }
 
   private async logMessage(

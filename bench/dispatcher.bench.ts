@@ -1,0 +1,198 @@
+import { randomBytes } from 'node:crypto';
+import { Partitioners, Producer } from 'kafkajs';
+import { Pool } from 'undici';
+import { SCHEMAS, WebhookCommand, newWebhookCommand, webhookBody } from '@triggers/contracts';
+import { createTopicsAndWait } from '@triggers/kafka';
+import { AppProcess, PipelineDriver, TestContext, freePort, specPayload, startApp, uniqueId, waitFor, waitForHealthy } from '@triggers/testing';
+import { percentile, report } from './bench-report';
+import { benchContext } from './infra';
+import { startBenchReceivers } from './webhook-receivers';
+
+const DELIVERIES = 30_000;
+const CONNECTIONS = 16; // the dispatcher's default per origin, and the raw pool's size
+const WAITING_RETRIES = 100_000;
+const LATENCY_RATE = 1_000;
+const LATENCY_SECONDS = 10;
+const TENANT = 'bench-tenant';
+const TRIGGER = 'bench-trigger';
+
+/**
+ * The webhook-dispatcher as a process delivering to local keep-alive receivers (in a worker
+ * thread), beside a bare undici Pool posting the same bodies in the same run; then the same with
+ * 100 endpoints, all healthy and with one that never answers; latency at a fixed rate; and the
+ * dispatcher's memory with 100,000 commands waiting in the retry tier.
+ */
+export async function dispatcherBenchmark(): Promise<void> {
+  const { ctx, stopInfra } = await benchContext();
+  const driver = new PipelineDriver(ctx);
+  const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const body = webhookBody('agent.wrap', specPayload('agent-wrap-predictive-outbound.json').event.payload);
+  try {
+    await driver.trigger(TENANT, TRIGGER, {
+      version: 1,
+      name: 'bench',
+      eventType: 'agent.wrap',
+      enabled: true,
+      conditions: [],
+      actions: [{ action: 'webhook', parameters: { url: 'http://127.0.0.1/' } }],
+      webhookSecrets: [{ id: 's1', secret: `whsec_${randomBytes(24).toString('base64')}`, notAfter: null }],
+    });
+
+    process.stderr.write(`raw undici Pool: ${DELIVERIES} posts\n`);
+    const raw = await rawUndici(body);
+
+    process.stderr.write(`dispatcher, one endpoint: ${DELIVERIES} deliveries\n`);
+    const single = await scenario(ctx, producer, body, 1, -1);
+    if (process.env.BENCH_QUICK) return void process.stderr.write(`one endpoint: ${Math.round(single.rate)}/s, raw ${Math.round(raw)}/s\n`);
+    process.stderr.write(`dispatcher, 100 endpoints: ${DELIVERIES} deliveries\n`);
+    const hundred = await scenario(ctx, producer, body, 100, -1);
+    process.stderr.write(`dispatcher, 100 endpoints, one never answers\n`);
+    const oneHung = await scenario(ctx, producer, body, 100, 0);
+    process.stderr.write(`latency at ${LATENCY_RATE}/s for ${LATENCY_SECONDS} s\n`);
+    const latency = await latencyAtRate(ctx, producer, body);
+    process.stderr.write(`memory with ${WAITING_RETRIES} commands waiting in the retry tier\n`);
+    const waiting = await waitingRetries(ctx, producer, body);
+
+    report('dispatcher', {
+      setup: { deliveries: DELIVERIES, bodyBytes: Buffer.byteLength(body), connectionsPerOrigin: CONNECTIONS, partitions: 3, signed: true, logRecordPerAttempt: true },
+      rawUndiciPoolPerSecond: Math.round(raw),
+      dispatcherOneEndpointPerSecond: Math.round(single.rate),
+      ratioToRaw: +(single.rate / raw).toFixed(2),
+      dispatcher100EndpointsPerSecond: Math.round(hundred.rate),
+      dispatcher100EndpointsOneHungPerSecond: Math.round(oneHung.rate),
+      hungEndpointSlowdown: +(1 - oneHung.rate / hundred.rate).toFixed(3),
+      latencyAtFixedRate: { deliveriesPerSecond: LATENCY_RATE, seconds: LATENCY_SECONDS, ...latency },
+      dispatcherRssMB: { afterOneEndpointRun: single.rssMB, with100kWaitingRetries: waiting.rssMB },
+    });
+  } finally {
+    await producer.disconnect();
+    await driver.close();
+    await stopInfra();
+  }
+}
+
+/** The bare client: an undici Pool of the same size posting every body, as many at once as it has connections × 4. */
+async function rawUndici(body: string): Promise<number> {
+  const rx = await startBenchReceivers(1, DELIVERIES);
+  const pool = new Pool(rx.urls[0], { connections: CONNECTIONS, pipelining: 1 });
+  let next = 0;
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: CONNECTIONS * 4 }, async () => {
+      while (next < DELIVERIES) {
+        const i = next++;
+        const res = await pool.request({ path: `/hook/${i}`, method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        await res.body.text();
+      }
+    }),
+  );
+  const rate = DELIVERIES / ((Date.now() - started) / 1000);
+  await pool.close();
+  await rx.close();
+  return rate;
+}
+
+const command = (url: string, i: number, body: string, now = Date.now()): WebhookCommand =>
+  newWebhookCommand({ tenantId: TENANT, triggerId: TRIGGER, eventId: `evt-${i}-${now}`, eventType: 'agent.wrap', actionIndex: 0, url, body, origin: 'event', now, windowMs: 48 * 3_600_000 });
+
+async function produce(ctx: TestContext, producer: Producer, topic: string, commands: WebhookCommand[], headers: (c: WebhookCommand) => Record<string, string> = () => ({})): Promise<void> {
+  for (let i = 0; i < commands.length; i += 1000) {
+    const messages = await Promise.all(
+      commands.slice(i, i + 1000).map(async (c) => ({ key: c.commandId, value: await ctx.serde.encode(topic, SCHEMAS.webhookCommand, c), headers: headers(c) })),
+    );
+    await producer.send({ topic, messages });
+  }
+}
+
+/** Fresh command and retry topics and a fresh group, so each run reads only its own commands. */
+async function startDispatcher(ctx: TestContext): Promise<{ app: AppProcess; commandTopic: string; retryTopic: string }> {
+  const id = uniqueId('d');
+  const commandTopic = `${ctx.namespace}.bench.commands.${id}`;
+  const retryTopic = `${ctx.namespace}.bench.retry.${id}`;
+  await createTopicsAndWait(ctx.admin, [commandTopic, retryTopic].map((topic) => ({ topic, numPartitions: 3 })));
+  const app = startApp('webhook-dispatcher', {
+    ...ctx.env,
+    PORT: String(await freePort()),
+    KAFKA_GROUP_ID: `${ctx.namespace}-${id}`,
+    TOPIC_WEBHOOK_COMMANDS: commandTopic,
+    TOPIC_WEBHOOK_RETRY: retryTopic,
+    WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+    LOG_LEVEL: 'warn',
+    // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the dispatcher.
+  }, undefined, process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []);
+  await waitForHealthy(app, 120_000);
+  return { app, commandTopic, retryTopic };
+}
+
+async function rssMB(app: AppProcess): Promise<number> {
+  const metrics = await (await fetch(`http://127.0.0.1:${app.port}/metrics`)).text();
+  return +(Number(/triggers_process_resident_memory_bytes\{[^}]*\} (\d+)/.exec(metrics)?.[1] ?? NaN) / 2 ** 20).toFixed(1);
+}
+
+/**
+ * Deliveries/s with every command waiting before the dispatcher starts, from the first arrival
+ * to the last one of the endpoints that answer.
+ */
+async function scenario(ctx: TestContext, producer: Producer, body: string, endpoints: number, hung: number): Promise<{ rate: number; rssMB: number }> {
+  const rx = await startBenchReceivers(endpoints, DELIVERIES, hung);
+  const { app, commandTopic } = await startDispatcher(ctx);
+  try {
+    const commands = Array.from({ length: DELIVERIES }, (_, i) => command(`${rx.urls[i % endpoints]}/hook/${i}`, i, body));
+    await produce(ctx, producer, commandTopic, commands);
+    const answered = commands.map((_, i) => i).filter((i) => i % endpoints !== hung);
+    await waitFor(() => answered.every((i) => rx.arrivedAt(i) > 0), { timeoutMs: 600_000, intervalMs: 100, description: 'every answered delivery' });
+    const times = answered.map((i) => rx.arrivedAt(i));
+    const rate = answered.length / ((Math.max(...times) - Math.min(...times)) / 1000);
+    return { rate, rssMB: await rssMB(app) };
+  } finally {
+    await app.stop(10_000);
+    await rx.close();
+  }
+}
+
+/** Command produced → request at the receiver, at a steady rate. */
+async function latencyAtRate(ctx: TestContext, producer: Producer, body: string): Promise<{ samples: number; p50Ms: number; p99Ms: number }> {
+  const total = LATENCY_RATE * LATENCY_SECONDS;
+  const rx = await startBenchReceivers(1, total);
+  const { app, commandTopic } = await startDispatcher(ctx);
+  try {
+    const sentAt = new Float64Array(total);
+    const perTick = LATENCY_RATE / 20;
+    const start = Date.now();
+    for (let sent = 0; sent < total; sent += perTick) {
+      const now = Date.now();
+      const batch = Array.from({ length: perTick }, (_, k) => command(`${rx.urls[0]}/hook/${sent + k}`, sent + k, body, now));
+      for (let k = 0; k < perTick; k++) sentAt[sent + k] = now;
+      await produce(ctx, producer, commandTopic, batch);
+      const due = start + ((sent + perTick) / LATENCY_RATE) * 1000;
+      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+    }
+    await waitFor(() => rx.distinct() >= total, { timeoutMs: 60_000, description: 'every latency sample' });
+    const latencies = Array.from({ length: total }, (_, i) => rx.arrivedAt(i) - sentAt[i]).sort((a, b) => a - b);
+    return { samples: total, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+  } finally {
+    await app.stop(10_000);
+    await rx.close();
+  }
+}
+
+/** RSS once the dispatcher has paused every retry partition in front of 100,000 commands due in an hour. */
+async function waitingRetries(ctx: TestContext, producer: Producer, body: string): Promise<{ rssMB: number }> {
+  const { app, retryTopic } = await startDispatcher(ctx);
+  try {
+    const dueAt = Date.now() + 3_600_000;
+    const commands = Array.from({ length: WAITING_RETRIES }, (_, i) => ({ ...command('http://127.0.0.1:9/hook', i, body), attempt: 2, dueAt }));
+    await produce(ctx, producer, retryTopic, commands, () => ({ 'due-at': String(dueAt) }));
+    await waitFor(
+      async () => {
+        const health = (await (await fetch(`http://127.0.0.1:${app.port}/healthz`)).json()) as { checks: { webhookConsumer?: { detail?: { waitingRetries?: unknown[] } } } };
+        return (health.checks.webhookConsumer?.detail?.waitingRetries?.length ?? 0) === 3;
+      },
+      { timeoutMs: 60_000, description: 'all three retry partitions paused' },
+    );
+    return { rssMB: await rssMB(app) };
+  } finally {
+    await app.stop(10_000);
+  }
+}
