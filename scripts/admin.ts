@@ -4,18 +4,26 @@
  *   keys create --tenant <tenantId> --permissions triggers:read,triggers:write   (prints only the key)
  *   keys revoke <keyId>
  *   keys list --tenant <tenantId>
+ *   lists import --tenant <tenantId> --file <lists.csv|lists.json>   (listId, campaignId, name)
+ *   leads import --tenant <tenantId> --file <leads.csv|leads.json>   (leadId, campaignId, listId)
  * Uses MONGODB_URI like the apps do.
  */
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parse } from 'csv-parse/sync';
 import { AccessError, AccessStore } from '@triggers/access';
 import { loadBaseConfig } from '@triggers/config';
-import { connectMongo } from '@triggers/mongo';
+import { ImportError, connectMongo, importLeads, importLists } from '@triggers/mongo';
 
 const USAGE = `usage: npm run -s admin -- <command>
   tenants create <tenantId> [--name <name>]
   keys create --tenant <tenantId> --permissions triggers:read,triggers:write
   keys revoke <keyId>
   keys list --tenant <tenantId>
+  lists import --tenant <tenantId> --file <lists.csv|lists.json>   columns: listId, campaignId, name
+  leads import --tenant <tenantId> --file <leads.csv|leads.json>   columns: leadId, campaignId, listId
+  (CSV with a header row, or a JSON array of objects; the embedded leads store of the lead-mover)
 `;
 
 class UsageError extends Error {}
@@ -23,7 +31,7 @@ class UsageError extends Error {}
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { name: { type: 'string' }, tenant: { type: 'string' }, permissions: { type: 'string' }, help: { type: 'boolean' } },
+    options: { name: { type: 'string' }, tenant: { type: 'string' }, permissions: { type: 'string' }, file: { type: 'string' }, help: { type: 'boolean' } },
   });
   const [area, action, arg] = positionals;
   if (values.help || !area) {
@@ -65,6 +73,15 @@ async function main(): Promise<void> {
         }
         break;
       }
+      case 'lists import':
+      case 'leads import': {
+        if (!values.tenant) throw new UsageError(`${command} needs --tenant <tenantId>`);
+        if (!values.file) throw new UsageError(`${command} needs --file <path.csv|path.json>`);
+        const rows = readRows(values.file);
+        const n = area === 'lists' ? await importLists(mongo.db, values.tenant, rows) : await importLeads(mongo.db, values.tenant, rows);
+        process.stderr.write(`imported ${n} ${area} for tenant ${values.tenant}\n`);
+        break;
+      }
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
@@ -73,8 +90,33 @@ async function main(): Promise<void> {
   }
 }
 
+/** Rows of a CSV file (header row) or a JSON array of objects. */
+function readRows(file: string): Record<string, unknown>[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (extname(file).toLowerCase() === '.json') {
+    let rows: unknown;
+    try {
+      rows = JSON.parse(text);
+    } catch (err) {
+      throw new UsageError(`${file} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (!Array.isArray(rows)) throw new UsageError(`${file} must hold a JSON array of objects`);
+    return rows as Record<string, unknown>[];
+  }
+  try {
+    return parse(text, { columns: true, skip_empty_lines: true, trim: true }) as Record<string, unknown>[];
+  } catch (err) {
+    throw new UsageError(`${file} is not valid CSV: ${(err as Error).message}`);
+  }
+}
+
 main().catch((err: Error) => {
   if (err instanceof UsageError) process.stderr.write(`error: ${err.message}\n${USAGE}`);
   else process.stderr.write(`error: ${err.message}\n`);
-  process.exit(err instanceof UsageError || err instanceof AccessError ? 2 : 1);
+  process.exit(err instanceof UsageError || err instanceof AccessError || err instanceof ImportError ? 2 : 1);
 });

@@ -2,8 +2,7 @@ import { Partitioners, Producer } from 'kafkajs';
 import { LogRecord, SCHEMAS, logIdFor, newLogRecord } from '@triggers/contracts';
 import { EVENT_LOGS_COLLECTION } from '@triggers/mongo';
 import { MongoClient } from 'mongodb';
-import { loadInfraConfig } from '@triggers/config';
-import { AppProcess, ferretdbServer, freePort, readTopic, repoRoot, startDetached, startHealthyApp, stopProcess, uniqueId, useTestContext, waitFor } from '@triggers/testing';
+import { AppProcess, readTopic, startHealthyApp, startScratchFerretDB, uniqueId, useTestContext, waitFor } from '@triggers/testing';
 
 describe('log-sink', () => {
   const ctx = useTestContext({ topics: true });
@@ -85,16 +84,8 @@ describe('log-sink', () => {
 
   it('rides out MongoDB being down for 30 s under load: everything arrives, once', async () => {
     // A FerretDB of this test's own, so stopping it disturbs no other test.
-    const infra = loadInfraConfig({ INFRA_DATA_DIR: `${repoRoot()}/.infra/test/${uniqueId('ferret')}`, INFRA_MONGO_PORT: String(await freePort()) }, repoRoot(), 'test');
-    const ferret = ferretdbServer(infra);
-    ferret.prepare();
-    const start = () => {
-      const { cmd, args, env, cwd } = ferret.command();
-      return startDetached(cmd, args, { cwd, env, logFile: `${infra.dataDir}/ferretdb.log`, pidFile: `${infra.dataDir}/ferretdb.pid` });
-    };
-    let pid = start();
-    await waitFor(() => ferret.ready(), { timeoutMs: 20_000, description: 'the test FerretDB' });
-    const mongoUri = `mongodb://127.0.0.1:${infra.mongo.port}/${ctx().namespace}`;
+    const ferret = await startScratchFerretDB();
+    const mongoUri = ferret.uri(ctx().namespace);
     const app = await startHealthyApp(ctx().env, 'log-sink', { MONGODB_URI: mongoUri, KAFKA_GROUP_ID: uniqueId('sink') });
     running.push(app);
     const client = new MongoClient(mongoUri, { serverSelectionTimeoutMS: 2000 });
@@ -104,12 +95,11 @@ describe('log-sink', () => {
       const count = () => client.db().collection(EVENT_LOGS_COLLECTION).countDocuments({ tenantId: tenant });
       await publish(records.slice(0, 1000));
       await waitFor(async () => (await count()) === 1000, { timeoutMs: 20_000, description: 'the first 1,000' });
-      await stopProcess(pid, 10_000);
+      await ferret.stop();
       await publish(records.slice(1000, 2000));
       await new Promise((r) => setTimeout(r, 30_000)); // the outage under test
       await publish(records.slice(2000));
-      pid = start();
-      await waitFor(() => ferret.ready(), { timeoutMs: 20_000, description: 'FerretDB back' });
+      await ferret.start();
       await waitFor(async () => (await count().catch(() => 0)) === 3000, { timeoutMs: 60_000, intervalMs: 250, description: 'all 3,000 after the outage' });
       const ids = await client.db().collection(EVENT_LOGS_COLLECTION).find({ tenantId: tenant }, { projection: { _id: 1 } }).toArray();
       expect(ids).toHaveLength(3000);
@@ -118,7 +108,7 @@ describe('log-sink', () => {
     } finally {
       await client.close();
       await app.stop();
-      await stopProcess(pid, 10_000);
+      await ferret.stop();
     }
   }, 180_000);
 });

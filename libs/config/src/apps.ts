@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { AppName, BaseConfig, DEFAULT_PORTS, WebhookTimingConfig, loadBaseConfig, loadWebhookTimingConfig } from './app-config';
-import { Env, cidrList, durationMs, parseEnv, positiveInt } from './env';
+import { ConfigError } from './config-error';
+import { Env, cidrList, durationMs, httpUrl, parseEnv, positiveInt } from './env';
 
 /** triggers-api: the HTTP API and the web page. */
 export interface ApiConfig extends BaseConfig {
@@ -43,6 +44,9 @@ export interface DispatcherConfig extends BaseConfig {
 /** lead-mover: applies lead.update.list. */
 export interface LeadMoverConfig extends BaseConfig {
   groupId: string;
+  /** Where leads and lists live: the embedded MongoDB collections, or the platform's leads API. */
+  leadsStore: 'mongo' | 'http';
+  leadsApi?: { url: string; token?: string; timeoutMs: number; retries: number };
 }
 
 /** log-sink: the log topic into MongoDB. */
@@ -121,7 +125,23 @@ export const appConfig = {
   },
   'lead-mover': (env: Env = process.env): LeadMoverConfig => {
     const b = base('lead-mover', env);
-    return { ...b, groupId: group(env, b) };
+    const v = parseEnv(
+      {
+        LEADS_STORE: z.enum(['mongo', 'http']).default('mongo'),
+        LEADS_API_URL: httpUrl().optional(),
+        LEADS_API_TOKEN: z.string().min(1).optional(),
+        LEADS_API_TIMEOUT_MS: positiveInt().default(5_000),
+        LEADS_API_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+      },
+      env,
+    );
+    if (v.LEADS_STORE === 'http' && !v.LEADS_API_URL) throw new ConfigError([{ variable: 'LEADS_API_URL', message: 'required when LEADS_STORE=http' }]);
+    return {
+      ...b,
+      groupId: group(env, b),
+      leadsStore: v.LEADS_STORE,
+      leadsApi: v.LEADS_API_URL ? { url: v.LEADS_API_URL, token: v.LEADS_API_TOKEN, timeoutMs: v.LEADS_API_TIMEOUT_MS, retries: v.LEADS_API_RETRIES } : undefined,
+    };
   },
   'log-sink': (env: Env = process.env): LogSinkConfig => {
     const b = base('log-sink', env);

@@ -1,2 +1,3 @@
 export * from './mongo-client';
 export * from './event-log.document';
+export * from './leads';

@@ -10,3 +10,4 @@ export * from './app-process';
 export * from './api-client';
 export * from './pipeline-helpers';
 export * from './webhook-receiver';
+export * from './scratch-ferretdb';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import { createIdempotentProducer } from '@triggers/kafka';
-import { EVENT_TYPES, EventType, SCHEMAS, TriggerConfigRecord, WebhookCommand, eventTopicKeyOf } from '@triggers/contracts';
+import { EVENT_TYPES, EventType, LeadCommand, SCHEMAS, TopicKey, TriggerConfigRecord, WebhookCommand, eventTopicKeyOf } from '@triggers/contracts';
 import type { TestContext } from './test-context';
 import { uniqueId } from './test-context';
 import { waitFor } from './wait-for';
@@ -65,14 +65,20 @@ export class PipelineDriver {
   }
 
   /** Publishes webhook commands as the matcher does, keyed by tenant and trigger (or `key`). */
-  async webhookCommands(commands: WebhookCommand[], key?: string): Promise<void> {
+  webhookCommands(commands: WebhookCommand[], key?: string): Promise<void> {
+    return this.records('webhookCommands', SCHEMAS.webhookCommand, commands, (c) => key ?? `${c.tenantId}/${c.triggerId}`);
+  }
+
+  /** Publishes lead commands as the matcher does, keyed by tenant and lead. */
+  leadCommands(commands: LeadCommand[]): Promise<void> {
+    return this.records('leadCommands', SCHEMAS.leadCommand, commands, (c) => `${c.tenantId}/${c.leadId}`);
+  }
+
+  private async records<T>(topicKey: TopicKey, schema: string, items: T[], keyOf: (item: T) => string): Promise<void> {
     const producer = await this.connect();
-    const topic = this.ctx.config.kafka.topics.webhookCommands;
-    for (let start = 0; start < commands.length; start += 1000) {
-      const chunk = commands.slice(start, start + 1000);
-      const messages = await Promise.all(
-        chunk.map(async (c) => ({ key: key ?? `${c.tenantId}/${c.triggerId}`, value: await this.ctx.serde.encode(topic, SCHEMAS.webhookCommand, c) })),
-      );
+    const topic = this.ctx.config.kafka.topics[topicKey];
+    for (let start = 0; start < items.length; start += 1000) {
+      const messages = await Promise.all(items.slice(start, start + 1000).map(async (c) => ({ key: keyOf(c), value: await this.ctx.serde.encode(topic, schema, c) })));
       await producer.send({ topic, messages });
     }
   }

@@ -1,0 +1,143 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import { Counter, Registry } from 'prom-client';
+import type { LeadMoverConfig } from '@triggers/config';
+import { ContractError, LeadCommand, SCHEMAS, logIdFor, newLogRecord } from '@triggers/contracts';
+import { AvroSerde, BatchConsumer, createIdempotentProducer } from '@triggers/kafka';
+import type { Logger } from '@triggers/logging';
+import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
+import { LEADS_STORE, LeadsStore, LeadsStoreUnavailableError } from '../services/leads.store';
+import { LeadMoveOutcome, applyLeadMove } from '../services/lead-move.service';
+
+/** Messages finished by this process, remembered so a retried batch does not judge them twice. */
+const REMEMBERED = 10_000;
+
+/**
+ * Reads lead commands (`read_committed`; keyed by lead, so one lead's moves come in order) one
+ * partition batch at a time, applies them in order and logs each outcome. When the leads store
+ * is unreachable the batch stops at that command, logs `lead.failed` once, and is retried in place
+ * with backoff: nothing after it is applied and no offset moves past it until the store answers.
+ */
+@Injectable()
+export class LeadCommandHandler implements OnApplicationBootstrap, OnApplicationShutdown {
+  private consumer?: BatchConsumer;
+  private producer?: Producer;
+  private readonly finished = new Set<string>();
+  private readonly failedLogged = new Set<string>();
+  private readonly outcomes: Counter<'outcome'>;
+
+  constructor(
+    @Inject(LEADS_STORE) private readonly store: LeadsStore,
+    @Inject(AVRO_SERDE) private readonly serde: AvroSerde,
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(APP_CONFIG) private readonly config: LeadMoverConfig,
+    @Inject(APP_LOGGER) private readonly logger: Logger,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+    @Inject(HEALTH_CHECKS) health: HealthRegistry,
+  ) {
+    this.outcomes = new Counter({ name: 'triggers_lead_commands_total', help: 'Lead commands by outcome', labelNames: ['outcome'], registers: [registry] });
+    health.register({
+      name: 'leadConsumer',
+      check: async () => {
+        const assigned = this.consumer?.assignment();
+        return { ok: assigned !== undefined, detail: { groupId: config.groupId, store: config.leadsStore, assigned: assigned ?? null } };
+      },
+    });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.producer = createIdempotentProducer(this.kafka);
+    await this.producer.connect();
+    this.consumer = new BatchConsumer({
+      kafka: this.kafka,
+      groupId: this.config.groupId,
+      topics: [this.config.kafka.topics.leadCommands],
+      logger: this.logger,
+      sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
+      handle: (messages, source) => this.handle(messages, source),
+    });
+    await this.consumer.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.consumer?.stop();
+    await this.producer?.disconnect();
+    await this.store.close();
+  }
+
+  private async handle(messages: KafkaMessage[], source: { topic: string; partition: number }): Promise<void> {
+    const topics = this.config.kafka.topics;
+    const logs: Message[] = [];
+    const dead: Message[] = [];
+    const counts: Record<string, number> = {};
+    let failure: unknown;
+    for (const m of messages) {
+      const position = `${source.topic}:${source.partition}:${m.offset}`;
+      if (this.finished.has(position)) continue;
+      let command: LeadCommand;
+      try {
+        const decoded = await this.serde.decode<LeadCommand>(m.value);
+        if (decoded.schemaName !== SCHEMAS.leadCommand) throw new ContractError(`a ${decoded.schemaName} on the lead command topic`, '');
+        command = decoded.value;
+      } catch (err) {
+        if (!(err instanceof ContractError)) throw err;
+        this.logger.warn({ ...source, offset: m.offset, reason: err.message }, 'lead command dead-lettered');
+        dead.push({ key: m.key, value: m.value, headers: { ...(m.headers ?? {}), 'dlq-reason': err.message, 'dlq-source-topic': source.topic, 'dlq-source-partition': String(source.partition), 'dlq-source-offset': m.offset } });
+        continue;
+      }
+      const ctx = { ...source, offset: m.offset, tenantId: command.tenantId, commandId: command.commandId, leadId: command.leadId, correlationId: command.eventId };
+      let outcome: LeadMoveOutcome;
+      try {
+        outcome = await applyLeadMove(this.store, command);
+      } catch (err) {
+        if (!(err instanceof LeadsStoreUnavailableError)) throw err;
+        failure = err;
+        if (!this.failedLogged.has(command.commandId)) {
+          this.failedLogged.add(command.commandId);
+          logs.push(await this.log(command, { step: 'lead.failed', status: 'failed', message: `failed, will retry: ${err.message}` }));
+        }
+        this.logger.warn({ ...ctx, err: err.message }, 'leads store unavailable; the batch is retried from this command');
+        break;
+      }
+      logs.push(await this.log(command, outcome));
+      counts[outcome.step] = (counts[outcome.step] ?? 0) + 1;
+      this.remember(position, command.commandId);
+      this.logger.info({ ...ctx, outcome: outcome.step, message: outcome.message }, 'lead command applied');
+    }
+    // Outcomes already reached are recorded even when the batch stops early: they are not judged again.
+    await this.producer!.sendBatch({
+      topicMessages: [
+        { topic: topics.log, messages: logs },
+        { topic: topics.deadLetterLead, messages: dead },
+      ].filter((t) => t.messages.length > 0),
+    });
+    for (const [step, n] of Object.entries(counts)) this.outcomes.inc({ outcome: step.replace('lead.', '') }, n);
+    if (failure) {
+      this.outcomes.inc({ outcome: 'failed' });
+      throw failure;
+    }
+  }
+
+  private remember(position: string, commandId: string): void {
+    this.finished.add(position);
+    this.failedLogged.delete(commandId);
+    if (this.finished.size > REMEMBERED) this.finished.delete(this.finished.values().next().value!);
+  }
+
+  private async log(c: LeadCommand, outcome: { step: string; status: LeadMoveOutcome['status']; message: string }): Promise<Message> {
+    const topic = this.config.kafka.topics.log;
+    const record = newLogRecord({
+      logId: logIdFor(c.commandId, outcome.step),
+      tenantId: c.tenantId,
+      triggerId: c.triggerId,
+      eventId: c.eventId,
+      eventType: c.eventType,
+      commandId: c.commandId,
+      step: outcome.step,
+      status: outcome.status,
+      time: Date.now(),
+      message: outcome.message,
+    });
+    return { key: `${c.tenantId}/${c.triggerId}`, value: await this.serde.encode(topic, SCHEMAS.logRecord, record), headers: { 'correlation-id': c.eventId } };
+  }
+}
