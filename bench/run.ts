@@ -3,6 +3,7 @@
  * figures and writes them as JSON under bench/results/.
  */
 import { dispatcherBenchmark } from './dispatcher.bench';
+import { logSinkBenchmark } from './log-sink.bench';
 import { matcherBenchmark } from './matcher.bench';
 import { rulesBenchmark } from './rules.bench';
 
@@ -10,6 +11,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   rules: rulesBenchmark,
   matcher: matcherBenchmark,
   dispatcher: dispatcherBenchmark,
+  'log-sink': logSinkBenchmark,
 };
 
 async function main(): Promise<void> {

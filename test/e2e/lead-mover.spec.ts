@@ -148,7 +148,7 @@ describe('lead-mover', () => {
     } finally {
       await client.close();
       await app.stop();
-      await ferret.stop();
+      await ferret.dispose();
     }
   }, 120_000);
 });

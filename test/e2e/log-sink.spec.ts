@@ -108,7 +108,7 @@ describe('log-sink', () => {
     } finally {
       await client.close();
       await app.stop();
-      await ferret.stop();
+      await ferret.dispose();
     }
   }, 180_000);
 });

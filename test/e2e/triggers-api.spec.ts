@@ -290,7 +290,7 @@ describe('triggers-api', () => {
         responseBody: 'oops',
         responseTruncated: false,
         durationMs: 12,
-        errorClass: 'http_status',
+        errorClass: 'http.status',
       };
       const t0 = Date.parse('2026-01-01T00:00:00Z');
       const records = [
@@ -305,7 +305,7 @@ describe('triggers-api', () => {
       const all = await acme.get(`/v1/triggers/${triggerId}/event-logs`);
       expect(all.body.items.map((r: { logId: string }) => r.logId)).toEqual(['l3', 'l2', 'l1']);
       expect(all.body.items[0].nextDueAt).toBe(new Date(t0 + 602_000).toISOString());
-      expect(all.body.items[1]).toMatchObject({ responseStatus: 500, durationMs: 12, errorClass: 'http_status', attempt: 1 });
+      expect(all.body.items[1]).toMatchObject({ responseStatus: 500, durationMs: 12, errorClass: 'http.status', attempt: 1 });
       const failed = await acme.get(`/v1/triggers/${triggerId}/event-logs?status=failed`);
       expect(failed.body.items.map((r: { logId: string }) => r.logId)).toEqual(['l2']);
       const page1 = await acme.get(`/v1/triggers/${triggerId}/event-logs?limit=2`);

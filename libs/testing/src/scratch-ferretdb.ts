@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { loadInfraConfig } from '@triggers/config';
 import { ferretdbServer } from './infra/servers';
 import { startDetached, stopProcess } from './infra/process-control';
@@ -14,6 +15,8 @@ export interface ScratchFerretDB {
   stop(): Promise<void>;
   /** Starts it again on the same port and data, and waits until it answers. */
   start(): Promise<void>;
+  /** Stops it and removes its data. */
+  dispose(): Promise<void>;
 }
 
 /** Starts a scratch FerretDB on a free port with data under `.infra/test/`. */
@@ -27,13 +30,18 @@ export async function startScratchFerretDB(): Promise<ScratchFerretDB> {
     pid = startDetached(cmd, args, { cwd, env, logFile: `${infra.dataDir}/ferretdb.log`, pidFile: `${infra.dataDir}/ferretdb.pid` });
     await waitFor(() => ferret.ready(), { timeoutMs: 20_000, description: 'the scratch FerretDB' });
   };
+  const stop = async () => {
+    if (pid !== undefined) await stopProcess(pid, 10_000);
+    pid = undefined;
+  };
   await start();
   return {
     uri: (database) => `mongodb://127.0.0.1:${infra.mongo.port}/${database}`,
     start,
-    async stop() {
-      if (pid !== undefined) await stopProcess(pid, 10_000);
-      pid = undefined;
+    stop,
+    async dispose() {
+      await stop();
+      rmSync(infra.dataDir, { recursive: true, force: true });
     },
   };
 }

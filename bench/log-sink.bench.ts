@@ -1,0 +1,185 @@
+import { Partitioners, Producer } from 'kafkajs';
+import { LeadCommand, LogRecord, SCHEMAS, commandIdFor, logIdFor, newLogRecord, sampleEvent, webhookBody } from '@triggers/contracts';
+import { createTopicsAndWait } from '@triggers/kafka';
+import { EVENT_LOGS_COLLECTION, EventLogDocument, LEADS_COLLECTION, MongoHandle, connectMongo, importLeads, importLists, toEventLogDocument } from '@triggers/mongo';
+import { AppProcess, TestContext, freePort, startApp, uniqueId, waitFor, waitForHealthy } from '@triggers/testing';
+import { report } from './bench-report';
+import { benchContext } from './infra';
+
+const RECORDS = 20_000;
+const RAW_BATCH = 500;
+const LEADS = 2_000;
+
+/**
+ * The log-sink as a process writing the log topic into MongoDB (FerretDB here), beside the raw
+ * driver inserting the same documents with insertMany in the same run; then the lead-mover's
+ * moves/s against the embedded store.
+ */
+export async function logSinkBenchmark(): Promise<void> {
+  const { ctx, stopInfra } = await benchContext();
+  const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const mongoBase = ctx.config.mongodbUri.replace(/\/[^/]*$/, '');
+  try {
+    const records = Array.from({ length: RECORDS }, (_, i) => webhookRecord(i));
+
+    process.stderr.write(`raw insertMany: ${RECORDS} documents in batches of ${RAW_BATCH}\n`);
+    const raw = await rawInsertMany(`${mongoBase}/${uniqueId('raw')}`, records);
+
+    process.stderr.write(`log-sink: ${RECORDS} records\n`);
+    const sink = await sinkRun(ctx, producer, `${mongoBase}/${uniqueId('sink')}`, records);
+
+    process.stderr.write(`lead-mover: ${LEADS} moves\n`);
+    const moves = await leadMoves(ctx, producer, `${mongoBase}/${uniqueId('leads')}`);
+
+    report('log-sink', {
+      setup: { records: RECORDS, avgRecordBytes: Math.round(JSON.stringify(records[0]).length), indexes: 3, server: 'FerretDB (the test profile)', rawBatch: RAW_BATCH },
+      sinkRecordsPerSecond: Math.round(sink),
+      rawInsertManyPerSecond: Math.round(raw),
+      ratioToRaw: +(sink / raw).toFixed(2),
+      leadMoves: { leads: LEADS, movesPerSecond: Math.round(moves) },
+    });
+  } finally {
+    await producer.disconnect();
+    await stopInfra();
+  }
+}
+
+/** A delivered-webhook record, the most common and the largest kind. */
+function webhookRecord(i: number): LogRecord {
+  const body = webhookBody('agent.wrap', sampleEvent('agent.wrap').payload);
+  return newLogRecord({
+    logId: logIdFor('bench', i),
+    tenantId: `tenant-${i % 10}`,
+    triggerId: `trigger-${i % 100}`,
+    eventId: `evt-${i}`,
+    eventType: 'agent.wrap',
+    commandId: `cmd-${i}`,
+    step: 'webhook.delivered',
+    status: 'ok',
+    time: Date.now(),
+    attempt: 1,
+    message: 'delivered: HTTP 200 in 12 ms (attempt 1)',
+    http: {
+      method: 'POST',
+      url: 'https://hooks.example.com/wrap',
+      requestHeaders: { 'content-type': 'application/json', 'webhook-id': `cmd-${i}`, 'webhook-timestamp': '1700000000' },
+      requestBody: body,
+      responseStatus: 200,
+      responseHeaders: { 'content-type': 'application/json' },
+      responseBody: '{"ok":true}',
+      responseTruncated: false,
+      durationMs: 12,
+      errorClass: null,
+    },
+  });
+}
+
+async function withIndexes(uri: string): Promise<MongoHandle> {
+  const mongo = await connectMongo(uri);
+  const logs = mongo.db.collection(EVENT_LOGS_COLLECTION);
+  await logs.createIndex({ tenantId: 1, triggerId: 1, time: -1 });
+  await logs.createIndex({ tenantId: 1, eventId: 1 });
+  await logs.createIndex({ tenantId: 1, status: 1, time: -1 });
+  return mongo;
+}
+
+async function rawInsertMany(uri: string, records: LogRecord[]): Promise<number> {
+  const mongo = await withIndexes(uri);
+  try {
+    const docs = records.map(toEventLogDocument);
+    const started = Date.now();
+    const logs = mongo.db.collection<EventLogDocument>(EVENT_LOGS_COLLECTION);
+    for (let i = 0; i < docs.length; i += RAW_BATCH) await logs.insertMany(docs.slice(i, i + RAW_BATCH), { ordered: false });
+    return docs.length / ((Date.now() - started) / 1000);
+  } finally {
+    await mongo.db.dropDatabase();
+    await mongo.client.close();
+  }
+}
+
+async function produce(ctx: TestContext, producer: Producer, topic: string, schema: string, items: { key: string; value: unknown }[]): Promise<void> {
+  for (let i = 0; i < items.length; i += 1000) {
+    const messages = await Promise.all(items.slice(i, i + 1000).map(async (m) => ({ key: m.key, value: await ctx.serde.encode(topic, schema, m.value) })));
+    await producer.send({ topic, messages });
+  }
+}
+
+async function startOn(ctx: TestContext, app: string, env: Record<string, string>): Promise<AppProcess> {
+  const process = startApp(app, { ...ctx.env, PORT: String(await freePort()), KAFKA_GROUP_ID: uniqueId(app), LOG_LEVEL: 'warn', ...env });
+  await waitForHealthy(process, 120_000);
+  return process;
+}
+
+/**
+ * Items/s of an app by its own counter (`pattern` captures it), from the first counted to
+ * `expected`: polling the database instead would load the server under test.
+ */
+async function rateOf(app: AppProcess, pattern: RegExp, expected: number): Promise<number> {
+  // Timed from the first count seen, so only what was counted after it is in the rate.
+  let first = 0;
+  let atFirst = 0;
+  await waitFor(
+    async () => {
+      const n = Number(pattern.exec(await (await fetch(`http://127.0.0.1:${app.port}/metrics`)).text())?.[1] ?? 0);
+      if (n > 0 && !first) [first, atFirst] = [Date.now(), n];
+      return n >= expected;
+    },
+    { timeoutMs: 600_000, intervalMs: 20, description: `${expected} counted by ${app.name}` },
+  );
+  return (expected - atFirst) / ((Date.now() - first) / 1000);
+}
+
+/** Records/s from the first document stored to the last, all records waiting on the topic. */
+async function sinkRun(ctx: TestContext, producer: Producer, uri: string, records: LogRecord[]): Promise<number> {
+  const topic = `${ctx.namespace}.bench.log.${uniqueId('l')}`;
+  await createTopicsAndWait(ctx.admin, [{ topic, numPartitions: 3 }]);
+  await produce(ctx, producer, topic, SCHEMAS.logRecord, records.map((r) => ({ key: `${r.tenantId}/${r.triggerId}`, value: r })));
+  const mongo = await withIndexes(uri);
+  const app = await startOn(ctx, 'log-sink', { MONGODB_URI: uri, TOPIC_LOG: topic });
+  try {
+    const rate = await rateOf(app, /triggers_log_sink_records_total\{[^}]*\} (\d+)/, records.length);
+    const stored = await mongo.db.collection(EVENT_LOGS_COLLECTION).countDocuments();
+    if (stored !== records.length) throw new Error(`${stored} documents stored, expected ${records.length}`);
+    return rate;
+  } finally {
+    await app.stop(10_000);
+    await mongo.db.dropDatabase();
+    await mongo.client.close();
+  }
+}
+
+/** Moves/s of the lead-mover with every command waiting: each lead to another list of its campaign. */
+async function leadMoves(ctx: TestContext, producer: Producer, uri: string): Promise<number> {
+  const topic = `${ctx.namespace}.bench.lead.${uniqueId('c')}`;
+  await createTopicsAndWait(ctx.admin, [{ topic, numPartitions: 3 }]);
+  const mongo = await connectMongo(uri);
+  const tenantId = 'bench-tenant';
+  await importLists(mongo.db, tenantId, [
+    { listId: '100', campaignId: '1695', name: 'New' },
+    { listId: '445', campaignId: '1695', name: 'Callback' },
+  ]);
+  await importLeads(mongo.db, tenantId, Array.from({ length: LEADS }, (_, i) => ({ leadId: String(i), campaignId: '1695', listId: '100' })));
+  const commands: LeadCommand[] = Array.from({ length: LEADS }, (_, i) => ({
+    commandId: commandIdFor(`evt-${i}`, 'trigger-1', 0),
+    tenantId,
+    triggerId: 'trigger-1',
+    eventId: `evt-${i}`,
+    eventType: 'agent.wrap',
+    leadId: String(i),
+    campaignId: '1695',
+    toListId: '445',
+  }));
+  await produce(ctx, producer, topic, SCHEMAS.leadCommand, commands.map((c) => ({ key: `${c.tenantId}/${c.leadId}`, value: c })));
+  const app = await startOn(ctx, 'lead-mover', { MONGODB_URI: uri, TOPIC_LEAD_COMMANDS: topic });
+  try {
+    const rate = await rateOf(app, /triggers_lead_commands_total\{[^}]*outcome="moved"[^}]*\} (\d+)/, LEADS);
+    const stillOnOld = await mongo.db.collection(LEADS_COLLECTION).countDocuments({ tenantId, listId: '100' });
+    if (stillOnOld !== 0) throw new Error(`${stillOnOld} leads were not moved`);
+    return rate;
+  } finally {
+    await app.stop(10_000);
+    await mongo.db.dropDatabase();
+    await mongo.client.close();
+  }
+}
