@@ -1,14 +1,16 @@
 /**
  * `npm start`: the whole system on this machine. Starts Kafka, the schema registry and FerretDB
  * (unless KAFKA_BROKERS / SCHEMA_REGISTRY_URL / MONGODB_URI point elsewhere), creates the topics,
- * registers the schemas, starts the five apps and waits until each is healthy. Ctrl-C stops the
- * apps, then the servers this run started.
+ * registers the schemas, starts the five apps and waits until each is healthy, then runs the demo
+ * (scripts/demo.ts; `--no-demo` or DEMO=0 skips it). Ctrl-C stops the demo, the apps, then the
+ * servers this run started.
  */
 import { join } from 'node:path';
 import { appConfig, infraConnectionEnv, loadInfraConfig, DEFAULT_PORTS } from '@triggers/config';
 import { AvroSerde, createKafka, createRegistry, ensureTopics } from '@triggers/kafka';
 import { createLogger } from '@triggers/logging';
 import { APP_NAMES, AppProcess, LocalInfra, repoRoot, startApp, waitForHealthy } from '@triggers/testing';
+import { runDemo } from './demo';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -26,7 +28,9 @@ async function main(): Promise<void> {
   const env: Record<string, string> = {
     ...infraConnectionEnv(infra.config),
     WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8,::1/128',
-    ...pick(process.env, ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'MONGODB_URI', 'TOPIC_NAMESPACE', 'WEBHOOK_ALLOWED_CIDRS']),
+    // A demo retry tier of seconds, so the retry path shows while you watch (the spec's is 10 min).
+    WEBHOOK_RETRY_DELAY_MS: '5000',
+    ...pick(process.env, ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'MONGODB_URI', 'TOPIC_NAMESPACE', 'WEBHOOK_ALLOWED_CIDRS', 'WEBHOOK_RETRY_DELAY_MS', 'LOG_LEVEL']),
   };
 
   say('▶ Servers (Kafka, schema registry, FerretDB): the registry takes up to half a minute');
@@ -50,10 +54,12 @@ async function main(): Promise<void> {
   say('▶ Apps');
   const logDir = join(infra.config.dataDir, 'logs');
   const apps: AppProcess[] = [];
+  let demo: { stop: () => Promise<void> } | undefined;
   let stopping = false;
   const stopAll = async (code: number) => {
     if (stopping) return;
     stopping = true;
+    await demo?.stop();
     say('\n▶ Stopping apps');
     await Promise.all(apps.map((a) => a.stop()));
     if (startedServers.length > 0) {
@@ -85,8 +91,22 @@ async function main(): Promise<void> {
   say(`  Kafka          ${env.KAFKA_BROKERS}`);
   say(`  Registry       ${env.SCHEMA_REGISTRY_URL}`);
   say(`  MongoDB        ${env.MONGODB_URI}`);
+  say(`  API docs       http://127.0.0.1:${DEFAULT_PORTS['triggers-api']}/docs`);
   say(`  Produce event  npm run -s produce -- --tenant demo --file ../shared/spec/payloads/agent-wrap-inbound.json`);
-  say('Ctrl-C stops everything.');
+
+  if (process.argv.includes('--no-demo') || process.env.DEMO === '0') {
+    say('Ctrl-C stops everything.');
+    return;
+  }
+  say('\n▶ Demo: a tenant, its lists and leads, the spec\'s four triggers, a receiver for their webhooks');
+  demo = await runDemo({
+    config: { ...config, app: 'demo' },
+    logger,
+    apiUrl: `http://127.0.0.1:${DEFAULT_PORTS['triggers-api']}`,
+    receiverPort: Number(process.env.DEMO_RECEIVER_PORT ?? 4000),
+    say,
+  });
+  say('\n▶ What happens (from the log topic; the MPIQ webhook fails once and is retried 5 s later). Ctrl-C stops everything.\n');
 }
 
 function pick(env: NodeJS.ProcessEnv, keys: string[]): Record<string, string> {
