@@ -169,7 +169,11 @@ export function registryServer(infra: InfraConfig): ServerDefinition {
           APICURIO_KAFKASQL_BOOTSTRAP_SERVERS: `127.0.0.1:${infra.kafka.port}`,
           QUARKUS_HTTP_HOST: '127.0.0.1',
           QUARKUS_HTTP_PORT: String(port),
+          // The management interface is fixed at build time; it can only be moved: to loopback,
+          // and to a port of this profile's own, so the local and test registries run side by side.
           QUARKUS_MANAGEMENT_ENABLED: 'false',
+          QUARKUS_MANAGEMENT_HOST: '127.0.0.1',
+          QUARKUS_MANAGEMENT_PORT: String(port + 1000),
           QUARKUS_LOG_CONSOLE_JSON: 'false',
         },
         cwd: dir,
