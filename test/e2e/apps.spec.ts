@@ -47,6 +47,10 @@ describe('the five apps as processes', () => {
       const body = (await res.json()) as Health;
       expect(body.checks.schemaRegistry.ok).toBe(false);
       expect(body.checks.kafka.ok).toBe(true);
+      // Not ready, yet alive: Kubernetes takes it out of rotation without restarting it.
+      const live = await fetch(`http://127.0.0.1:${app.port}/livez`);
+      expect(live.status).toBe(200);
+      expect(await live.json()).toEqual({ status: 'ok', app: 'matcher' });
     } finally {
       await app.stop();
     }

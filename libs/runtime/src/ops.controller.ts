@@ -5,7 +5,10 @@ import type { BaseConfig } from '@triggers/config';
 import type { HealthRegistry } from './health-checks';
 import { APP_CONFIG, HEALTH_CHECKS, METRICS_REGISTRY } from './tokens';
 
-/** `/healthz` (200 when every dependency answers, else 503) and Prometheus `/metrics`. */
+/**
+ * `/healthz` (readiness: 200 when every dependency answers, else 503), `/livez` (liveness: the
+ * process answers) and Prometheus `/metrics`.
+ */
 @Controller()
 export class OpsController {
   constructor(
@@ -23,6 +26,12 @@ export class OpsController {
       app: this.config.app,
       checks: Object.fromEntries(results),
     });
+  }
+
+  /** The process is alive; a dependency being down is readiness's business, not a reason to restart. */
+  @Get('livez')
+  live(): { status: 'ok'; app: string } {
+    return { status: 'ok', app: this.config.app };
   }
 
   @Get('metrics')
