@@ -18,8 +18,8 @@ type Model = { new (data: object): { validate(): void } };
 function modelFor(apiVersion: string, kind: string): Model | undefined {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
   const key = (g: string) => g.replace(/[.-](\w)/g, (_, c: string) => c.toUpperCase());
-  for (const pkg of [k8s, keda] as unknown as Record<string, Record<string, Record<string, Model>>>[]) {
-    const byGroup = group === '' ? pkg[version] : pkg[key(group)]?.[version];
+  for (const pkg of [k8s, keda] as unknown as Record<string, Record<string, unknown>>[]) {
+    const byGroup = (group === '' ? pkg[version] : pkg[key(group)]?.[version]) as Record<string, Model> | undefined;
     if (byGroup?.[kind]) return byGroup[kind];
   }
   return undefined;
