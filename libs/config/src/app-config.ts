@@ -139,6 +139,24 @@ function required(value: string | undefined, variable: string, because: string):
   return value;
 }
 
+/** How `topics apply` creates topics, beyond partitions and replication. */
+export interface TopicsConfig {
+  /** `min.insync.replicas` of every topic: 2 with 3 replicas, so one broker may be down. */
+  minInsyncReplicas: number;
+  /** Retention of the log topic: how far back analysts (and a rebuilt Event Logs) can read. */
+  logRetentionMs?: number;
+}
+
+/** Reads the topic provisioning settings; `min.insync.replicas` defaults to min(2, replication). */
+export function loadTopicsConfig(env: Env, replicationFactor: number): TopicsConfig {
+  const v = parseEnv({ TOPIC_MIN_INSYNC_REPLICAS: positiveInt().optional(), TOPIC_LOG_RETENTION_MS: durationMs().optional() }, env);
+  const minInsyncReplicas = v.TOPIC_MIN_INSYNC_REPLICAS ?? Math.min(2, replicationFactor);
+  if (minInsyncReplicas > replicationFactor) {
+    throw new ConfigError([{ variable: 'TOPIC_MIN_INSYNC_REPLICAS', message: `must not exceed TOPIC_REPLICATION_FACTOR (${replicationFactor})` }]);
+  }
+  return { minInsyncReplicas, logRetentionMs: v.TOPIC_LOG_RETENTION_MS };
+}
+
 /** Timing of webhook delivery; the spec's values are the defaults, tests compress them. */
 export interface WebhookTimingConfig {
   /** Delay of the retry tier: the spec's "a retry will be dispatched after 10 minutes". */
@@ -192,6 +210,8 @@ export const CONFIG_VARIABLES: { name: string; default: string; meaning: string 
   { name: 'TOPIC_<KEY>', default: 'see Topics', meaning: 'Overrides one topic name, e.g. TOPIC_WEBHOOK_COMMANDS' },
   { name: 'TOPIC_PARTITIONS', default: '3', meaning: 'Partitions of topics the project creates' },
   { name: 'TOPIC_REPLICATION_FACTOR', default: '1', meaning: 'Replication of topics the project creates' },
+  { name: 'TOPIC_MIN_INSYNC_REPLICAS', default: 'min(2, replication)', meaning: 'min.insync.replicas of topics the project creates' },
+  { name: 'TOPIC_LOG_RETENTION_MS', default: '2592000000 (30 days)', meaning: 'Retention of the log topic (how far back analysts can read)' },
   { name: 'SCHEMA_REGISTRY_URL', default: 'http://127.0.0.1:8081/apis/ccompat/v7', meaning: 'Confluent-compatible registry' },
   { name: 'SCHEMA_REGISTRY_USERNAME / SCHEMA_REGISTRY_PASSWORD', default: '(none)', meaning: 'Registry basic auth' },
   { name: 'MONGODB_URI', default: 'mongodb://127.0.0.1:27017/triggers', meaning: 'MongoDB (or FerretDB) with the database name' },

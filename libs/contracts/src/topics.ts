@@ -7,9 +7,13 @@ export interface TopicSpec {
   /** Full name of the Avro record its values carry; absent for raw (dead-letter) topics. */
   valueSchema?: string;
   cleanupPolicy: 'delete' | 'compact';
+  /** How long a delete topic keeps messages (`retention.ms`); compacted topics keep the latest forever. */
+  retentionMs?: number;
   /** Why the topic exists, for the README and `topics` output. */
   doc: string;
 }
+
+const DAY = 24 * 60 * 60 * 1000;
 
 const eventTopicKey = (type: EventType) => `events.${type}` as const;
 
@@ -26,6 +30,7 @@ export const KAFKA_TOPICS = {
         name: `triggers.events.${type}.v1`,
         valueSchema: EVENT_TYPES[type].schema,
         cleanupPolicy: 'delete',
+        retentionMs: 7 * DAY,
         doc: `${EVENT_TYPES[type].displayName} events published by platform services`,
       },
     ]),
@@ -40,44 +45,52 @@ export const KAFKA_TOPICS = {
     name: 'triggers.commands.webhook.v1',
     valueSchema: 'triggers.commands.WebhookCommand',
     cleanupPolicy: 'delete',
+    retentionMs: 7 * DAY,
     doc: 'Webhook deliveries to make, one per matched webhook action',
   },
   webhookRetry: {
     name: 'triggers.retry.webhook.10m.v1',
     valueSchema: 'triggers.commands.WebhookCommand',
     cleanupPolicy: 'delete',
+    retentionMs: 7 * DAY, // far beyond the 10-minute delay and the 48-hour window,
     doc: 'Failed webhook deliveries waiting for their next attempt (the 10-minute tier)',
   },
   leadCommands: {
     name: 'triggers.commands.lead.v1',
     valueSchema: 'triggers.commands.LeadCommand',
     cleanupPolicy: 'delete',
+    retentionMs: 7 * DAY,
     doc: 'lead.update.list moves to apply, one per matched lead action',
   },
   log: {
     name: 'triggers.log.v1',
     valueSchema: 'triggers.log.LogRecord',
     cleanupPolicy: 'delete',
+    retentionMs: 30 * DAY, // what analysts can read back; TOPIC_LOG_RETENTION_MS overrides,
     doc: 'Every match, attempt and outcome, for analysts and the Event Logs view',
   },
   deadLetterEvents: {
     name: 'triggers.deadletter.events.v1',
     cleanupPolicy: 'delete',
+    retentionMs: 30 * DAY,
     doc: 'Event messages the matcher could not read, with the reason in headers',
   },
   deadLetterWebhook: {
     name: 'triggers.deadletter.webhook.v1',
     cleanupPolicy: 'delete',
+    retentionMs: 30 * DAY,
     doc: 'Webhook commands given up after the retry window, or unreadable',
   },
   deadLetterLead: {
     name: 'triggers.deadletter.lead.v1',
     cleanupPolicy: 'delete',
+    retentionMs: 30 * DAY,
     doc: 'Lead commands that could not be read',
   },
   deadLetterLog: {
     name: 'triggers.deadletter.log.v1',
     cleanupPolicy: 'delete',
+    retentionMs: 30 * DAY,
     doc: 'Log records that could not be read',
   },
 } satisfies Record<string, TopicSpec>;

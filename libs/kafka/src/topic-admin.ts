@@ -1,3 +1,4 @@
+import { ConfigResourceTypes } from 'kafkajs';
 import type { Admin, ITopicConfig } from 'kafkajs';
 import { KAFKA_TOPICS, TOPIC_KEYS, TopicKey, TopicNames } from '@triggers/contracts';
 import type { AvroSerde } from './avro-serde';
@@ -7,8 +8,21 @@ export interface TopicLayout {
   topics: TopicNames;
   partitions: number;
   replicationFactor: number;
-  /** Extra per-topic configs, e.g. `min.insync.replicas` in production. */
-  configs?: Record<string, string>;
+  /** `min.insync.replicas` of every topic (production: 2 of 3 replicas). */
+  minInsyncReplicas?: number;
+  /** Retention overrides, by topic key (e.g. the log topic's, for analysts). */
+  retentionMs?: Partial<Record<TopicKey, number>>;
+}
+
+/** The configs a product topic is created with: its cleanup policy, retention and ISR minimum. */
+export function topicConfigs(key: TopicKey, layout: TopicLayout): Record<string, string> {
+  const spec = KAFKA_TOPICS[key] as { cleanupPolicy: string; retentionMs?: number };
+  const retention = layout.retentionMs?.[key] ?? spec.retentionMs;
+  return {
+    'cleanup.policy': spec.cleanupPolicy,
+    ...(spec.cleanupPolicy === 'delete' && retention !== undefined ? { 'retention.ms': String(retention) } : {}),
+    ...(layout.minInsyncReplicas !== undefined ? { 'min.insync.replicas': String(layout.minInsyncReplicas) } : {}),
+  };
 }
 
 /**
@@ -39,12 +53,15 @@ export interface TopicReport {
   name: string;
   created: boolean;
   schemaId?: number;
+  /** How an existing topic differs from the layout (fewer partitions, other configs); never changed here. */
+  drift: string[];
 }
 
 /**
- * Creates every product topic that does not exist yet (compaction for the trigger config topic)
- * and registers each topic's value schema. Idempotent: a second run creates nothing and gets the
- * same schema ids back.
+ * Creates every product topic that does not exist yet, with its configs ({@link topicConfigs}),
+ * checks the ones that exist against the layout (reporting drift, changing nothing: repartitioning
+ * or re-configuring a live topic is an operator's decision), and registers each topic's value
+ * schema. Idempotent: a second run creates nothing and gets the same schema ids back.
  */
 export async function ensureTopics(admin: Admin, layout: TopicLayout, serde?: AvroSerde): Promise<TopicReport[]> {
   const existing = new Set(await admin.listTopics());
@@ -52,25 +69,46 @@ export async function ensureTopics(admin: Admin, layout: TopicLayout, serde?: Av
   for (const key of TOPIC_KEYS) {
     const name = layout.topics[key];
     if (existing.has(name)) continue;
-    const configEntries = Object.entries({
-      'cleanup.policy': KAFKA_TOPICS[key].cleanupPolicy,
-      ...layout.configs,
-    }).map(([n, value]) => ({ name: n, value }));
     missing.push({
       topic: name,
       numPartitions: layout.partitions,
       replicationFactor: layout.replicationFactor,
-      configEntries,
+      configEntries: Object.entries(topicConfigs(key, layout)).map(([n, value]) => ({ name: n, value })),
     });
   }
   if (missing.length > 0) await createTopicsAndWait(admin, missing);
   const created = new Set(missing.map((t) => t.topic));
+  const drift = await checkExisting(admin, layout, TOPIC_KEYS.filter((k) => !created.has(layout.topics[k])));
   const reports: TopicReport[] = [];
   for (const key of TOPIC_KEYS) {
     const name = layout.topics[key];
     const schema = (KAFKA_TOPICS[key] as { valueSchema?: string }).valueSchema;
     const schemaId = schema && serde ? await serde.register(name, schema) : undefined;
-    reports.push({ key, name, created: created.has(name), schemaId });
+    reports.push({ key, name, created: created.has(name), schemaId, drift: drift.get(key) ?? [] });
   }
   return reports;
+}
+
+async function checkExisting(admin: Admin, layout: TopicLayout, keys: TopicKey[]): Promise<Map<TopicKey, string[]>> {
+  const drift = new Map<TopicKey, string[]>();
+  if (keys.length === 0) return drift;
+  const names = keys.map((k) => layout.topics[k]);
+  const meta = await admin.fetchTopicMetadata({ topics: names });
+  const described = await admin.describeConfigs({
+    resources: names.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
+    includeSynonyms: false,
+  });
+  for (const key of keys) {
+    const name = layout.topics[key];
+    const found: string[] = [];
+    const partitions = meta.topics.find((t) => t.name === name)?.partitions.length ?? 0;
+    if (partitions < layout.partitions) found.push(`${partitions} partitions, fewer than ${layout.partitions}`);
+    const entries = described.resources.find((r) => r.resourceName === name)?.configEntries ?? [];
+    for (const [config, wanted] of Object.entries(topicConfigs(key, layout))) {
+      const actual = entries.find((e) => e.configName === config)?.configValue;
+      if (actual !== wanted) found.push(`${config} is ${actual ?? '(unset)'}, expected ${wanted}`);
+    }
+    if (found.length > 0) drift.set(key, found);
+  }
+  return drift;
 }
