@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import { createIdempotentProducer } from '@triggers/kafka';
-import { EVENT_TYPES, EventType, LeadCommand, SCHEMAS, TopicKey, TriggerConfigRecord, WebhookCommand, eventTopicKeyOf } from '@triggers/contracts';
+import { EVENT_TYPES, EventType, LeadCommand, LogRecord, SCHEMAS, TopicKey, TriggerConfigRecord, WebhookCommand, eventTopicKeyOf } from '@triggers/contracts';
 import type { TestContext } from './test-context';
 import { uniqueId } from './test-context';
 import { waitFor } from './wait-for';
@@ -72,6 +72,11 @@ export class PipelineDriver {
   /** Publishes lead commands as the matcher does, keyed by tenant and lead. */
   leadCommands(commands: LeadCommand[]): Promise<void> {
     return this.records('leadCommands', SCHEMAS.leadCommand, commands, (c) => `${c.tenantId}/${c.leadId}`);
+  }
+
+  /** Publishes log records as the apps do, keyed by tenant and trigger. */
+  logRecords(records: LogRecord[]): Promise<void> {
+    return this.records('log', SCHEMAS.logRecord, records, (r) => `${r.tenantId}/${r.triggerId}`);
   }
 
   private async records<T>(topicKey: TopicKey, schema: string, items: T[], keyOf: (item: T) => string): Promise<void> {
