@@ -87,6 +87,7 @@ async function main(): Promise<void> {
   }
 
   say(`\nTriggers is running (ready in ${((Date.now() - started) / 1000).toFixed(1)}s).`);
+  say(`  Web page       http://127.0.0.1:${DEFAULT_PORTS['triggers-api']}/  (sign in with an API key)`);
   say(`  API            http://127.0.0.1:${DEFAULT_PORTS['triggers-api']}/v1`);
   say(`  Kafka          ${env.KAFKA_BROKERS}`);
   say(`  Registry       ${env.SCHEMA_REGISTRY_URL}`);
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
     receiverPort: Number(process.env.DEMO_RECEIVER_PORT ?? 4000),
     say,
   });
+  say(`\n  Open http://127.0.0.1:${DEFAULT_PORTS['triggers-api']}/ and sign in with the key above to see the triggers and their Event Logs.`);
   say('\n▶ What happens (from the log topic; the MPIQ webhook fails once and is retried 5 s later). Ctrl-C stops everything.\n');
 }
 

@@ -10,6 +10,8 @@ import { ApiExceptionFilter } from './handlers/api-exception.filter';
 import { ApiKeyGuard } from './handlers/api-key.guard';
 import { EventLogsController } from './handlers/event-logs.controller';
 import { KeyThrottlerGuard } from './handlers/key-throttler.guard';
+import { EventTypesController } from './handlers/event-types.controller';
+import { WebController } from './handlers/web.controller';
 import { TriggersController } from './handlers/triggers.controller';
 import { CommandProducer } from './services/command-producer.service';
 import { ConfigPublisher } from './services/config-publisher.service';
@@ -27,7 +29,7 @@ export class TriggersApiModule {
         RuntimeModule.forApp({ config, logger, mongo: true }),
         ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.rateLimitPerMinute }]),
       ],
-      controllers: [TriggersController, EventLogsController],
+      controllers: [TriggersController, EventLogsController, EventTypesController, WebController],
       providers: [
         {
           provide: AccessStore,

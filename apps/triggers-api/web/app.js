@@ -1,0 +1,267 @@
+// The Integration › Triggers page: plain DOM over the /v1 API, with the API key kept for the tab's
+// session only. Every value from the API reaches the page through textContent, never as HTML.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const state = { key: sessionStorage.getItem('triggers.apiKey'), eventTypes: [], trigger: null, logId: null };
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'class') node.className = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null) node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c ?? '')));
+  return node;
+}
+
+async function api(method, path, body) {
+  const res = await fetch(path, {
+    method,
+    headers: { authorization: `Bearer ${state.key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : null;
+  if (res.status === 401) signOut('Your API key was not accepted.');
+  return { ok: res.ok, status: res.status, data };
+}
+
+function say(text) {
+  $('status').textContent = text;
+}
+
+function errorBox(data) {
+  const box = el('div', { class: 'error' }, el('strong', {}, data?.error ?? 'Error'));
+  if (data?.details?.length) box.append(el('ul', {}, ...data.details.map((d) => el('li', {}, d.path ? `${d.path}: ${d.message}` : d.message))));
+  return box;
+}
+
+function signOut(message) {
+  sessionStorage.removeItem('triggers.apiKey');
+  state.key = null;
+  $('workspace').hidden = true;
+  $('sign-out').hidden = true;
+  $('sign-in').hidden = false;
+  say(message ?? 'Signed out.');
+}
+
+async function signIn(key) {
+  state.key = key;
+  const types = await api('GET', '/v1/event-types');
+  if (!types.ok) return;
+  sessionStorage.setItem('triggers.apiKey', key);
+  state.eventTypes = types.data.items;
+  $('event-type').replaceChildren(...state.eventTypes.map((t) => el('option', { value: t.id }, `${t.displayName} (${t.id})`)));
+  $('sign-in').hidden = true;
+  $('sign-out').hidden = false;
+  $('workspace').hidden = false;
+  say('Signed in.');
+  await loadTriggers();
+}
+
+async function lastDelivery(id) {
+  const logs = await api('GET', `/v1/triggers/${encodeURIComponent(id)}/event-logs?limit=20`);
+  const last = logs.ok ? logs.data.items.find((l) => l.step.startsWith('webhook.') || l.step.startsWith('lead.')) : undefined;
+  if (!last) return el('span', { class: 'info' }, '—');
+  return el('span', { class: last.status }, `${last.step} ${last.responseStatus ?? ''} ${new Date(last.time).toLocaleString()}`.trim());
+}
+
+async function loadTriggers() {
+  const res = await api('GET', '/v1/triggers?limit=200');
+  if (!res.ok) return say(`Could not load triggers: ${res.data?.error ?? res.status}`);
+  const rows = await Promise.all(
+    res.data.items.map(async (t) => {
+      const toggle = el('input', { type: 'checkbox', 'aria-label': `Enable ${t.name}`, onchange: (e) => setEnabled(t, e.target.checked) });
+      toggle.checked = t.enabled;
+      return el(
+        'tr',
+        {},
+        el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => openTrigger(t.id) }, t.name)),
+        el('td', {}, t.eventType),
+        el('td', {}, toggle),
+        el('td', {}, await lastDelivery(t.id)),
+        el('td', {}, el('button', { type: 'button', onclick: () => deleteTrigger(t) }, 'Delete')),
+      );
+    }),
+  );
+  $('triggers').tBodies[0].replaceChildren(...rows);
+  $('no-triggers').hidden = rows.length > 0;
+}
+
+async function setEnabled(t, enabled) {
+  const res = await api('PATCH', `/v1/triggers/${encodeURIComponent(t.id)}`, { enabled });
+  say(res.ok ? `"${t.name}" ${enabled ? 'enabled' : 'disabled'}.` : `Could not change "${t.name}": ${res.data?.error}`);
+  await loadTriggers();
+}
+
+async function deleteTrigger(t) {
+  if (!confirm(`Delete "${t.name}"?`)) return;
+  const res = await api('DELETE', `/v1/triggers/${encodeURIComponent(t.id)}`);
+  say(res.ok ? `"${t.name}" deleted.` : `Could not delete "${t.name}": ${res.data?.error}`);
+  if (state.trigger?.id === t.id) $('detail').hidden = true;
+  await loadTriggers();
+}
+
+function selectTab(name) {
+  for (const tab of ['settings', 'try', 'logs']) {
+    $(`tab-${tab}`).setAttribute('aria-selected', String(tab === name));
+    $(`panel-${tab}`).hidden = tab !== name;
+  }
+  if (name === 'logs') loadLogs();
+}
+
+function sampleFor(type) {
+  return JSON.stringify(state.eventTypes.find((t) => t.id === type)?.sample ?? { type, payload: {} }, null, 2);
+}
+
+function showForm(t) {
+  state.trigger = t;
+  $('detail').hidden = false;
+  $('detail-title').textContent = t ? t.name : 'New trigger';
+  $('name').value = t?.name ?? '';
+  $('event-type').value = t?.eventType ?? state.eventTypes[0]?.id;
+  $('enabled').checked = t?.enabled ?? true;
+  $('parameters').value = t ? (t.parametersText ?? JSON.stringify(t.parameters, null, 2)) : JSON.stringify({ conditions: [{ reference: 'campaignId', operator: '=', value: '' }], actions: [{ action: 'webhook', parameters: { url: 'https://' } }] }, null, 2);
+  $('save-result').replaceChildren();
+  $('secret').hidden = true;
+  $('try-event').value = sampleFor($('event-type').value);
+  $('try-result').replaceChildren();
+  $('log-detail').hidden = true;
+  for (const tab of ['try', 'logs']) $(`tab-${tab}`).disabled = !t;
+  selectTab('settings');
+  $('name').focus();
+}
+
+async function openTrigger(id) {
+  const res = await api('GET', `/v1/triggers/${encodeURIComponent(id)}`);
+  if (res.ok) showForm(res.data);
+}
+
+async function save(event) {
+  event.preventDefault();
+  const body = { name: $('name').value, eventType: $('event-type').value, enabled: $('enabled').checked, parameters: $('parameters').value };
+  const t = state.trigger;
+  const res = t ? await api('PUT', `/v1/triggers/${encodeURIComponent(t.id)}`, { ...body, version: t.version }) : await api('POST', '/v1/triggers', body);
+  const out = $('save-result');
+  if (!res.ok) {
+    out.replaceChildren(errorBox(res.data));
+    return;
+  }
+  out.replaceChildren(el('div', { class: 'success' }, 'Trigger has been updated'), ...(res.data.warnings ?? []).map((w) => el('div', { class: 'warning' }, w.message ?? JSON.stringify(w))));
+  state.trigger = res.data;
+  $('detail-title').textContent = res.data.name;
+  for (const tab of ['try', 'logs']) $(`tab-${tab}`).disabled = false;
+  if (res.data.webhookSecret) {
+    $('secret').hidden = false;
+    $('secret').textContent = `Signing secret (shown once; receivers verify the webhook-signature header with it): ${res.data.webhookSecret}`;
+  }
+  await loadTriggers();
+}
+
+function readTryEvent() {
+  try {
+    return JSON.parse($('try-event').value);
+  } catch (err) {
+    $('try-result').replaceChildren(errorBox({ error: 'Invalid JSON format', details: [{ path: 'event', message: err.message }] }));
+    return undefined;
+  }
+}
+
+async function evaluate() {
+  const event = readTryEvent();
+  if (!event) return;
+  const res = await api('POST', `/v1/triggers/${encodeURIComponent(state.trigger.id)}/evaluate`, { event });
+  if (!res.ok) return $('try-result').replaceChildren(errorBox(res.data));
+  const x = res.data;
+  $('try-result').replaceChildren(
+    el('p', { class: x.matched ? 'ok' : 'failed' }, x.matched ? `Matches: ${x.actions.map((a) => a.action).join(', ')} would run.` : 'Does not match.'),
+    ...(x.eventTypeMatches ? [] : [el('p', { class: 'failed' }, 'The event is of another type.')]),
+    ...(x.enabled ? [] : [el('p', { class: 'info' }, 'The trigger is disabled.')]),
+    el(
+      'ul',
+      {},
+      ...x.conditions.map((c) =>
+        el('li', { class: c.passed ? 'ok' : 'failed' }, `${c.passed ? '✓' : '✗'} ${c.reference} ${c.operator} ${c.expected} — actual: ${c.found ? JSON.stringify(c.actual) : '(absent)'}`),
+      ),
+    ),
+  );
+}
+
+async function sendTest() {
+  const event = readTryEvent();
+  if (!event) return;
+  const res = await api('POST', `/v1/triggers/${encodeURIComponent(state.trigger.id)}/test`, { payload: event.payload });
+  $('try-result').replaceChildren(
+    res.ok ? el('p', { class: 'success' }, `Test webhook queued to ${res.data.commands.map((c) => c.url).join(', ')}; see the Event Logs tab.`) : errorBox(res.data),
+  );
+}
+
+async function loadLogs(event) {
+  event?.preventDefault();
+  if (!state.trigger) return;
+  const q = new URLSearchParams({ limit: '100' });
+  if ($('log-status').value) q.set('status', $('log-status').value);
+  if ($('log-from').value) q.set('from', new Date($('log-from').value).toISOString());
+  if ($('log-to').value) q.set('to', new Date($('log-to').value).toISOString());
+  const res = await api('GET', `/v1/triggers/${encodeURIComponent(state.trigger.id)}/event-logs?${q}`);
+  if (!res.ok) return say(`Could not load event logs: ${res.data?.error}`);
+  const rows = res.data.items.map((l) =>
+    el(
+      'tr',
+      {},
+      el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => openLog(l.logId) }, new Date(l.time).toLocaleString())),
+      el('td', {}, l.step),
+      el('td', { class: l.status }, l.status),
+      el('td', {}, l.attempt ?? ''),
+      el('td', {}, l.responseStatus ?? l.errorClass ?? ''),
+      el('td', {}, l.durationMs !== null ? `${l.durationMs} ms` : ''),
+      el('td', {}, l.nextDueAt ? new Date(l.nextDueAt).toLocaleString() : ''),
+      el('td', {}, l.origin),
+    ),
+  );
+  $('logs').tBodies[0].replaceChildren(...rows);
+  $('no-logs').hidden = rows.length > 0;
+}
+
+async function openLog(logId) {
+  const res = await api('GET', `/v1/event-logs/${encodeURIComponent(logId)}`);
+  if (!res.ok) return;
+  const l = res.data;
+  state.logId = logId;
+  $('log-detail').hidden = false;
+  $('log-message').textContent = `${l.step} (${l.status}) at ${new Date(l.time).toLocaleString()}: ${l.message ?? ''}`;
+  const h = l.http;
+  const headers = (o) => Object.entries(o ?? {}).map(([k, v]) => `${k}: ${v}`).join('\n');
+  $('log-request').textContent = h ? `${h.method} ${h.url}\n${headers(h.requestHeaders)}\n\n${h.requestBody}` : '(no request)';
+  $('log-response').textContent = h
+    ? h.responseStatus !== null
+      ? `HTTP ${h.responseStatus}${h.durationMs !== null ? ` in ${h.durationMs} ms` : ''}\n${headers(h.responseHeaders)}\n\n${h.responseBody ?? ''}${h.responseTruncated ? '\n… (longer than 10 kB: the rest was not read)' : ''}`
+      : `no response: ${h.errorClass}`
+    : '(no response)';
+  $('redeliver').hidden = !h;
+  $('log-detail-title').focus?.();
+}
+
+async function redeliver() {
+  const res = await api('POST', `/v1/event-logs/${encodeURIComponent(state.logId)}/redeliver`);
+  say(res.ok ? `Redelivery queued to ${res.data.url}.` : `Could not redeliver: ${res.data?.error}`);
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  $('sign-in-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    signIn($('api-key').value.trim());
+  });
+  $('sign-out').addEventListener('click', () => signOut());
+  $('new-trigger').addEventListener('click', () => showForm(null));
+  $('trigger-form').addEventListener('submit', save);
+  $('event-type').addEventListener('change', () => ($('try-event').value = sampleFor($('event-type').value)));
+  for (const tab of ['settings', 'try', 'logs']) $(`tab-${tab}`).addEventListener('click', () => selectTab(tab));
+  $('evaluate').addEventListener('click', evaluate);
+  $('send-test').addEventListener('click', sendTest);
+  $('log-filters').addEventListener('submit', loadLogs);
+  $('redeliver').addEventListener('click', redeliver);
+  if (state.key) signIn(state.key);
+});
