@@ -78,21 +78,29 @@ function convert(type: Type, value: unknown, path: string, notes?: ConversionNot
   return value;
 }
 
-type Writer = (value: unknown) => unknown;
+/** A conversion of one value, compiled once per Avro type. */
+type Conversion = (value: unknown) => unknown;
+
+/**
+ * The conversion `compile` makes for `type`, made once and kept. It is registered before its
+ * children are compiled, so recursive types resolve to the same conversion.
+ */
+function compiledFor(cache: WeakMap<Type, Conversion>, type: Type, compile: (type: Type) => Conversion): Conversion {
+  let conversion = cache.get(type);
+  if (conversion) return conversion;
+  let compiled: Conversion = () => {
+    throw new Error('conversion used before it was compiled');
+  };
+  conversion = (v) => compiled(v);
+  cache.set(type, conversion);
+  compiled = compile(type);
+  return conversion;
+}
+
+type Writer = Conversion;
 const writers = new WeakMap<Type, Writer>();
 const refused = () => new ContractError('does not fit', '');
-
-function writerFor(type: Type): Writer {
-  let writer = writers.get(type);
-  if (writer) return writer;
-  let compiled: Writer = () => {
-    throw new Error('writer used before it was compiled');
-  };
-  writer = (v) => compiled(v);
-  writers.set(type, writer);
-  compiled = compileWriter(type);
-  return writer;
-}
+const writerFor = (type: Type): Writer => compiledFor(writers, type, compileWriter);
 
 /** The conversion of {@link jsonToAvro}, compiled once per type into closures; throws a bare ContractError. */
 function compileWriter(type: Type): Writer {
@@ -183,21 +191,9 @@ export function avroToJson(type: Type, value: unknown): unknown {
   return readerFor(type)(value);
 }
 
-type Reader = (value: unknown) => unknown;
+type Reader = Conversion;
 const readers = new WeakMap<Type, Reader>();
-
-function readerFor(type: Type): Reader {
-  let reader = readers.get(type);
-  if (reader) return reader;
-  // Registered before compiling children, so recursive types resolve to the same reader.
-  let compiled: Reader = () => {
-    throw new Error('reader used before it was compiled');
-  };
-  reader = (v) => compiled(v);
-  readers.set(type, reader);
-  compiled = compileReader(type);
-  return reader;
-}
+const readerFor = (type: Type): Reader => compiledFor(readers, type, compileReader);
 
 function compileReader(type: Type): Reader {
   if (isUnion(type)) {

@@ -7,3 +7,4 @@ export * from './group-consumer';
 export * from './producers';
 export * from './windowed-consumer';
 export * from './compacted-topic-reader';
+export * from './dead-letters';

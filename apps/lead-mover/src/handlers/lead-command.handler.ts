@@ -3,7 +3,7 @@ import type { Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import { Counter, Registry } from 'prom-client';
 import type { LeadMoverConfig } from '@triggers/config';
 import { ContractError, LeadCommand, SCHEMAS, logIdFor, newLogRecord } from '@triggers/contracts';
-import { AvroSerde, BatchConsumer, createIdempotentProducer } from '@triggers/kafka';
+import { AvroSerde, BatchConsumer, createIdempotentProducer, deadLetter } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { LEADS_STORE, LeadsStore, LeadsStoreUnavailableError } from '../services/leads.store';
@@ -76,13 +76,11 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
       if (this.finished.has(position)) continue;
       let command: LeadCommand;
       try {
-        const decoded = await this.serde.decode<LeadCommand>(m.value);
-        if (decoded.schemaName !== SCHEMAS.leadCommand) throw new ContractError(`a ${decoded.schemaName} on the lead command topic`, '');
-        command = decoded.value;
+        command = await this.serde.decodeAs<LeadCommand>(m.value, SCHEMAS.leadCommand);
       } catch (err) {
         if (!(err instanceof ContractError)) throw err;
         this.logger.warn({ ...source, offset: m.offset, reason: err.message }, 'lead command dead-lettered');
-        dead.push({ key: m.key, value: m.value, headers: { ...(m.headers ?? {}), 'dlq-reason': err.message, 'dlq-source-topic': source.topic, 'dlq-source-partition': String(source.partition), 'dlq-source-offset': m.offset } });
+        dead.push(deadLetter(m, source, err.message));
         continue;
       }
       const ctx = { ...source, offset: m.offset, tenantId: command.tenantId, commandId: command.commandId, leadId: command.leadId, correlationId: command.eventId };

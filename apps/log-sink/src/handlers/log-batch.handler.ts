@@ -3,7 +3,7 @@ import type { Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import { Counter, Registry } from 'prom-client';
 import type { LogSinkConfig } from '@triggers/config';
 import { ContractError, LogRecord, SCHEMAS } from '@triggers/contracts';
-import { AvroSerde, BatchConsumer, createIdempotentProducer } from '@triggers/kafka';
+import { AvroSerde, BatchConsumer, createIdempotentProducer, deadLetter } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { EventLogWriter } from '../services/event-log.writer';
@@ -63,17 +63,11 @@ export class LogBatchHandler implements OnApplicationBootstrap, OnApplicationShu
     const dead: Message[] = [];
     for (const m of messages) {
       try {
-        const { value, schemaName } = await this.serde.decode<LogRecord>(m.value);
-        if (schemaName !== SCHEMAS.logRecord) throw new ContractError(`a ${schemaName} on the log topic`, '');
-        records.push(value);
+        records.push(await this.serde.decodeAs<LogRecord>(m.value, SCHEMAS.logRecord));
       } catch (err) {
         if (!(err instanceof ContractError)) throw err;
         this.logger.warn({ ...source, offset: m.offset, reason: err.message }, 'log record dead-lettered');
-        dead.push({
-          key: m.key,
-          value: m.value,
-          headers: { ...(m.headers ?? {}), 'dlq-reason': err.message, 'dlq-source-topic': source.topic, 'dlq-source-partition': String(source.partition), 'dlq-source-offset': m.offset },
-        });
+        dead.push(deadLetter(m, source, err.message));
       }
     }
     // Both steps are safe to repeat, so a failure retries the whole batch.

@@ -1,9 +1,9 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { IHeaders, Kafka, KafkaMessage, Message } from 'kafkajs';
+import type { Kafka, KafkaMessage, Message } from 'kafkajs';
 import { Counter, Histogram, Registry } from 'prom-client';
 import type { MatcherConfig } from '@triggers/config';
 import { ContractError, EVENT_TYPE_IDS, EventEnvelope, EventType, SCHEMAS, eventTopicKeyOf } from '@triggers/contracts';
-import { AvroSerde, OutgoingMessages, TransactionalProcessor } from '@triggers/kafka';
+import { AvroSerde, OutgoingMessages, TransactionalProcessor, deadLetter } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { matchEvent } from '../services/event-matcher';
@@ -112,7 +112,7 @@ export class EventBatchHandler implements OnApplicationBootstrap, OnApplicationS
       if ('reason' in decoded) {
         this.deadLetters.inc({ error: decoded.errorClass });
         this.logger.warn({ ...ctx, reason: decoded.reason }, 'event dead-lettered');
-        dead.push({ key: message.key, value: message.value, headers: deadLetterHeaders(message.headers, decoded, ctx) });
+        dead.push(deadLetter(message, source, decoded.reason, decoded.errorClass));
         continue;
       }
       const event = decoded.event;
@@ -168,15 +168,3 @@ export class EventBatchHandler implements OnApplicationBootstrap, OnApplicationS
   }
 }
 
-/** Headers of a dead letter: the reason and where the message came from, beside its own. */
-function deadLetterHeaders(original: IHeaders | undefined, poison: Poison, ctx: { topic: string; partition: number; offset: string }): IHeaders {
-  return {
-    ...(original ?? {}),
-    'dlq-reason': poison.reason,
-    'dlq-error-class': poison.errorClass,
-    'dlq-source-topic': ctx.topic,
-    'dlq-source-partition': String(ctx.partition),
-    'dlq-source-offset': ctx.offset,
-    'dlq-at': new Date().toISOString(),
-  };
-}

@@ -3,7 +3,7 @@ import type { Kafka, KafkaMessage } from 'kafkajs';
 import { Gauge, Registry } from 'prom-client';
 import type { DispatcherConfig } from '@triggers/config';
 import { ContractError, SCHEMAS, WebhookCommand } from '@triggers/contracts';
-import { AvroSerde, MessageSource, WindowedConsumer } from '@triggers/kafka';
+import { AvroSerde, MessageSource, WindowedConsumer, deadLetter } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { DUE_AT_HEADER, WebhookDeliveryService } from '../services/webhook-delivery.service';
@@ -75,18 +75,11 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
   private async handle(m: KafkaMessage, source: MessageSource): Promise<void> {
     let command: WebhookCommand;
     try {
-      const decoded = await this.serde.decode<WebhookCommand>(m.value);
-      if (decoded.schemaName !== SCHEMAS.webhookCommand) throw new ContractError(`a ${decoded.schemaName} on a webhook command topic`, '');
-      command = decoded.value;
+      command = await this.serde.decodeAs<WebhookCommand>(m.value, SCHEMAS.webhookCommand);
     } catch (err) {
       if (!(err instanceof ContractError)) throw err; // the registry is down: tried again in place
       this.logger.warn({ ...source, offset: m.offset, reason: err.message }, 'webhook command dead-lettered');
-      await this.delivery.send([
-        {
-          topic: this.config.kafka.topics.deadLetterWebhook,
-          messages: [{ key: m.key, value: m.value, headers: { ...(m.headers ?? {}), 'dlq-reason': err.message, 'dlq-source-topic': source.topic, 'dlq-source-partition': String(source.partition), 'dlq-source-offset': m.offset } }],
-        },
-      ]);
+      await this.delivery.send([{ topic: this.config.kafka.topics.deadLetterWebhook, messages: [deadLetter(m, source, err.message)] }]);
       return;
     }
     const outcome = await this.delivery.deliver(command, m.key);
