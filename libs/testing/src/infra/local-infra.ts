@@ -98,8 +98,15 @@ export class LocalInfra {
   private async awaitReady(server: ServerDefinition, pid: number): Promise<void> {
     const deadline = Date.now() + server.startTimeoutMs;
     const lastLines = () => `last lines of ${this.logFile(server)}:\n${tail(this.logFile(server), 30)}`;
+    const started = Date.now();
+    let nextProgress = started + 5_000;
     while (!(await server.ready())) {
       if (!isOurProcess(pid, server.marker)) throw new Error(`${server.name} exited during start-up; ${lastLines()}`);
+      // A line every 5 s, so a slow start (the registry takes half a minute) is seen to progress.
+      if (Date.now() >= nextProgress) {
+        this.say(`${server.name}: still starting… ${Math.round((Date.now() - started) / 1000)}s`);
+        nextProgress += 5_000;
+      }
       if (Date.now() > deadline) {
         throw new Error(`${server.name} did not answer on port ${server.port} within ${server.startTimeoutMs} ms; ${lastLines()}`);
       }
