@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
+import type { Logger } from '@triggers/logging';
 
 /** Options of a {@link CompactedTopicReader}. */
 export interface CompactedTopicReaderOptions {
@@ -9,6 +10,10 @@ export interface CompactedTopicReaderOptions {
   groupIdPrefix: string;
   /** Applies one record in offset order; a null value is a tombstone. */
   apply: (key: string, value: Buffer | null, offset: string) => Promise<void>;
+  /** Told once the topic is read to its start-up end: what was loaded, and how long it took. */
+  logger?: Logger;
+  /** What was loaded, for that log line (e.g. `{ triggers: 10000 }`). */
+  summary?: () => object;
 }
 
 /**
@@ -28,6 +33,7 @@ export class CompactedTopicReader {
 
   async start(): Promise<void> {
     const { kafka, topic } = this.options;
+    const started = Date.now();
     this.admin = kafka.admin();
     await this.admin.connect();
     const caughtUp = this.syncToEnd();
@@ -43,6 +49,7 @@ export class CompactedTopicReader {
       },
     });
     await caughtUp;
+    this.options.logger?.info({ topic, ...this.options.summary?.(), ms: Date.now() - started }, 'compacted topic read to its end');
   }
 
   /** Resolves once everything on the topic at the time of the call has been applied. */

@@ -29,6 +29,25 @@ export class HealthRegistry {
   }
 }
 
+/**
+ * The check of a consumer group member: ready once the group has assigned it partitions, with the
+ * group, what it owns (so scaling can be watched) and `detail`'s extra fields.
+ */
+export function consumerHealthCheck(
+  name: string,
+  groupId: string,
+  consumer: () => { assignment(): Record<string, number[]> | undefined } | undefined,
+  detail: () => object = () => ({}),
+): HealthCheck {
+  return {
+    name,
+    check: async () => {
+      const assigned = consumer()?.assignment();
+      return { ok: assigned !== undefined, detail: { groupId, assigned: assigned ?? null, ...detail() } };
+    },
+  };
+}
+
 const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
   Promise.race([
     promise,

@@ -5,7 +5,7 @@ import type { LeadMoverConfig } from '@triggers/config';
 import { ContractError, LeadCommand, SCHEMAS, logIdFor, newLogRecord } from '@triggers/contracts';
 import { AvroSerde, BatchConsumer, createIdempotentProducer, deadLetter } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
-import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
+import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, consumerHealthCheck, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { LEADS_STORE, LeadsStore, LeadsStoreUnavailableError } from '../services/leads.store';
 import { LeadMoveOutcome, applyLeadMove } from '../services/lead-move.service';
 
@@ -36,13 +36,7 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
     @Inject(HEALTH_CHECKS) health: HealthRegistry,
   ) {
     this.outcomes = new Counter({ name: 'triggers_lead_commands_total', help: 'Lead commands by outcome', labelNames: ['outcome'], registers: [registry] });
-    health.register({
-      name: 'leadConsumer',
-      check: async () => {
-        const assigned = this.consumer?.assignment();
-        return { ok: assigned !== undefined, detail: { groupId: config.groupId, store: config.leadsStore, assigned: assigned ?? null } };
-      },
-    });
+    health.register(consumerHealthCheck('leadConsumer', config.groupId, () => this.consumer, () => ({ store: config.leadsStore })));
   }
 
   async onApplicationBootstrap(): Promise<void> {

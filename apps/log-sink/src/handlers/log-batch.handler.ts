@@ -5,7 +5,7 @@ import type { LogSinkConfig } from '@triggers/config';
 import { ContractError, LogRecord, SCHEMAS } from '@triggers/contracts';
 import { AvroSerde, BatchConsumer, createIdempotentProducer, deadLetter } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
-import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
+import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, consumerHealthCheck, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { EventLogWriter } from '../services/event-log.writer';
 
 /**
@@ -30,13 +30,7 @@ export class LogBatchHandler implements OnApplicationBootstrap, OnApplicationShu
   ) {
     this.written = new Counter({ name: 'triggers_log_sink_records_total', help: 'Log records written to MongoDB', registers: [registry] });
     this.deadLetters = new Counter({ name: 'triggers_log_sink_dead_letters_total', help: 'Log records dead-lettered', registers: [registry] });
-    health.register({
-      name: 'logConsumer',
-      check: async () => {
-        const assigned = this.consumer?.assignment();
-        return { ok: assigned !== undefined, detail: { groupId: config.groupId, assigned: assigned ?? null } };
-      },
-    });
+    health.register(consumerHealthCheck('logConsumer', config.groupId, () => this.consumer));
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -5,7 +5,7 @@ import type { MatcherConfig } from '@triggers/config';
 import { ContractError, EVENT_TYPE_IDS, EventEnvelope, EventType, SCHEMAS, eventTopicKeyOf } from '@triggers/contracts';
 import { AvroSerde, OutgoingMessages, TransactionalProcessor, deadLetter } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
-import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
+import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, consumerHealthCheck, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { matchEvent } from '../services/event-matcher';
 import { TriggerConfigStore } from '../services/trigger-config.store';
 
@@ -37,13 +37,7 @@ export class EventBatchHandler implements OnApplicationBootstrap, OnApplicationS
     @Inject(METRICS_REGISTRY) registry: Registry,
     @Inject(HEALTH_CHECKS) health: HealthRegistry,
   ) {
-    health.register({
-      name: 'eventConsumer',
-      check: async () => {
-        const assigned = this.processor?.assignment();
-        return { ok: assigned !== undefined, detail: { groupId: config.groupId, instanceId: config.instanceId, assigned: assigned ?? null } };
-      },
-    });
+    health.register(consumerHealthCheck('eventConsumer', config.groupId, () => this.processor, () => ({ instanceId: config.instanceId })));
     this.typeOfTopic = new Map(EVENT_TYPE_IDS.map((t) => [config.kafka.topics[eventTopicKeyOf(t)], t]));
     this.events = new Counter({ name: 'triggers_matcher_events_total', help: 'Events judged, by type and outcome', labelNames: ['type', 'outcome'], registers: [registry] });
     this.commands = new Counter({ name: 'triggers_matcher_commands_total', help: 'Commands produced, by kind', labelNames: ['kind'], registers: [registry] });

@@ -37,17 +37,16 @@ export class TriggerConfigStore implements OnApplicationShutdown {
 
   /** Reads the config topic up to its current end; resolves once every trigger is indexed. */
   async load(): Promise<void> {
-    const topic = this.config.kafka.topics.triggerConfig;
-    const started = Date.now();
     this.reader = new CompactedTopicReader({
       kafka: this.kafka,
-      topic,
+      topic: this.config.kafka.topics.triggerConfig,
       groupIdPrefix: `${this.config.groupId}-config`,
       apply: (key, value, offset) => this.apply(key, value, offset),
+      logger: this.logger,
+      summary: () => ({ triggers: this.index.size }),
     });
     await this.reader.start();
     this.loaded = true;
-    this.logger.info({ topic, triggers: this.index.size, ms: Date.now() - started }, 'trigger config loaded');
   }
 
   private async apply(key: string, value: Buffer | null, offset: string): Promise<void> {

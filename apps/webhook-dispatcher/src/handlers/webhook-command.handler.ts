@@ -5,7 +5,7 @@ import type { DispatcherConfig } from '@triggers/config';
 import { ContractError, SCHEMAS, WebhookCommand } from '@triggers/contracts';
 import { AvroSerde, MessageSource, WindowedConsumer, deadLetter } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
-import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
+import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, consumerHealthCheck, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { DUE_AT_HEADER, WebhookDeliveryService } from '../services/webhook-delivery.service';
 import { WebhookSecretsStore } from '../services/webhook-secrets.store';
 
@@ -38,16 +38,9 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
         this.set(pending());
       },
     });
-    health.register({
-      name: 'webhookConsumer',
-      check: async () => {
-        const assigned = this.consumer?.assignment();
-        return {
-          ok: assigned !== undefined,
-          detail: { groupId: config.groupId, assigned: assigned ?? null, inFlight: pending(), waitingRetries: this.consumer?.waiting() ?? [], origins: this.delivery.client.load() },
-        };
-      },
-    });
+    health.register(
+      consumerHealthCheck('webhookConsumer', config.groupId, () => this.consumer, () => ({ inFlight: pending(), waitingRetries: this.consumer?.waiting() ?? [], origins: this.delivery.client.load() })),
+    );
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -31,17 +31,16 @@ export class WebhookSecretsStore implements OnApplicationShutdown {
   }
 
   async load(): Promise<void> {
-    const topic = this.config.kafka.topics.triggerConfig;
-    const started = Date.now();
     this.reader = new CompactedTopicReader({
       kafka: this.kafka,
-      topic,
+      topic: this.config.kafka.topics.triggerConfig,
       groupIdPrefix: `${this.config.groupId}-config`,
       apply: (key, value, offset) => this.apply(key, value, offset),
+      logger: this.logger,
+      summary: () => ({ triggers: this.secrets.size }),
     });
     await this.reader.start();
     this.loaded = true;
-    this.logger.info({ topic, triggers: this.secrets.size, ms: Date.now() - started }, 'trigger secrets loaded');
   }
 
   private async apply(key: string, value: Buffer | null, offset: string): Promise<void> {
