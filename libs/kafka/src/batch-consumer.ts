@@ -1,5 +1,6 @@
-import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { GroupConsumer, createGroupConsumer } from './group-consumer';
+import { createIdempotentProducer } from './producers';
 import type { Logger } from '@triggers/logging';
 
 /** Options of a {@link BatchConsumer}. */
@@ -17,7 +18,8 @@ export interface BatchConsumerOptions {
 }
 
 /**
- * At-least-once batch consumption with `read_committed`: offsets are committed only after the
+ * At-least-once batch consumption with `read_committed`, with an idempotent producer of its own
+ * for what the handler writes (`producer`): offsets are committed only after the
  * handler finished the batch. A failing batch (a database that is down) is retried in place with
  * backoff while heartbeats keep the partition assigned, so nothing is skipped and the process
  * does not crash-loop; it resumes where it stopped once the handler succeeds.
@@ -25,11 +27,23 @@ export interface BatchConsumerOptions {
 export class BatchConsumer {
   private group?: GroupConsumer;
   private stopping = false;
+  private ownProducer?: Producer;
 
   constructor(private readonly options: BatchConsumerOptions) {}
 
+  /**
+   * An idempotent producer for what the handler writes (log records, dead letters), connected by
+   * {@link start} before the first batch and disconnected by {@link stop} after the last.
+   */
+  get producer(): Producer {
+    if (!this.ownProducer) throw new Error('BatchConsumer.producer is available once start() has run');
+    return this.ownProducer;
+  }
+
   async start(): Promise<void> {
     const { kafka, groupId, topics, logger } = this.options;
+    this.ownProducer = createIdempotentProducer(kafka);
+    await this.ownProducer.connect();
     this.group = createGroupConsumer(kafka, { groupId, sessionTimeoutMs: this.options.sessionTimeoutMs, maxWaitTimeInMs: 500 });
     const { consumer } = this.group;
     await consumer.connect();
@@ -73,5 +87,6 @@ export class BatchConsumer {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.group?.consumer.disconnect();
+    await this.ownProducer?.disconnect();
   }
 }

@@ -1,9 +1,9 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Kafka, KafkaMessage, Message } from 'kafkajs';
 import { Counter, Registry } from 'prom-client';
 import type { LeadMoverConfig } from '@triggers/config';
 import { ContractError, LeadCommand, SCHEMAS, logIdFor, newLogRecord } from '@triggers/contracts';
-import { AvroSerde, BatchConsumer, createIdempotentProducer, deadLetter } from '@triggers/kafka';
+import { AvroSerde, BatchConsumer, deadLetter } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, consumerHealthCheck, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { LEADS_STORE, LeadsStore, LeadsStoreUnavailableError } from '../services/leads.store';
@@ -21,7 +21,6 @@ const REMEMBERED = 10_000;
 @Injectable()
 export class LeadCommandHandler implements OnApplicationBootstrap, OnApplicationShutdown {
   private consumer?: BatchConsumer;
-  private producer?: Producer;
   private readonly finished = new Set<string>();
   private readonly failedLogged = new Set<string>();
   private readonly outcomes: Counter<'outcome'>;
@@ -40,8 +39,6 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.producer = createIdempotentProducer(this.kafka);
-    await this.producer.connect();
     this.consumer = new BatchConsumer({
       kafka: this.kafka,
       groupId: this.config.groupId,
@@ -55,7 +52,6 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
 
   async onApplicationShutdown(): Promise<void> {
     await this.consumer?.stop();
-    await this.producer?.disconnect();
     await this.store.close();
   }
 
@@ -97,7 +93,7 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
       this.logger.info({ ...ctx, outcome: outcome.step, message: outcome.message }, 'lead command applied');
     }
     // Outcomes already reached are recorded even when the batch stops early: they are not judged again.
-    await this.producer!.sendBatch({
+    await this.consumer!.producer.sendBatch({
       topicMessages: [
         { topic: topics.log, messages: logs },
         { topic: topics.deadLetterLead, messages: dead },

@@ -1,9 +1,9 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Kafka, KafkaMessage, Message } from 'kafkajs';
 import { Counter, Registry } from 'prom-client';
 import type { LogSinkConfig } from '@triggers/config';
 import { ContractError, LogRecord, SCHEMAS } from '@triggers/contracts';
-import { AvroSerde, BatchConsumer, createIdempotentProducer, deadLetter } from '@triggers/kafka';
+import { AvroSerde, BatchConsumer, deadLetter } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, consumerHealthCheck, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { EventLogWriter } from '../services/event-log.writer';
@@ -15,7 +15,6 @@ import { EventLogWriter } from '../services/event-log.writer';
 @Injectable()
 export class LogBatchHandler implements OnApplicationBootstrap, OnApplicationShutdown {
   private consumer?: BatchConsumer;
-  private producer?: Producer;
   private readonly written: Counter;
   private readonly deadLetters: Counter;
 
@@ -34,8 +33,6 @@ export class LogBatchHandler implements OnApplicationBootstrap, OnApplicationShu
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.producer = createIdempotentProducer(this.kafka);
-    await this.producer.connect();
     this.consumer = new BatchConsumer({
       kafka: this.kafka,
       groupId: this.config.groupId,
@@ -49,7 +46,6 @@ export class LogBatchHandler implements OnApplicationBootstrap, OnApplicationShu
 
   async onApplicationShutdown(): Promise<void> {
     await this.consumer?.stop();
-    await this.producer?.disconnect();
   }
 
   private async handle(messages: KafkaMessage[], source: { topic: string; partition: number }): Promise<void> {
@@ -66,7 +62,7 @@ export class LogBatchHandler implements OnApplicationBootstrap, OnApplicationShu
     }
     // Both steps are safe to repeat, so a failure retries the whole batch.
     const { inserted, alreadyStored } = await this.writer.write(records);
-    if (dead.length > 0) await this.producer!.send({ topic: this.config.kafka.topics.deadLetterLog, messages: dead });
+    if (dead.length > 0) await this.consumer!.producer.send({ topic: this.config.kafka.topics.deadLetterLog, messages: dead });
     this.written.inc(inserted);
     this.deadLetters.inc(dead.length);
     this.logger.info(
