@@ -137,7 +137,12 @@ export class WindowedConsumer {
     for (const [key, w] of this.windows) {
       if (!(assigned[w.source.topic] ?? []).includes(w.source.partition)) {
         w.revoked = true;
-        clearTimeout(w.resumeTimer);
+        // kafkajs keeps a partition paused across rebalances: were it assigned here again
+        // later, nothing would resume it. Its new owner pauses it if its head is still not due.
+        if (w.resumeTimer) {
+          clearTimeout(w.resumeTimer);
+          this.group?.consumer.resume([{ topic: w.source.topic, partitions: [w.source.partition] }]);
+        }
         this.windows.delete(key);
       }
     }

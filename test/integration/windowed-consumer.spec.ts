@@ -1,0 +1,51 @@
+import type { KafkaMessage } from 'kafkajs';
+import { WindowedConsumer, createIdempotentProducer, createTopicsAndWait } from '@triggers/kafka';
+import { createLogger } from '@triggers/logging';
+import { uniqueId, useTestContext, waitFor } from '@triggers/testing';
+
+/** The consume loop of the webhook dispatcher, on its own against the real broker. */
+describe('WindowedConsumer', () => {
+  const ctx = useTestContext();
+  const logger = createLogger({ app: 'test', level: 'silent' });
+
+  it('handles a delayed message once it is due, even after its paused partition moved away and came back', async () => {
+    const topic = `${ctx().namespace}.delayed`;
+    await createTopicsAndWait(ctx().admin, [{ topic, numPartitions: 2 }]);
+    const dueAt = Date.now() + 8_000;
+    const producer = createIdempotentProducer(ctx().kafka);
+    await producer.connect();
+    await producer.send({ topic, messages: [0, 1].map((partition) => ({ partition, key: `k${partition}`, value: `v${partition}`, headers: { 'due-at': String(dueAt) } })) });
+    await producer.disconnect();
+
+    const handled: { value: string; at: number }[] = [];
+    const groupId = uniqueId('windowed');
+    const consumer = () =>
+      new WindowedConsumer({
+        kafka: ctx().kafka,
+        groupId,
+        topics: [topic],
+        logger,
+        maxInFlight: 10,
+        sessionTimeoutMs: 6000,
+        dueAt: (m: KafkaMessage) => Number(m.headers!['due-at']!.toString()),
+        handle: async (m) => void handled.push({ value: m.value!.toString(), at: Date.now() }),
+      });
+    const a = consumer();
+    await a.start();
+    await waitFor(() => a.waiting().length === 2, { timeoutMs: 20_000, description: 'both partitions paused until due' });
+    // A second member takes one paused partition, then leaves before it is due: it returns to
+    // the first member, which must read it again rather than leave it paused for ever.
+    const b = consumer();
+    await b.start();
+    await waitFor(() => (a.assignment()?.[topic]?.length ?? 0) === 1, { timeoutMs: 20_000, description: 'the group to split the partitions' });
+    await b.stop();
+    await waitFor(() => (a.assignment()?.[topic]?.length ?? 0) === 2, { timeoutMs: 20_000, description: 'the partition to come back' });
+    try {
+      await waitFor(() => handled.length === 2, { timeoutMs: 20_000, description: 'both messages handled' });
+      expect(handled.map((h) => h.value).sort()).toEqual(['v0', 'v1']);
+      for (const h of handled) expect(h.at).toBeGreaterThanOrEqual(dueAt);
+    } finally {
+      await a.stop(1000);
+    }
+  }, 60_000);
+});
