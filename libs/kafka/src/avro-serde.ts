@@ -1,5 +1,6 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Type } from 'avsc';
+import TimeoutMiddleware from 'mappersmith/middleware/timeout';
 import type { RegistryConfig } from '@triggers/config';
 import {
   AVRO_OPTIONS,
@@ -13,10 +14,24 @@ import {
 
 const MAGIC_BYTE = 0;
 
+/** How long one registry request may take before it is abandoned and tried again. */
+const REGISTRY_REQUEST_TIMEOUT_MS = 10_000;
+
+/** A registry answer worth asking again: a server error, or no answer in time. */
+const retriable = (response: { status(): number; error(): unknown }) =>
+  response.status() >= 500 || (response.error() as { name?: string } | undefined)?.name === 'TimeoutError' || /^Timeout \(/.test(String((response.error() as Error | undefined)?.message ?? ''));
+
 /** Connects to a Confluent-API-compatible schema registry with the project's avsc options. */
 export function createRegistry(config: RegistryConfig): SchemaRegistry {
   return new SchemaRegistry(
-    { host: config.url, auth: config.auth, retry: { retries: 3 } },
+    // Without a timeout a request the registry never answers would wait for ever; registering
+    // an unchanged schema again is harmless, so timed-out requests are retried like 5xx ones.
+    {
+      host: config.url,
+      auth: config.auth,
+      retry: { retries: 3, validateRetry: retriable as never },
+      middlewares: [TimeoutMiddleware(REGISTRY_REQUEST_TIMEOUT_MS)],
+    },
     { [SchemaType.AVRO]: { ...AVRO_OPTIONS } },
   );
 }
