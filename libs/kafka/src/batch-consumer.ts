@@ -9,8 +9,12 @@ export interface BatchConsumerOptions {
   groupId: string;
   topics: string[];
   logger: Logger;
-  /** Handles one partition batch; throwing means "not done", and the same batch is retried. */
-  handle: (messages: KafkaMessage[], source: { topic: string; partition: number }) => Promise<void>;
+  /**
+   * Handles one partition batch; throwing means "not done", and the batch is retried. A handler
+   * that finished some messages before failing reports the last of them with `done(offset)`:
+   * the retry then starts after it instead of judging them twice.
+   */
+  handle: (messages: KafkaMessage[], source: { topic: string; partition: number }, done: (offset: string) => void) => Promise<void>;
   /** First and longest wait between retries of a failing batch. */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -56,12 +60,16 @@ export class BatchConsumer {
     if (batch.messages.length === 0) return;
     const source = { topic: batch.topic, partition: batch.partition };
     let delay = this.options.retryMinMs ?? 500;
+    let pending = batch.messages;
+    let finished: bigint | undefined;
+    const done = (offset: string) => void (finished = BigInt(offset));
     for (let attempt = 1; ; attempt++) {
       if (!isRunning() || isStale() || this.stopping) return;
       try {
-        await this.options.handle(batch.messages, source);
+        await this.options.handle(pending, source, done);
         break;
       } catch (err) {
+        if (finished !== undefined) pending = pending.filter((m) => BigInt(m.offset) > finished!);
         this.options.logger.warn(
           { err, ...source, firstOffset: batch.firstOffset(), attempt, retryInMs: delay },
           'batch failed; retrying it (offsets stay where they are)',

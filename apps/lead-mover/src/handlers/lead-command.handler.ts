@@ -9,9 +9,6 @@ import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, cons
 import { LEADS_STORE, LeadsStore, LeadsStoreUnavailableError } from '../services/leads.store';
 import { LeadMoveOutcome, applyLeadMove } from '../services/lead-move.service';
 
-/** Messages finished by this process, remembered so a retried batch does not judge them twice. */
-const REMEMBERED = 10_000;
-
 /**
  * Reads lead commands (`read_committed`; keyed by lead, so one lead's moves come in order) one
  * partition batch at a time, applies them in order and logs each outcome. When the leads store
@@ -21,7 +18,6 @@ const REMEMBERED = 10_000;
 @Injectable()
 export class LeadCommandHandler implements OnApplicationBootstrap, OnApplicationShutdown {
   private consumer?: BatchConsumer;
-  private readonly finished = new Set<string>();
   private readonly failedLogged = new Set<string>();
   private readonly outcomes: Counter<'outcome'>;
 
@@ -45,7 +41,7 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
       topics: [this.config.kafka.topics.leadCommands],
       logger: this.logger,
       sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
-      handle: (messages, source) => this.handle(messages, source),
+      handle: (messages, source, done) => this.handle(messages, source, done),
     });
     await this.consumer.start();
   }
@@ -55,15 +51,14 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
     await this.store.close();
   }
 
-  private async handle(messages: KafkaMessage[], source: { topic: string; partition: number }): Promise<void> {
+  private async handle(messages: KafkaMessage[], source: { topic: string; partition: number }, done: (offset: string) => void): Promise<void> {
     const topics = this.config.kafka.topics;
     const logs: Message[] = [];
     const dead: Message[] = [];
     const counts: Record<string, number> = {};
     let failure: unknown;
+    let lastFinished: string | undefined;
     for (const m of messages) {
-      const position = `${source.topic}:${source.partition}:${m.offset}`;
-      if (this.finished.has(position)) continue;
       let command: LeadCommand;
       try {
         command = await this.serde.decodeAs<LeadCommand>(m.value, SCHEMAS.leadCommand);
@@ -71,6 +66,7 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
         if (!(err instanceof ContractError)) throw err;
         this.logger.warn({ ...source, offset: m.offset, reason: err.message }, 'lead command dead-lettered');
         dead.push(deadLetter(m, source, err.message));
+        lastFinished = m.offset;
         continue;
       }
       const ctx = { ...source, offset: m.offset, tenantId: command.tenantId, commandId: command.commandId, leadId: command.leadId, correlationId: command.eventId };
@@ -89,7 +85,8 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
       }
       logs.push(await this.log(command, outcome));
       counts[outcome.step] = (counts[outcome.step] ?? 0) + 1;
-      this.remember(position, command.commandId);
+      this.failedLogged.delete(command.commandId);
+      lastFinished = m.offset;
       this.logger.info({ ...ctx, outcome: outcome.step, message: outcome.message }, 'lead command applied');
     }
     // Outcomes already reached are recorded even when the batch stops early: they are not judged again.
@@ -101,15 +98,11 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
     });
     for (const [step, n] of Object.entries(counts)) this.outcomes.inc({ outcome: step.replace('lead.', '') }, n);
     if (failure) {
+      // What was applied before the failure is recorded above; the retry starts after it.
+      if (lastFinished !== undefined) done(lastFinished);
       this.outcomes.inc({ outcome: 'failed' });
       throw failure;
     }
-  }
-
-  private remember(position: string, commandId: string): void {
-    this.finished.add(position);
-    this.failedLogged.delete(commandId);
-    if (this.finished.size > REMEMBERED) this.finished.delete(this.finished.values().next().value!);
   }
 
   private async log(c: LeadCommand, outcome: { step: string; status: LeadMoveOutcome['status']; message: string }): Promise<Message> {
