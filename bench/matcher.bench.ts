@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
-import type { EventType } from '@triggers/contracts';
-import { createTopicsAndWait } from '@triggers/kafka';
+import { EventType, SCHEMAS, logIdFor, newLogRecord, newWebhookCommand, webhookBody } from '@triggers/contracts';
+import { TransactionalProcessor, createTopicsAndWait } from '@triggers/kafka';
+import { createLogger } from '@triggers/logging';
 import { PipelineDriver, freePort, specPayload, startApp, uniqueId, waitFor, waitForConsumed, waitForHealthy } from '@triggers/testing';
 import { percentile, report } from './bench-report';
 import { benchContext } from './infra';
 
 const TENANTS = 100;
 const TRIGGERS_PER_TENANT = 100;
-const EVENTS = 20_000;
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const LATENCY_RATE = 1_000; // events/s
 const LATENCY_SECONDS = 10;
 
@@ -46,6 +47,8 @@ export async function matcherBenchmark(): Promise<void> {
 
     // Bare pass-through: consume the event topic, produce each value unchanged, no transactions.
     const passthrough = await passThrough(ctx, topics['events.agent.wrap'], `${ctx.namespace}.passthrough`, EVENTS);
+    // The Kafka side of the matcher's work alone: the same exactly-once transactions and output.
+    const fanOut = await exactlyOnceFanOut(ctx, topics['events.agent.wrap'], wrap, EVENTS);
 
     // The matcher: from a cold start with all events waiting, until its group has consumed them.
     // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the matcher process.
@@ -57,6 +60,11 @@ export async function matcherBenchmark(): Promise<void> {
       await waitForConsumed(ctx, `${ctx.namespace}-matcher`, topics['events.agent.wrap'], 600_000);
       const matcherSeconds = (Date.now() - started) / 1000;
       const matcherRate = EVENTS / matcherSeconds;
+      if (process.env.BENCH_QUICK) {
+        const m = await (await fetch(`http://127.0.0.1:${app.port}/metrics`)).text();
+        process.stderr.write(`${m.split('\n').filter((l) => l.includes('batch_seconds_sum') || l.includes('batch_seconds_count')).join('\n')}\n`);
+        return void process.stderr.write(`matcher ${Math.round(matcherRate)}/s (${matcherSeconds}s), pass-through ${Math.round(passthrough)}/s, exactly-once fan-out ${Math.round(fanOut)}/s\n`);
+      }
 
       // Latency at a fixed rate: event produced → its command readable (read_committed).
       const latencies = await latencyAtRate(ctx, driver, wrap);
@@ -67,6 +75,9 @@ export async function matcherBenchmark(): Promise<void> {
         matcherEventsPerSecond: Math.round(matcherRate),
         passThroughEventsPerSecond: Math.round(passthrough),
         ratioToPassThrough: +(matcherRate / passthrough).toFixed(2),
+        exactlyOnceFanOutEventsPerSecond: Math.round(fanOut),
+        fanOutRatioToPassThrough: +(fanOut / passthrough).toFixed(2),
+        ratioToFanOut: +(matcherRate / fanOut).toFixed(2),
         latencyAtFixedRate: { eventsPerSecond: LATENCY_RATE, seconds: LATENCY_SECONDS, samples: latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) },
         matcherRssMB: +(rss / 2 ** 20).toFixed(1),
       });
@@ -100,6 +111,57 @@ async function passThrough(ctx: Awaited<ReturnType<typeof benchContext>>['ctx'],
   await consumer.disconnect();
   await producer.disconnect();
   return expected / seconds;
+}
+
+/**
+ * What Kafka and kafkajs alone allow the matcher: the same exactly-once consume → produce (one
+ * transaction per partition batch, read_committed, offsets in the transaction) writing, for every
+ * event, a webhook command and a `matched` log record of exactly the matcher's bytes, keys and
+ * headers, made once up front, with no decoding, matching or encoding per event.
+ */
+async function exactlyOnceFanOut(
+  ctx: Awaited<ReturnType<typeof benchContext>>['ctx'],
+  from: string,
+  wrap: { type: EventType; payload: unknown },
+  expected: number,
+): Promise<number> {
+  const topics = ctx.config.kafka.topics;
+  const to = `${ctx.namespace}.fanout`;
+  await createTopicsAndWait(ctx.admin, [{ topic: to, numPartitions: 3 }]);
+  const now = Date.now();
+  const base = { tenantId: 'tenant-0', triggerId: 'trigger-0', eventId: randomUUID(), eventType: wrap.type };
+  const command = newWebhookCommand({ ...base, actionIndex: 0, url: 'https://hooks.example/0/0', body: webhookBody(wrap.type, wrap.payload), origin: 'event', now, windowMs: 172_800_000 });
+  const matched = newLogRecord({ ...base, logId: logIdFor(base.eventId, base.triggerId, 'matched'), step: 'matched', status: 'info', time: now, message: 'matched trigger "t0" (version 1): webhook' });
+  const commandValue = await ctx.serde.encode(topics.webhookCommands, SCHEMAS.webhookCommand, command);
+  const logValue = await ctx.serde.encode(topics.log, SCHEMAS.logRecord, matched);
+  const groupId = uniqueId('fanout');
+  let started = 0;
+  const processor = new TransactionalProcessor({
+    kafka: ctx.kafka,
+    groupId,
+    transactionalIdPrefix: groupId,
+    topics: [from],
+    logger: createLogger({ app: 'bench', level: 'silent' }),
+    transform: async (messages) => {
+      started ||= Date.now();
+      const out = messages.flatMap((m) => {
+        const key = `${m.key?.toString()}/trigger-0`;
+        const headers = { 'correlation-id': base.eventId };
+        return [
+          { key, value: commandValue, headers },
+          { key, value: logValue },
+        ];
+      });
+      return [{ topic: to, messages: out }];
+    },
+  });
+  await processor.start();
+  try {
+    await waitForConsumed(ctx, groupId, from, 300_000);
+    return expected / ((Date.now() - started) / 1000);
+  } finally {
+    await processor.stop();
+  }
 }
 
 async function latencyAtRate(ctx: Awaited<ReturnType<typeof benchContext>>['ctx'], driver: PipelineDriver, wrap: { type: EventType; payload: unknown }): Promise<number[]> {

@@ -1,4 +1,5 @@
 import { EVENT_TYPES, ContractError, eventTopicKeyOf } from '@triggers/contracts';
+import { AvroSerde } from '@triggers/kafka';
 import { specPayloads, useTestContext } from '@triggers/testing';
 
 describe('Avro through the schema registry', () => {
@@ -41,6 +42,23 @@ describe('Avro through the schema registry', () => {
     const decoded = await ctx().serde.decode<Record<string, unknown>>(wire);
     expect(decoded.value.region).toBe('au');
     expect(decoded.value.payload).toEqual(mpiq.event.payload);
+  });
+
+  it('decodes without waiting once a schema is known, and encodes values larger than the scratch buffer', async () => {
+    const topic = ctx().config.kafka.topics['events.agent.wrap'];
+    const wrap = specPayloads().find((p) => p.event.type === 'agent.wrap')!.event;
+    // A fresh serde has fetched no writer schema yet: the first message must go through decode().
+    const serde = new AvroSerde(ctx().serde.registry);
+    const big = { ...(wrap.payload as Record<string, unknown>), callerNumber: 'x'.repeat(200_000) };
+    const encode = await serde.encoderFor(topic, EVENT_TYPES['agent.wrap'].schema);
+    const wire = encode({ tenantId: 't', eventId: 'e', type: 'agent.wrap', payload: big });
+    const small = encode({ tenantId: 't', eventId: 'e2', ...wrap });
+    expect(serde.decodeKnown(wire)).toBeUndefined();
+    const decoded = (await serde.decode<{ payload: { callerNumber: string } }>(wire)).value.payload;
+    expect(decoded.callerNumber.length).toBe(200_000);
+    expect(JSON.stringify(decoded) === JSON.stringify(big)).toBe(true);
+    expect(serde.decodeKnown<{ eventId: string; payload: unknown }>(small)!.value).toMatchObject({ eventId: 'e2', payload: wrap.payload });
+    expect(() => serde.decodeKnown(Buffer.from('{}'))).toThrow(ContractError);
   });
 
   it('refuses bytes that are not Confluent Avro, an unknown schema id and a broken body', async () => {

@@ -60,6 +60,10 @@ export interface Decoded<T> {
  */
 export class AvroSerde {
   private readonly ids = new Map<string, Promise<number>>();
+  /** Writer schemas already fetched, by id: decoding a known id needs no promise. */
+  private readonly writerTypes = new Map<number, Type>();
+  /** Where encoders write before copying out exactly the bytes used; grown on demand. */
+  private scratch = Buffer.allocUnsafe(64 * 1024);
 
   constructor(readonly registry: SchemaRegistry) {}
 
@@ -87,18 +91,35 @@ export class AvroSerde {
   }
 
   /**
+   * A synchronous encoder of `schemaName` values for `topic`, once the schema is registered: hot
+   * loops take it once per batch instead of awaiting every message.
+   * The encoder throws ContractError when a value does not fit the schema (not retriable).
+   */
+  async encoderFor(topic: string, schemaName: string): Promise<(value: unknown, notes?: ConversionNotes) => Buffer> {
+    const type = contractType(schemaName);
+    const id = await this.register(topic, schemaName);
+    return (value, notes) => this.encodeWith(type, id, jsonToAvro(type, value, '', notes));
+  }
+
+  /**
    * Encodes `value` for `topic` with `schemaName`.
    * @throws ContractError when the value does not fit the schema (not retriable).
    */
   async encode(topic: string, schemaName: string, value: unknown, notes?: ConversionNotes): Promise<Buffer> {
-    const type = contractType(schemaName);
-    const avroValue = jsonToAvro(type, value, '', notes);
-    const id = await this.register(topic, schemaName);
-    const body = type.toBuffer(avroValue);
-    const out = Buffer.alloc(5 + body.length);
-    out.writeUInt8(MAGIC_BYTE, 0);
-    out.writeInt32BE(id, 1);
-    body.copy(out, 5);
+    return (await this.encoderFor(topic, schemaName))(value, notes);
+  }
+
+  /** Header and body written once into the scratch buffer, then copied out at their exact size. */
+  private encodeWith(type: Type, id: number, avroValue: unknown): Buffer {
+    let end = type.encode(avroValue, this.scratch, 5);
+    if (end < 0) {
+      this.scratch = Buffer.allocUnsafe(Math.max(this.scratch.length * 2, this.scratch.length - end));
+      end = type.encode(avroValue, this.scratch, 5);
+    }
+    this.scratch.writeUInt8(MAGIC_BYTE, 0);
+    this.scratch.writeInt32BE(id, 1);
+    const out = Buffer.allocUnsafe(end);
+    this.scratch.copy(out, 0, 0, end);
     return out;
   }
 
@@ -108,12 +129,28 @@ export class AvroSerde {
    *   that does not decode (never retriable); RegistryUnavailableError when the registry is down.
    */
   async decode<T = unknown>(message: Buffer | null): Promise<Decoded<T>> {
+    const known = this.decodeKnown<T>(message);
+    if (known) return known;
+    const schemaId = message!.readInt32BE(1);
+    return this.decodeWith<T>(await this.writerType(schemaId), schemaId, message!);
+  }
+
+  /**
+   * Decodes synchronously when the writer's schema was fetched before (every message after the
+   * first of a schema); undefined when it must be fetched first, with {@link decode}.
+   * @throws ContractError as {@link decode} does.
+   */
+  decodeKnown<T = unknown>(message: Buffer | null): Decoded<T> | undefined {
     if (!message || message.length < 5) throw new ContractError('message is empty or shorter than the 5-byte Avro header', '');
     if (message.readUInt8(0) !== MAGIC_BYTE) {
       throw new ContractError(`not Confluent Avro: first byte is ${message.readUInt8(0)}, expected 0`, '');
     }
     const schemaId = message.readInt32BE(1);
-    const type = await this.writerType(schemaId);
+    const type = this.writerTypes.get(schemaId);
+    return type ? this.decodeWith<T>(type, schemaId, message) : undefined;
+  }
+
+  private decodeWith<T>(type: Type, schemaId: number, message: Buffer): Decoded<T> {
     let raw: unknown;
     try {
       raw = type.fromBuffer(message.subarray(5));
@@ -128,14 +165,19 @@ export class AvroSerde {
    * @throws ContractError for anything else on the topic, as {@link decode} for what does not decode.
    */
   async decodeAs<T>(message: Buffer | null, schemaName: string): Promise<T> {
-    const decoded = await this.decode<T>(message);
+    return AvroSerde.expect(this.decodeKnown<T>(message) ?? (await this.decode<T>(message)), schemaName);
+  }
+
+  private static expect<T>(decoded: Decoded<T>, schemaName: string): T {
     if (decoded.schemaName !== schemaName) throw new ContractError(`a ${decoded.schemaName} where a ${schemaName} belongs`, '');
     return decoded.value;
   }
 
   private async writerType(schemaId: number): Promise<Type> {
     try {
-      return (await this.registry.getSchema(schemaId)) as unknown as Type;
+      const type = (await this.registry.getSchema(schemaId)) as unknown as Type;
+      this.writerTypes.set(schemaId, type);
+      return type;
     } catch (err) {
       const status = (err as { status?: number }).status;
       if (status === 404) throw new ContractError(`unknown schema id ${schemaId}`, '');

@@ -95,41 +95,51 @@ export class EventBatchHandler implements OnApplicationBootstrap, OnApplicationS
   private async transform(messages: KafkaMessage[], source: { topic: string; partition: number }): Promise<OutgoingMessages[]> {
     const timer = this.batchSeconds.startTimer();
     const topics = this.config.kafka.topics;
+    // Encoders are taken once per batch: the loop below then never waits, message after message.
+    const [encodeWebhook, encodeLead, encodeLog] = await Promise.all([
+      this.serde.encoderFor(topics.webhookCommands, SCHEMAS.webhookCommand),
+      this.serde.encoderFor(topics.leadCommands, SCHEMAS.leadCommand),
+      this.serde.encoderFor(topics.log, SCHEMAS.logRecord),
+    ]);
     const webhook: Message[] = [];
     const lead: Message[] = [];
     const log: Message[] = [];
     const dead: Message[] = [];
+    const judged = new Map<string, number>();
+    const debug = this.logger.isLevelEnabled('debug');
+    const trace = this.logger.isLevelEnabled('trace');
     const now = Date.now();
     for (const message of messages) {
-      const ctx = { topic: source.topic, partition: source.partition, offset: message.offset };
-      const decoded = await this.read(message, source.topic);
+      const decoded = this.readKnown(message, source.topic) ?? (await this.read(message, source.topic));
       if ('reason' in decoded) {
         this.deadLetters.inc({ error: decoded.errorClass });
-        this.logger.warn({ ...ctx, reason: decoded.reason }, 'event dead-lettered');
+        this.logger.warn({ topic: source.topic, partition: source.partition, offset: message.offset, reason: decoded.reason }, 'event dead-lettered');
         dead.push(deadLetter(message, source, decoded.reason, decoded.errorClass));
         continue;
       }
       const event = decoded.event;
       const out = matchEvent(this.store.index, event, now, this.config.webhook.retryWindowMs);
       const matched = out.logs.some((l) => l.step === 'matched');
-      this.events.inc({ type: event.type, outcome: matched ? 'matched' : 'unmatched' });
-      for (const c of out.webhookCommands) {
-        webhook.push({ key: `${c.tenantId}/${c.triggerId}`, value: await this.serde.encode(topics.webhookCommands, SCHEMAS.webhookCommand, c), headers: { 'correlation-id': event.eventId } });
+      const outcome = `${event.type}\u0000${matched ? 'matched' : 'unmatched'}`;
+      judged.set(outcome, (judged.get(outcome) ?? 0) + 1);
+      const headers = { 'correlation-id': event.eventId };
+      for (const c of out.webhookCommands) webhook.push({ key: `${c.tenantId}/${c.triggerId}`, value: encodeWebhook(c), headers });
+      // Keyed by lead: one lead's moves stay in order.
+      for (const c of out.leadCommands) lead.push({ key: `${c.tenantId}/${c.leadId}`, value: encodeLead(c), headers });
+      for (const r of out.logs) log.push({ key: `${r.tenantId}/${r.triggerId}`, value: encodeLog(r) });
+      if (!matched && trace) {
+        this.logger.trace({ topic: source.topic, partition: source.partition, offset: message.offset, tenantId: event.tenantId, correlationId: event.eventId }, 'event matched no trigger');
       }
-      for (const c of out.leadCommands) {
-        // Keyed by lead: one lead's moves stay in order.
-        lead.push({ key: `${c.tenantId}/${c.leadId}`, value: await this.serde.encode(topics.leadCommands, SCHEMAS.leadCommand, c), headers: { 'correlation-id': event.eventId } });
-      }
-      for (const r of out.logs) {
-        log.push({ key: `${r.tenantId}/${r.triggerId}`, value: await this.serde.encode(topics.log, SCHEMAS.logRecord, r) });
-      }
-      if (!matched) this.logger.trace({ ...ctx, tenantId: event.tenantId, correlationId: event.eventId }, 'event matched no trigger');
-      if (matched) {
+      if (matched && debug) {
         this.logger.debug(
-          { ...ctx, tenantId: event.tenantId, correlationId: event.eventId, webhooks: out.webhookCommands.length, leads: out.leadCommands.length },
+          { topic: source.topic, partition: source.partition, offset: message.offset, tenantId: event.tenantId, correlationId: event.eventId, webhooks: out.webhookCommands.length, leads: out.leadCommands.length },
           'event matched',
         );
       }
+    }
+    for (const [outcome, n] of judged) {
+      const [type, result] = outcome.split('\u0000');
+      this.events.inc({ type, outcome: result }, n);
     }
     this.commands.inc({ kind: 'webhook' }, webhook.length);
     this.commands.inc({ kind: 'lead' }, lead.length);
@@ -147,13 +157,26 @@ export class EventBatchHandler implements OnApplicationBootstrap, OnApplicationS
    * outage is not: it throws, the transaction aborts and the batch is read again later.
    */
   private async read(message: KafkaMessage, topic: string): Promise<{ event: EventEnvelope } | Poison> {
-    let value: EventEnvelope;
     try {
-      value = (await this.serde.decode<EventEnvelope>(message.value)).value;
+      return this.check((await this.serde.decode<EventEnvelope>(message.value)).value, topic);
     } catch (err) {
       if (err instanceof ContractError) return { reason: err.message, errorClass: 'undecodable' };
       throw err;
     }
+  }
+
+  /** {@link read} without waiting, when the message's schema is already known; else undefined. */
+  private readKnown(message: KafkaMessage, topic: string): { event: EventEnvelope } | Poison | undefined {
+    try {
+      const decoded = this.serde.decodeKnown<EventEnvelope>(message.value);
+      return decoded && this.check(decoded.value, topic);
+    } catch (err) {
+      if (err instanceof ContractError) return { reason: err.message, errorClass: 'undecodable' };
+      throw err;
+    }
+  }
+
+  private check(value: EventEnvelope, topic: string): { event: EventEnvelope } | Poison {
     const expected = this.typeOfTopic.get(topic);
     if (!EVENT_TYPE_IDS.includes(value.type)) return { reason: `unknown event type "${value.type}"`, errorClass: 'unknown_type' };
     if (value.type !== expected) return { reason: `event type "${value.type}" on the ${expected} topic`, errorClass: 'wrong_topic' };
