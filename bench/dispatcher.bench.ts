@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Partitioners, Producer } from 'kafkajs';
 import { Pool } from 'undici';
-import { SCHEMAS, WebhookCommand, newWebhookCommand, webhookBody } from '@triggers/contracts';
-import { createTopicsAndWait } from '@triggers/kafka';
+import { SCHEMAS, WebhookCommand, logIdFor, newLogRecord, newWebhookCommand, webhookBody } from '@triggers/contracts';
+import { chunkBySize, createTopicsAndWait } from '@triggers/kafka';
 import { AppProcess, PipelineDriver, TestContext, freePort, specPayload, startApp, uniqueId, waitFor, waitForHealthy } from '@triggers/testing';
 import { percentile, report } from './bench-report';
+import { CpuMeter } from './cpu-meter';
 import { benchContext } from './infra';
 import { startBenchReceivers } from './webhook-receivers';
 
@@ -23,7 +24,7 @@ const TRIGGER = 'bench-trigger';
  * dispatcher's memory with 100,000 commands waiting in the retry tier.
  */
 export async function dispatcherBenchmark(): Promise<void> {
-  const { ctx, stopInfra } = await benchContext();
+  const { ctx, serverPids, stopInfra } = await benchContext();
   const driver = new PipelineDriver(ctx);
   const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
@@ -40,11 +41,18 @@ export async function dispatcherBenchmark(): Promise<void> {
     });
 
     process.stderr.write(`raw undici Pool: ${DELIVERIES} posts\n`);
+    const rawMeter = new CpuMeter({ clientAndReceivers: process.pid });
     const raw = await rawUndici(body);
+    const rawCpu = rawMeter.perUnit(DELIVERIES);
 
     process.stderr.write(`dispatcher, one endpoint: ${DELIVERIES} deliveries\n`);
-    const single = await scenario(ctx, producer, body, 1, -1);
-    if (process.env.BENCH_QUICK) return void process.stderr.write(`one endpoint: ${Math.round(single.rate)}/s, raw ${Math.round(raw)}/s\n`);
+    const single = await scenario(ctx, producer, body, 1, -1, serverPids);
+    process.stderr.write(`the dispatcher's Kafka work alone: ${DELIVERIES} commands\n`);
+    const kafkaSide = await kafkaSideAlone(ctx, producer, body, serverPids);
+    const cpuMicrosecondsPerDelivery = { rawUndiciPool: rawCpu, kafkaSideAlone: kafkaSide.cpu, dispatcherOneEndpoint: single.cpu };
+    if (process.env.BENCH_QUICK) {
+      return void process.stderr.write(`one endpoint: ${Math.round(single.rate)}/s, raw ${Math.round(raw)}/s, Kafka side alone ${Math.round(kafkaSide.rate)}/s; CPU µs per delivery ${JSON.stringify(cpuMicrosecondsPerDelivery)}\n`);
+    }
     process.stderr.write(`dispatcher, 100 endpoints: ${DELIVERIES} deliveries\n`);
     const hundred = await scenario(ctx, producer, body, 100, -1);
     process.stderr.write(`dispatcher, 100 endpoints, one never answers\n`);
@@ -59,11 +67,15 @@ export async function dispatcherBenchmark(): Promise<void> {
       rawUndiciPoolPerSecond: Math.round(raw),
       dispatcherOneEndpointPerSecond: Math.round(single.rate),
       ratioToRaw: +(single.rate / raw).toFixed(2),
+      kafkaSideAlonePerSecond: Math.round(kafkaSide.rate),
       dispatcher100EndpointsPerSecond: Math.round(hundred.rate),
       dispatcher100EndpointsOneHungPerSecond: Math.round(oneHung.rate),
       hungEndpointSlowdown: +(1 - oneHung.rate / hundred.rate).toFixed(3),
       latencyAtFixedRate: { deliveriesPerSecond: LATENCY_RATE, seconds: LATENCY_SECONDS, ...latency },
       dispatcherRssMB: { afterOneEndpointRun: single.rssMB, with100kWaitingRetries: waiting.rssMB },
+      cpuMicrosecondsPerDelivery,
+      // Cores the whole path (dispatcher, receivers, broker) would keep busy at 10,000 deliveries/s.
+      coresFor10kPerSecond: +((single.cpu.total * 10_000) / 1e6).toFixed(2),
     });
   } finally {
     await producer.disconnect();
@@ -105,12 +117,22 @@ async function produce(ctx: TestContext, producer: Producer, topic: string, comm
   }
 }
 
-/** Fresh command and retry topics and a fresh group, so each run reads only its own commands. */
-async function startDispatcher(ctx: TestContext): Promise<{ app: AppProcess; commandTopic: string; retryTopic: string }> {
+interface DispatcherTopics {
+  id: string;
+  commandTopic: string;
+  retryTopic: string;
+}
+
+/** Fresh command and retry topics (and, through the id, a fresh group), so each run reads only its own commands. */
+async function dispatcherTopics(ctx: TestContext): Promise<DispatcherTopics> {
   const id = uniqueId('d');
-  const commandTopic = `${ctx.namespace}.bench.commands.${id}`;
-  const retryTopic = `${ctx.namespace}.bench.retry.${id}`;
-  await createTopicsAndWait(ctx.admin, [commandTopic, retryTopic].map((topic) => ({ topic, numPartitions: 3 })));
+  const topics = { id, commandTopic: `${ctx.namespace}.bench.commands.${id}`, retryTopic: `${ctx.namespace}.bench.retry.${id}` };
+  await createTopicsAndWait(ctx.admin, [topics.commandTopic, topics.retryTopic].map((topic) => ({ topic, numPartitions: 3 })));
+  return topics;
+}
+
+async function startDispatcher(ctx: TestContext, topics?: DispatcherTopics): Promise<{ app: AppProcess } & DispatcherTopics> {
+  const { id, commandTopic, retryTopic } = topics ?? (await dispatcherTopics(ctx));
   const app = startApp('webhook-dispatcher', {
     ...ctx.env,
     PORT: String(await freePort()),
@@ -122,7 +144,7 @@ async function startDispatcher(ctx: TestContext): Promise<{ app: AppProcess; com
     // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the dispatcher.
   }, undefined, process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []);
   await waitForHealthy(app, 120_000);
-  return { app, commandTopic, retryTopic };
+  return { app, id, commandTopic, retryTopic };
 }
 
 async function rssMB(app: AppProcess): Promise<number> {
@@ -134,21 +156,88 @@ async function rssMB(app: AppProcess): Promise<number> {
  * Deliveries/s with every command waiting before the dispatcher starts, from the first arrival
  * to the last one of the endpoints that answer.
  */
-async function scenario(ctx: TestContext, producer: Producer, body: string, endpoints: number, hung: number): Promise<{ rate: number; rssMB: number }> {
+async function scenario(
+  ctx: TestContext,
+  producer: Producer,
+  body: string,
+  endpoints: number,
+  hung: number,
+  serverPids: Record<string, number | undefined> = {},
+): Promise<{ rate: number; rssMB: number; cpu: Record<string, number> }> {
   const rx = await startBenchReceivers(endpoints, DELIVERIES, hung);
-  const { app, commandTopic } = await startDispatcher(ctx);
+  // Every command is on its topic before the dispatcher starts: producing them does not share
+  // the machine with the deliveries being measured.
+  const topics = await dispatcherTopics(ctx);
+  const commands = Array.from({ length: DELIVERIES }, (_, i) => command(`${rx.urls[i % endpoints]}/hook/${i}`, i, body));
+  await produce(ctx, producer, topics.commandTopic, commands);
+  const { app } = await startDispatcher(ctx, topics);
+  const meter = new CpuMeter({ dispatcher: app.child.pid, receivers: process.pid, kafka: serverPids.kafka });
   try {
-    const commands = Array.from({ length: DELIVERIES }, (_, i) => command(`${rx.urls[i % endpoints]}/hook/${i}`, i, body));
-    await produce(ctx, producer, commandTopic, commands);
     const answered = commands.map((_, i) => i).filter((i) => i % endpoints !== hung);
     await waitFor(() => answered.every((i) => rx.arrivedAt(i) > 0), { timeoutMs: 600_000, intervalMs: 100, description: 'every answered delivery' });
     const times = answered.map((i) => rx.arrivedAt(i));
     const rate = answered.length / ((Math.max(...times) - Math.min(...times)) / 1000);
-    return { rate, rssMB: await rssMB(app) };
+    return { rate, rssMB: await rssMB(app), cpu: meter.perUnit(answered.length) };
   } finally {
     await app.stop(10_000);
     await rx.close();
   }
+}
+
+/**
+ * What kafkajs alone allows the dispatcher, with no HTTP, signing or Avro per message: the same
+ * group consumer reading the same commands, and for each one a delivered-attempt log record of
+ * the dispatcher's size (made once up front) produced before its offset is committed.
+ */
+async function kafkaSideAlone(
+  ctx: TestContext,
+  producer: Producer,
+  body: string,
+  serverPids: Record<string, number | undefined>,
+): Promise<{ rate: number; cpu: Record<string, number> }> {
+  const { commandTopic } = await dispatcherTopics(ctx);
+  const commands = Array.from({ length: DELIVERIES }, (_, i) => command(`http://127.0.0.1:9/hook/${i}`, i, body));
+  await produce(ctx, producer, commandTopic, commands);
+  const sample = commands[0];
+  const requestHeaders = { 'content-type': 'application/json', 'user-agent': 'Triggers-Webhooks/1.0', 'webhook-id': sample.commandId, 'webhook-timestamp': '1764000000', 'webhook-signature': `v1,${randomBytes(32).toString('base64')}` };
+  const record = newLogRecord({
+    logId: logIdFor(sample.commandId, 'webhook.delivered'),
+    tenantId: TENANT,
+    triggerId: TRIGGER,
+    eventId: sample.eventId,
+    eventType: sample.eventType,
+    commandId: sample.commandId,
+    step: 'webhook.delivered',
+    status: 'ok',
+    time: Date.now(),
+    attempt: 1,
+    message: 'delivered: HTTP 204 in 1 ms (attempt 1)',
+    http: { method: 'POST', url: sample.url, requestHeaders, requestBody: body, responseStatus: 204, responseHeaders: { date: new Date().toUTCString(), connection: 'keep-alive', 'keep-alive': 'timeout=5' }, responseBody: '', responseTruncated: false, durationMs: 1, errorClass: null },
+  });
+  const logValue = await ctx.serde.encode(ctx.config.kafka.topics.log, SCHEMAS.logRecord, record);
+  const out = ctx.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  await out.connect();
+  const consumer = ctx.kafka.consumer({ groupId: uniqueId('kafka-side'), maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: commandTopic, fromBeginning: true });
+  const meter = new CpuMeter({ kafkaSide: process.pid, kafka: serverPids.kafka });
+  let done = 0;
+  let started = 0;
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      started ||= Date.now();
+      const headers = { 'correlation-id': sample.eventId };
+      const records = batch.messages.map(() => ({ key: `${TENANT}/${TRIGGER}`, value: logValue, headers }));
+      for (const chunk of chunkBySize(records, 512 * 1024)) await out.send({ topic: ctx.config.kafka.topics.log, messages: chunk });
+      done += batch.messages.length;
+    },
+  });
+  await waitFor(() => done >= DELIVERIES, { timeoutMs: 300_000, intervalMs: 20, description: 'the Kafka side alone' });
+  const rate = DELIVERIES / ((Date.now() - started) / 1000);
+  const cpu = meter.perUnit(DELIVERIES);
+  await consumer.disconnect();
+  await out.disconnect();
+  return { rate, cpu };
 }
 
 /** Command produced → request at the receiver, at a steady rate. */

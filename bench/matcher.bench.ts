@@ -5,11 +5,13 @@ import { TransactionalProcessor, createTopicsAndWait } from '@triggers/kafka';
 import { createLogger } from '@triggers/logging';
 import { PipelineDriver, freePort, specPayload, startApp, uniqueId, waitFor, waitForConsumed, waitForHealthy } from '@triggers/testing';
 import { percentile, report } from './bench-report';
+import { CpuMeter } from './cpu-meter';
 import { benchContext } from './infra';
 
 const TENANTS = 100;
 const TRIGGERS_PER_TENANT = 100;
-const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
+// Enough that the pass-through runs for more than a second (BENCH_EVENTS overrides).
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 60_000);
 const LATENCY_RATE = 1_000; // events/s
 const LATENCY_SECONDS = 10;
 
@@ -19,7 +21,7 @@ const LATENCY_SECONDS = 10;
  * event → command latency at a fixed 1,000 events/s, and the matcher's memory.
  */
 export async function matcherBenchmark(): Promise<void> {
-  const { ctx, stopInfra } = await benchContext();
+  const { ctx, serverPids, stopInfra } = await benchContext();
   const driver = new PipelineDriver(ctx);
   const topics = ctx.config.kafka.topics;
   const wrap = specPayload('agent-wrap-predictive-outbound.json').event;
@@ -46,9 +48,13 @@ export async function matcherBenchmark(): Promise<void> {
     for (let t = 0; t < TENANTS; t++) await driver.events(`tenant-${t}`, events(EVENTS / TENANTS));
 
     // Bare pass-through: consume the event topic, produce each value unchanged, no transactions.
+    let meter = new CpuMeter({ passThrough: process.pid, kafka: serverPids.kafka });
     const passthrough = await passThrough(ctx, topics['events.agent.wrap'], `${ctx.namespace}.passthrough`, EVENTS);
+    const passThroughCpu = meter.perUnit(EVENTS);
     // The Kafka side of the matcher's work alone: the same exactly-once transactions and output.
+    meter = new CpuMeter({ fanOut: process.pid, kafka: serverPids.kafka });
     const fanOut = await exactlyOnceFanOut(ctx, topics['events.agent.wrap'], wrap, EVENTS);
+    const fanOutCpu = meter.perUnit(EVENTS);
 
     // The matcher: from a cold start with all events waiting, until its group has consumed them.
     // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the matcher process.
@@ -57,12 +63,14 @@ export async function matcherBenchmark(): Promise<void> {
     try {
       await waitForHealthy(app, 120_000);
       const started = Date.now();
+      meter = new CpuMeter({ matcher: app.child.pid, kafka: serverPids.kafka });
       await waitForConsumed(ctx, `${ctx.namespace}-matcher`, topics['events.agent.wrap'], 600_000);
       const matcherSeconds = (Date.now() - started) / 1000;
+      const matcherCpu = meter.perUnit(EVENTS);
+      const cpuMicrosecondsPerEvent = { passThrough: passThroughCpu, exactlyOnceFanOut: fanOutCpu, matcher: matcherCpu };
       const matcherRate = EVENTS / matcherSeconds;
       if (process.env.BENCH_QUICK) {
-        const m = await (await fetch(`http://127.0.0.1:${app.port}/metrics`)).text();
-        process.stderr.write(`${m.split('\n').filter((l) => l.includes('batch_seconds_sum') || l.includes('batch_seconds_count')).join('\n')}\n`);
+        process.stderr.write(`CPU µs per event: ${JSON.stringify(cpuMicrosecondsPerEvent)}\n`);
         return void process.stderr.write(`matcher ${Math.round(matcherRate)}/s (${matcherSeconds}s), pass-through ${Math.round(passthrough)}/s, exactly-once fan-out ${Math.round(fanOut)}/s\n`);
       }
 
@@ -78,6 +86,7 @@ export async function matcherBenchmark(): Promise<void> {
         exactlyOnceFanOutEventsPerSecond: Math.round(fanOut),
         fanOutRatioToPassThrough: +(fanOut / passthrough).toFixed(2),
         ratioToFanOut: +(matcherRate / fanOut).toFixed(2),
+        cpuMicrosecondsPerEvent,
         latencyAtFixedRate: { eventsPerSecond: LATENCY_RATE, seconds: LATENCY_SECONDS, samples: latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) },
         matcherRssMB: +(rss / 2 ** 20).toFixed(1),
       });

@@ -11,6 +11,8 @@ import { WebhookClient, WebhookResult } from './webhook-client';
 import { WebhookSecretsStore } from './webhook-secrets.store';
 import { signWebhook } from './webhook-signer';
 
+type Encoder = (value: unknown) => Buffer;
+
 /** What became of one delivery attempt. */
 export type DeliveryOutcome = 'delivered' | 'retry' | 'gave_up' | 'blocked' | 'cancelled';
 
@@ -31,6 +33,8 @@ export class WebhookDeliveryService implements OnModuleInit {
   readonly client: WebhookClient;
   private producer?: Producer;
   private out?: BufferedProducer;
+  /** Encoders of the records an attempt writes, taken once the registry first answers. */
+  private encoders?: { log: Encoder; retry: Encoder; deadLetter: Encoder };
   private readonly outcomes: Counter<'outcome'>;
   private readonly durations: Histogram;
 
@@ -58,6 +62,20 @@ export class WebhookDeliveryService implements OnModuleInit {
     this.out = new BufferedProducer(this.producer);
   }
 
+  /**
+   * Taken on first use rather than at start-up, so a registry that is down delays deliveries
+   * (the attempt fails and is tried again in place) instead of stopping the app.
+   */
+  private async loadEncoders(): Promise<NonNullable<WebhookDeliveryService['encoders']>> {
+    const topics = this.config.kafka.topics;
+    const [log, retry, deadLetter] = await Promise.all([
+      this.serde.encoderFor(topics.log, SCHEMAS.logRecord),
+      this.serde.encoderFor(topics.webhookRetry, SCHEMAS.webhookCommand),
+      this.serde.encoderFor(topics.deadLetterWebhook, SCHEMAS.webhookCommand),
+    ]);
+    return (this.encoders = { log, retry, deadLetter });
+  }
+
   /** Closes connections; called once no delivery is under way any more. */
   async close(): Promise<void> {
     await this.client.close();
@@ -72,10 +90,11 @@ export class WebhookDeliveryService implements OnModuleInit {
   /** Makes the command's next attempt and records its outcome; `key` is the command's message key. */
   async deliver(command: WebhookCommand, key: Buffer | null): Promise<DeliveryOutcome> {
     const topics = this.config.kafka.topics;
+    const encoders = this.encoders ?? (await this.loadEncoders());
     const ctx = { tenantId: command.tenantId, triggerId: command.triggerId, commandId: command.commandId, attempt: command.attempt };
     const secrets = await this.secrets.secretsFor(command.tenantId, command.triggerId, Date.now());
     if (secrets === null) {
-      await this.send([{ topic: topics.log, messages: [await this.logMessage(command, 'webhook.gave_up', 'failed', 'cancelled: the trigger was deleted')] }]);
+      await this.send([{ topic: topics.log, messages: [this.logMessage(command, 'webhook.gave_up', 'failed', 'cancelled: the trigger was deleted')] }]);
       this.count('cancelled', ctx);
       return 'cancelled';
     }
@@ -115,12 +134,12 @@ export class WebhookDeliveryService implements OnModuleInit {
 
     if (result.errorClass === null) {
       const message = `delivered: HTTP ${result.status} in ${result.durationMs} ms (attempt ${command.attempt})`;
-      await this.send([{ topic: topics.log, messages: [await this.logMessage(command, 'webhook.delivered', 'ok', message, http)] }]);
+      await this.send([{ topic: topics.log, messages: [this.logMessage(command, 'webhook.delivered', 'ok', message, http)] }]);
       this.count('delivered', ctx, result);
       return 'delivered';
     }
     if (result.errorClass === 'blocked') {
-      await this.send([{ topic: topics.log, messages: [await this.logMessage(command, 'webhook.blocked', 'failed', `blocked, not retried: ${result.error}`, http)] }]);
+      await this.send([{ topic: topics.log, messages: [this.logMessage(command, 'webhook.blocked', 'failed', `blocked, not retried: ${result.error}`, http)] }]);
       this.count('blocked', ctx, result);
       return 'blocked';
     }
@@ -132,10 +151,10 @@ export class WebhookDeliveryService implements OnModuleInit {
       const hours = Math.round(((command.deadline - command.firstAttemptAt) / 3_600_000) * 100) / 100;
       const reason = `gave up after ${command.attempt} attempts over ${hours} h; last: ${failure}`;
       await this.send([
-        { topic: topics.log, messages: [await this.logMessage(command, 'webhook.gave_up', 'failed', reason, http)] },
+        { topic: topics.log, messages: [this.logMessage(command, 'webhook.gave_up', 'failed', reason, http)] },
         {
           topic: topics.deadLetterWebhook,
-          messages: [{ key, value: await this.serde.encode(topics.deadLetterWebhook, SCHEMAS.webhookCommand, command), headers: { 'dlq-reason': reason, 'correlation-id': command.eventId } }],
+          messages: [{ key, value: encoders.deadLetter(command), headers: { 'dlq-reason': reason, 'correlation-id': command.eventId } }],
         },
       ]);
       this.count('gave_up', ctx, result);
@@ -144,10 +163,10 @@ export class WebhookDeliveryService implements OnModuleInit {
     const retry: WebhookCommand = { ...command, attempt: command.attempt + 1, dueAt: nextDueAt };
     const message = `attempt ${command.attempt} failed: ${failure}; next attempt at ${new Date(nextDueAt).toISOString()}`;
     await this.send([
-      { topic: topics.log, messages: [await this.logMessage(command, 'webhook.attempt', 'failed', message, http, nextDueAt, failedAt)] },
+      { topic: topics.log, messages: [this.logMessage(command, 'webhook.attempt', 'failed', message, http, nextDueAt, failedAt)] },
       {
         topic: topics.webhookRetry,
-        messages: [{ key, value: await this.serde.encode(topics.webhookRetry, SCHEMAS.webhookCommand, retry), headers: { [DUE_AT_HEADER]: String(nextDueAt), 'correlation-id': command.eventId } }],
+        messages: [{ key, value: encoders.retry(retry), headers: { [DUE_AT_HEADER]: String(nextDueAt), 'correlation-id': command.eventId } }],
       },
     ]);
     this.count('retry', ctx, result);
@@ -159,7 +178,7 @@ export class WebhookDeliveryService implements OnModuleInit {
     if (this.logger.isLevelEnabled('debug')) this.logger.debug({ ...ctx, outcome, status: result?.status, errorClass: result?.errorClass, durationMs: result?.durationMs }, 'webhook attempt');
   }
 
-  private async logMessage(
+  private logMessage(
     command: WebhookCommand,
     step: string,
     status: LogRecord['status'],
@@ -167,8 +186,7 @@ export class WebhookDeliveryService implements OnModuleInit {
     http: HttpExchange | null = null,
     nextDueAt: number | null = null,
     time = Date.now(),
-  ): Promise<Message> {
-    const topic = this.config.kafka.topics.log;
+  ): Message {
     const record = newLogRecord({
       // A manual redelivery keeps the command id; its origin and first attempt keep its records apart.
       logId: logIdFor(command.commandId, command.origin, command.firstAttemptAt, command.attempt, step),
@@ -186,6 +204,6 @@ export class WebhookDeliveryService implements OnModuleInit {
       http,
       nextDueAt,
     });
-    return { key: `${command.tenantId}/${command.triggerId}`, value: await this.serde.encode(topic, SCHEMAS.logRecord, record), headers: { 'correlation-id': command.eventId } };
+    return { key: `${command.tenantId}/${command.triggerId}`, value: this.encoders!.log(record), headers: { 'correlation-id': command.eventId } };
   }
 }
