@@ -1,5 +1,4 @@
-import type { Readable } from 'node:stream';
-import { Agent, request } from 'undici';
+import { Agent, Dispatcher } from 'undici';
 import type { WebhookTimingConfig } from '@triggers/config';
 import { AddressGuard, BlockedAddressError } from './address-guard';
 
@@ -115,19 +114,18 @@ export class WebhookClient {
     try {
       const checking = this.guard.check(url);
       if (checking) await checking;
-      const res = await request(url, { method: 'POST', headers, body, dispatcher: this.agent });
       // The whole exchange is bounded too: per-chunk timeouts alone let a receiver drip bytes
       // for hours. (No AbortSignal per request: its timer costs more than the request itself.)
       const deadline = Date.now() + this.timing.connectTimeoutMs + this.timing.headersTimeoutMs + this.timing.bodyTimeoutMs;
-      const { text, truncated } = await readCapped(res.body, this.timing.maxResponseBytes, deadline);
-      const ok = res.statusCode >= 200 && res.statusCode < 300;
+      const res = await exchange(this.agent, url, headers, body, this.timing.maxResponseBytes, deadline);
+      const ok = res.status >= 200 && res.status < 300;
       return done({
-        status: res.statusCode,
-        headers: flattenHeaders(res.headers),
-        body: text,
-        truncated,
+        status: res.status,
+        headers: res.headers,
+        body: res.text,
+        truncated: res.truncated,
         errorClass: ok ? null : 'http.status',
-        error: ok ? null : `HTTP ${res.statusCode}`,
+        error: ok ? null : `HTTP ${res.status}`,
       });
     } catch (err) {
       return done({ status: null, headers: {}, body: null, truncated: false, errorClass: errorClassOf(err), error: (err as Error).message });
@@ -147,36 +145,64 @@ class TotalTimeoutError extends Error {
 }
 
 /**
- * Reads up to `max` bytes and stops: the rest is never read (the connection is dropped). A body
- * still arriving at `deadline` is abandoned the same way.
+ * One POST through undici's dispatcher API: callbacks straight from the HTTP parser, without the
+ * response stream and promises `request()` makes per call. Reads up to `max` bytes of the body
+ * and stops: the rest is never read (the connection is dropped). A body still arriving at
+ * `deadline` is abandoned the same way.
  */
-function readCapped(body: Readable, max: number, deadline: number): Promise<{ text: string; truncated: boolean }> {
+function exchange(
+  agent: Agent,
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+  max: number,
+  deadline: number,
+): Promise<{ status: number; headers: Record<string, string>; text: string; truncated: boolean }> {
   return new Promise((resolve, reject) => {
+    let status = 0;
+    let responseHeaders: Record<string, string> = {};
     const chunks: Buffer[] = [];
     let size = 0;
+    let settled = false;
     const finish = (truncated: boolean) => {
-      body.off('data', onData);
-      resolve({ text: Buffer.concat(chunks, size).toString('utf8'), truncated });
+      settled = true;
+      resolve({ status, headers: responseHeaders, text: Buffer.concat(chunks, size).toString('utf8'), truncated });
     };
-    const onData = (chunk: Buffer) => {
-      if (size + chunk.length > max) {
-        chunks.push(chunk.subarray(0, max - size));
-        size = max;
-        finish(true);
-        body.destroy();
-      } else {
+    const handler: Dispatcher.DispatchHandler = {
+      // Its presence is how undici tells this callback style from the older one.
+      onRequestStart() {},
+      onResponseStart(_controller, statusCode, headers) {
+        status = statusCode;
+        responseHeaders = flattenHeaders(headers);
+      },
+      onResponseData(controller, chunk) {
+        if (settled) return;
+        if (size + chunk.length > max) {
+          chunks.push(chunk.subarray(0, max - size));
+          size = max;
+          finish(true);
+          controller.abort(new Error('response body past the limit; not read further'));
+          return;
+        }
         chunks.push(chunk);
         size += chunk.length;
         if (Date.now() > deadline) {
-          body.off('data', onData);
-          body.destroy();
-          reject(new TotalTimeoutError('the response took longer than the connect, headers and body timeouts together'));
+          settled = true;
+          const err = new TotalTimeoutError('the response took longer than the connect, headers and body timeouts together');
+          controller.abort(err);
+          reject(err);
         }
-      }
+      },
+      onResponseEnd() {
+        if (!settled) finish(false);
+      },
+      onResponseError(_controller, err) {
+        if (settled) return;
+        settled = true;
+        reject(err);
+      },
     };
-    body.on('data', onData);
-    body.once('end', () => finish(false));
-    body.once('error', reject);
+    agent.dispatch({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'POST', headers, body }, handler);
   });
 }
 
