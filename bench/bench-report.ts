@@ -14,6 +14,19 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * Runs of a bare baseline (pass-through, raw client) per benchmark: a single run of a fraction of
+ * a second swings widely on a shared machine, the median of three much less.
+ */
+export const BASELINE_RUNS = 3;
+
 /** Prints the figures and writes them to bench/results/<name>.json. */
 export function report(name: string, figures: Record<string, unknown>): void {
   const result = { benchmark: name, at: new Date().toISOString(), machine: machine(), ...figures };

@@ -4,7 +4,7 @@ import { Pool } from 'undici';
 import { SCHEMAS, WebhookCommand, logIdFor, newLogRecord, newWebhookCommand, webhookBody } from '@triggers/contracts';
 import { chunkBySize, createTopicsAndWait } from '@triggers/kafka';
 import { AppProcess, PipelineDriver, TestContext, freePort, specPayload, startApp, uniqueId, waitFor, waitForHealthy } from '@triggers/testing';
-import { percentile, report } from './bench-report';
+import { BASELINE_RUNS, median, percentile, report } from './bench-report';
 import { CpuMeter } from './cpu-meter';
 import { benchContext } from './infra';
 import { startBenchReceivers } from './webhook-receivers';
@@ -40,10 +40,12 @@ export async function dispatcherBenchmark(): Promise<void> {
       webhookSecrets: [{ id: 's1', secret: `whsec_${randomBytes(24).toString('base64')}`, notAfter: null }],
     });
 
-    process.stderr.write(`raw undici Pool: ${DELIVERIES} posts\n`);
+    process.stderr.write(`raw undici Pool: ${DELIVERIES} posts, ${BASELINE_RUNS} runs\n`);
     const rawMeter = new CpuMeter({ clientAndReceivers: process.pid });
-    const raw = await rawUndici(body);
-    const rawCpu = rawMeter.perUnit(DELIVERIES);
+    const rawRuns: number[] = [];
+    for (let run = 0; run < BASELINE_RUNS; run++) rawRuns.push(await rawUndici(body));
+    const raw = median(rawRuns);
+    const rawCpu = rawMeter.perUnit(DELIVERIES * BASELINE_RUNS);
 
     process.stderr.write(`dispatcher, one endpoint: ${DELIVERIES} deliveries\n`);
     const single = await scenario(ctx, producer, body, 1, -1, serverPids);
@@ -65,6 +67,7 @@ export async function dispatcherBenchmark(): Promise<void> {
     report('dispatcher', {
       setup: { deliveries: DELIVERIES, bodyBytes: Buffer.byteLength(body), connectionsPerOrigin: CONNECTIONS, partitions: 3, signed: true, logRecordPerAttempt: true },
       rawUndiciPoolPerSecond: Math.round(raw),
+      rawUndiciPoolRunsPerSecond: rawRuns.map(Math.round),
       dispatcherOneEndpointPerSecond: Math.round(single.rate),
       ratioToRaw: +(single.rate / raw).toFixed(2),
       kafkaSideAlonePerSecond: Math.round(kafkaSide.rate),
