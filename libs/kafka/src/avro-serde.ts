@@ -165,10 +165,7 @@ export class AvroSerde {
    * @throws ContractError for anything else on the topic, as {@link decode} for what does not decode.
    */
   async decodeAs<T>(message: Buffer | null, schemaName: string): Promise<T> {
-    return AvroSerde.expect(this.decodeKnown<T>(message) ?? (await this.decode<T>(message)), schemaName);
-  }
-
-  private static expect<T>(decoded: Decoded<T>, schemaName: string): T {
+    const decoded = await this.decode<T>(message);
     if (decoded.schemaName !== schemaName) throw new ContractError(`a ${decoded.schemaName} where a ${schemaName} belongs`, '');
     return decoded.value;
   }

@@ -105,7 +105,8 @@ export class EventBatchHandler implements OnApplicationBootstrap, OnApplicationS
     const lead: Message[] = [];
     const log: Message[] = [];
     const dead: Message[] = [];
-    const judged = new Map<string, number>();
+    // One partition of one event topic: every event judged here is of the topic's type.
+    const judged = { matched: 0, unmatched: 0 };
     const debug = this.logger.isLevelEnabled('debug');
     const trace = this.logger.isLevelEnabled('trace');
     const now = Date.now();
@@ -120,8 +121,7 @@ export class EventBatchHandler implements OnApplicationBootstrap, OnApplicationS
       const event = decoded.event;
       const out = matchEvent(this.store.index, event, now, this.config.webhook.retryWindowMs);
       const matched = out.logs.some((l) => l.step === 'matched');
-      const outcome = `${event.type}\u0000${matched ? 'matched' : 'unmatched'}`;
-      judged.set(outcome, (judged.get(outcome) ?? 0) + 1);
+      judged[matched ? 'matched' : 'unmatched']++;
       const headers = { 'correlation-id': event.eventId };
       for (const c of out.webhookCommands) webhook.push({ key: `${c.tenantId}/${c.triggerId}`, value: encodeWebhook(c), headers });
       // Keyed by lead: one lead's moves stay in order.
@@ -137,10 +137,8 @@ export class EventBatchHandler implements OnApplicationBootstrap, OnApplicationS
         );
       }
     }
-    for (const [outcome, n] of judged) {
-      const [type, result] = outcome.split('\u0000');
-      this.events.inc({ type, outcome: result }, n);
-    }
+    const type = this.typeOfTopic.get(source.topic);
+    for (const [outcome, n] of Object.entries(judged)) if (n > 0) this.events.inc({ type, outcome }, n);
     this.commands.inc({ kind: 'webhook' }, webhook.length);
     this.commands.inc({ kind: 'lead' }, lead.length);
     timer();
@@ -160,8 +158,7 @@ export class EventBatchHandler implements OnApplicationBootstrap, OnApplicationS
     try {
       return this.check((await this.serde.decode<EventEnvelope>(message.value)).value, topic);
     } catch (err) {
-      if (err instanceof ContractError) return { reason: err.message, errorClass: 'undecodable' };
-      throw err;
+      return undecodable(err);
     }
   }
 
@@ -171,8 +168,7 @@ export class EventBatchHandler implements OnApplicationBootstrap, OnApplicationS
       const decoded = this.serde.decodeKnown<EventEnvelope>(message.value);
       return decoded && this.check(decoded.value, topic);
     } catch (err) {
-      if (err instanceof ContractError) return { reason: err.message, errorClass: 'undecodable' };
-      throw err;
+      return undecodable(err);
     }
   }
 
@@ -185,3 +181,8 @@ export class EventBatchHandler implements OnApplicationBootstrap, OnApplicationS
   }
 }
 
+/** A message that does not decode is poison; anything else (the registry is down) is thrown, to abort the batch. */
+function undecodable(err: unknown): Poison {
+  if (err instanceof ContractError) return { reason: err.message, errorClass: 'undecodable' };
+  throw err;
+}

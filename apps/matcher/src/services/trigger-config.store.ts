@@ -2,11 +2,10 @@ import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { Kafka } from 'kafkajs';
 import { Gauge, Registry } from 'prom-client';
 import type { MatcherConfig } from '@triggers/config';
-import type { TriggerConfigRecord } from '@triggers/contracts';
-import { AvroSerde, CompactedTopicReader } from '@triggers/kafka';
+import type { AvroSerde } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { TriggerIndex, validateTrigger } from '@triggers/rules';
-import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
+import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY, TriggerConfigChange, TriggerConfigFeed } from '@triggers/runtime';
 
 /**
  * The in-memory index of every tenant's triggers, fed by the compacted config topic. Every
@@ -16,40 +15,28 @@ import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFK
 @Injectable()
 export class TriggerConfigStore implements OnApplicationShutdown {
   readonly index = new TriggerIndex();
-  private reader?: CompactedTopicReader;
-  private loaded = false;
+  private readonly feed: TriggerConfigFeed;
   private readonly size: Gauge;
 
   constructor(
-    @Inject(KAFKA) private readonly kafka: Kafka,
-    @Inject(AVRO_SERDE) private readonly serde: AvroSerde,
-    @Inject(APP_CONFIG) private readonly config: MatcherConfig,
+    @Inject(KAFKA) kafka: Kafka,
+    @Inject(AVRO_SERDE) serde: AvroSerde,
+    @Inject(APP_CONFIG) config: MatcherConfig,
     @Inject(APP_LOGGER) private readonly logger: Logger,
     @Inject(METRICS_REGISTRY) registry: Registry,
     @Inject(HEALTH_CHECKS) health: HealthRegistry,
   ) {
     this.size = new Gauge({ name: 'triggers_matcher_triggers', help: 'Triggers held in the index', registers: [registry] });
-    health.register({
-      name: 'triggerConfig',
-      check: async () => ({ ok: this.loaded, detail: { loaded: this.loaded, triggers: this.index.size } }),
-    });
+    this.feed = new TriggerConfigFeed({ kafka, serde, logger, health, config, apply: (change) => this.apply(change), size: () => this.index.size });
   }
 
   /** Reads the config topic up to its current end; resolves once every trigger is indexed. */
-  async load(): Promise<void> {
-    this.reader = new CompactedTopicReader({
-      kafka: this.kafka,
-      topic: this.config.kafka.topics.triggerConfig,
-      groupIdPrefix: `${this.config.groupId}-config`,
-      apply: (key, value, offset) => this.apply(key, value, offset),
-      logger: this.logger,
-      summary: () => ({ triggers: this.index.size }),
-    });
-    await this.reader.start();
-    this.loaded = true;
+  load(): Promise<void> {
+    return this.feed.load();
   }
 
-  private async apply(key: string, value: Buffer | null, offset: string): Promise<void> {
+  private apply(change: TriggerConfigChange): void {
+    const { key, offset } = change;
     const slash = key.indexOf('/');
     if (slash <= 0) {
       this.logger.error({ key, offset }, 'config record with a key that is not <tenantId>/<triggerId>; ignored');
@@ -57,20 +44,18 @@ export class TriggerConfigStore implements OnApplicationShutdown {
     }
     const tenantId = key.slice(0, slash);
     const triggerId = key.slice(slash + 1);
-    if (value === null) {
+    if (change.record === null) {
       this.index.remove(tenantId, triggerId);
       this.logger.debug({ tenantId, triggerId, offset }, 'trigger removed');
       this.size.set(this.index.size);
       return;
     }
-    let record: TriggerConfigRecord;
-    try {
-      record = (await this.serde.decode<TriggerConfigRecord>(value)).value;
-    } catch (err) {
-      this.logger.error({ err, key, offset }, 'unreadable trigger config record; the trigger is left out');
+    if (change.record === undefined) {
+      this.logger.error({ err: change.error, key, offset }, 'unreadable trigger config record; the trigger is left out');
       this.index.remove(tenantId, triggerId);
       return;
     }
+    const record = change.record;
     // Re-validated so the index only ever holds triggers the rules accept, normalised.
     const valid = validateTrigger({
       name: record.name,
@@ -89,10 +74,8 @@ export class TriggerConfigStore implements OnApplicationShutdown {
   }
 
   /** Stops reading the config topic (at shutdown, or before a retried load). */
-  async stop(): Promise<void> {
-    const reader = this.reader;
-    this.reader = undefined;
-    await reader?.stop();
+  stop(): Promise<void> {
+    return this.feed.stop();
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -2,9 +2,9 @@ import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { Kafka } from 'kafkajs';
 import type { DispatcherConfig } from '@triggers/config';
 import type { TriggerConfigRecord } from '@triggers/contracts';
-import { AvroSerde, CompactedTopicReader } from '@triggers/kafka';
+import type { AvroSerde } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
-import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA } from '@triggers/runtime';
+import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, TriggerConfigChange, TriggerConfigFeed } from '@triggers/runtime';
 
 type Secret = TriggerConfigRecord['webhookSecrets'][number];
 
@@ -17,44 +17,32 @@ type Secret = TriggerConfigRecord['webhookSecrets'][number];
 @Injectable()
 export class WebhookSecretsStore implements OnApplicationShutdown {
   private readonly secrets = new Map<string, Secret[]>();
-  private reader?: CompactedTopicReader;
-  private loaded = false;
+  private readonly feed: TriggerConfigFeed;
 
   constructor(
-    @Inject(KAFKA) private readonly kafka: Kafka,
-    @Inject(AVRO_SERDE) private readonly serde: AvroSerde,
-    @Inject(APP_CONFIG) private readonly config: DispatcherConfig,
+    @Inject(KAFKA) kafka: Kafka,
+    @Inject(AVRO_SERDE) serde: AvroSerde,
+    @Inject(APP_CONFIG) config: DispatcherConfig,
     @Inject(APP_LOGGER) private readonly logger: Logger,
     @Inject(HEALTH_CHECKS) health: HealthRegistry,
   ) {
-    health.register({ name: 'triggerConfig', check: async () => ({ ok: this.loaded, detail: { loaded: this.loaded, triggers: this.secrets.size } }) });
+    this.feed = new TriggerConfigFeed({ kafka, serde, logger, health, config, apply: (change) => this.apply(change), size: () => this.secrets.size });
   }
 
-  async load(): Promise<void> {
-    this.reader = new CompactedTopicReader({
-      kafka: this.kafka,
-      topic: this.config.kafka.topics.triggerConfig,
-      groupIdPrefix: `${this.config.groupId}-config`,
-      apply: (key, value, offset) => this.apply(key, value, offset),
-      logger: this.logger,
-      summary: () => ({ triggers: this.secrets.size }),
-    });
-    await this.reader.start();
-    this.loaded = true;
+  load(): Promise<void> {
+    return this.feed.load();
   }
 
-  private async apply(key: string, value: Buffer | null, offset: string): Promise<void> {
-    if (value === null) {
+  private apply(change: TriggerConfigChange): void {
+    const { key, offset } = change;
+    if (change.record === null) {
       this.secrets.delete(key);
-      return;
-    }
-    try {
-      const record = (await this.serde.decode<TriggerConfigRecord>(value)).value;
-      this.secrets.set(`${record.tenantId}/${record.triggerId}`, record.webhookSecrets);
-    } catch (err) {
+    } else if (change.record === undefined) {
       // Kept as existing (not deleted), so its webhooks still go out, unsigned, until it is fixed.
       this.secrets.set(key, []);
-      this.logger.error({ err, key, offset }, 'unreadable trigger config record; its webhooks go unsigned until it is fixed');
+      this.logger.error({ err: change.error, key, offset }, 'unreadable trigger config record; its webhooks go unsigned until it is fixed');
+    } else {
+      this.secrets.set(`${change.record.tenantId}/${change.record.triggerId}`, change.record.webhookSecrets);
     }
   }
 
@@ -64,12 +52,12 @@ export class WebhookSecretsStore implements OnApplicationShutdown {
    */
   async secretsFor(tenantId: string, triggerId: string, now: number): Promise<string[] | null> {
     const key = `${tenantId}/${triggerId}`;
-    if (!this.secrets.has(key)) await this.reader!.syncToEnd();
+    if (!this.secrets.has(key)) await this.feed.syncToEnd();
     const secrets = this.secrets.get(key);
     return secrets ? secrets.filter((s) => s.notAfter === null || s.notAfter > now).map((s) => s.secret) : null;
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.reader?.stop();
+    await this.feed.stop();
   }
 }
