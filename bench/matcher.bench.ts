@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
-import { EventType, SCHEMAS, logIdFor, newLogRecord, newWebhookCommand, webhookBody } from '@triggers/contracts';
+import { EVENT_TYPES, EventType, SCHEMAS, logIdFor, newLogRecord, newWebhookCommand, webhookBody } from '@triggers/contracts';
 import { TransactionalProcessor, createTopicsAndWait } from '@triggers/kafka';
 import { createLogger } from '@triggers/logging';
 import { PipelineDriver, freePort, specPayload, startApp, uniqueId, waitFor, waitForConsumed, waitForHealthy } from '@triggers/testing';
@@ -150,23 +150,23 @@ async function exactlyOnceFanOut(
   const logValue = await ctx.serde.encode(topics.log, SCHEMAS.logRecord, matched);
   const groupId = uniqueId('fanout');
   let started = 0;
-  const processor = new TransactionalProcessor({
+  // The engine decodes every event (it owns decoding and dead letters); nothing else is done per event.
+  const processor = new TransactionalProcessor<unknown>({
     kafka: ctx.kafka,
     groupId,
     transactionalIdPrefix: groupId,
     topics: [from],
     logger: createLogger({ app: 'bench', level: 'silent' }),
-    transform: async (messages) => {
-      started ||= Date.now();
-      const out = messages.flatMap((m) => {
+    serde: ctx.serde,
+    valueSchema: EVENT_TYPES[wrap.type].schema,
+    deadLetterTopic: topics.deadLetterEvents,
+    handler: {
+      beginBatch: () => void (started ||= Date.now()),
+      handle: (value, m, source, out) => {
         const key = `${m.key?.toString()}/trigger-0`;
-        const headers = { 'correlation-id': base.eventId };
-        return [
-          { key, value: commandValue, headers },
-          { key, value: logValue },
-        ];
-      });
-      return [{ topic: to, messages: out }];
+        out.push(to, { key, value: commandValue, headers: { 'correlation-id': base.eventId } });
+        out.push(to, { key, value: logValue });
+      },
     },
   });
   await processor.start();

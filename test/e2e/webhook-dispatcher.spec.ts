@@ -4,6 +4,7 @@ import { LogRecord, WebhookCommand, newWebhookCommand, sampleEvent, webhookBody 
 import {
   AppProcess,
   PipelineDriver,
+  newTestSecret,
   WebhookReceiver,
   readDecoded,
   readTopic,
@@ -47,7 +48,7 @@ describe('webhook-dispatcher', () => {
   };
 
   /** A tenant with one webhook trigger on the config topic; returns what commands need. */
-  const tenantWithTrigger = async (url: string, webhookSecrets: { id: string; secret: string; notAfter: number | null }[] = []) => {
+  const tenantWithTrigger = async (url: string, webhookSecrets: { id: string; secret: string; notAfter: number | null }[] = [newTestSecret()]) => {
     const tenantId = uniqueId('tenant');
     const triggerId = uniqueId('trigger');
     await driver.trigger(tenantId, triggerId, {

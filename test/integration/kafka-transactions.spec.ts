@@ -1,6 +1,22 @@
 import { Partitioners } from 'kafkajs';
+import { SCHEMAS, WebhookCommand, newWebhookCommand } from '@triggers/contracts';
+import { TransientError } from '@triggers/errors';
 import { TransactionalProcessor, createTopicsAndWait } from '@triggers/kafka';
 import { TestContext, createTestContext, readTopic, uniqueId, waitFor } from '@triggers/testing';
+
+/** Webhook commands as Avro input (the engines decode what they consume), keyed by their event id. */
+async function sendCommands(ctx: TestContext, topic: string, eventIds: string[]): Promise<void> {
+  const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const messages = await Promise.all(
+    eventIds.map(async (eventId) => ({
+      key: eventId,
+      value: await ctx.serde.encode(topic, SCHEMAS.webhookCommand, newWebhookCommand({ tenantId: 't', triggerId: 'tr', eventId, eventType: 'agent.wrap', actionIndex: 0, url: 'https://hooks.example/', body: '{}', origin: 'event', now: Date.now(), windowMs: 60_000 })),
+    })),
+  );
+  await producer.send({ topic, messages });
+  await producer.disconnect();
+}
 
 describe('Kafka transactions on the local single-node broker', () => {
   let ctx: TestContext;
@@ -44,22 +60,20 @@ describe('Kafka transactions on the local single-node broker', () => {
   });
 
   it('consumes, produces and commits offsets in one transaction per batch', async () => {
-    const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-    await producer.connect();
     const words = Array.from({ length: 50 }, (_, i) => `word-${i}`);
-    await producer.send({ topic: input, messages: words.map((w) => ({ key: w, value: w })) });
-    await producer.disconnect();
+    await sendCommands(ctx, input, words);
 
     const groupId = uniqueId('g');
-    const processor = new TransactionalProcessor({
+    const processor = new TransactionalProcessor<WebhookCommand>({
       kafka: ctx.kafka,
       groupId,
       transactionalIdPrefix: uniqueId('tx'),
       topics: [input],
       logger: ctx.logger,
-      transform: async (messages) => [
-        { topic: output, messages: messages.map((m) => ({ key: m.key, value: m.value!.toString().toUpperCase() })) },
-      ],
+      serde: ctx.serde,
+      valueSchema: SCHEMAS.webhookCommand,
+      deadLetterTopic: `${ctx.namespace}.dlq`,
+      handler: { handle: (command, m, source, out) => out.push(output, { key: m.key, value: command.eventId.toUpperCase() }) },
     });
     await processor.start();
     try {
@@ -76,33 +90,40 @@ describe('Kafka transactions on the local single-node broker', () => {
     }
   });
 
-  it('commits nothing when the transform fails, so the batch is consumed again', async () => {
+  it('waits out a transient failure and makes the output once; a message that throws anything else is dead-lettered alone', async () => {
     const topicIn = `${ctx.namespace}.retry-in`;
     const topicOut = `${ctx.namespace}.retry-out`;
-    await createTopicsAndWait(ctx.admin, [{ topic: topicIn }, { topic: topicOut }]);
-    const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-    await producer.connect();
-    await producer.send({ topic: topicIn, messages: [{ value: 'only' }] });
-    await producer.disconnect();
+    const dlq = `${ctx.namespace}.retry-dlq`;
+    await createTopicsAndWait(ctx.admin, [{ topic: topicIn }, { topic: topicOut }, { topic: dlq }]);
+    await sendCommands(ctx, topicIn, ['first', 'bad', 'last']);
 
     let calls = 0;
-    const processor = new TransactionalProcessor({
+    const processor = new TransactionalProcessor<WebhookCommand>({
       kafka: ctx.kafka,
       groupId: uniqueId('g'),
       transactionalIdPrefix: uniqueId('tx'),
       topics: [topicIn],
       logger: ctx.logger,
-      transform: async (messages) => {
-        calls += 1;
-        if (calls === 1) throw new Error('transient failure');
-        return [{ topic: topicOut, messages: messages.map((m) => ({ value: m.value })) }];
+      serde: ctx.serde,
+      valueSchema: SCHEMAS.webhookCommand,
+      deadLetterTopic: dlq,
+      retryMinMs: 50,
+      handler: {
+        handle: (command, m, source, out) => {
+          out.push(topicOut, { value: command.eventId });
+          if (command.eventId === 'first' && ++calls < 3) throw new TransientError('the store is down', { dependency: 'store' });
+          if (command.eventId === 'bad') throw new TypeError("Cannot read properties of null (reading 'type')");
+        },
       },
     });
     await processor.start();
     try {
-      const out = await readTopic(ctx.kafka, topicOut, { expected: 1 });
-      expect(out.map((m) => m.value!.toString())).toEqual(['only']);
-      expect(calls).toBeGreaterThanOrEqual(2);
+      const out = await readTopic(ctx.kafka, topicOut, { expected: 2, timeoutMs: 20_000 });
+      expect(out.map((m) => m.value!.toString())).toEqual(['first', 'last']);
+      expect(calls).toBe(3);
+      const dead = await readTopic(ctx.kafka, dlq, { expected: 1 });
+      expect(dead[0].headers!['dlq-error-class']!.toString()).toBe('TypeError');
+      expect(dead[0].headers!['dlq-source-offset']!.toString()).toBe('1');
     } finally {
       await processor.stop();
     }

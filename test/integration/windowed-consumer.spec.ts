@@ -1,4 +1,5 @@
 import type { KafkaMessage } from 'kafkajs';
+import { SCHEMAS, WebhookCommand, newWebhookCommand } from '@triggers/contracts';
 import { WindowedConsumer, createIdempotentProducer, createTopicsAndWait } from '@triggers/kafka';
 import { createLogger } from '@triggers/logging';
 import { uniqueId, useTestContext, waitFor } from '@triggers/testing';
@@ -14,21 +15,26 @@ describe('WindowedConsumer', () => {
     const dueAt = Date.now() + 8_000;
     const producer = createIdempotentProducer(ctx().kafka);
     await producer.connect();
-    await producer.send({ topic, messages: [0, 1].map((partition) => ({ partition, key: `k${partition}`, value: `v${partition}`, headers: { 'due-at': String(dueAt) } })) });
+    const command = (eventId: string) => newWebhookCommand({ tenantId: 't', triggerId: 'tr', eventId, eventType: 'agent.wrap', actionIndex: 0, url: 'https://hooks.example/', body: '{}', origin: 'event', now: Date.now(), windowMs: 60_000 });
+    const messages = await Promise.all([0, 1].map(async (partition) => ({ partition, key: `k${partition}`, value: await ctx().serde.encode(topic, SCHEMAS.webhookCommand, command(`v${partition}`)), headers: { 'due-at': String(dueAt) } })));
+    await producer.send({ topic, messages });
     await producer.disconnect();
 
     const handled: { value: string; at: number }[] = [];
     const groupId = uniqueId('windowed');
     const consumer = () =>
-      new WindowedConsumer({
+      new WindowedConsumer<WebhookCommand>({
         kafka: ctx().kafka,
         groupId,
         topics: [topic],
         logger,
+        serde: ctx().serde,
+        valueSchema: SCHEMAS.webhookCommand,
+        deadLetterTopic: `${topic}.dlq`,
         maxInFlight: 10,
         sessionTimeoutMs: 6000,
         dueAt: (m: KafkaMessage) => Number(m.headers!['due-at']!.toString()),
-        handle: async (m) => void handled.push({ value: m.value!.toString(), at: Date.now() }),
+        handle: async (c) => void handled.push({ value: c.eventId, at: Date.now() }),
       });
     const a = consumer();
     await a.start();

@@ -1,7 +1,9 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Type } from 'avsc';
 import TimeoutMiddleware from 'mappersmith/middleware/timeout';
+import type { Middleware } from 'mappersmith';
 import type { RegistryConfig } from '@triggers/config';
+import { FatalError, TransientError, classify } from '@triggers/errors';
 import {
   AVRO_OPTIONS,
   ContractError,
@@ -21,6 +23,20 @@ const REGISTRY_REQUEST_TIMEOUT_MS = 10_000;
 const retriable = (response: { status(): number; error(): unknown }) =>
   response.status() >= 500 || (response.error() as { name?: string } | undefined)?.name === 'TimeoutError' || /^Timeout \(/.test(String((response.error() as Error | undefined)?.message ?? ''));
 
+/**
+ * mappersmith reports a request that got no answer at all (connection refused, reset, DNS) as a
+ * response with status 400 and no headers, which would read as "the registry refused this
+ * request". This middleware (innermost, next to the gateway) turns it into a 503 carrying the
+ * network error, so the error says what the registry answered: nothing.
+ */
+const noAnswerIsUnavailable: Middleware = () => ({
+  response: (next) =>
+    next().catch((response: { status(): number; headers(): Record<string, unknown>; error(): Error | null; enhance(x: object): unknown }) => {
+      const noAnswer = response.status() === 400 && Object.keys(response.headers()).length === 0 && response.error() !== null;
+      throw noAnswer ? response.enhance({ status: 503, rawData: `no answer from the schema registry: ${response.error()!.message}` }) : response;
+    }),
+});
+
 /** Connects to a Confluent-API-compatible schema registry with the project's avsc options. */
 export function createRegistry(config: RegistryConfig): SchemaRegistry {
   return new SchemaRegistry(
@@ -30,19 +46,32 @@ export function createRegistry(config: RegistryConfig): SchemaRegistry {
       host: config.url,
       auth: config.auth,
       retry: { retries: 3, validateRetry: retriable as never },
-      middlewares: [TimeoutMiddleware(REGISTRY_REQUEST_TIMEOUT_MS)],
+      middlewares: [TimeoutMiddleware(REGISTRY_REQUEST_TIMEOUT_MS), noAnswerIsUnavailable],
     },
     { [SchemaType.AVRO]: { ...AVRO_OPTIONS } },
   );
 }
 
 /** The registry could not be reached or answered with a server error: try again later. */
-export class RegistryUnavailableError extends Error {
-  readonly retriable = true;
+export class RegistryUnavailableError extends TransientError {
   constructor(message: string, cause?: unknown) {
-    super(message, { cause });
-    this.name = 'RegistryUnavailableError';
+    super(message, { cause, dependency: 'schemaRegistry', code: 'registry.unavailable' });
   }
+}
+
+/** The registry refused the request for a reason a retry soon will not fix (credentials, an incompatible schema). */
+export class RegistryRefusedError extends FatalError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause, dependency: 'schemaRegistry', code: 'registry.refused' });
+  }
+}
+
+/** The registry's error, read by what it answered: unreachable or 5xx waits, refusals are fatal, 404 is the message's fault. */
+function registryError(what: string, err: unknown, notFound: () => Error): Error {
+  const { kind } = classify(err);
+  if (kind === 'poison') return notFound();
+  if (kind === 'transient') return new RegistryUnavailableError(`schema registry unavailable while ${what}: ${String(err)}`, err);
+  return new RegistryRefusedError(`schema registry refused ${what}: ${String(err)}`, err);
 }
 
 /** The result of {@link AvroSerde.decode}. */
@@ -83,7 +112,7 @@ export class AvroSerde {
         .then((r) => r.id)
         .catch((err: unknown) => {
           this.ids.delete(key);
-          throw new RegistryUnavailableError(`could not register ${schemaName} for ${topic}: ${String(err)}`, err);
+          throw registryError(`registering ${schemaName} for ${topic}`, err, () => new RegistryRefusedError(`registering ${schemaName} for ${topic}: ${String(err)}`, err));
         });
       this.ids.set(key, id);
     }
@@ -126,7 +155,8 @@ export class AvroSerde {
   /**
    * Decodes a wire-format message to JSON.
    * @throws ContractError for bytes that are not Confluent Avro, an unknown schema id or a body
-   *   that does not decode (never retriable); RegistryUnavailableError when the registry is down.
+   *   that does not decode (poison); RegistryUnavailableError when the registry is down or
+   *   answers 5xx (transient); RegistryRefusedError when it refuses the client (fatal).
    */
   async decode<T = unknown>(message: Buffer | null): Promise<Decoded<T>> {
     const known = this.decodeKnown<T>(message);
@@ -141,9 +171,9 @@ export class AvroSerde {
    * @throws ContractError as {@link decode} does.
    */
   decodeKnown<T = unknown>(message: Buffer | null): Decoded<T> | undefined {
-    if (!message || message.length < 5) throw new ContractError('message is empty or shorter than the 5-byte Avro header', '');
+    if (!message || message.length < 5) throw new ContractError('message is empty or shorter than the 5-byte Avro header', '', 'not_avro');
     if (message.readUInt8(0) !== MAGIC_BYTE) {
-      throw new ContractError(`not Confluent Avro: first byte is ${message.readUInt8(0)}, expected 0`, '');
+      throw new ContractError(`not Confluent Avro: first byte is ${message.readUInt8(0)}, expected 0`, '', 'not_avro');
     }
     const schemaId = message.readInt32BE(1);
     const type = this.writerTypes.get(schemaId);
@@ -166,7 +196,7 @@ export class AvroSerde {
    */
   async decodeAs<T>(message: Buffer | null, schemaName: string): Promise<T> {
     const decoded = await this.decode<T>(message);
-    if (decoded.schemaName !== schemaName) throw new ContractError(`a ${decoded.schemaName} where a ${schemaName} belongs`, '');
+    if (decoded.schemaName !== schemaName) throw new ContractError(`a ${decoded.schemaName} where a ${schemaName} belongs`, '', 'wrong_record');
     return decoded.value;
   }
 
@@ -176,10 +206,7 @@ export class AvroSerde {
       this.writerTypes.set(schemaId, type);
       return type;
     } catch (err) {
-      const status = (err as { status?: number }).status;
-      if (status === 404) throw new ContractError(`unknown schema id ${schemaId}`, '');
-      if (status && status >= 400 && status < 500) throw new ContractError(`schema id ${schemaId} refused: ${String(err)}`, '');
-      throw new RegistryUnavailableError(`schema registry unavailable while reading schema ${schemaId}: ${String(err)}`, err);
+      throw registryError(`reading schema ${schemaId}`, err, () => new ContractError(`unknown schema id ${schemaId}`, '', 'unknown_schema'));
     }
   }
 }

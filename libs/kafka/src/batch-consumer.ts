@@ -1,42 +1,58 @@
-import type { EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
-import { GroupConsumer, createGroupConsumer } from './group-consumer';
+import type { EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs';
+import { ConsumerStatus } from './consumer-status';
+import type { MessageSource } from './dead-letters';
+import { SupervisedConsumer } from './group-consumer';
+import { AbandonedError, ConsumerEngineOptions, KeepAlive, MessageJudge } from './message-judge';
 import { createIdempotentProducer } from './producers';
-import type { Logger } from '@triggers/logging';
+
+/** A decoded message: its typed value and the message it came in. */
+export interface DecodedMessage<T> {
+  value: T;
+  message: KafkaMessage;
+}
 
 /** Options of a {@link BatchConsumer}. */
-export interface BatchConsumerOptions {
-  kafka: Kafka;
-  groupId: string;
-  topics: string[];
-  logger: Logger;
+export interface BatchConsumerOptions<T> extends ConsumerEngineOptions<T> {
   /**
-   * Handles one partition batch; throwing means "not done", and the batch is retried. A handler
-   * that finished some messages before failing reports the last of them with `done(offset)`:
-   * the retry then starts after it instead of judging them twice.
+   * Handles the decoded messages of one partition batch, in offset order (poison already
+   * dead-lettered). Throwing means "not done": a transient error is waited out and the rest tried
+   * again; anything else is judged per message, so only the message that throws it is
+   * dead-lettered. A handler that finished some messages before failing reports the last of them
+   * with `done(offset)`: tries after that start after it instead of judging them twice.
    */
-  handle: (messages: KafkaMessage[], source: { topic: string; partition: number }, done: (offset: string) => void) => Promise<void>;
-  /** First and longest wait between retries of a failing batch. */
-  retryMinMs?: number;
-  retryMaxMs?: number;
-  sessionTimeoutMs?: number;
+  handle: (records: DecodedMessage<T>[], source: MessageSource, done: (offset: string) => void) => Promise<void>;
 }
 
 /**
  * At-least-once batch consumption with `read_committed`, with an idempotent producer of its own
- * for what the handler writes (`producer`): offsets are committed only after the
- * handler finished the batch. A failing batch (a database that is down) is retried in place with
- * backoff while heartbeats keep the partition assigned, so nothing is skipped and the process
- * does not crash-loop; it resumes where it stopped once the handler succeeds.
+ * for what the handler writes (`producer`) and for dead letters: offsets are committed only
+ * after the handler finished the batch. A dependency that is down (a database) holds the
+ * partition in place with backoff while heartbeats keep it assigned, so nothing is skipped and
+ * the process does not crash-loop; it resumes where it stopped once the handler succeeds.
  */
-export class BatchConsumer {
-  private group?: GroupConsumer;
+export class BatchConsumer<T> {
+  readonly status: ConsumerStatus;
+  private readonly judge: MessageJudge<T>;
+  private readonly group: SupervisedConsumer;
   private stopping = false;
   private ownProducer?: Producer;
 
-  constructor(private readonly options: BatchConsumerOptions) {}
+  constructor(private readonly options: BatchConsumerOptions<T>) {
+    this.status = new ConsumerStatus(options.groupId, options.metrics);
+    this.judge = new MessageJudge({ ...options, status: this.status });
+    this.group = new SupervisedConsumer({
+      ...options,
+      status: this.status,
+      maxWaitTimeInMs: 500,
+      run: async (consumer) => {
+        for (const topic of options.topics) await consumer.subscribe({ topic, fromBeginning: true });
+        await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.processBatch(p) });
+      },
+    });
+  }
 
   /**
-   * An idempotent producer for what the handler writes (log records, dead letters), connected by
+   * An idempotent producer for what the handler writes (log records), connected by
    * {@link start} before the first batch and disconnected by {@link stop} after the last.
    */
   get producer(): Producer {
@@ -44,57 +60,79 @@ export class BatchConsumer {
     return this.ownProducer;
   }
 
+  /** Connects its producer and starts consuming, retrying with backoff until both are up. */
   async start(): Promise<void> {
-    const { kafka, groupId, topics, logger } = this.options;
-    this.ownProducer = createIdempotentProducer(kafka);
-    await this.ownProducer.connect();
-    this.group = createGroupConsumer(kafka, { groupId, sessionTimeoutMs: this.options.sessionTimeoutMs, maxWaitTimeInMs: 500 });
-    const { consumer } = this.group;
-    await consumer.connect();
-    for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.processBatch(p) });
+    const { groupId, topics, logger } = this.options;
+    const producer = createIdempotentProducer(this.options.kafka);
+    for (let delay = 500; !this.stopping; delay = Math.min(delay * 2, 30_000)) {
+      try {
+        await producer.connect();
+        break;
+      } catch (err) {
+        logger.warn({ err, groupId, retryInMs: delay }, 'producer could not connect; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+    this.ownProducer = producer;
+    await this.group.start();
     logger.info({ groupId, topics }, 'batch consumer started');
   }
 
   private async processBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0) return;
     const source = { topic: batch.topic, partition: batch.partition };
-    let delay = this.options.retryMinMs ?? 500;
-    let pending = batch.messages;
-    let finished: bigint | undefined;
-    const done = (offset: string) => void (finished = BigInt(offset));
-    for (let attempt = 1; ; attempt++) {
-      if (!isRunning() || isStale() || this.stopping) return;
-      try {
-        await this.options.handle(pending, source, done);
-        break;
-      } catch (err) {
-        if (finished !== undefined) pending = pending.filter((m) => BigInt(m.offset) > finished!);
-        this.options.logger.warn(
-          { err, ...source, firstOffset: batch.firstOffset(), attempt, retryInMs: delay },
-          'batch failed; retrying it (offsets stay where they are)',
-        );
-        const until = Date.now() + delay;
-        while (Date.now() < until && isRunning() && !this.stopping) {
-          await heartbeat();
-          await new Promise((r) => setTimeout(r, Math.min(1000, until - Date.now())));
-        }
-        delay = Math.min(delay * 2, this.options.retryMaxMs ?? 30_000);
+    const keepAlive: KeepAlive = { heartbeat, active: () => isRunning() && !isStale() && !this.stopping };
+    try {
+      const records: DecodedMessage<T>[] = [];
+      const dead: Message[] = [];
+      for (const message of batch.messages) {
+        const judged = await this.judge.read(message, source, keepAlive);
+        if (judged.poison === undefined) records.push({ value: judged.value as T, message });
+        else dead.push(this.judge.deadLetterOf(message, source, judged.poison));
       }
+      await this.sendDeadLetters(dead, source, keepAlive);
+      if (records.length > 0) await this.handle(records, source, keepAlive);
+    } catch (err) {
+      if (err instanceof AbandonedError) return;
+      throw err;
     }
     resolveOffset(batch.messages[batch.messages.length - 1].offset);
     await commitOffsetsIfNecessary();
     await heartbeat();
   }
 
+  private async handle(records: DecodedMessage<T>[], source: MessageSource, keepAlive: KeepAlive): Promise<void> {
+    let rest = records;
+    const done = (offset: string) => {
+      const finished = BigInt(offset);
+      rest = rest.filter((r) => BigInt(r.message.offset) > finished);
+    };
+    try {
+      await this.judge.waitOut(() => (rest.length > 0 ? this.options.handle(rest, source, done) : undefined), { ...source, firstOffset: records[0].message.offset }, keepAlive);
+      return;
+    } catch (err) {
+      if (err instanceof AbandonedError) throw err;
+      // Poison somewhere in the rest: handled one by one, so only the message that throws it goes.
+    }
+    for (const record of rest) {
+      const result = await this.judge.attempt(record.message, source, keepAlive, () => this.options.handle([record], source, () => undefined));
+      if (result.poison !== undefined) await this.sendDeadLetters([this.judge.deadLetterOf(record.message, source, result.poison)], source, keepAlive);
+    }
+  }
+
+  private async sendDeadLetters(dead: Message[], source: MessageSource, keepAlive: KeepAlive): Promise<void> {
+    if (dead.length === 0) return;
+    await this.judge.waitOut(() => this.producer.send({ topic: this.judge.deadLetterTopic, messages: dead }), source, keepAlive);
+  }
+
   /** The partitions this instance owns, by topic (undefined while joining). */
   assignment(): Record<string, number[]> | undefined {
-    return this.group?.assignment();
+    return this.group.assignment();
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    await this.group?.consumer.disconnect();
+    await this.group.stop();
     await this.ownProducer?.disconnect();
   }
 }

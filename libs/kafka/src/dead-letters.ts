@@ -1,29 +1,48 @@
-import type { KafkaMessage, Message } from 'kafkajs';
+import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
+import { Classified } from '@triggers/errors';
 
 /** Where a message was read. */
-export interface DeadLetterSource {
+export interface MessageSource {
   topic: string;
   partition: number;
 }
 
 /**
- * A message for a dead-letter topic: the original key, value and headers, plus why it could not
- * be handled and where it came from (`dlq-reason`, `dlq-source-topic`, `dlq-source-partition`,
- * `dlq-source-offset`, `dlq-at`, and `dlq-error-class` when given), so it can be inspected and
- * replayed to its source.
+ * Largest dead letter sent whole (key, value and headers), under the broker's default
+ * `max.message.bytes` (1 MiB + 12) with room for the record batch's own framing.
  */
-export function deadLetter(message: KafkaMessage, source: DeadLetterSource, reason: string, errorClass?: string): Message {
-  return {
-    key: message.key,
-    value: message.value,
-    headers: {
-      ...(message.headers ?? {}),
-      'dlq-reason': reason,
-      ...(errorClass ? { 'dlq-error-class': errorClass } : {}),
-      'dlq-source-topic': source.topic,
-      'dlq-source-partition': String(source.partition),
-      'dlq-source-offset': message.offset,
-      'dlq-at': new Date().toISOString(),
-    },
+export const DEFAULT_DEAD_LETTER_MAX_BYTES = 1_000_000;
+
+const headerBytes = (headers: IHeaders | undefined): number => {
+  let n = 0;
+  for (const [k, v] of Object.entries(headers ?? {})) n += k.length + (Array.isArray(v) ? v.reduce((s, x) => s + String(x).length, 0) : v ? Buffer.byteLength(v as Buffer | string) : 0) + 8;
+  return n;
+};
+
+/**
+ * A message for a dead-letter topic: the original key, value and headers, plus why it could not
+ * be handled and where it came from (`dlq-reason`, `dlq-error-class`, `dlq-source-topic`,
+ * `dlq-source-partition`, `dlq-source-offset`, `dlq-at`), so it can be inspected and replayed to
+ * its source. A message that would not fit under `maxBytes` with those headers (one just under
+ * the source topic's limit) keeps a prefix of its value, marked `dlq-truncated: true` with
+ * `dlq-original-size`: its source offset still finds the whole original while retention lasts.
+ */
+export function deadLetter(message: KafkaMessage, source: MessageSource, why: Pick<Classified, 'reason' | 'errorClass'>, maxBytes = DEFAULT_DEAD_LETTER_MAX_BYTES): Message {
+  const headers: IHeaders = {
+    ...(message.headers ?? {}),
+    'dlq-reason': why.reason.slice(0, 2000),
+    'dlq-error-class': why.errorClass,
+    'dlq-source-topic': source.topic,
+    'dlq-source-partition': String(source.partition),
+    'dlq-source-offset': message.offset,
+    'dlq-at': new Date().toISOString(),
   };
+  let value = message.value;
+  const room = maxBytes - (message.key?.length ?? 0) - headerBytes(headers) - 128;
+  if (value && value.length > room) {
+    headers['dlq-truncated'] = 'true';
+    headers['dlq-original-size'] = String(value.length);
+    value = value.subarray(0, Math.max(0, room));
+  }
+  return { key: message.key, value, headers };
 }

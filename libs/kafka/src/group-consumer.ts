@@ -1,35 +1,151 @@
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Consumer, ConsumerConfig, Kafka } from 'kafkajs';
+import type { Logger } from '@triggers/logging';
+import type { ConsumerStatus } from './consumer-status';
 
-/** A `read_committed` group consumer, and the partitions it owns as the group last assigned them. */
-export interface GroupConsumer {
-  consumer: Consumer;
-  /** The partitions owned, by topic; undefined while joining or rebalancing. */
-  assignment(): Record<string, number[]> | undefined;
+/** Options of a {@link SupervisedConsumer}. */
+export interface SupervisedConsumerOptions {
+  kafka: Kafka;
+  groupId: string;
+  logger: Logger;
+  status: ConsumerStatus;
+  /** Subscribes the consumer it is given and runs it (`consumer.run`); called at every (re)start. */
+  run: (consumer: Consumer) => Promise<void>;
+  sessionTimeoutMs?: number;
+  maxWaitTimeInMs?: number;
+  /** `read_committed` unless false. */
+  readCommitted?: boolean;
+  /** Runs on every (re)join, before the first batch of the new generation. */
+  onJoin?: (assigned: Record<string, number[]>) => void;
+  /** First and longest wait between restarts. */
+  restartMinMs?: number;
+  restartMaxMs?: number;
+  /** How long restarts may keep failing, with no successful join, before /livez fails (default 5 minutes). */
+  giveUpAfterMs?: number;
 }
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
 /**
- * Creates a `read_committed` consumer whose heartbeat is a tenth of its session timeout, and
- * tracks its assignment (health endpoints report it, so scaling can be observed).
- * `onJoin` runs on every (re)join, before the first batch of the new generation.
+ * A kafkajs group consumer that never dies silently. kafkajs stops a consumer for good on a
+ * non-retriable error (`CRASH` with `restart: false`, e.g. an exception out of a batch) and, left
+ * to itself, retries a failing rejoin without end; here every crash and every unexpected stop
+ * comes to the engine, which disconnects and starts a fresh consumer with capped backoff. When
+ * restarts keep failing for `giveUpAfterMs` with no successful join, the consumer is given up:
+ * its status turns not alive, so /livez fails and the orchestrator restarts the process.
+ * The heartbeat is a tenth of the session timeout; the assignment is tracked for /healthz.
  */
-export function createGroupConsumer(
-  kafka: Kafka,
-  opts: { groupId: string; sessionTimeoutMs?: number; maxWaitTimeInMs?: number; onJoin?: (assigned: Record<string, number[]>) => void },
-): GroupConsumer {
-  const sessionTimeout = opts.sessionTimeoutMs ?? 30_000;
-  const consumer = kafka.consumer({
-    groupId: opts.groupId,
-    readUncommitted: false,
-    maxWaitTimeInMs: opts.maxWaitTimeInMs ?? 1000,
-    sessionTimeout,
-    heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
-  });
-  let assigned: Record<string, number[]> | undefined;
-  const { GROUP_JOIN, REBALANCING, STOP, CRASH } = consumer.events;
-  consumer.on(GROUP_JOIN, (e) => {
-    assigned = e.payload.memberAssignment;
-    opts.onJoin?.(assigned);
-  });
-  for (const event of [REBALANCING, STOP, CRASH]) consumer.on(event, () => (assigned = undefined));
-  return { consumer, assignment: () => assigned };
+export class SupervisedConsumer {
+  private current?: Consumer;
+  private assigned?: Record<string, number[]>;
+  private stopping = false;
+  private restarting?: Promise<void>;
+  /** When restarts began failing with no join since (undefined while healthy). */
+  private failingSince?: number;
+  /** Wait before the next restart: doubles while restarts keep failing, reset by a join. */
+  private restartDelay?: number;
+
+  constructor(private readonly options: SupervisedConsumerOptions) {}
+
+  /** The consumer running now (a restart replaces it). */
+  get consumer(): Consumer | undefined {
+    return this.current;
+  }
+
+  /** The partitions owned, by topic; undefined while joining, rebalancing or restarting. */
+  assignment(): Record<string, number[]> | undefined {
+    return this.assigned;
+  }
+
+  /** Starts the consumer, retrying with backoff until it runs (or {@link stop} is called). */
+  async start(): Promise<void> {
+    let delay = this.options.restartMinMs ?? 500;
+    while (!this.stopping) {
+      try {
+        await this.startOnce();
+        return;
+      } catch (err) {
+        this.failingSince ??= Date.now();
+        if (this.gaveUp(err)) return;
+        this.options.logger.warn({ err, groupId: this.options.groupId, retryInMs: delay }, 'consumer could not start; retrying');
+        await sleep(delay);
+        delay = Math.min(delay * 2, this.options.restartMaxMs ?? 30_000);
+      }
+    }
+  }
+
+  private async startOnce(): Promise<void> {
+    const { kafka, groupId } = this.options;
+    const sessionTimeout = this.options.sessionTimeoutMs ?? 30_000;
+    const config: ConsumerConfig = {
+      groupId,
+      readUncommitted: this.options.readCommitted === false,
+      maxWaitTimeInMs: this.options.maxWaitTimeInMs ?? 1000,
+      sessionTimeout,
+      heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
+      // Every crash comes to this supervisor, which restarts and counts, rather than kafkajs
+      // restarting retriable ones on its own without end and stopping the rest for good.
+      retry: { restartOnFailure: async () => false },
+    };
+    const consumer = kafka.consumer(config);
+    this.current = consumer;
+    const { GROUP_JOIN, REBALANCING, STOP, CRASH } = consumer.events;
+    consumer.on(GROUP_JOIN, (e) => {
+      this.assigned = e.payload.memberAssignment;
+      this.failingSince = undefined;
+      this.restartDelay = undefined;
+      this.options.onJoin?.(this.assigned);
+    });
+    consumer.on(REBALANCING, () => (this.assigned = undefined));
+    consumer.on(CRASH, (e) => {
+      this.assigned = undefined;
+      if (consumer === this.current) this.restart(e.payload.error);
+    });
+    consumer.on(STOP, () => {
+      this.assigned = undefined;
+      if (consumer === this.current && !this.stopping) this.restart(new Error('the consumer stopped without being asked to'));
+    });
+    try {
+      await consumer.connect();
+      await this.options.run(consumer);
+    } catch (err) {
+      this.current = undefined;
+      await consumer.disconnect().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private gaveUp(err: unknown): boolean {
+    const limit = this.options.giveUpAfterMs ?? 300_000;
+    if (this.failingSince === undefined || Date.now() - this.failingSince < limit) return false;
+    const reason = `consumer of group ${this.options.groupId} could not be restarted for ${Math.round(limit / 1000)} s: ${(err as Error)?.message ?? String(err)}`;
+    this.options.status.gaveUp(reason);
+    this.options.logger.fatal({ err, groupId: this.options.groupId }, `${reason}; /livez now fails`);
+    return true;
+  }
+
+  private restart(cause: unknown): void {
+    if (this.stopping || this.restarting) return;
+    this.failingSince ??= Date.now();
+    this.options.status.restarted();
+    this.options.logger.error({ err: cause, groupId: this.options.groupId }, 'consumer stopped; its engine restarts it');
+    this.restarting = (async () => {
+      const old = this.current;
+      this.current = undefined;
+      await old?.disconnect().catch(() => undefined);
+      if (this.gaveUp(cause)) return;
+      const delay = this.restartDelay ?? this.options.restartMinMs ?? 500;
+      this.restartDelay = Math.min(delay * 2, this.options.restartMaxMs ?? 30_000);
+      await sleep(delay);
+      await this.start();
+    })().finally(() => (this.restarting = undefined));
+  }
+
+  /** Leaves the group and stops; no restart follows. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.restarting?.catch(() => undefined);
+    const consumer = this.current;
+    this.current = undefined;
+    await consumer?.disconnect();
+  }
 }

@@ -1,8 +1,11 @@
 import { Partitioners } from 'kafkajs';
-import { GroupConsumer, createGroupConsumer } from './group-consumer';
+import type { Admin, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs';
+import { classify } from '@triggers/errors';
+import { ConsumerStatus } from './consumer-status';
+import type { MessageSource } from './dead-letters';
+import { SupervisedConsumer } from './group-consumer';
+import { AbandonedError, ConsumerEngineOptions, KeepAlive, MessageJudge } from './message-judge';
 import { messageBytes } from './producers';
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
-import type { Logger } from '@triggers/logging';
 
 /** Messages to write to one topic as the result of a batch. */
 export interface OutgoingMessages {
@@ -10,16 +13,54 @@ export interface OutgoingMessages {
   messages: Message[];
 }
 
-/** What a {@link TransactionalProcessor} calls for every batch of one partition. */
-export type BatchTransform = (
-  messages: KafkaMessage[],
-  source: { topic: string; partition: number },
-) => Promise<OutgoingMessages[]>;
+/** Where a handler puts what one message makes; kept only if the message is judged without poison. */
+export interface BatchOutput {
+  push(topic: string, message: Message): void;
+}
+
+/** What a {@link TransactionalProcessor} calls for the batches of one partition. */
+export interface TransactionalHandler<T> {
+  /** Once per batch, before its first message (taking encoders, say); a transient error is waited out. */
+  beginBatch?(source: MessageSource): Promise<void> | void;
+  /**
+   * Judges one decoded message and pushes what it makes. Whatever it throws is read by
+   * `classify`: poison dead-letters this message alone (what it pushed is dropped), a transient
+   * error is waited out and the message judged again.
+   */
+  handle(value: T, message: KafkaMessage, source: MessageSource, out: BatchOutput): void | Promise<void>;
+  /** After the batch's last message, before its commit (per-batch metrics). */
+  endBatch?(source: MessageSource): void;
+}
+
+/** What a batch makes, in the order pushed; a mark and a rollback drop what one message pushed. */
+class BatchCollector implements BatchOutput {
+  private readonly entries: { topic: string; message: Message }[] = [];
+
+  push(topic: string, message: Message): void {
+    this.entries.push({ topic, message });
+  }
+
+  mark(): number {
+    return this.entries.length;
+  }
+
+  rollback(mark: number): void {
+    this.entries.length = mark;
+  }
+
+  byTopic(): OutgoingMessages[] {
+    const topics = new Map<string, Message[]>();
+    for (const { topic, message } of this.entries) {
+      let list = topics.get(topic);
+      if (!list) topics.set(topic, (list = []));
+      list.push(message);
+    }
+    return [...topics].map(([topic, messages]) => ({ topic, messages }));
+  }
+}
 
 /** Options of a {@link TransactionalProcessor}. */
-export interface TransactionalProcessorOptions {
-  kafka: Kafka;
-  groupId: string;
+export interface TransactionalProcessorOptions<T> extends ConsumerEngineOptions<T> {
   /**
    * Prefix of the transactional ids. Each input partition gets its own producer,
    * `<prefix>-<topic>-<partition>`: whichever instance owns a partition uses the same id, so a
@@ -29,15 +70,11 @@ export interface TransactionalProcessorOptions {
   transactionalIdPrefix: string;
   /** Partition batches processed at once (each in its own transaction). */
   partitionsConsumedConcurrently?: number;
-  topics: string[];
-  transform: BatchTransform;
-  logger: Logger;
+  handler: TransactionalHandler<T>;
   /** Where to start when the group has no committed offset. */
   fromBeginning?: boolean;
   /** Longest wait of one fetch; stop() waits for the fetch in flight, so keep it short. */
   maxWaitTimeInMs?: number;
-  /** How long this consumer may go silent before the group moves its partitions (kafkajs default 30 s). */
-  sessionTimeoutMs?: number;
   /** Longest a transaction may stay open before the broker aborts it (kafkajs default 60 s). */
   transactionTimeoutMs?: number;
   /**
@@ -73,9 +110,11 @@ export function chunkBySize(messages: Message[], maxBytes: number): Message[][] 
  * `read_committed` readers, or neither does and the batch is consumed again. One transaction per
  * batch rather than per message keeps the commit overhead small.
  */
-export class TransactionalProcessor {
-  private consumer?: Consumer;
-  private group?: GroupConsumer;
+export class TransactionalProcessor<T> {
+  readonly status: ConsumerStatus;
+  private readonly judge: MessageJudge<T>;
+  private readonly group: SupervisedConsumer;
+  private stopping = false;
   private admin?: Admin;
   private readonly producers = new Map<string, Promise<Producer>>();
   /** Per partition owned in this generation: offsets below this were committed by a previous owner. */
@@ -83,33 +122,35 @@ export class TransactionalProcessor {
   /** Per partition, the batch being processed: the next one (of any generation) waits for it. */
   private readonly inFlight = new Map<string, Promise<void>>();
 
-  constructor(private readonly options: TransactionalProcessorOptions) {}
-
-  /** Connects, subscribes and starts consuming; returns once the consumer is running. */
-  async start(): Promise<void> {
-    const { kafka, groupId, transactionalIdPrefix, topics, logger } = this.options;
-    this.group = createGroupConsumer(kafka, {
-      groupId,
-      sessionTimeoutMs: this.options.sessionTimeoutMs,
-      maxWaitTimeInMs: this.options.maxWaitTimeInMs,
+  constructor(private readonly options: TransactionalProcessorOptions<T>) {
+    const { groupId, logger } = options;
+    this.status = new ConsumerStatus(groupId, options.metrics);
+    this.judge = new MessageJudge({ ...options, status: this.status });
+    this.group = new SupervisedConsumer({
+      ...options,
+      status: this.status,
       onJoin: (assigned) => {
         this.committedFloor.clear();
         logger.info({ groupId, assigned }, 'partitions assigned');
       },
+      run: async (consumer) => {
+        for (const topic of options.topics) await consumer.subscribe({ topic, fromBeginning: options.fromBeginning ?? true });
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
+          eachBatch: (payload) => this.processBatch(payload),
+        });
+      },
     });
-    this.consumer = this.group.consumer;
+  }
+
+  /** Connects, subscribes and starts consuming; returns once the consumer is running. */
+  async start(): Promise<void> {
+    const { kafka, groupId, transactionalIdPrefix, topics, logger } = this.options;
     this.admin = kafka.admin();
     await this.admin.connect();
-    await this.consumer.connect();
-    for (const topic of topics) {
-      await this.consumer.subscribe({ topic, fromBeginning: this.options.fromBeginning ?? true });
-    }
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
-      eachBatch: (payload) => this.processBatch(payload),
-    });
+    await this.group.start();
     logger.info({ groupId, transactionalIdPrefix, topics }, 'transactional processor started');
   }
 
@@ -142,7 +183,15 @@ export class TransactionalProcessor {
       resolveOffset(batch.messages[batch.messages.length - 1].offset);
       return;
     }
-    const outgoing = await this.options.transform(messages, { topic: batch.topic, partition: batch.partition });
+    const source = { topic: batch.topic, partition: batch.partition };
+    const keepAlive: KeepAlive = { heartbeat, active: () => isRunning() && !isStale() && !this.stopping };
+    let outgoing: OutgoingMessages[];
+    try {
+      outgoing = await this.judgeBatch(messages, source, keepAlive);
+    } catch (err) {
+      if (err instanceof AbandonedError) return;
+      throw err;
+    }
     const transaction = await producer.transaction();
     try {
       const maxBytes = this.options.maxRequestBytes ?? 512 * 1024;
@@ -172,8 +221,56 @@ export class TransactionalProcessor {
       await transaction.abort().catch((abortErr: unknown) =>
         this.options.logger.error({ err: abortErr }, 'transaction abort failed'),
       );
+      // A fresh producer next time: this one may be fenced or in an unknown state. The batch is
+      // not committed, and the consumer's restart reads it again.
+      this.producers.delete(`${batch.topic}-${batch.partition}`);
+      await producer.disconnect().catch(() => undefined);
+      this.options.logger.warn({ ...source, err, kind: classify(err).kind }, 'batch transaction failed; the batch is read again');
       throw err;
     }
+  }
+
+  /**
+   * Decodes and judges every message of a batch. The loop stays synchronous for messages whose
+   * schema is known and whose handler returns at once; only a registry fetch, an async handler or
+   * an error costs an await.
+   */
+  private async judgeBatch(messages: KafkaMessage[], source: MessageSource, keepAlive: KeepAlive): Promise<OutgoingMessages[]> {
+    const { handler } = this.options;
+    const judge = this.judge;
+    const dlq = judge.deadLetterTopic;
+    if (handler.beginBatch) await judge.waitOut(() => handler.beginBatch!(source), source, keepAlive);
+    const out = new BatchCollector();
+    for (const message of messages) {
+      const judged = judge.readKnown(message, source) ?? (await judge.read(message, source, keepAlive));
+      if (judged.poison !== undefined) {
+        out.push(dlq, judge.deadLetterOf(message, source, judged.poison));
+        continue;
+      }
+      const value = judged.value as T;
+      const mark = out.mark();
+      let poison: unknown;
+      try {
+        const pending = handler.handle(value, message, source, out);
+        if (pending) await pending;
+        continue;
+      } catch (err) {
+        out.rollback(mark);
+        if (classify(err).kind === 'poison') poison = err;
+      }
+      poison ??= (
+        await judge.attempt(message, source, keepAlive, () => {
+          out.rollback(mark);
+          return handler.handle(value, message, source, out);
+        })
+      ).poison;
+      if (poison !== undefined) {
+        out.rollback(mark);
+        out.push(dlq, judge.deadLetterOf(message, source, poison));
+      }
+    }
+    handler.endBatch?.(source);
+    return out.byTopic();
   }
 
   /**
@@ -181,7 +278,7 @@ export class TransactionalProcessor {
    * joining or rebalancing). Health endpoints report it, so scaling can be observed.
    */
   assignment(): Record<string, number[]> | undefined {
-    return this.group?.assignment();
+    return this.group.assignment();
   }
 
   /** The group's committed offset of a partition, read once per generation after fencing. */
@@ -225,7 +322,8 @@ export class TransactionalProcessor {
 
   /** Finishes the batches in flight, then disconnects. */
   async stop(): Promise<void> {
-    await this.consumer?.disconnect();
+    this.stopping = true;
+    await this.group.stop();
     await this.admin?.disconnect();
     const producers = [...this.producers.values()];
     this.producers.clear();

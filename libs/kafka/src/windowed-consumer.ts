@@ -1,24 +1,17 @@
-import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
-import type { Logger } from '@triggers/logging';
-import { GroupConsumer, createGroupConsumer } from './group-consumer';
-
-/** Where a message came from. */
-export interface MessageSource {
-  topic: string;
-  partition: number;
-}
+import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
+import { ConsumerStatus } from './consumer-status';
+import type { MessageSource } from './dead-letters';
+import { SupervisedConsumer } from './group-consumer';
+import { AbandonedError, ConsumerEngineOptions, KeepAlive, MessageJudge } from './message-judge';
+import { LazyProducer } from './producers';
 
 /** Options of a {@link WindowedConsumer}. */
-export interface WindowedConsumerOptions {
-  kafka: Kafka;
-  groupId: string;
-  topics: string[];
-  logger: Logger;
+export interface WindowedConsumerOptions<T> extends ConsumerEngineOptions<T> {
   /**
-   * Handles one message. Throwing means "not done": the message is tried again in place with
-   * backoff, and no offset at or after it is committed meanwhile.
+   * Handles one decoded message. A transient error is waited out and the message tried again in
+   * place (no offset at or after it is committed meanwhile); anything else dead-letters it.
    */
-  handle: (message: KafkaMessage, source: MessageSource) => Promise<void>;
+  handle: (value: T, message: KafkaMessage, source: MessageSource) => Promise<void>;
   /** Messages taken and not finished, across all partitions; reading waits while at the cap. */
   maxInFlight: number;
   /**
@@ -26,11 +19,8 @@ export interface WindowedConsumerOptions {
    * whose next message is not yet due is paused until it is.
    */
   dueAt?: (message: KafkaMessage, source: MessageSource) => number | null;
-  sessionTimeoutMs?: number;
   /** How often finished offsets are committed. */
   commitIntervalMs?: number;
-  retryMinMs?: number;
-  retryMaxMs?: number;
   maxWaitTimeInMs?: number;
 }
 
@@ -89,8 +79,12 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * message of one delay topic waits the same time, so each partition is ordered by due time and
  * only its head needs watching (no sleeping in handlers, no polling; heartbeats keep flowing).
  */
-export class WindowedConsumer {
-  private group?: GroupConsumer;
+export class WindowedConsumer<T> {
+  readonly status: ConsumerStatus;
+  private readonly judge: MessageJudge<T>;
+  private readonly group: SupervisedConsumer;
+  /** Sends dead letters; connected on first use. */
+  private readonly producer: LazyProducer;
   private readonly windows = new Map<string, PartitionWindow>();
   private inFlight = 0;
   private slotFreed?: () => void;
@@ -98,21 +92,27 @@ export class WindowedConsumer {
   private stopping = false;
   private committing?: Promise<void>;
 
-  constructor(private readonly options: WindowedConsumerOptions) {}
-
-  async start(): Promise<void> {
-    const { kafka, groupId, topics, logger } = this.options;
-    this.group = createGroupConsumer(kafka, {
-      groupId,
-      sessionTimeoutMs: this.options.sessionTimeoutMs,
-      maxWaitTimeInMs: this.options.maxWaitTimeInMs ?? 250,
+  constructor(private readonly options: WindowedConsumerOptions<T>) {
+    this.status = new ConsumerStatus(options.groupId, options.metrics);
+    this.judge = new MessageJudge({ ...options, status: this.status });
+    this.producer = new LazyProducer(options.kafka);
+    this.group = new SupervisedConsumer({
+      ...options,
+      status: this.status,
+      maxWaitTimeInMs: options.maxWaitTimeInMs ?? 250,
       onJoin: (assigned) => this.onJoin(assigned),
+      run: async (consumer) => {
+        for (const topic of options.topics) await consumer.subscribe({ topic, fromBeginning: true });
+        await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.processBatch(p) });
+      },
     });
-    const { consumer } = this.group;
-    await consumer.connect();
-    for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.processBatch(p) });
+  }
+
+  /** Starts consuming, retrying with backoff until the consumer runs. */
+  async start(): Promise<void> {
+    const { groupId, topics, logger } = this.options;
     this.commitTimer = setInterval(() => void this.commit(), this.options.commitIntervalMs ?? 1000);
+    await this.group.start();
     logger.info({ groupId, topics, maxInFlight: this.options.maxInFlight }, 'windowed consumer started');
   }
 
@@ -123,7 +123,7 @@ export class WindowedConsumer {
 
   /** The partitions this instance owns, by topic (undefined while joining). */
   assignment(): Record<string, number[]> | undefined {
-    return this.group?.assignment();
+    return this.group.assignment();
   }
 
   /** Partitions paused until their head message is due, with that time. */
@@ -141,7 +141,7 @@ export class WindowedConsumer {
         // later, nothing would resume it. Its new owner pauses it if its head is still not due.
         if (w.resumeTimer) {
           clearTimeout(w.resumeTimer);
-          this.group?.consumer.resume([{ topic: w.source.topic, partitions: [w.source.partition] }]);
+          this.group.consumer?.resume([{ topic: w.source.topic, partitions: [w.source.partition] }]);
         }
         this.windows.delete(key);
       }
@@ -209,21 +209,20 @@ export class WindowedConsumer {
   }
 
   private async run(w: PartitionWindow, message: KafkaMessage, source: MessageSource): Promise<void> {
-    let delay = this.options.retryMinMs ?? 500;
+    // Outside a batch there is no kafkajs heartbeat to send: the fetch loop keeps the membership.
+    const keepAlive: KeepAlive = { heartbeat: async () => undefined, active: () => !this.stopping && !w.revoked };
     let finished = false;
     try {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.options.handle(message, source);
-          finished = true;
-          return;
-        } catch (err) {
-          if (this.stopping || w.revoked) return;
-          this.options.logger.warn({ err, ...source, offset: message.offset, attempt, retryInMs: delay }, 'message failed; retrying it (its offset is not committed meanwhile)');
-          await sleep(delay);
-          delay = Math.min(delay * 2, this.options.retryMaxMs ?? 30_000);
-        }
+      const judged = await this.judge.read(message, source, keepAlive);
+      let poison = judged.poison;
+      if (poison === undefined) poison = (await this.judge.attempt(message, source, keepAlive, () => this.options.handle(judged.value as T, message, source))).poison;
+      if (poison !== undefined) {
+        const dead = this.judge.deadLetterOf(message, source, poison);
+        await this.judge.waitOut(async () => (await this.producer.get()).send({ topic: this.judge.deadLetterTopic, messages: [dead] }), { ...source, offset: message.offset }, keepAlive);
       }
+      finished = true;
+    } catch (err) {
+      if (!(err instanceof AbandonedError)) this.options.logger.error({ err, ...source, offset: message.offset }, 'message left unfinished; it is read again after a restart or rebalance');
     } finally {
       // An abandoned message (shutdown, partition moved) stays unfinished, so it is never committed.
       if (finished) w.finish(BigInt(message.offset));
@@ -240,7 +239,7 @@ export class WindowedConsumer {
   }
 
   private async commitNow(): Promise<void> {
-    const consumer = this.group?.consumer;
+    const consumer = this.group.consumer;
     if (!consumer) return;
     const offsets = [];
     for (const w of this.windows.values()) {
@@ -269,6 +268,7 @@ export class WindowedConsumer {
     while (this.inFlight > 0 && Date.now() < until) await sleep(50);
     if (this.inFlight > 0) this.options.logger.warn({ unfinished: this.inFlight }, 'stopping with messages unfinished; they will be read again');
     await this.commit();
-    await this.group?.consumer.disconnect();
+    await this.group.stop();
+    await this.producer.disconnect();
   }
 }

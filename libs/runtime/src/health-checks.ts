@@ -1,5 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
 import type { BaseConfig } from '@triggers/config';
+import type { ConsumerStatus } from '@triggers/kafka';
 import type { MongoHandle } from '@triggers/mongo';
 import { pingMongo } from '@triggers/mongo';
 
@@ -7,6 +8,12 @@ import { pingMongo } from '@triggers/mongo';
 export interface HealthCheck {
   name: string;
   check(): Promise<{ ok: boolean; detail?: unknown }>;
+  /**
+   * Liveness: false when the part checked cannot come back by itself (a consumer its engine
+   * could not restart), so /livez fails and the orchestrator restarts the process. A dependency
+   * being down is readiness's business, never liveness's.
+   */
+  live?(): boolean;
 }
 
 /**
@@ -30,21 +37,30 @@ export class HealthRegistry {
 }
 
 /**
- * The check of a consumer group member: ready once the group has assigned it partitions, with the
- * group, what it owns (so scaling can be watched) and `detail`'s extra fields.
+ * The check of a consumer group member: ready once the group has assigned it partitions and it
+ * waits for no dependency, with the group, what it owns (so scaling can be watched), the
+ * dependencies its messages wait for (`waitingOn`) and `detail`'s extra fields. Not live once
+ * its engine gave up restarting it.
  */
 export function consumerHealthCheck(
   name: string,
   groupId: string,
-  consumer: () => { assignment(): Record<string, number[]> | undefined } | undefined,
+  consumer: () => { assignment(): Record<string, number[]> | undefined; status: ConsumerStatus } | undefined,
   detail: () => object = () => ({}),
 ): HealthCheck {
   return {
     name,
     check: async () => {
-      const assigned = consumer()?.assignment();
-      return { ok: assigned !== undefined, detail: { groupId, assigned: assigned ?? null, ...detail() } };
+      const c = consumer();
+      const assigned = c?.assignment();
+      const waitingOn = c?.status.waitingOn() ?? [];
+      const stopped = c?.status.deathReason;
+      return {
+        ok: assigned !== undefined && waitingOn.length === 0 && !stopped,
+        detail: { groupId, assigned: assigned ?? null, ...(waitingOn.length > 0 ? { waitingOn } : {}), ...(stopped ? { stopped } : {}), ...detail() },
+      };
     },
+    live: () => consumer()?.status.alive ?? true,
   };
 }
 

@@ -6,8 +6,8 @@ import type { HealthRegistry } from './health-checks';
 import { APP_CONFIG, HEALTH_CHECKS, METRICS_REGISTRY } from './tokens';
 
 /**
- * `/healthz` (readiness: 200 when every dependency answers, else 503), `/livez` (liveness: the
- * process answers) and Prometheus `/metrics`.
+ * `/healthz` (readiness: 200 when every dependency answers, else 503), `/livez` (liveness: 503
+ * when a consumer could not be restarted) and Prometheus `/metrics`.
  */
 @Controller()
 export class OpsController {
@@ -28,10 +28,15 @@ export class OpsController {
     });
   }
 
-  /** The process is alive; a dependency being down is readiness's business, not a reason to restart. */
+  /**
+   * Liveness: 200 while every part that cannot come back by itself is running (503 naming those
+   * that are not, e.g. a consumer its engine could not restart). A dependency being down is
+   * readiness's business, not a reason to restart.
+   */
   @Get('livez')
-  live(): { status: 'ok'; app: string } {
-    return { status: 'ok', app: this.config.app };
+  live(@Res() res: Response): void {
+    const dead = this.checks.all().filter((c) => c.live && !c.live()).map((c) => c.name);
+    res.status(dead.length === 0 ? 200 : 503).json({ status: dead.length === 0 ? 'ok' : 'dead', app: this.config.app, ...(dead.length > 0 ? { dead } : {}) });
   }
 
   @Get('metrics')

@@ -1,10 +1,15 @@
 import type { Kafka } from 'kafkajs';
-import type { TriggerConfigRecord } from '@triggers/contracts';
+import type { Registry } from 'prom-client';
+import { SCHEMAS, TriggerConfigRecord } from '@triggers/contracts';
 import { AvroSerde, CompactedTopicReader } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import type { HealthRegistry } from './health-checks';
 
-/** One record of the trigger config topic, decoded: a trigger, a deletion (tombstone), or one that does not decode. */
+/**
+ * One record of the trigger config topic, decoded: a trigger, a deletion (tombstone), or one that
+ * is itself bad (poison). A record the registry could not be asked about yet is never reported:
+ * the feed waits for the registry.
+ */
 export type TriggerConfigChange = { key: string; offset: string } & (
   | { record: TriggerConfigRecord }
   | { record: null }
@@ -17,6 +22,7 @@ export interface TriggerConfigFeedOptions {
   serde: AvroSerde;
   logger: Logger;
   health: HealthRegistry;
+  metrics?: Registry;
   /** The app's group (the feed reads in a throwaway group `<groupId>-config-<random>`) and topics. */
   config: { groupId: string; kafka: { topics: { triggerConfig: string } } };
   /** Applies one change, in offset order; what an undecodable record means is the app's call. */
@@ -31,25 +37,33 @@ export interface TriggerConfigFeedOptions {
  * held are applied), then live. /healthz reports `triggerConfig` ready once loaded.
  */
 export class TriggerConfigFeed {
-  private reader?: CompactedTopicReader;
+  private reader?: CompactedTopicReader<TriggerConfigRecord>;
   private loaded = false;
 
   constructor(private readonly options: TriggerConfigFeedOptions) {
     options.health.register({
       name: 'triggerConfig',
-      check: async () => ({ ok: this.loaded, detail: { loaded: this.loaded, triggers: options.size() } }),
+      check: async () => {
+        const waitingOn = this.reader?.status.waitingOn() ?? [];
+        return { ok: this.loaded && waitingOn.length === 0, detail: { loaded: this.loaded, triggers: options.size(), ...(waitingOn.length > 0 ? { waitingOn } : {}) } };
+      },
+      live: () => this.reader?.status.alive ?? true,
     });
   }
 
   /** Reads the topic up to its current end, then follows it. */
   async load(): Promise<void> {
     const { kafka, config, logger, size } = this.options;
-    this.reader = new CompactedTopicReader({
+    this.reader = new CompactedTopicReader<TriggerConfigRecord>({
       kafka,
       topic: config.kafka.topics.triggerConfig,
       groupIdPrefix: `${config.groupId}-config`,
-      apply: (key, value, offset) => this.decode(key, value, offset),
+      serde: this.options.serde,
+      valueSchema: SCHEMAS.triggerConfig,
+      apply: (key, record, offset) => this.options.apply({ key, offset, record }),
+      poison: (key, offset, error) => this.options.apply({ key, offset, error }),
       logger,
+      metrics: this.options.metrics,
       summary: () => ({ triggers: size() }),
     });
     await this.reader.start();
@@ -66,16 +80,5 @@ export class TriggerConfigFeed {
     const reader = this.reader;
     this.reader = undefined;
     await reader?.stop();
-  }
-
-  private async decode(key: string, value: Buffer | null, offset: string): Promise<void> {
-    if (value === null) return this.options.apply({ key, offset, record: null });
-    let record: TriggerConfigRecord;
-    try {
-      record = (await this.options.serde.decode<TriggerConfigRecord>(value)).value;
-    } catch (error) {
-      return this.options.apply({ key, offset, error });
-    }
-    this.options.apply({ key, offset, record });
   }
 }

@@ -1,10 +1,15 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import { createIdempotentProducer } from '@triggers/kafka';
 import { EVENT_TYPES, EventType, LeadCommand, LogRecord, SCHEMAS, TopicKey, TriggerConfigRecord, WebhookCommand, eventTopicKeyOf } from '@triggers/contracts';
 import type { TestContext } from './test-context';
 import { uniqueId } from './test-context';
 import { waitFor } from './wait-for';
+
+/** A signing secret as the API issues them. */
+export function newTestSecret(): { id: string; secret: string; notAfter: number | null } {
+  return { id: `sec_${randomBytes(6).toString('hex')}`, secret: `whsec_${randomBytes(24).toString('base64')}`, notAfter: null };
+}
 
 /** Produces events and trigger config records into a test context, as platform services and the API do. */
 export class PipelineDriver {
@@ -51,7 +56,11 @@ export class PipelineDriver {
     await (await this.connect()).send({ topic, messages: [{ key, value }] });
   }
 
-  /** Publishes a trigger on the config topic as the API does (a null trigger is a tombstone). */
+  /**
+   * Publishes a trigger on the config topic as the API does (a null trigger is a tombstone). Like
+   * the API's, it has a signing secret unless `webhookSecrets` says otherwise: the dispatcher
+   * holds the webhooks of a trigger without one.
+   */
   async trigger(
     tenantId: string,
     triggerId: string,
@@ -59,7 +68,7 @@ export class PipelineDriver {
   ): Promise<void> {
     const topic = this.ctx.config.kafka.topics.triggerConfig;
     const value = record
-      ? await this.ctx.serde.encode(topic, SCHEMAS.triggerConfig, { webhookSecrets: [], ...record, tenantId, triggerId, updatedAt: Date.now() })
+      ? await this.ctx.serde.encode(topic, SCHEMAS.triggerConfig, { webhookSecrets: [newTestSecret()], ...record, tenantId, triggerId, updatedAt: Date.now() })
       : null;
     await (await this.connect()).send({ topic, messages: [{ key: `${tenantId}/${triggerId}`, value }] });
   }

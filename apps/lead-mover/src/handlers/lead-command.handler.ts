@@ -1,23 +1,25 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { Kafka, KafkaMessage, Message } from 'kafkajs';
+import type { Kafka, Message } from 'kafkajs';
 import { Counter, Registry } from 'prom-client';
 import type { LeadMoverConfig } from '@triggers/config';
-import { ContractError, LeadCommand, SCHEMAS, logIdFor, newLogRecord } from '@triggers/contracts';
-import { AvroSerde, BatchConsumer, deadLetter } from '@triggers/kafka';
+import { LeadCommand, SCHEMAS, logIdFor, newLogRecord } from '@triggers/contracts';
+import { classify } from '@triggers/errors';
+import { AvroSerde, BatchConsumer, DecodedMessage, MessageSource } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, consumerHealthCheck, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
-import { LEADS_STORE, LeadsStore, LeadsStoreUnavailableError } from '../services/leads.store';
+import { LEADS_STORE, LeadsStore } from '../services/leads.store';
 import { LeadMoveOutcome, applyLeadMove } from '../services/lead-move.service';
 
 /**
  * Reads lead commands (`read_committed`; keyed by lead, so one lead's moves come in order) one
  * partition batch at a time, applies them in order and logs each outcome. When the leads store
- * is unreachable the batch stops at that command, logs `lead.failed` once, and is retried in place
- * with backoff: nothing after it is applied and no offset moves past it until the store answers.
+ * is unreachable the batch stops at that command, logs `lead.failed` once, and its engine waits
+ * and tries again from there: nothing after it is applied and no offset moves past it until the
+ * store answers.
  */
 @Injectable()
 export class LeadCommandHandler implements OnApplicationBootstrap, OnApplicationShutdown {
-  private consumer?: BatchConsumer;
+  private consumer?: BatchConsumer<LeadCommand>;
   private readonly failedLogged = new Set<string>();
   private readonly outcomes: Counter<'outcome'>;
 
@@ -27,23 +29,29 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(APP_CONFIG) private readonly config: LeadMoverConfig,
     @Inject(APP_LOGGER) private readonly logger: Logger,
-    @Inject(METRICS_REGISTRY) registry: Registry,
+    @Inject(METRICS_REGISTRY) private readonly registry: Registry,
     @Inject(HEALTH_CHECKS) health: HealthRegistry,
   ) {
     this.outcomes = new Counter({ name: 'triggers_lead_commands_total', help: 'Lead commands by outcome', labelNames: ['outcome'], registers: [registry] });
     health.register(consumerHealthCheck('leadConsumer', config.groupId, () => this.consumer, () => ({ store: config.leadsStore })));
   }
 
-  async onApplicationBootstrap(): Promise<void> {
-    this.consumer = new BatchConsumer({
+  /** Starts in the background: /healthz answers while Kafka or the registry is still down. */
+  onApplicationBootstrap(): void {
+    const { leadCommands, deadLetterLead } = this.config.kafka.topics;
+    this.consumer = new BatchConsumer<LeadCommand>({
       kafka: this.kafka,
       groupId: this.config.groupId,
-      topics: [this.config.kafka.topics.leadCommands],
+      topics: [leadCommands],
       logger: this.logger,
+      metrics: this.registry,
+      serde: this.serde,
+      valueSchema: SCHEMAS.leadCommand,
+      deadLetterTopic: deadLetterLead,
       sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
-      handle: (messages, source, done) => this.handle(messages, source, done),
+      handle: (records, source, done) => this.handle(records, source, done),
     });
-    await this.consumer.start();
+    void this.consumer.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -51,36 +59,26 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
     await this.store.close();
   }
 
-  private async handle(messages: KafkaMessage[], source: { topic: string; partition: number }, done: (offset: string) => void): Promise<void> {
+  private async handle(records: DecodedMessage<LeadCommand>[], source: MessageSource, done: (offset: string) => void): Promise<void> {
     const topics = this.config.kafka.topics;
     const logs: Message[] = [];
-    const dead: Message[] = [];
     const counts: Record<string, number> = {};
     let failure: unknown;
     let lastFinished: string | undefined;
-    for (const m of messages) {
-      let command: LeadCommand;
-      try {
-        command = await this.serde.decodeAs<LeadCommand>(m.value, SCHEMAS.leadCommand);
-      } catch (err) {
-        if (!(err instanceof ContractError)) throw err;
-        this.logger.warn({ ...source, offset: m.offset, reason: err.message }, 'lead command dead-lettered');
-        dead.push(deadLetter(m, source, err.message));
-        lastFinished = m.offset;
-        continue;
-      }
+    for (const { value: command, message: m } of records) {
       const ctx = { ...source, offset: m.offset, tenantId: command.tenantId, commandId: command.commandId, leadId: command.leadId, correlationId: command.eventId };
       let outcome: LeadMoveOutcome;
       try {
         outcome = await applyLeadMove(this.store, command);
       } catch (err) {
-        if (!(err instanceof LeadsStoreUnavailableError)) throw err;
+        // Whatever stopped this command, what came before it is recorded below; the engine
+        // waits out a store that is down, and dead-letters a command that is itself bad.
         failure = err;
-        if (!this.failedLogged.has(command.commandId)) {
+        if (classify(err).kind !== 'poison' && !this.failedLogged.has(command.commandId)) {
           this.failedLogged.add(command.commandId);
-          logs.push(await this.log(command, { step: 'lead.failed', status: 'failed', message: `failed, will retry: ${err.message}` }));
+          logs.push(await this.log(command, { step: 'lead.failed', status: 'failed', message: `failed, will retry: ${(err as Error).message}` }));
         }
-        this.logger.warn({ ...ctx, err: err.message }, 'leads store unavailable; the batch is retried from this command');
+        this.logger.warn({ ...ctx, err: (err as Error).message }, 'lead command not applied; the batch goes on from this command');
         break;
       }
       logs.push(await this.log(command, outcome));
@@ -90,12 +88,7 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
       this.logger.info({ ...ctx, outcome: outcome.step, message: outcome.message }, 'lead command applied');
     }
     // Outcomes already reached are recorded even when the batch stops early: they are not judged again.
-    await this.consumer!.producer.sendBatch({
-      topicMessages: [
-        { topic: topics.log, messages: logs },
-        { topic: topics.deadLetterLead, messages: dead },
-      ].filter((t) => t.messages.length > 0),
-    });
+    if (logs.length > 0) await this.consumer!.producer.send({ topic: topics.log, messages: logs });
     for (const [step, n] of Object.entries(counts)) this.outcomes.inc({ outcome: step.replace('lead.', '') }, n);
     if (failure) {
       // What was applied before the failure is recorded above; the retry starts after it.

@@ -2,6 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { Collection, MongoBulkWriteError } from 'mongodb';
 import type { LogSinkConfig } from '@triggers/config';
 import type { LogRecord } from '@triggers/contracts';
+import { TransientError } from '@triggers/errors';
 import type { Logger } from '@triggers/logging';
 import { EVENT_LOGS_COLLECTION, EventLogDocument, MongoHandle, toEventLogDocument } from '@triggers/mongo';
 import { APP_CONFIG, APP_LOGGER, MONGO } from '@triggers/runtime';
@@ -65,10 +66,12 @@ export class EventLogWriter implements OnApplicationBootstrap, OnApplicationShut
       return { inserted: r.insertedCount, alreadyStored: 0 };
     } catch (err) {
       if (!(err instanceof MongoBulkWriteError)) throw err;
-      const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+      const errors = (Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]).filter((e) => e);
       // Success only when every record is accounted for: inserted now or already there. A bulk
-      // error without per-document errors (a server that went away) is a failure to retry.
-      const duplicates = errors.filter((e) => e?.code === 11000).length;
+      // error without per-document errors (a server that went away) is a failure to retry; one
+      // with other per-document errors is read by classify (a refused document is poison).
+      if (errors.length === 0) throw new TransientError(`event log write interrupted: ${err.message}`, { cause: err, dependency: 'mongodb', code: 'mongodb.interrupted' });
+      const duplicates = errors.filter((e) => e.code === 11000).length;
       if (duplicates !== errors.length || err.insertedCount + duplicates !== records.length) throw err;
       return { inserted: err.insertedCount, alreadyStored: duplicates };
     }

@@ -1,16 +1,16 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { Kafka, KafkaMessage, Message } from 'kafkajs';
+import type { Kafka, KafkaMessage } from 'kafkajs';
 import { Counter, Histogram, Registry } from 'prom-client';
 import type { MatcherConfig } from '@triggers/config';
-import { ContractError, EVENT_TYPE_IDS, EventEnvelope, EventType, SCHEMAS, eventTopicKeyOf } from '@triggers/contracts';
-import { AvroSerde, OutgoingMessages, TransactionalProcessor, deadLetter } from '@triggers/kafka';
+import { ContractError, EVENT_TYPES, EVENT_TYPE_IDS, EventEnvelope, EventType, SCHEMAS, eventTopicKeyOf } from '@triggers/contracts';
+import { AvroSerde, BatchOutput, MessageSource, TransactionalHandler, TransactionalProcessor } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, consumerHealthCheck, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { matchEvent } from '../services/event-matcher';
 import { TriggerConfigStore } from '../services/trigger-config.store';
 
-/** Why a message went to the dead-letter topic. */
-type Poison = { reason: string; errorClass: string };
+type Encoder = (value: unknown) => Buffer;
+type BatchCounts = { matched: number; unmatched: number; webhooks: number; leads: number; stopTimer: () => void };
 
 /**
  * The matcher's consume → produce loop over the six event topics. Each batch runs in one Kafka
@@ -20,12 +20,11 @@ type Poison = { reason: string; errorClass: string };
  * transaction, and the partition keeps flowing.
  */
 @Injectable()
-export class EventBatchHandler implements OnApplicationBootstrap, OnApplicationShutdown {
-  private processor?: TransactionalProcessor;
+export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, OnApplicationBootstrap, OnApplicationShutdown {
+  private processor?: TransactionalProcessor<EventEnvelope>;
   private readonly typeOfTopic: Map<string, EventType>;
   private readonly events: Counter;
   private readonly commands: Counter;
-  private readonly deadLetters: Counter;
   private readonly batchSeconds: Histogram;
 
   constructor(
@@ -34,14 +33,13 @@ export class EventBatchHandler implements OnApplicationBootstrap, OnApplicationS
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(APP_CONFIG) private readonly config: MatcherConfig,
     @Inject(APP_LOGGER) private readonly logger: Logger,
-    @Inject(METRICS_REGISTRY) registry: Registry,
+    @Inject(METRICS_REGISTRY) private readonly registry: Registry,
     @Inject(HEALTH_CHECKS) health: HealthRegistry,
   ) {
     health.register(consumerHealthCheck('eventConsumer', config.groupId, () => this.processor, () => ({ instanceId: config.instanceId })));
     this.typeOfTopic = new Map(EVENT_TYPE_IDS.map((t) => [config.kafka.topics[eventTopicKeyOf(t)], t]));
     this.events = new Counter({ name: 'triggers_matcher_events_total', help: 'Events judged, by type and outcome', labelNames: ['type', 'outcome'], registers: [registry] });
     this.commands = new Counter({ name: 'triggers_matcher_commands_total', help: 'Commands produced, by kind', labelNames: ['kind'], registers: [registry] });
-    this.deadLetters = new Counter({ name: 'triggers_matcher_dead_letters_total', help: 'Event messages dead-lettered, by error class', labelNames: ['error'], registers: [registry] });
     this.batchSeconds = new Histogram({ name: 'triggers_matcher_batch_seconds', help: 'Time to judge one batch (before its commit)', registers: [registry], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5] });
   }
 
@@ -73,7 +71,8 @@ export class EventBatchHandler implements OnApplicationBootstrap, OnApplicationS
     // No event is judged before every trigger that existed at start-up is known.
     await this.store.load();
     if (this.stopping) return;
-    this.processor = new TransactionalProcessor({
+    const topics = this.config.kafka.topics;
+    this.processor = new TransactionalProcessor<EventEnvelope>({
       kafka: this.kafka,
       groupId: this.config.groupId,
       transactionalIdPrefix: this.config.groupId,
@@ -81,7 +80,12 @@ export class EventBatchHandler implements OnApplicationBootstrap, OnApplicationS
       sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
       topics: [...this.typeOfTopic.keys()],
       logger: this.logger,
-      transform: (messages, source) => this.transform(messages, source),
+      metrics: this.registry,
+      serde: this.serde,
+      valueSchema: (topic) => EVENT_TYPES[this.typeOfTopic.get(topic)!].schema,
+      check: (value, source) => this.check(value, source),
+      deadLetterTopic: topics.deadLetterEvents,
+      handler: this,
     });
     await this.processor.start();
   }
@@ -92,97 +96,68 @@ export class EventBatchHandler implements OnApplicationBootstrap, OnApplicationS
     await this.processor?.stop();
   }
 
-  private async transform(messages: KafkaMessage[], source: { topic: string; partition: number }): Promise<OutgoingMessages[]> {
-    const timer = this.batchSeconds.startTimer();
+  /** Encoders taken once per batch: judging a message then never waits. */
+  private encoders?: { webhook: Encoder; lead: Encoder; log: Encoder };
+  /** What the batches under way (one per partition, several at once) judged, for per-batch metrics. */
+  private readonly batches = new Map<string, BatchCounts>();
+
+  async beginBatch(source: MessageSource): Promise<void> {
+    this.batches.set(`${source.topic}:${source.partition}`, { matched: 0, unmatched: 0, webhooks: 0, leads: 0, stopTimer: this.batchSeconds.startTimer() });
+    if (this.encoders) return;
     const topics = this.config.kafka.topics;
-    // Encoders are taken once per batch: the loop below then never waits, message after message.
-    const [encodeWebhook, encodeLead, encodeLog] = await Promise.all([
+    const [webhook, lead, log] = await Promise.all([
       this.serde.encoderFor(topics.webhookCommands, SCHEMAS.webhookCommand),
       this.serde.encoderFor(topics.leadCommands, SCHEMAS.leadCommand),
       this.serde.encoderFor(topics.log, SCHEMAS.logRecord),
     ]);
-    const webhook: Message[] = [];
-    const lead: Message[] = [];
-    const log: Message[] = [];
-    const dead: Message[] = [];
-    // One partition of one event topic: every event judged here is of the topic's type.
-    const judged = { matched: 0, unmatched: 0 };
-    const debug = this.logger.isLevelEnabled('debug');
-    const trace = this.logger.isLevelEnabled('trace');
-    const now = Date.now();
-    for (const message of messages) {
-      const decoded = this.readKnown(message, source.topic) ?? (await this.read(message, source.topic));
-      if ('reason' in decoded) {
-        this.deadLetters.inc({ error: decoded.errorClass });
-        this.logger.warn({ topic: source.topic, partition: source.partition, offset: message.offset, reason: decoded.reason }, 'event dead-lettered');
-        dead.push(deadLetter(message, source, decoded.reason, decoded.errorClass));
-        continue;
-      }
-      const event = decoded.event;
-      const out = matchEvent(this.store.index, event, now, this.config.webhook.retryWindowMs);
-      const matched = out.logs.some((l) => l.step === 'matched');
-      judged[matched ? 'matched' : 'unmatched']++;
-      const headers = { 'correlation-id': event.eventId };
-      for (const c of out.webhookCommands) webhook.push({ key: `${c.tenantId}/${c.triggerId}`, value: encodeWebhook(c), headers });
-      // Keyed by lead: one lead's moves stay in order.
-      for (const c of out.leadCommands) lead.push({ key: `${c.tenantId}/${c.leadId}`, value: encodeLead(c), headers });
-      for (const r of out.logs) log.push({ key: `${r.tenantId}/${r.triggerId}`, value: encodeLog(r) });
-      if (!matched && trace) {
-        this.logger.trace({ topic: source.topic, partition: source.partition, offset: message.offset, tenantId: event.tenantId, correlationId: event.eventId }, 'event matched no trigger');
-      }
-      if (matched && debug) {
-        this.logger.debug(
-          { topic: source.topic, partition: source.partition, offset: message.offset, tenantId: event.tenantId, correlationId: event.eventId, webhooks: out.webhookCommands.length, leads: out.leadCommands.length },
-          'event matched',
-        );
-      }
+    this.encoders = { webhook, lead, log };
+  }
+
+  /** Checks an event beyond its schema: the type of its topic, and the ids every event carries. */
+  private check(value: EventEnvelope, source: MessageSource): void {
+    const expected = this.typeOfTopic.get(source.topic);
+    if (value.type !== expected) throw new ContractError(`event type "${value.type}" on the ${expected} topic`, '', 'wrong_topic');
+    if (!value.tenantId || !value.eventId) throw new ContractError('event without tenantId or eventId', '', 'invalid_envelope');
+  }
+
+  handle(event: EventEnvelope, message: KafkaMessage, source: MessageSource, out: BatchOutput): void {
+    const topics = this.config.kafka.topics;
+    const encoders = this.encoders!;
+    const result = matchEvent(this.store.index, event, Date.now(), this.config.webhook.retryWindowMs);
+    const matched = result.logs.some((l) => l.step === 'matched');
+    const headers = { 'correlation-id': event.eventId };
+    for (const c of result.webhookCommands) out.push(topics.webhookCommands, { key: `${c.tenantId}/${c.triggerId}`, value: encoders.webhook(c), headers });
+    // Keyed by lead: one lead's moves stay in order.
+    for (const c of result.leadCommands) out.push(topics.leadCommands, { key: `${c.tenantId}/${c.leadId}`, value: encoders.lead(c), headers });
+    for (const r of result.logs) out.push(topics.log, { key: `${r.tenantId}/${r.triggerId}`, value: encoders.log(r) });
+    const counts = this.batches.get(`${source.topic}:${source.partition}`);
+    if (counts) {
+      counts[matched ? 'matched' : 'unmatched']++;
+      counts.webhooks += result.webhookCommands.length;
+      counts.leads += result.leadCommands.length;
     }
+    if (!matched && this.logger.isLevelEnabled('trace')) {
+      this.logger.trace({ topic: source.topic, partition: source.partition, offset: message.offset, tenantId: event.tenantId, correlationId: event.eventId }, 'event matched no trigger');
+    }
+    if (matched && this.logger.isLevelEnabled('debug')) {
+      this.logger.debug(
+        { topic: source.topic, partition: source.partition, offset: message.offset, tenantId: event.tenantId, correlationId: event.eventId, webhooks: result.webhookCommands.length, leads: result.leadCommands.length },
+        'event matched',
+      );
+    }
+  }
+
+  endBatch(source: MessageSource): void {
     const type = this.typeOfTopic.get(source.topic);
-    for (const [outcome, n] of Object.entries(judged)) if (n > 0) this.events.inc({ type, outcome }, n);
-    this.commands.inc({ kind: 'webhook' }, webhook.length);
-    this.commands.inc({ kind: 'lead' }, lead.length);
-    timer();
-    return [
-      { topic: topics.webhookCommands, messages: webhook },
-      { topic: topics.leadCommands, messages: lead },
-      { topic: topics.log, messages: log },
-      { topic: topics.deadLetterEvents, messages: dead },
-    ];
+    const key = `${source.topic}:${source.partition}`;
+    const counts = this.batches.get(key);
+    if (!counts) return;
+    this.batches.delete(key);
+    const { matched, unmatched, webhooks, leads } = counts;
+    if (matched > 0) this.events.inc({ type, outcome: 'matched' }, matched);
+    if (unmatched > 0) this.events.inc({ type, outcome: 'unmatched' }, unmatched);
+    this.commands.inc({ kind: 'webhook' }, webhooks);
+    this.commands.inc({ kind: 'lead' }, leads);
+    counts.stopTimer();
   }
-
-  /**
-   * Decodes and checks one event message. Unreadable ones are poison (dead-lettered); a registry
-   * outage is not: it throws, the transaction aborts and the batch is read again later.
-   */
-  private async read(message: KafkaMessage, topic: string): Promise<{ event: EventEnvelope } | Poison> {
-    try {
-      return this.check((await this.serde.decode<EventEnvelope>(message.value)).value, topic);
-    } catch (err) {
-      return undecodable(err);
-    }
-  }
-
-  /** {@link read} without waiting, when the message's schema is already known; else undefined. */
-  private readKnown(message: KafkaMessage, topic: string): { event: EventEnvelope } | Poison | undefined {
-    try {
-      const decoded = this.serde.decodeKnown<EventEnvelope>(message.value);
-      return decoded && this.check(decoded.value, topic);
-    } catch (err) {
-      return undecodable(err);
-    }
-  }
-
-  private check(value: EventEnvelope, topic: string): { event: EventEnvelope } | Poison {
-    const expected = this.typeOfTopic.get(topic);
-    if (!EVENT_TYPE_IDS.includes(value.type)) return { reason: `unknown event type "${value.type}"`, errorClass: 'unknown_type' };
-    if (value.type !== expected) return { reason: `event type "${value.type}" on the ${expected} topic`, errorClass: 'wrong_topic' };
-    if (!value.tenantId || !value.eventId) return { reason: 'event without tenantId or eventId', errorClass: 'invalid_envelope' };
-    return { event: value };
-  }
-}
-
-/** A message that does not decode is poison; anything else (the registry is down) is thrown, to abort the batch. */
-function undecodable(err: unknown): Poison {
-  if (err instanceof ContractError) return { reason: err.message, errorClass: 'undecodable' };
-  throw err;
 }

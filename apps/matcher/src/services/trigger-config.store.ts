@@ -27,7 +27,7 @@ export class TriggerConfigStore implements OnApplicationShutdown {
     @Inject(HEALTH_CHECKS) health: HealthRegistry,
   ) {
     this.size = new Gauge({ name: 'triggers_matcher_triggers', help: 'Triggers held in the index', registers: [registry] });
-    this.feed = new TriggerConfigFeed({ kafka, serde, logger, health, config, apply: (change) => this.apply(change), size: () => this.index.size });
+    this.feed = new TriggerConfigFeed({ kafka, serde, logger, health, metrics: registry, config, apply: (change) => this.apply(change), size: () => this.index.size });
   }
 
   /** Reads the config topic up to its current end; resolves once every trigger is indexed. */

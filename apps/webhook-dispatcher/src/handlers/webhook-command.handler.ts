@@ -2,8 +2,8 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { Gauge, Registry } from 'prom-client';
 import type { DispatcherConfig } from '@triggers/config';
-import { ContractError, SCHEMAS, WebhookCommand } from '@triggers/contracts';
-import { AvroSerde, MessageSource, WindowedConsumer, deadLetter } from '@triggers/kafka';
+import { SCHEMAS, WebhookCommand } from '@triggers/contracts';
+import { AvroSerde, MessageSource, WindowedConsumer } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, consumerHealthCheck, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { DUE_AT_HEADER, WebhookDeliveryService } from '../services/webhook-delivery.service';
@@ -17,7 +17,9 @@ import { WebhookSecretsStore } from '../services/webhook-secrets.store';
  */
 @Injectable()
 export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicationShutdown {
-  private consumer?: WindowedConsumer;
+  private consumer?: WindowedConsumer<WebhookCommand>;
+  private stopping = false;
+  private running?: Promise<void>;
 
   constructor(
     private readonly delivery: WebhookDeliveryService,
@@ -26,7 +28,7 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(APP_CONFIG) private readonly config: DispatcherConfig,
     @Inject(APP_LOGGER) private readonly logger: Logger,
-    @Inject(METRICS_REGISTRY) registry: Registry,
+    @Inject(METRICS_REGISTRY) private readonly registry: Registry,
     @Inject(HEALTH_CHECKS) health: HealthRegistry,
   ) {
     const pending = () => this.consumer?.pending ?? 0;
@@ -43,38 +45,53 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
     );
   }
 
-  async onApplicationBootstrap(): Promise<void> {
-    // Secrets first: a webhook is never sent unsigned because the config was not read yet.
-    await this.secrets.load();
-    const { webhookCommands, webhookRetry } = this.config.kafka.topics;
-    this.consumer = new WindowedConsumer({
+  /**
+   * Starts in the background, so /healthz answers (503 naming what is missing) while Kafka or the
+   * registry is still down, and nothing is read before the signing secrets are.
+   */
+  onApplicationBootstrap(): void {
+    this.running = this.start();
+  }
+
+  private async start(): Promise<void> {
+    for (let delay = 1000; !this.stopping; delay = Math.min(delay * 2, 30_000)) {
+      try {
+        // Secrets first: a webhook is never sent unsigned because the config was not read yet.
+        await this.secrets.load();
+        break;
+      } catch (err) {
+        this.logger.warn({ err, retryInMs: delay }, 'trigger config could not be read; retrying');
+        await this.secrets.stop().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+    if (this.stopping) return;
+    const { webhookCommands, webhookRetry, deadLetterWebhook } = this.config.kafka.topics;
+    this.consumer = new WindowedConsumer<WebhookCommand>({
       kafka: this.kafka,
       groupId: this.config.groupId,
       topics: [webhookCommands, webhookRetry],
       logger: this.logger,
+      metrics: this.registry,
+      serde: this.serde,
+      valueSchema: SCHEMAS.webhookCommand,
+      deadLetterTopic: deadLetterWebhook,
       sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
       maxInFlight: this.config.maxInFlight,
       dueAt: (m, source) => (source.topic === webhookRetry ? dueAtOf(m) : null),
-      handle: (m, source) => this.handle(m, source),
+      handle: (command, m, source) => this.handle(command, m, source),
     });
     await this.consumer.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    await this.running?.catch(() => undefined);
     await this.consumer?.stop(Math.max(1000, this.config.shutdownTimeoutMs - 5000));
     await this.delivery.close();
   }
 
-  private async handle(m: KafkaMessage, source: MessageSource): Promise<void> {
-    let command: WebhookCommand;
-    try {
-      command = await this.serde.decodeAs<WebhookCommand>(m.value, SCHEMAS.webhookCommand);
-    } catch (err) {
-      if (!(err instanceof ContractError)) throw err; // the registry is down: tried again in place
-      this.logger.warn({ ...source, offset: m.offset, reason: err.message }, 'webhook command dead-lettered');
-      await this.delivery.send([{ topic: this.config.kafka.topics.deadLetterWebhook, messages: [deadLetter(m, source, err.message)] }]);
-      return;
-    }
+  private async handle(command: WebhookCommand, m: KafkaMessage, source: MessageSource): Promise<void> {
     const outcome = await this.delivery.deliver(command, m.key);
     if (this.logger.isLevelEnabled('debug')) this.logger.debug({ ...source, offset: m.offset, tenantId: command.tenantId, commandId: command.commandId, attempt: command.attempt, outcome }, 'webhook command handled');
   }

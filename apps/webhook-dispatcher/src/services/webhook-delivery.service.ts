@@ -106,7 +106,8 @@ export class WebhookDeliveryService implements OnModuleInit {
       'webhook-id': command.commandId,
       'webhook-timestamp': String(timestamp),
     };
-    if (secrets.length > 0) headers['webhook-signature'] = signWebhook(secrets, command.commandId, timestamp, command.body);
+    // secretsFor never answers an empty list (the delivery waits instead): no webhook leaves unsigned.
+    headers['webhook-signature'] = signWebhook(secrets, command.commandId, timestamp, command.body);
 
     let url: URL | undefined;
     try {

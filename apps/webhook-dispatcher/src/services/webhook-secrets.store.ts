@@ -2,11 +2,26 @@ import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { Kafka } from 'kafkajs';
 import type { DispatcherConfig } from '@triggers/config';
 import type { TriggerConfigRecord } from '@triggers/contracts';
+import { TransientError } from '@triggers/errors';
 import type { AvroSerde } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
-import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, TriggerConfigChange, TriggerConfigFeed } from '@triggers/runtime';
+import type { Registry } from 'prom-client';
+import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY, TriggerConfigChange, TriggerConfigFeed } from '@triggers/runtime';
 
 type Secret = TriggerConfigRecord['webhookSecrets'][number];
+
+/**
+ * A trigger's signing secrets are not known (its config record is unreadable, or it has none):
+ * its deliveries wait, since no webhook ever leaves unsigned.
+ */
+export class SecretsUnknownError extends TransientError {
+  constructor(tenantId: string, triggerId: string, why: string) {
+    super(`signing secrets of trigger ${tenantId}/${triggerId} are not known (${why}); its deliveries wait until its config is readable`, {
+      dependency: 'triggerConfig',
+      code: 'secrets.unknown',
+    });
+  }
+}
 
 /**
  * The signing secrets of every trigger, from the compacted config topic (the API publishes them
@@ -16,7 +31,8 @@ type Secret = TriggerConfigRecord['webhookSecrets'][number];
  */
 @Injectable()
 export class WebhookSecretsStore implements OnApplicationShutdown {
-  private readonly secrets = new Map<string, Secret[]>();
+  /** Secrets by trigger; null for a trigger whose config record is unreadable (its deliveries wait). */
+  private readonly secrets = new Map<string, Secret[] | null>();
   private readonly feed: TriggerConfigFeed;
 
   constructor(
@@ -25,8 +41,9 @@ export class WebhookSecretsStore implements OnApplicationShutdown {
     @Inject(APP_CONFIG) config: DispatcherConfig,
     @Inject(APP_LOGGER) private readonly logger: Logger,
     @Inject(HEALTH_CHECKS) health: HealthRegistry,
+    @Inject(METRICS_REGISTRY) metrics: Registry,
   ) {
-    this.feed = new TriggerConfigFeed({ kafka, serde, logger, health, config, apply: (change) => this.apply(change), size: () => this.secrets.size });
+    this.feed = new TriggerConfigFeed({ kafka, serde, logger, health, metrics, config, apply: (change) => this.apply(change), size: () => this.secrets.size });
   }
 
   load(): Promise<void> {
@@ -38,9 +55,9 @@ export class WebhookSecretsStore implements OnApplicationShutdown {
     if (change.record === null) {
       this.secrets.delete(key);
     } else if (change.record === undefined) {
-      // Kept as existing (not deleted), so its webhooks still go out, unsigned, until it is fixed.
-      this.secrets.set(key, []);
-      this.logger.error({ err: change.error, key, offset }, 'unreadable trigger config record; its webhooks go unsigned until it is fixed');
+      // Kept as existing (not deleted) but without secrets: its webhooks wait, never unsigned.
+      this.secrets.set(key, null);
+      this.logger.error({ err: change.error, key, offset }, 'unreadable trigger config record; its webhooks wait until a readable record of it arrives');
     } else {
       this.secrets.set(`${change.record.tenantId}/${change.record.triggerId}`, change.record.webhookSecrets);
     }
@@ -49,12 +66,22 @@ export class WebhookSecretsStore implements OnApplicationShutdown {
   /**
    * The secrets to sign with now (those not past their end), or null when the trigger does not
    * exist (deleted).
+   * @throws SecretsUnknownError when the trigger exists but no secret of it is known now.
    */
   async secretsFor(tenantId: string, triggerId: string, now: number): Promise<string[] | null> {
     const key = `${tenantId}/${triggerId}`;
     if (!this.secrets.has(key)) await this.feed.syncToEnd();
+    if (!this.secrets.has(key)) return null;
     const secrets = this.secrets.get(key);
-    return secrets ? secrets.filter((s) => s.notAfter === null || s.notAfter > now).map((s) => s.secret) : null;
+    if (!secrets) throw new SecretsUnknownError(tenantId, triggerId, 'its config record is unreadable');
+    const current = secrets.filter((s) => s.notAfter === null || s.notAfter > now).map((s) => s.secret);
+    if (current.length === 0) throw new SecretsUnknownError(tenantId, triggerId, 'it has no current secret');
+    return current;
+  }
+
+  /** Stops following the config topic (before a retried load). */
+  stop(): Promise<void> {
+    return this.feed.stop();
   }
 
   async onApplicationShutdown(): Promise<void> {
