@@ -23,17 +23,25 @@ const REGISTRY_REQUEST_TIMEOUT_MS = 10_000;
 const retriable = (response: { status(): number; error(): unknown }) =>
   response.status() >= 500 || (response.error() as { name?: string } | undefined)?.name === 'TimeoutError' || /^Timeout \(/.test(String((response.error() as Error | undefined)?.message ?? ''));
 
+/** What Node says when a request got no answer at all. */
+const NO_ANSWER = /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ENOTFOUND|EPIPE)\b|socket hang up/;
+
 /**
  * mappersmith reports a request that got no answer at all (connection refused, reset, DNS) as a
- * response with status 400 and no headers, which would read as "the registry refused this
- * request". This middleware (innermost, next to the gateway) turns it into a 503 carrying the
- * network error, so the error says what the registry answered: nothing.
+ * response with status 400, and the registry client turns it into a `ResponseError` with status
+ * 400, which would read as "the registry refused this request". A registry's own 400 carries its
+ * JSON message instead of `Error, status 400: <network error>`; this middleware (outermost, after
+ * the client's error middleware) gives the no-answer case status 503, so the error says what the
+ * registry answered: nothing.
  */
 const noAnswerIsUnavailable: Middleware = () => ({
   response: (next) =>
-    next().catch((response: { status(): number; headers(): Record<string, unknown>; error(): Error | null; enhance(x: object): unknown }) => {
-      const noAnswer = response.status() === 400 && Object.keys(response.headers()).length === 0 && response.error() !== null;
-      throw noAnswer ? response.enhance({ status: 503, rawData: `no answer from the schema registry: ${response.error()!.message}` }) : response;
+    next().catch((err: { status?: number; message?: string }) => {
+      if (err?.status === 400 && /Error, status 400: /.test(err.message ?? '') && NO_ANSWER.test(err.message ?? '')) {
+        err.status = 503;
+        err.message = `no answer from the schema registry: ${err.message}`;
+      }
+      throw err;
     }),
 });
 
