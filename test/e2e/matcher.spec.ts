@@ -1,4 +1,5 @@
-import type { LeadCommand, LogRecord, WebhookCommand } from '@triggers/contracts';
+import { SchemaType } from '@kafkajs/confluent-schema-registry';
+import { LeadCommand, LogRecord, WebhookCommand, schemaCatalog } from '@triggers/contracts';
 import {
   AppProcess,
   PipelineDriver,
@@ -104,7 +105,7 @@ describe('matcher', () => {
   it('dead-letters each kind of poison message with its reason, and the partition keeps flowing', async () => {
     const topics = ctx().config.kafka.topics;
     const wrapTopic = topics['events.agent.wrap'];
-    await startMatcher();
+    const matcher = await startMatcher();
     const offsetOfNext = async () => (await ctx().admin.fetchTopicOffsets(wrapTopic)).find((p) => p.partition === 0)!.high;
     // All to partition 0 (same key) so the good event comes after the poison in one partition.
     const unknownId = Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0, 1, 2, 3]);
@@ -113,13 +114,24 @@ describe('matcher', () => {
     const wrap = specPayload('agent-wrap-inbound.json').event;
     const unknownType = await ctx().serde.encode(wrapTopic, 'triggers.events.AgentWrapEvent', { tenantId: 'acme', eventId: 'x2', type: 'agent.unwrap', payload: wrap.payload });
     const truncated = Buffer.concat([unknownType.subarray(0, 5), Buffer.from([0x02])]);
+    // Registered schemas that decode to null: the `null` schema, and the null branch of a union.
+    const wire = (id: number, body: number[]) => Buffer.concat([Buffer.from([0, (id >>> 24) & 0xff, (id >>> 16) & 0xff, (id >>> 8) & 0xff, id & 0xff]), Buffer.from(body)]);
+    const register = async (schema: unknown) =>
+      (await ctx().serde.registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject: `${ctx().namespace}.odd-${uniqueId('s')}-value` })).id;
+    const nullSchema = wire(await register('null'), []);
+    const nullBranch = wire(await register(['null', schemaCatalog().selfContained('triggers.events.AgentWrapEvent')]), [0]);
+    // Just under the topic's max.message.bytes (1 MiB + 12 by default): whole, its dead letter would not fit.
+    const huge = Buffer.alloc(1_048_000, 0x61);
     const poison: [string, Buffer | null][] = [
       ['not Confluent Avro', Buffer.from(JSON.stringify(wrap))],
       ['unknown schema id', unknownId],
-      ['event type "mpiq.attempt" on the agent.wrap topic', mpiqOnWrapTopic],
+      ['a triggers.events.MpiqAttemptEvent where a triggers.events.AgentWrapEvent belongs', mpiqOnWrapTopic],
       ['unknown event type "agent.unwrap"', unknownType],
       ['does not decode', truncated],
       ['empty', null],
+      ['where a triggers.events.AgentWrapEvent belongs', nullSchema],
+      ['where a triggers.events.AgentWrapEvent belongs', nullBranch],
+      ['not Confluent Avro', huge],
     ];
     const firstOffset = Number(await offsetOfNext());
     for (const [, value] of poison) await driver.raw(wrapTopic, value, 'poison');
@@ -139,8 +151,20 @@ describe('matcher', () => {
       expect(headers['dlq-source-topic']).toBe(wrapTopic);
       expect(headers['dlq-source-partition']).toBe('0');
       expect(Number(headers['dlq-source-offset'])).toBe(firstOffset + i);
-      expect(m.value === null ? null : Buffer.compare(m.value, poison[i][1]!)).toBe(poison[i][1] === null ? null : 0);
+      const original = poison[i][1];
+      if (original === huge) {
+        // Dead-lettered as a prefix, marked, with the original size; its source offset finds the whole.
+        expect(headers['dlq-truncated']).toBe('true');
+        expect(Number(headers['dlq-original-size'])).toBe(huge.length);
+        expect(m.value!.length).toBeLessThan(huge.length);
+        expect(Buffer.compare(m.value!, huge.subarray(0, m.value!.length))).toBe(0);
+      } else {
+        expect(headers['dlq-truncated']).toBeUndefined();
+        expect(m.value === null ? null : Buffer.compare(m.value, original!)).toBe(original === null ? null : 0);
+      }
     });
+    // The matcher kept its consumer: it never crashed or was restarted.
+    expect(matcher.output()).not.toContain('consumer stopped');
   });
 
   it('applies trigger changes live within a second, judging each event by the config in force', async () => {

@@ -90,7 +90,7 @@ describe('classify, on the errors the real clients throw', () => {
 
     it('a non-retriable wrapper is read by its cause', () => {
       const cause = new KafkaJSProtocolError(createErrorFromCode(14) as never);
-      expect(classify(new KafkaJSNonRetriableError(cause, { cause }))).toMatchObject({ kind: 'transient', dependency: 'kafka' });
+      expect(classify(new (KafkaJSNonRetriableError as unknown as new (e: Error, o: { cause: Error }) => Error)(cause, { cause }))).toMatchObject({ kind: 'transient', dependency: 'kafka' });
     });
   });
 

@@ -11,3 +11,4 @@ export * from './api-client';
 export * from './pipeline-helpers';
 export * from './webhook-receiver';
 export * from './scratch-ferretdb';
+export * from './tcp-proxy';

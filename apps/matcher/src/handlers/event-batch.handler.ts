@@ -116,6 +116,7 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
   /** Checks an event beyond its schema: the type of its topic, and the ids every event carries. */
   private check(value: EventEnvelope, source: MessageSource): void {
     const expected = this.typeOfTopic.get(source.topic);
+    if (!EVENT_TYPE_IDS.includes(value.type)) throw new ContractError(`unknown event type "${value.type}"`, '', 'unknown_type');
     if (value.type !== expected) throw new ContractError(`event type "${value.type}" on the ${expected} topic`, '', 'wrong_topic');
     if (!value.tenantId || !value.eventId) throw new ContractError('event without tenantId or eventId', '', 'invalid_envelope');
   }

@@ -1,0 +1,130 @@
+import { Webhook } from 'standardwebhooks';
+import { LeadCommand, commandIdFor } from '@triggers/contracts';
+import { LEADS_COLLECTION, LeadDocument, importLeads, importLists } from '@triggers/mongo';
+import {
+  AppProcess,
+  PipelineDriver,
+  TcpProxy,
+  WebhookReceiver,
+  createTcpProxy,
+  freePort,
+  newTestSecret,
+  specPayload,
+  startApp,
+  startWebhookReceiver,
+  uniqueId,
+  useTestContext,
+  waitFor,
+} from '@triggers/testing';
+
+/** Fetches an app's /healthz (any status) as JSON, or undefined while it does not answer. */
+async function health(app: AppProcess): Promise<{ status: string; checks: Record<string, { ok: boolean; detail?: unknown }> } | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${app.port}/healthz`, { signal: AbortSignal.timeout(3000) });
+    return (await res.json()) as never;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads an app's counter from /metrics (summed over its labels). */
+async function counter(app: AppProcess, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${app.port}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
+/**
+ * The schema registry is down (a proxy in front of the real one, stopped) while every consumer
+ * starts cold and work flows in: nothing may be dead-lettered, marked unreadable or sent unsigned;
+ * once the registry answers, everything arrives exactly as it would have.
+ */
+describe('a schema registry outage while the consumers start', () => {
+  const ctx = useTestContext({ topics: true });
+  let driver: PipelineDriver;
+  let receiver: WebhookReceiver;
+  let registry: TcpProxy;
+  const apps: AppProcess[] = [];
+
+  beforeAll(async () => {
+    driver = new PipelineDriver(ctx());
+    receiver = await startWebhookReceiver();
+    const real = new URL(ctx().env.SCHEMA_REGISTRY_URL);
+    registry = await createTcpProxy({ host: real.hostname, port: Number(real.port) });
+  });
+
+  afterAll(async () => {
+    await Promise.all(apps.map((a) => a.stop()));
+    await registry?.stop();
+    await receiver?.close();
+    await driver?.close();
+  });
+
+  it('waits, dead-letters nothing, sends nothing unsigned, and delivers everything once the registry answers', async () => {
+    const topics = ctx().config.kafka.topics;
+    const tenantId = uniqueId('tenant');
+    const secret = newTestSecret();
+    await driver.trigger(tenantId, 'hook', {
+      version: 1,
+      name: 'every wrap',
+      eventType: 'agent.wrap',
+      enabled: true,
+      conditions: [],
+      actions: [{ action: 'webhook', parameters: { url: `${receiver.url}/wrap` } }],
+      webhookSecrets: [secret],
+    });
+    const db = (await ctx().mongo()).db;
+    await importLists(db, tenantId, [
+      { listId: '100', campaignId: '1695', name: 'New' },
+      { listId: '445', campaignId: '1695', name: 'Callback' },
+    ]);
+    const leadIds = Array.from({ length: 5 }, (_, i) => String(700_000 + i));
+    await importLeads(db, tenantId, leadIds.map((leadId) => ({ leadId, campaignId: '1695', listId: '100' })));
+
+    const env = { SCHEMA_REGISTRY_URL: `http://127.0.0.1:${registry.port}${new URL(ctx().env.SCHEMA_REGISTRY_URL).pathname}`, WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' };
+    for (const name of ['matcher', 'webhook-dispatcher', 'lead-mover', 'log-sink']) {
+      apps.push(startApp(name, { ...ctx().env, ...env, PORT: String(await freePort()) }));
+    }
+    const wrap = specPayload('agent-wrap-inbound.json').event;
+    const eventIds = await driver.events(tenantId, Array.from({ length: 20 }, () => wrap));
+    const leadCommands: LeadCommand[] = leadIds.map((leadId, i) => ({
+      commandId: commandIdFor(`lead-evt-${i}`, 'mover', 0),
+      tenantId,
+      triggerId: 'mover',
+      eventId: `lead-evt-${i}`,
+      eventType: 'agent.wrap',
+      leadId,
+      campaignId: '1695',
+      toListId: '445',
+    }));
+    await driver.leadCommands(leadCommands);
+
+    // Each app answers /healthz meanwhile, naming the registry as down, and its consumers wait.
+    for (const app of apps) {
+      await waitFor(async () => (await health(app))?.checks.schemaRegistry?.ok === false, { timeoutMs: 30_000, description: `${app.name} /healthz naming the registry down` });
+    }
+    for (const app of apps) {
+      await waitFor(async () => (await counter(app, 'triggers_consumer_waits_total')) >= 2, { timeoutMs: 30_000, description: `${app.name} waiting on the registry` });
+    }
+    expect(receiver.received).toHaveLength(0);
+
+    await registry.start();
+    await receiver.waitFor(20, { timeoutMs: 60_000 });
+    const moved = db.collection<LeadDocument>(LEADS_COLLECTION);
+    await waitFor(async () => (await moved.countDocuments({ tenantId, listId: '445' })) === leadIds.length, { timeoutMs: 60_000, description: 'every lead moved' });
+    for (const app of apps) await waitFor(async () => (await health(app))?.status === 'ok', { timeoutMs: 60_000, description: `${app.name} healthy again` });
+
+    // Every webhook signed with the trigger's secret, one per event.
+    const bodies = receiver.received.map((r) => new Webhook(secret.secret).verify(r.body, r.headers) as { payload: unknown });
+    expect(bodies).toHaveLength(20);
+    expect(receiver.ids().size).toBe(eventIds.length);
+    // Nothing dead-lettered anywhere.
+    for (const topic of [topics.deadLetterEvents, topics.deadLetterWebhook, topics.deadLetterLead, topics.deadLetterLog]) {
+      const offsets = await ctx().admin.fetchTopicOffsets(topic);
+      expect(offsets.map((o) => Number(o.high)).reduce((a, b) => a + b, 0)).toBe(0);
+    }
+    for (const app of apps) expect(await counter(app, 'triggers_consumer_dead_letters_total')).toBe(0);
+  }, 180_000);
+});
