@@ -1,4 +1,3 @@
-import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import { LeadCommand, LogRecord, WebhookCommand, schemaCatalog } from '@triggers/contracts';
 import {
   AppProcess,
@@ -116,8 +115,16 @@ describe('matcher', () => {
     const truncated = Buffer.concat([unknownType.subarray(0, 5), Buffer.from([0x02])]);
     // Registered schemas that decode to null: the `null` schema, and the null branch of a union.
     const wire = (id: number, body: number[]) => Buffer.concat([Buffer.from([0, (id >>> 24) & 0xff, (id >>> 16) & 0xff, (id >>> 8) & 0xff, id & 0xff]), Buffer.from(body)]);
-    const register = async (schema: unknown) =>
-      (await ctx().serde.registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject: `${ctx().namespace}.odd-${uniqueId('s')}-value` })).id;
+    // Registered over the registry's own API, as another producer would (our client refuses unnamed schemas).
+    const register = async (schema: unknown) => {
+      const res = await fetch(`${ctx().env.SCHEMA_REGISTRY_URL}/subjects/${ctx().namespace}.odd-${uniqueId('s')}-value/versions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+        body: JSON.stringify({ schema: JSON.stringify(schema) }),
+      });
+      if (!res.ok) throw new Error(`registering ${JSON.stringify(schema).slice(0, 40)}: HTTP ${res.status} ${await res.text()}`);
+      return ((await res.json()) as { id: number }).id;
+    };
     const nullSchema = wire(await register('null'), []);
     const nullBranch = wire(await register(['null', schemaCatalog().selfContained('triggers.events.AgentWrapEvent')]), [0]);
     // Just under the topic's max.message.bytes (1 MiB + 12 by default): whole, its dead letter would not fit.

@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
-import { LeadCommand, commandIdFor } from '@triggers/contracts';
-import { LEADS_COLLECTION, LeadDocument, importLeads, importLists } from '@triggers/mongo';
+import { LeadCommand, commandIdFor, newLogRecord } from '@triggers/contracts';
+import { EVENT_LOGS_COLLECTION, LEADS_COLLECTION, LeadDocument, importLeads, importLists } from '@triggers/mongo';
 import {
   AppProcess,
   PipelineDriver,
@@ -100,6 +100,11 @@ describe('a schema registry outage while the consumers start', () => {
       toListId: '445',
     }));
     await driver.leadCommands(leadCommands);
+    // Records already on the log topic, so the log-sink has work to hold too.
+    const earlier = Array.from({ length: 5 }, (_, i) =>
+      newLogRecord({ logId: `${tenantId}-earlier-${i}`, tenantId, triggerId: 'earlier', eventId: `e${i}`, eventType: 'agent.wrap', step: 'matched', status: 'info', time: Date.now(), message: 'before the outage' }),
+    );
+    await driver.logRecords(earlier);
 
     // Each app answers /healthz meanwhile, naming the registry as down, and its consumers wait.
     for (const app of apps) {
@@ -114,6 +119,9 @@ describe('a schema registry outage while the consumers start', () => {
     await receiver.waitFor(20, { timeoutMs: 60_000 });
     const moved = db.collection<LeadDocument>(LEADS_COLLECTION);
     await waitFor(async () => (await moved.countDocuments({ tenantId, listId: '445' })) === leadIds.length, { timeoutMs: 60_000, description: 'every lead moved' });
+    const logs = db.collection(EVENT_LOGS_COLLECTION);
+    // 5 earlier records, 20 matched, 20 delivered, 5 moved: every fact of the run in MongoDB.
+    await waitFor(async () => (await logs.countDocuments({ tenantId })) === 50, { timeoutMs: 60_000, description: 'every log record in MongoDB' });
     for (const app of apps) await waitFor(async () => (await health(app))?.status === 'ok', { timeoutMs: 60_000, description: `${app.name} healthy again` });
 
     // Every webhook signed with the trigger's secret, one per event.

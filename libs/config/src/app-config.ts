@@ -16,6 +16,8 @@ export interface KafkaConfig {
   namespace: string;
   /** How long a consumer may go silent before its group gives its partitions to others. */
   sessionTimeoutMs: number;
+  /** How long an engine keeps trying to restart a stopped consumer before /livez fails. */
+  consumerGiveUpMs: number;
   topics: TopicNames;
 }
 
@@ -61,6 +63,7 @@ const baseShape = {
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
   KAFKA_SESSION_TIMEOUT_MS: durationMs().min(6000, 'must be at least 6000 (the broker minimum)').default(30_000),
+  CONSUMER_RESTART_GIVE_UP_MS: durationMs().default(300_000),
   TOPIC_NAMESPACE: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -')
@@ -119,6 +122,7 @@ export function loadBaseConfig(app: AppName | string, env: Env, defaultPort = 30
       replicationFactor: v.TOPIC_REPLICATION_FACTOR,
       namespace: v.TOPIC_NAMESPACE,
       sessionTimeoutMs: v.KAFKA_SESSION_TIMEOUT_MS,
+      consumerGiveUpMs: v.CONSUMER_RESTART_GIVE_UP_MS,
       topics: resolveTopicNames(v.TOPIC_NAMESPACE, overrides),
     },
     registry: {
@@ -206,6 +210,7 @@ export const CONFIG_VARIABLES: { name: string; default: string; meaning: string 
   { name: 'KAFKA_SASL_MECHANISM', default: '(none)', meaning: 'plain, scram-sha-256 or scram-sha-512' },
   { name: 'KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD', default: '(none)', meaning: 'SASL credentials, required with a mechanism' },
   { name: 'KAFKA_SESSION_TIMEOUT_MS', default: '30000', meaning: 'How long a silent consumer keeps its partitions (a crashed instance\'s are moved after this)' },
+  { name: 'CONSUMER_RESTART_GIVE_UP_MS', default: '300000', meaning: 'How long an engine keeps restarting a consumer that stopped (with backoff) before /livez fails' },
   { name: 'TOPIC_NAMESPACE', default: 'triggers', meaning: 'First segment of every topic name' },
   { name: 'TOPIC_<KEY>', default: 'see Topics', meaning: 'Overrides one topic name, e.g. TOPIC_WEBHOOK_COMMANDS' },
   { name: 'TOPIC_PARTITIONS', default: '3', meaning: 'Partitions of topics the project creates' },

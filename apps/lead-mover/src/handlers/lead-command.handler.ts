@@ -49,6 +49,7 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
       valueSchema: SCHEMAS.leadCommand,
       deadLetterTopic: deadLetterLead,
       sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
+      giveUpAfterMs: this.config.kafka.consumerGiveUpMs,
       handle: (records, source, done) => this.handle(records, source, done),
     });
     void this.consumer.start();

@@ -43,6 +43,7 @@ export class LogBatchHandler implements OnApplicationBootstrap, OnApplicationShu
       valueSchema: SCHEMAS.logRecord,
       deadLetterTopic: deadLetterLog,
       sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
+      giveUpAfterMs: this.config.kafka.consumerGiveUpMs,
       handle: (records, source) => this.handle(records, source),
     });
     void this.consumer.start();

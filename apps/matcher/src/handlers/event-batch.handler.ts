@@ -78,6 +78,7 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
       transactionalIdPrefix: this.config.groupId,
       transactionTimeoutMs: this.config.transactionTimeoutMs,
       sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
+      giveUpAfterMs: this.config.kafka.consumerGiveUpMs,
       topics: [...this.typeOfTopic.keys()],
       logger: this.logger,
       metrics: this.registry,

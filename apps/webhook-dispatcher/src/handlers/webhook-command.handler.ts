@@ -77,6 +77,7 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
       valueSchema: SCHEMAS.webhookCommand,
       deadLetterTopic: deadLetterWebhook,
       sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
+      giveUpAfterMs: this.config.kafka.consumerGiveUpMs,
       maxInFlight: this.config.maxInFlight,
       dueAt: (m, source) => (source.topic === webhookRetry ? dueAtOf(m) : null),
       handle: (command, m, source) => this.handle(command, m, source),
