@@ -1,5 +1,5 @@
 import { Webhook } from 'standardwebhooks';
-import { LeadCommand, commandIdFor, newLogRecord } from '@triggers/contracts';
+import { LeadCommand, commandIdFor, newLogRecord, schemaCatalog } from '@triggers/contracts';
 import { EVENT_LOGS_COLLECTION, LEADS_COLLECTION, LeadDocument, importLeads, importLists } from '@triggers/mongo';
 import {
   AppProcess,
@@ -134,5 +134,30 @@ describe('a schema registry outage while the consumers start', () => {
       expect(offsets.map((o) => Number(o.high)).reduce((a, b) => a + b, 0)).toBe(0);
     }
     for (const app of apps) expect(await counter(app, 'triggers_consumer_dead_letters_total')).toBe(0);
+
+    // Mid-flow, the registry goes down again just as a producer starts writing with a schema id
+    // the matcher has never seen: that partition waits, then goes on.
+    await registry.stop();
+    const variant = { ...schemaCatalog().selfContained('triggers.events.AgentWrapEvent'), doc: `variant ${tenantId}` };
+    const registered = await fetch(`${ctx().env.SCHEMA_REGISTRY_URL}/subjects/${topics['events.agent.wrap']}-value/versions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify({ schema: JSON.stringify(variant) }),
+    });
+    const newId = ((await registered.json()) as { id: number }).id;
+    const standard = await ctx().serde.encode(topics['events.agent.wrap'], 'triggers.events.AgentWrapEvent', { tenantId, eventId: 'new-schema-1', ...wrap });
+    expect(standard.readInt32BE(1)).not.toBe(newId);
+    const withNewId = Buffer.from(standard);
+    withNewId.writeInt32BE(newId, 1); // a doc changes the schema, not the binary body
+    const matcher = apps[0];
+    const waitsBefore = await counter(matcher, 'triggers_consumer_waits_total');
+    await driver.raw(topics['events.agent.wrap'], withNewId, `${tenantId}/new-schema-1`);
+    await waitFor(async () => (await counter(matcher, 'triggers_consumer_waits_total')) >= waitsBefore + 2, { timeoutMs: 30_000, description: 'the matcher waiting on the new schema id' });
+    expect(receiver.received).toHaveLength(20);
+    await registry.start();
+    const [late] = await receiver.waitFor(1, { timeoutMs: 60_000, where: (r) => r.headers['webhook-id'] === commandIdFor('new-schema-1', 'hook', 0) });
+    expect(new Webhook(secret.secret).verify(late.body, late.headers)).toEqual(JSON.parse(late.body));
+    expect(receiver.received).toHaveLength(21);
+    expect((await ctx().admin.fetchTopicOffsets(topics.deadLetterEvents)).every((o) => o.high === '0')).toBe(true);
   }, 180_000);
 });

@@ -39,6 +39,8 @@ export class SupervisedConsumer {
   private assigned?: Record<string, number[]>;
   private stopping = false;
   private restarting?: Promise<void>;
+  /** A stop seen while a restart was under way: restart again once it is done. */
+  private restartAfter?: unknown;
   /** When restarts began failing with no join since (undefined while healthy). */
   private failingSince?: number;
   /** Wait before the next restart: doubles while restarts keep failing, reset by a join. */
@@ -124,7 +126,12 @@ export class SupervisedConsumer {
   }
 
   private restart(cause: unknown): void {
-    if (this.stopping || this.restarting) return;
+    if (this.stopping) return;
+    if (this.restarting) {
+      // The consumer a restart just started stopped too (a join refused): once more after it.
+      this.restartAfter = cause;
+      return;
+    }
     this.failingSince ??= Date.now();
     this.options.status.restarted();
     this.options.logger.error({ err: cause, groupId: this.options.groupId }, 'consumer stopped; its engine restarts it');
@@ -137,7 +144,12 @@ export class SupervisedConsumer {
       this.restartDelay = Math.min(delay * 2, this.options.restartMaxMs ?? 30_000);
       await sleep(delay);
       await this.start();
-    })().finally(() => (this.restarting = undefined));
+    })().finally(() => {
+      this.restarting = undefined;
+      const again = this.restartAfter;
+      this.restartAfter = undefined;
+      if (again !== undefined) this.restart(again);
+    });
   }
 
   /** Leaves the group and stops; no restart follows. */
