@@ -138,7 +138,9 @@ describe('a schema registry outage while the consumers start', () => {
     // Mid-flow, the registry goes down again just as a producer starts writing with a schema id
     // the matcher has never seen: that partition waits, then goes on.
     await registry.stop();
-    const variant = { ...schemaCatalog().selfContained('triggers.events.AgentWrapEvent'), doc: `variant ${tenantId}` };
+    // A newer writer schema: one optional field more at the end (a union's null branch is one byte 0).
+    const base = schemaCatalog().selfContained('triggers.events.AgentWrapEvent') as { fields: unknown[] };
+    const variant = { ...base, fields: [...base.fields, { name: `extra_${tenantId}`, type: ['null', 'string'], default: null }] };
     const registered = await fetch(`${ctx().env.SCHEMA_REGISTRY_URL}/subjects/${topics['events.agent.wrap']}-value/versions`, {
       method: 'POST',
       headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
@@ -147,8 +149,8 @@ describe('a schema registry outage while the consumers start', () => {
     const newId = ((await registered.json()) as { id: number }).id;
     const standard = await ctx().serde.encode(topics['events.agent.wrap'], 'triggers.events.AgentWrapEvent', { tenantId, eventId: 'new-schema-1', ...wrap });
     expect(standard.readInt32BE(1)).not.toBe(newId);
-    const withNewId = Buffer.from(standard);
-    withNewId.writeInt32BE(newId, 1); // a doc changes the schema, not the binary body
+    const withNewId = Buffer.concat([standard, Buffer.from([0])]);
+    withNewId.writeInt32BE(newId, 1);
     const matcher = apps[0];
     const waitsBefore = await counter(matcher, 'triggers_consumer_waits_total');
     await driver.raw(topics['events.agent.wrap'], withNewId, `${tenantId}/new-schema-1`);
