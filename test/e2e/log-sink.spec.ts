@@ -104,7 +104,7 @@ describe('log-sink', () => {
       const ids = await client.db().collection(EVENT_LOGS_COLLECTION).find({ tenantId: tenant }, { projection: { _id: 1 } }).toArray();
       expect(ids).toHaveLength(3000);
       expect(new Set(ids.map((d) => String(d._id))).size).toBe(3000);
-      expect(app.output()).toContain('batch failed; retrying it');
+      expect(app.output()).toContain('dependency unavailable; the message waits');
     } finally {
       await client.close();
       await app.stop();

@@ -11,16 +11,27 @@ export interface DecodedMessage<T> {
   message: KafkaMessage;
 }
 
+/** What a batch handler tells its engine while it works. */
+export interface BatchProgress {
+  /**
+   * Every message up to `offset` is finished (its effects and records written): it is committed
+   * before any wait or retry, and tries after a failure start after it, so a rebalance or a
+   * crash never judges finished work twice.
+   */
+  done(offset: string): void;
+  /** Keeps the group membership during a long batch; cheap to call between messages. */
+  heartbeat(): Promise<void>;
+}
+
 /** Options of a {@link BatchConsumer}. */
 export interface BatchConsumerOptions<T> extends ConsumerEngineOptions<T> {
   /**
    * Handles the decoded messages of one partition batch, in offset order (poison already
    * dead-lettered). Throwing means "not done": a transient error is waited out and the rest tried
    * again; anything else is judged per message, so only the message that throws it is
-   * dead-lettered. A handler that finished some messages before failing reports the last of them
-   * with `done(offset)`: tries after that start after it instead of judging them twice.
+   * dead-lettered.
    */
-  handle: (records: DecodedMessage<T>[], source: MessageSource, done: (offset: string) => void) => Promise<void>;
+  handle: (records: DecodedMessage<T>[], source: MessageSource, progress: BatchProgress) => Promise<void>;
 }
 
 /**
@@ -82,6 +93,14 @@ export class BatchConsumer<T> {
     if (batch.messages.length === 0) return;
     const source = { topic: batch.topic, partition: batch.partition };
     const keepAlive: KeepAlive = { heartbeat, active: () => isRunning() && !isStale() && !this.stopping };
+    let committed = -1n;
+    /** Commits everything up to `offset` (given offsets are committed even with autoCommit off). */
+    const commit = async (offset: string) => {
+      if (BigInt(offset) <= committed || !keepAlive.active()) return;
+      resolveOffset(offset);
+      await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(offset) + 1n).toString() }] }] });
+      committed = BigInt(offset);
+    };
     try {
       const records: DecodedMessage<T>[] = [];
       const dead: Message[] = [];
@@ -91,32 +110,45 @@ export class BatchConsumer<T> {
         else dead.push(this.judge.deadLetterOf(message, source, judged.poison));
       }
       await this.sendDeadLetters(dead, source, keepAlive);
-      if (records.length > 0) await this.handle(records, source, keepAlive);
+      if (records.length > 0) await this.handle(records, source, keepAlive, commit);
+      await commit(batch.messages[batch.messages.length - 1].offset);
     } catch (err) {
       if (err instanceof AbandonedError) return;
       throw err;
     }
-    resolveOffset(batch.messages[batch.messages.length - 1].offset);
-    await commitOffsetsIfNecessary();
     await heartbeat();
   }
 
-  private async handle(records: DecodedMessage<T>[], source: MessageSource, keepAlive: KeepAlive): Promise<void> {
+  private async handle(records: DecodedMessage<T>[], source: MessageSource, keepAlive: KeepAlive, commit: (offset: string) => Promise<void>): Promise<void> {
     let rest = records;
-    const done = (offset: string) => {
-      const finished = BigInt(offset);
-      rest = rest.filter((r) => BigInt(r.message.offset) > finished);
+    let finished: string | undefined;
+    const progress: BatchProgress = {
+      done: (offset) => {
+        finished = offset;
+        rest = rest.filter((r) => BigInt(r.message.offset) > BigInt(offset));
+      },
+      heartbeat: keepAlive.heartbeat,
+    };
+    const attempt = async (batch: DecodedMessage<T>[]) => {
+      try {
+        await this.options.handle(batch, source, progress);
+      } catch (err) {
+        // What finished before the failure is committed before any wait: a rebalance meanwhile loses none of it.
+        if (finished !== undefined) await commit(finished).catch(() => undefined);
+        throw err;
+      }
     };
     try {
-      await this.judge.waitOut(() => (rest.length > 0 ? this.options.handle(rest, source, done) : undefined), { ...source, firstOffset: records[0].message.offset }, keepAlive);
+      await this.judge.waitOut(() => (rest.length > 0 ? attempt(rest) : undefined), { ...source, firstOffset: records[0].message.offset }, keepAlive);
       return;
     } catch (err) {
       if (err instanceof AbandonedError) throw err;
       // Poison somewhere in the rest: handled one by one, so only the message that throws it goes.
     }
     for (const record of rest) {
-      const result = await this.judge.attempt(record.message, source, keepAlive, () => this.options.handle([record], source, () => undefined));
+      const result = await this.judge.attempt(record.message, source, keepAlive, () => attempt([record]));
       if (result.poison !== undefined) await this.sendDeadLetters([this.judge.deadLetterOf(record.message, source, result.poison)], source, keepAlive);
+      await commit(record.message.offset);
     }
   }
 

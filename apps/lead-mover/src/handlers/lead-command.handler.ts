@@ -4,11 +4,16 @@ import { Counter, Registry } from 'prom-client';
 import type { LeadMoverConfig } from '@triggers/config';
 import { LeadCommand, SCHEMAS, logIdFor, newLogRecord } from '@triggers/contracts';
 import { classify } from '@triggers/errors';
-import { AvroSerde, BatchConsumer, DecodedMessage, MessageSource } from '@triggers/kafka';
+import { AvroSerde, BatchConsumer, BatchProgress, DecodedMessage, MessageSource } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, consumerHealthCheck, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { LEADS_STORE, LeadsStore } from '../services/leads.store';
 import { LeadMoveOutcome, applyLeadMove } from '../services/lead-move.service';
+
+/** Outcomes are recorded (and their commands committed) at least every this many commands... */
+const RECORD_EVERY = 100;
+/** ...and at least this often. */
+const RECORD_EVERY_MS = 1000;
 
 /**
  * Reads lead commands (`read_committed`; keyed by lead, so one lead's moves come in order) one
@@ -50,7 +55,7 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
       deadLetterTopic: deadLetterLead,
       sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
       giveUpAfterMs: this.config.kafka.consumerGiveUpMs,
-      handle: (records, source, done) => this.handle(records, source, done),
+      handle: (records, source, progress) => this.handle(records, source, progress),
     });
     void this.consumer.start();
   }
@@ -60,43 +65,48 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
     await this.store.close();
   }
 
-  private async handle(records: DecodedMessage<LeadCommand>[], source: MessageSource, done: (offset: string) => void): Promise<void> {
-    const topics = this.config.kafka.topics;
+  /**
+   * Applies the batch's commands in order. Outcomes are recorded in groups (every
+   * {@link RECORD_EVERY} commands or {@link RECORD_EVERY_MS}) and the engine is told those are
+   * done, so a crash replays little; a replayed command that had moved its lead records the same
+   * `lead.moved` again (same log id), never a noop. Heartbeats go between commands, so a slow
+   * store never costs the group membership.
+   */
+  private async handle(records: DecodedMessage<LeadCommand>[], source: MessageSource, progress: BatchProgress): Promise<void> {
     const logs: Message[] = [];
-    const counts: Record<string, number> = {};
-    let failure: unknown;
-    let lastFinished: string | undefined;
+    let lastApplied: string | undefined;
+    let since = Date.now();
+    const record = async () => {
+      if (logs.length > 0) await this.consumer!.producer.send({ topic: this.config.kafka.topics.log, messages: logs.splice(0) });
+      if (lastApplied !== undefined) progress.done(lastApplied);
+      since = Date.now();
+    };
     for (const { value: command, message: m } of records) {
       const ctx = { ...source, offset: m.offset, tenantId: command.tenantId, commandId: command.commandId, leadId: command.leadId, correlationId: command.eventId };
       let outcome: LeadMoveOutcome;
       try {
         outcome = await applyLeadMove(this.store, command);
       } catch (err) {
-        // Whatever stopped this command, what came before it is recorded below; the engine
-        // waits out a store that is down, and dead-letters a command that is itself bad.
-        failure = err;
+        // What came before this command is recorded first; the engine then waits out a store
+        // that is down, or dead-letters a command that is itself bad.
         if (classify(err).kind !== 'poison' && !this.failedLogged.has(command.commandId)) {
           this.failedLogged.add(command.commandId);
           logs.push(await this.log(command, { step: 'lead.failed', status: 'failed', message: `failed, will retry: ${(err as Error).message}` }));
         }
         this.logger.warn({ ...ctx, err: (err as Error).message }, 'lead command not applied; the batch goes on from this command');
-        break;
+        await record();
+        this.outcomes.inc({ outcome: 'failed' });
+        throw err;
       }
       logs.push(await this.log(command, outcome));
-      counts[outcome.step] = (counts[outcome.step] ?? 0) + 1;
+      this.outcomes.inc({ outcome: outcome.step.replace('lead.', '') });
       this.failedLogged.delete(command.commandId);
-      lastFinished = m.offset;
+      lastApplied = m.offset;
       this.logger.info({ ...ctx, outcome: outcome.step, message: outcome.message }, 'lead command applied');
+      if (logs.length >= RECORD_EVERY || Date.now() - since >= RECORD_EVERY_MS) await record();
+      await progress.heartbeat();
     }
-    // Outcomes already reached are recorded even when the batch stops early: they are not judged again.
-    if (logs.length > 0) await this.consumer!.producer.send({ topic: topics.log, messages: logs });
-    for (const [step, n] of Object.entries(counts)) this.outcomes.inc({ outcome: step.replace('lead.', '') }, n);
-    if (failure) {
-      // What was applied before the failure is recorded above; the retry starts after it.
-      if (lastFinished !== undefined) done(lastFinished);
-      this.outcomes.inc({ outcome: 'failed' });
-      throw failure;
-    }
+    await record();
   }
 
   private async log(c: LeadCommand, outcome: { step: string; status: LeadMoveOutcome['status']; message: string }): Promise<Message> {

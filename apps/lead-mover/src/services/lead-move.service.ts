@@ -19,7 +19,8 @@ const MAX_CONFLICTS = 5;
  * Applies lead.update.list as the spec says, "moves a lead to a specified list within the same
  * campaign": the lead's campaign is read from the leads store (the event's is not trusted), the
  * target list must belong to it, and a command already applied (or a lead already on the list)
- * changes nothing. The move itself is conditional on the list the lead was seen on, so a
+ * changes nothing. A command already applied is answered `lead.moved` again (one fact, one log
+ * id), a lead already on the list `lead.noop`. The move itself is conditional on the list the lead was seen on, so a
  * concurrent change is noticed and the command judged again.
  * @throws LeadsStoreUnavailableError when the store cannot answer (the caller retries).
  */
@@ -27,7 +28,9 @@ export async function applyLeadMove(store: LeadsStore, c: LeadCommand): Promise<
   for (let i = 0; i < MAX_CONFLICTS; i++) {
     const lead = await store.getLead(c.tenantId, c.leadId);
     if (!lead) return rejected(`lead ${c.leadId} not found`);
-    if (lead.appliedCommandIds?.includes(c.commandId)) return noop(`already applied: this command moved lead ${c.leadId} before (it is on list ${lead.listId})`);
+    // This command moved the lead before (a replay after a crash or a repeated delivery): the
+    // same fact, recorded again under the same log id, so the Event Logs hold it once.
+    if (lead.appliedCommandIds?.includes(c.commandId)) return moved(`moved lead ${c.leadId} to list ${c.toListId} (campaign ${lead.campaignId}); recorded again for a repeated command`);
     const list = await store.getList(c.tenantId, c.toListId);
     if (!list) return rejected(`list ${c.toListId} not found`);
     if (list.campaignId !== lead.campaignId) {

@@ -1,3 +1,5 @@
+import { TransientError } from '@triggers/errors';
+
 /** A lead as the lead-mover needs it. */
 export interface Lead {
   leadId: string;
@@ -35,12 +37,9 @@ export interface LeadsStore {
 /** Nest token of the configured {@link LeadsStore}. */
 export const LEADS_STORE = Symbol('LEADS_STORE');
 
-/** The store did not answer; the command is tried again later, never dropped. */
-export class LeadsStoreUnavailableError extends Error {
-  readonly retriable = true;
-
-  constructor(message: string, override readonly cause?: unknown) {
-    super(message);
-    this.name = 'LeadsStoreUnavailableError';
+/** The store did not answer; the command waits and is tried again, never dropped. */
+export class LeadsStoreUnavailableError extends TransientError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause, dependency: 'leadsStore', code: 'leads_store.unavailable' });
   }
 }

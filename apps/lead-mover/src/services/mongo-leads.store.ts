@@ -1,4 +1,5 @@
 import type { Collection, Db } from 'mongodb';
+import { classify } from '@triggers/errors';
 import { APPLIED_COMMANDS_KEPT, LEADS_COLLECTION, LISTS_COLLECTION, LeadDocument, ListDocument, ensureLeadIndexes } from '@triggers/mongo';
 import { Lead, LeadList, LeadsStore, LeadsStoreUnavailableError, MoveResult } from './leads.store';
 
@@ -44,10 +45,12 @@ export class MongoLeadsStore implements LeadsStore {
   async close(): Promise<void> {}
 }
 
+/** A store that did not answer (or refused us) is unavailable; an answer refusing this command's data stays what it is (poison). */
 async function unavailable<T>(what: string, op: () => Promise<T>): Promise<T> {
   try {
     return await op();
   } catch (err) {
+    if (classify(err).kind === 'poison') throw err;
     throw new LeadsStoreUnavailableError(`could not ${what}: ${(err as Error).message}`, err);
   }
 }

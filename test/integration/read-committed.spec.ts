@@ -1,0 +1,61 @@
+import { Partitioners, Producer } from 'kafkajs';
+import { SCHEMAS, WebhookCommand, newWebhookCommand } from '@triggers/contracts';
+import { BatchConsumer, createTopicsAndWait } from '@triggers/kafka';
+import { uniqueId, useTestContext, waitFor } from '@triggers/testing';
+
+/**
+ * kafkajs 2.2.4's read_committed filter returned records of aborted transactions when the
+ * transactions of two producers overlap on a partition and the second to start aborts first (the
+ * broker lists aborted transactions by abort, not by start). The project's patch orders them by
+ * first offset; this reproduces the overlap through the project's own consumer engine.
+ */
+describe('read_committed with overlapping aborted transactions', () => {
+  const ctx = useTestContext();
+
+  it('returns no record of any aborted transaction', async () => {
+    const topic = `${ctx().namespace}.overlap`;
+    await createTopicsAndWait(ctx().admin, [{ topic, numPartitions: 1 }, { topic: `${topic}.dlq`, numPartitions: 1 }]);
+    const value = (eventId: string) =>
+      ctx().serde.encode(topic, SCHEMAS.webhookCommand, newWebhookCommand({ tenantId: 't', triggerId: 'tr', eventId, eventType: 'agent.wrap', actionIndex: 0, url: 'https://hooks.example/', body: '{}', origin: 'event', now: Date.now(), windowMs: 60_000 }));
+    const transactional = async () => {
+      const p = ctx().kafka.producer({ transactionalId: uniqueId('tx'), idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+      await p.connect();
+      return p;
+    };
+    const [first, second, third]: Producer[] = [await transactional(), await transactional(), await transactional()];
+    try {
+      // first starts, second starts, second aborts, first aborts, then a committed record.
+      const t1 = await first.transaction();
+      await t1.send({ topic, messages: [{ key: 'k', value: await value('aborted-first-1') }] });
+      const t2 = await second.transaction();
+      await t2.send({ topic, messages: [{ key: 'k', value: await value('aborted-second') }] });
+      await t1.send({ topic, messages: [{ key: 'k', value: await value('aborted-first-2') }] });
+      await t2.abort();
+      await t1.abort();
+      const t3 = await third.transaction();
+      await t3.send({ topic, messages: [{ key: 'k', value: await value('committed') }] });
+      await t3.commit();
+    } finally {
+      await Promise.all([first, second, third].map((p) => p.disconnect()));
+    }
+
+    const seen: string[] = [];
+    const consumer = new BatchConsumer<WebhookCommand>({
+      kafka: ctx().kafka,
+      groupId: uniqueId('rc'),
+      topics: [topic],
+      logger: ctx().logger,
+      serde: ctx().serde,
+      valueSchema: SCHEMAS.webhookCommand,
+      deadLetterTopic: `${topic}.dlq`,
+      handle: async (records) => void seen.push(...records.map((r) => r.value.eventId)),
+    });
+    await consumer.start();
+    try {
+      await waitFor(() => seen.includes('committed'), { timeoutMs: 20_000, description: 'the committed record' });
+      expect(seen).toEqual(['committed']);
+    } finally {
+      await consumer.stop();
+    }
+  });
+});
