@@ -7,6 +7,7 @@ import { AvroSerde, MessageSource, WindowedConsumer } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, consumerHealthCheck, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { DUE_AT_HEADER, WebhookDeliveryService } from '../services/webhook-delivery.service';
+import { DeliveredCommands } from '../services/delivered-commands';
 import { WebhookSecretsStore } from '../services/webhook-secrets.store';
 
 /**
@@ -24,6 +25,7 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
   constructor(
     private readonly delivery: WebhookDeliveryService,
     private readonly secrets: WebhookSecretsStore,
+    private readonly delivered: DeliveredCommands,
     @Inject(AVRO_SERDE) private readonly serde: AvroSerde,
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(APP_CONFIG) private readonly config: DispatcherConfig,
@@ -66,6 +68,7 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
       }
     }
     if (this.stopping) return;
+    void this.delivered.start();
     const { webhookCommands, webhookRetry, deadLetterWebhook } = this.config.kafka.topics;
     this.consumer = new WindowedConsumer<WebhookCommand>({
       kafka: this.kafka,

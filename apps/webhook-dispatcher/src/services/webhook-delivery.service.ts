@@ -8,13 +8,29 @@ import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { AddressGuard } from './address-guard';
 import { WebhookClient, WebhookResult } from './webhook-client';
+import { DeliveredCommands, LOG_ID_HEADER, LOG_STEP_HEADER } from './delivered-commands';
 import { WebhookSecretsStore } from './webhook-secrets.store';
 import { signWebhook } from './webhook-signer';
 
 type Encoder = (value: unknown) => Buffer;
 
 /** What became of one delivery attempt. */
-export type DeliveryOutcome = 'delivered' | 'retry' | 'gave_up' | 'blocked' | 'cancelled';
+export type DeliveryOutcome = 'delivered' | 'retry' | 'gave_up' | 'blocked' | 'cancelled' | 'already_delivered';
+
+/** Steps that end a command's delivery window: one record per command and window, not per attempt. */
+const FINAL_STEPS = new Set(['webhook.delivered', 'webhook.gave_up', 'webhook.blocked']);
+
+/**
+ * The log id of a step of a command's delivery. A manual redelivery keeps the command id; its
+ * origin and first attempt keep its records apart. Attempts have one record each; the final
+ * outcome (delivered, gave up, blocked) one per command and window, whichever attempt reached it,
+ * so a repeated attempt never makes a second `webhook.delivered`.
+ */
+export function deliveryLogId(command: WebhookCommand, step: string): string {
+  return FINAL_STEPS.has(step)
+    ? logIdFor(command.commandId, command.origin, command.firstAttemptAt, step)
+    : logIdFor(command.commandId, command.origin, command.firstAttemptAt, command.attempt, step);
+}
 
 /** The header carrying a retry's due time (epoch ms), read without decoding the message. */
 export const DUE_AT_HEADER = 'due-at';
@@ -40,6 +56,7 @@ export class WebhookDeliveryService implements OnModuleInit {
 
   constructor(
     private readonly secrets: WebhookSecretsStore,
+    private readonly delivered: DeliveredCommands,
     @Inject(AVRO_SERDE) private readonly serde: AvroSerde,
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(APP_CONFIG) private readonly config: DispatcherConfig,
@@ -92,6 +109,13 @@ export class WebhookDeliveryService implements OnModuleInit {
     const topics = this.config.kafka.topics;
     const encoders = this.encoders ?? (await this.loadEncoders());
     const ctx = { tenantId: command.tenantId, triggerId: command.triggerId, commandId: command.commandId, attempt: command.attempt };
+    // A retry may be stale: it waits until the recent deliveries of every instance are known.
+    if (command.attempt > 1) await this.delivered.ready();
+    if (this.delivered.has(deliveryLogId(command, 'webhook.delivered'))) {
+      // A stale retry, or an attempt repeated after a crash, of a command delivered already.
+      this.count('already_delivered', ctx);
+      return 'already_delivered';
+    }
     const secrets = await this.secrets.secretsFor(command.tenantId, command.triggerId, Date.now());
     if (secrets === null) {
       await this.send([{ topic: topics.log, messages: [this.logMessage(command, 'webhook.gave_up', 'failed', 'cancelled: the trigger was deleted')] }]);
@@ -136,6 +160,7 @@ export class WebhookDeliveryService implements OnModuleInit {
     if (result.errorClass === null) {
       const message = `delivered: HTTP ${result.status} in ${result.durationMs} ms (attempt ${command.attempt})`;
       await this.send([{ topic: topics.log, messages: [this.logMessage(command, 'webhook.delivered', 'ok', message, http)] }]);
+      this.delivered.remember(deliveryLogId(command, 'webhook.delivered'));
       this.count('delivered', ctx, result);
       return 'delivered';
     }
@@ -188,9 +213,9 @@ export class WebhookDeliveryService implements OnModuleInit {
     nextDueAt: number | null = null,
     time = Date.now(),
   ): Message {
+    const logId = deliveryLogId(command, step);
     const record = newLogRecord({
-      // A manual redelivery keeps the command id; its origin and first attempt keep its records apart.
-      logId: logIdFor(command.commandId, command.origin, command.firstAttemptAt, command.attempt, step),
+      logId,
       tenantId: command.tenantId,
       triggerId: command.triggerId,
       eventId: command.eventId,
@@ -205,6 +230,10 @@ export class WebhookDeliveryService implements OnModuleInit {
       http,
       nextDueAt,
     });
-    return { key: `${command.tenantId}/${command.triggerId}`, value: this.encoders!.log(record), headers: { 'correlation-id': command.eventId } };
+    return {
+      key: `${command.tenantId}/${command.triggerId}`,
+      value: this.encoders!.log(record),
+      headers: { 'correlation-id': command.eventId, [LOG_STEP_HEADER]: step, [LOG_ID_HEADER]: logId },
+    };
   }
 }

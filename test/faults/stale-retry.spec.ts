@@ -1,0 +1,69 @@
+import { Partitioners } from 'kafkajs';
+import { LogRecord, SCHEMAS, WebhookCommand, newWebhookCommand } from '@triggers/contracts';
+import { AppProcess, PipelineDriver, WebhookReceiver, readDecoded, startHealthyApp, startWebhookReceiver, uniqueId, useTestContext, waitForConsumed } from '@triggers/testing';
+
+/**
+ * A dispatcher killed between producing a retry and committing the attempt that caused it repeats
+ * the attempt, which may succeed; the retry it had produced is then stale. Here that end state is
+ * made directly: a command delivered, and its retry waiting on the retry tier. The retry must be
+ * dropped, by the instance that delivered it and by a fresh one that only knows the log topic.
+ */
+describe('a stale retry of a delivered webhook', () => {
+  const ctx = useTestContext({ topics: true });
+  let driver: PipelineDriver;
+  let receiver: WebhookReceiver;
+  const running: AppProcess[] = [];
+
+  beforeAll(async () => {
+    driver = new PipelineDriver(ctx());
+    receiver = await startWebhookReceiver();
+  });
+
+  afterAll(async () => {
+    await Promise.all(running.map((a) => a.stop()));
+    await receiver?.close();
+    await driver?.close();
+  });
+
+  const startDispatcher = async () => {
+    const app = await startHealthyApp(ctx().env, 'webhook-dispatcher', { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', WEBHOOK_RETRY_DELAY_MS: '2000' });
+    running.push(app);
+    return app;
+  };
+
+  const staleRetry = async (command: WebhookCommand, attempt: number) => {
+    const topic = ctx().config.kafka.topics.webhookRetry;
+    const producer = ctx().kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    const retry = { ...command, attempt, dueAt: Date.now() };
+    await producer.send({ topic, messages: [{ key: `${command.tenantId}/${command.triggerId}`, value: await ctx().serde.encode(topic, SCHEMAS.webhookCommand, retry), headers: { 'due-at': String(retry.dueAt) } }] });
+    await producer.disconnect();
+  };
+
+  it('is dropped, not delivered again: one request, one webhook.delivered', async () => {
+    const tenantId = uniqueId('tenant');
+    const triggerId = uniqueId('trigger');
+    await driver.trigger(tenantId, triggerId, { version: 1, name: 'hook', eventType: 'agent.wrap', enabled: true, conditions: [], actions: [{ action: 'webhook', parameters: { url: receiver.url } }] });
+    const command = newWebhookCommand({ tenantId, triggerId, eventId: uniqueId('e'), eventType: 'agent.wrap', actionIndex: 0, url: `${receiver.url}/once`, body: '{"type":"agent.wrap"}', origin: 'event', now: Date.now(), windowMs: 60_000 });
+    const ofCommand = (r: { headers: Record<string, string> }) => r.headers['webhook-id'] === command.commandId;
+    const groupId = `${ctx().namespace}-webhook-dispatcher`;
+    const retryTopic = ctx().config.kafka.topics.webhookRetry;
+
+    const first = await startDispatcher();
+    await driver.webhookCommands([command]);
+    await receiver.waitFor(1, { where: ofCommand });
+    // The instance that delivered it drops a stale retry from its own memory...
+    await staleRetry(command, 2);
+    await waitForConsumed(ctx(), groupId, retryTopic);
+    await first.stop();
+
+    // ...and a fresh instance knows it from the log topic.
+    await staleRetry(command, 3);
+    await startDispatcher();
+    await waitForConsumed(ctx(), groupId, retryTopic);
+
+    expect(receiver.received.filter(ofCommand)).toHaveLength(1);
+    const records = (await readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, { expected: 1, where: (r) => r.commandId === command.commandId })).map((r) => r.value);
+    expect(records.map((r) => [r.step, r.attempt])).toEqual([['webhook.delivered', 1]]);
+  }, 120_000);
+});
