@@ -5,5 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 bash deploy/local/ensure-node-modules.sh
 npm run -s build
+# JEST_PROJECTS picks the suites: unit and integration for npm test, faults for npm run test:faults.
 # --forceExit: a test that times out must not leave the run hanging on open Kafka clients.
-exec node_modules/.bin/jest --maxWorkers=2 --forceExit "$@"
+read -r -a projects <<< "${JEST_PROJECTS:-unit integration}"
+exec node_modules/.bin/jest --selectProjects "${projects[@]}" --maxWorkers=2 --forceExit "$@"

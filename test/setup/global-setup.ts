@@ -6,11 +6,16 @@ import { join } from 'node:path';
  * command developers use (`infra.ts up`), and hands their addresses to the test workers through
  * the environment. Tests isolate themselves with fresh topic namespaces, groups and databases.
  */
-export default async function globalSetup(): Promise<void> {
+export default function globalSetup(): Promise<void> {
+  return setUpInfra('test');
+}
+
+/** Starts (or reuses) the servers of one infra profile and hands their addresses to the workers. */
+export async function setUpInfra(profile: 'test' | 'faults'): Promise<void> {
   const root = join(__dirname, '../..');
   const out = execFileSync(join(root, 'node_modules/.bin/tsx'), [join(root, 'scripts/infra.ts'), 'up', '--json'], {
     cwd: root,
-    env: { ...process.env, INFRA_PROFILE: 'test' },
+    env: { ...process.env, INFRA_PROFILE: profile },
     stdio: ['ignore', 'pipe', 'inherit'],
     encoding: 'utf8',
   });
@@ -20,5 +25,6 @@ export default async function globalSetup(): Promise<void> {
   };
   // Only a run that started servers stops them at the end; reused ones keep running.
   process.env.TRIGGERS_TEST_STARTED = Object.values(outcomes).includes('started') ? '1' : '';
+  process.env.TRIGGERS_TEST_PROFILE = profile;
   Object.assign(process.env, env, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' });
 }

@@ -10,7 +10,7 @@ export default async function globalTeardown(): Promise<void> {
   const root = join(__dirname, '../..');
   execFileSync(join(root, 'node_modules/.bin/tsx'), [join(root, 'scripts/infra.ts'), 'down'], {
     cwd: root,
-    env: { ...process.env, INFRA_PROFILE: 'test' },
+    env: { ...process.env, INFRA_PROFILE: process.env.TRIGGERS_TEST_PROFILE ?? 'test' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
 }

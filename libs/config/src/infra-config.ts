@@ -3,7 +3,7 @@ import { Env, parseEnv, port } from './env';
 
 /** Where and how the local servers run (deploy/local, the test suite). */
 export interface InfraConfig {
-  profile: 'local' | 'test';
+  profile: InfraProfile;
   /** Installs (shared by every profile) and this profile's data and logs. */
   home: string;
   dataDir: string;
@@ -12,17 +12,24 @@ export interface InfraConfig {
   mongo: { port: number };
 }
 
+/**
+ * `local` for `npm start`, `test` for `npm test`, `faults` for the system fault suite (which
+ * restarts its broker, so it never shares servers with anything else).
+ */
+export type InfraProfile = 'local' | 'test' | 'faults';
+
 const PROFILE_DEFAULTS = {
   local: { kafka: 9092, controller: 9093, registry: 8081, mongo: 27017 },
   test: { kafka: 19092, controller: 19093, registry: 18081, mongo: 17017 },
+  faults: { kafka: 29092, controller: 29093, registry: 28081, mongo: 27027 },
 } as const;
 
 /**
  * Reads the local server layout. Two profiles keep `npm start` and `npm test` apart (their own
  * ports and data folders), so the suite runs whether or not the local system is up beside it.
  */
-export function loadInfraConfig(env: Env, repoRoot: string, profile?: 'local' | 'test'): InfraConfig {
-  const chosen = profile ?? parseEnv({ INFRA_PROFILE: z.enum(['local', 'test']).default('local') }, env).INFRA_PROFILE;
+export function loadInfraConfig(env: Env, repoRoot: string, profile?: InfraProfile): InfraConfig {
+  const chosen = profile ?? parseEnv({ INFRA_PROFILE: z.enum(['local', 'test', 'faults']).default('local') }, env).INFRA_PROFILE;
   const d = PROFILE_DEFAULTS[chosen];
   const heap = () => z.string().regex(/^\d+[mMgG]$/, 'must look like 512m or 1g');
   const v = parseEnv(

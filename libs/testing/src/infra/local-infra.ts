@@ -114,10 +114,11 @@ export class LocalInfra {
     }
   }
 
-  /** Stops every server this profile started (registry first, Kafka last). */
-  async down(): Promise<Record<string, string>> {
+  /** Stops every server this profile started (registry first, Kafka last), or only those named. */
+  async down(only?: string[]): Promise<Record<string, string>> {
     const results: Record<string, string> = {};
     for (const server of [...this.servers].reverse()) {
+      if (only && !only.includes(server.name)) continue;
       const pidFile = this.pidFile(server);
       const pid = readPid(pidFile);
       if (!pid || !isOurProcess(pid, server.marker)) {
