@@ -8,7 +8,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 INFRA_HOME="${INFRA_HOME:-$repo/.infra}"
-KAFKA_VERSION="${KAFKA_VERSION:-3.9.1}"
+KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
 REGISTRY_VERSION="${REGISTRY_VERSION:-3.3.3}"
 FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
 
@@ -69,7 +69,10 @@ install_kafka() {
   need mvn "install Maven 3"
   need java "install a Java 17+ JDK"
   rm -rf "$dest" && mkdir -p "$dest/libs"
-  quiet_mvn "$dest/mvn.log" -f "$here/kafka-pom.xml" -Dkafka.version="$KAFKA_VERSION" \
+  # Kafka 4 needs kafka-server, kafka-storage, kafka-tools and a log4j2 binding; 3.x its reload4j one.
+  local pom="$here/kafka4-pom.xml"
+  [ "${KAFKA_VERSION%%.*}" -lt 4 ] && pom="$here/kafka-pom.xml"
+  quiet_mvn "$dest/mvn.log" -f "$pom" -Dkafka.version="$KAFKA_VERSION" \
     dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dest/libs"
   ls "$dest/libs"/kafka_2.13-*.jar >/dev/null 2>&1 || fail "Kafka jars did not resolve"
   touch "$dest/.installed"

@@ -7,7 +7,10 @@ import { MongoClient } from 'mongodb';
 import type { InfraConfig } from '@triggers/config';
 
 /** Versions installed by deploy/local/install.sh (keep the two in step). */
-export const VERSIONS = { kafka: '3.9.1', registry: '3.3.3', ferretdb: 'v1.24.2' } as const;
+export const VERSIONS = { kafka: process.env.KAFKA_VERSION ?? '4.4.0', registry: '3.3.3', ferretdb: 'v1.24.2' } as const;
+
+/** Kafka 4 and later: KRaft only, `controller.quorum.bootstrap.servers`, log4j2. */
+const kafka4 = Number(VERSIONS.kafka.split('.')[0]) >= 4;
 
 /** One server the project runs locally. */
 export interface ServerDefinition {
@@ -28,12 +31,17 @@ export interface ServerDefinition {
 
 const install = (infra: InfraConfig, dir: string) => join(infra.home, 'install', dir);
 
-/** Kafka in KRaft mode, one node as both broker and controller. */
+/**
+ * Kafka in KRaft mode, one node as both broker and controller: 4.4.0 by default, or the release
+ * `KAFKA_VERSION` names (3.9.1 keeps the 3.x recipe: `controller.quorum.voters`, reload4j). Each
+ * version keeps its own data folder, so switching versions never reads another's storage.
+ */
 export function kafkaServer(infra: InfraConfig): ServerDefinition {
-  const dir = join(infra.dataDir, 'kafka');
+  const dir = join(infra.dataDir, `kafka-${VERSIONS.kafka}`);
   const logDir = join(dir, 'data');
   const props = join(dir, 'server.properties');
-  const log4j = join(dir, 'log4j.properties');
+  const log4j = join(dir, kafka4 ? 'log4j2.properties' : 'log4j.properties');
+  const logConfig = kafka4 ? `-Dlog4j2.configurationFile=${log4j}` : `-Dlog4j.configuration=file:${log4j}`;
   const classpath = `${install(infra, `kafka-${VERSIONS.kafka}`)}/libs/*`;
   const { port, controllerPort } = infra.kafka;
   return {
@@ -49,7 +57,7 @@ export function kafkaServer(infra: InfraConfig): ServerDefinition {
         [
           'process.roles=broker,controller',
           'node.id=1',
-          `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+          kafka4 ? `controller.quorum.bootstrap.servers=127.0.0.1:${controllerPort}` : `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
           `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
           `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
           'controller.listener.names=CONTROLLER',
@@ -76,24 +84,42 @@ export function kafkaServer(infra: InfraConfig): ServerDefinition {
       );
       writeFileSync(
         log4j,
-        [
-          'log4j.rootLogger=INFO, stdout',
-          'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
-          'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
-          'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
-          'log4j.logger.kafka.request.logger=WARN',
-          'log4j.logger.state.change.logger=WARN',
-          'log4j.logger.kafka.log.LogCleaner=WARN',
-          '',
-        ].join('\n'),
+        (kafka4
+          ? [
+              'appender.stdout.type=Console',
+              'appender.stdout.name=STDOUT',
+              'appender.stdout.layout.type=PatternLayout',
+              'appender.stdout.layout.pattern=[%d] %p %m (%c)%n',
+              'rootLogger.level=INFO',
+              'rootLogger.appenderRef.stdout.ref=STDOUT',
+              'logger.request.name=kafka.request.logger',
+              'logger.request.level=WARN',
+              'logger.state.name=state.change.logger',
+              'logger.state.level=WARN',
+              'logger.cleaner.name=kafka.log.LogCleaner',
+              'logger.cleaner.level=WARN',
+            ]
+          : [
+              'log4j.rootLogger=INFO, stdout',
+              'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
+              'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
+              'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
+              'log4j.logger.kafka.request.logger=WARN',
+              'log4j.logger.state.change.logger=WARN',
+              'log4j.logger.kafka.log.LogCleaner=WARN',
+            ]
+        )
+          .concat('')
+          .join('\n'),
       );
       if (!existsSync(join(logDir, 'meta.properties'))) {
         const clusterIdFile = join(dir, 'cluster-id');
         if (!existsSync(clusterIdFile)) writeFileSync(clusterIdFile, randomBytes(16).toString('base64url'));
         const clusterId = readFileSync(clusterIdFile, 'utf8').trim();
+        // Kafka 4 formats a single-node quorum with --standalone (it is its own only voter).
         execFileSync(
           'java',
-          [`-Dlog4j.configuration=file:${log4j}`, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted'],
+          [logConfig, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted', ...(kafka4 ? ['--standalone'] : [])],
           { stdio: ['ignore', 'ignore', 'pipe'] },
         );
       }
@@ -107,7 +133,7 @@ export function kafkaServer(infra: InfraConfig): ServerDefinition {
           '-XX:+UseG1GC',
           '-XX:MaxGCPauseMillis=20',
           '-Djava.awt.headless=true',
-          `-Dlog4j.configuration=file:${log4j}`,
+          logConfig,
           '-cp',
           classpath,
           'kafka.Kafka',
