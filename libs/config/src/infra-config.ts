@@ -14,14 +14,16 @@ export interface InfraConfig {
 
 /**
  * `local` for `npm start`, `test` for `npm test`, `faults` for the system fault suite (which
- * restarts its broker, so it never shares servers with anything else).
+ * restarts its broker, so it never shares servers with anything else), `compat` for the Kafka
+ * compatibility step (`npm run test:compat`, Kafka 3.9.1).
  */
-export type InfraProfile = 'local' | 'test' | 'faults';
+export type InfraProfile = 'local' | 'test' | 'faults' | 'compat';
 
 const PROFILE_DEFAULTS = {
   local: { kafka: 9092, controller: 9093, registry: 8081, mongo: 27017 },
   test: { kafka: 19092, controller: 19093, registry: 18081, mongo: 17017 },
   faults: { kafka: 29092, controller: 29093, registry: 28081, mongo: 27027 },
+  compat: { kafka: 39092, controller: 39093, registry: 38081, mongo: 37017 },
 } as const;
 
 /**
@@ -29,7 +31,7 @@ const PROFILE_DEFAULTS = {
  * ports and data folders), so the suite runs whether or not the local system is up beside it.
  */
 export function loadInfraConfig(env: Env, repoRoot: string, profile?: InfraProfile): InfraConfig {
-  const chosen = profile ?? parseEnv({ INFRA_PROFILE: z.enum(['local', 'test', 'faults']).default('local') }, env).INFRA_PROFILE;
+  const chosen = profile ?? parseEnv({ INFRA_PROFILE: z.enum(['local', 'test', 'faults', 'compat']).default('local') }, env).INFRA_PROFILE;
   const d = PROFILE_DEFAULTS[chosen];
   const heap = () => z.string().regex(/^\d+[mMgG]$/, 'must look like 512m or 1g');
   const v = parseEnv(
