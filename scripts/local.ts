@@ -5,7 +5,9 @@
  * (scripts/demo.ts; `--no-demo` or DEMO=0 skips it). Ctrl-C stops the demo, the apps, then the
  * servers this run started.
  */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { newSecretsKey } from '@triggers/secrets';
 import { appConfig, infraConnectionEnv, loadInfraConfig, DEFAULT_PORTS } from '@triggers/config';
 import { AvroSerde, createKafka, createRegistry, ensureTopics } from '@triggers/kafka';
 import { createLogger } from '@triggers/logging';
@@ -13,6 +15,16 @@ import { APP_NAMES, AppProcess, LocalInfra, repoRoot, startApp, waitForHealthy }
 import { runDemo } from './demo';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/** The local system's secrets key: generated once into `<dataDir>/secrets.key` (git-ignored), then reused. */
+function localSecretsKey(dataDir: string): string {
+  const file = join(dataDir, 'secrets.key');
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, `${newSecretsKey()}\n`, { mode: 0o600 });
+  }
+  return readFileSync(file, 'utf8').trim();
+}
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -27,6 +39,8 @@ async function main(): Promise<void> {
   ];
   const env: Record<string, string> = {
     ...infraConnectionEnv(infra.config),
+    // Seals webhook signing secrets at rest; kept under .infra/local so restarts open what was sealed.
+    SECRETS_KEY: process.env.SECRETS_KEY ?? localSecretsKey(infra.config.dataDir),
     WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8,::1/128',
     // A demo retry tier of seconds, so the retry path shows while you watch (the spec's is 10 min).
     WEBHOOK_RETRY_DELAY_MS: '5000',

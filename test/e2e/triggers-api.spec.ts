@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import type { KafkaMessage } from 'kafkajs';
 import { TriggerConfigRecord, WebhookCommand, sampleEvent } from '@triggers/contracts';
 import { EVENT_LOGS_COLLECTION, toEventLogDocument } from '@triggers/mongo';
+import { SecretBox, parseSecretsKey, secretContext } from '@triggers/secrets';
 import {
   ApiClient,
   AppProcess,
@@ -231,7 +232,11 @@ describe('triggers-api', () => {
       expect(overlap).toBeLessThanOrEqual(24 * 3600_000);
       expect(fresh.notAfter).toBeNull();
       const records = await configMessages('acme', created.body.id, 2);
-      expect(records[records.length - 1]!.webhookSecrets.map((s) => s.secret)).toEqual([created.body.webhookSecret, res.body.webhookSecret]);
+      // On the topic they are sealed; opened with SECRETS_KEY they are the two the API showed once.
+      const box = new SecretBox({ current: parseSecretsKey(ctx().env.SECRETS_KEY), previous: [] });
+      const last = records[records.length - 1]!;
+      for (const s of last.webhookSecrets) expect(s.secret).toMatch(/^enc:v1:/);
+      expect(last.webhookSecrets.map((s) => box.open(s.secret, secretContext('acme', created.body.id, s.id)))).toEqual([created.body.webhookSecret, res.body.webhookSecret]);
     });
   });
 

@@ -15,6 +15,7 @@ import { WebController } from './handlers/web.controller';
 import { TriggersController } from './handlers/triggers.controller';
 import { CommandProducer } from './services/command-producer.service';
 import { ConfigPublisher } from './services/config-publisher.service';
+import { ConfigReconciler } from './services/config-reconciler.service';
 import { EventLogService } from './services/event-log.service';
 import { TriggerRepository } from './services/trigger.repository';
 import { TriggerService } from './services/trigger.service';
@@ -45,6 +46,7 @@ export class TriggersApiModule {
         KeyThrottlerGuard,
         TriggerRepository,
         ConfigPublisher,
+        ConfigReconciler,
         TriggerService,
         CommandProducer,
         EventLogService,

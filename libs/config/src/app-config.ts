@@ -210,6 +210,8 @@ export const CONFIG_VARIABLES: { name: string; default: string; meaning: string 
   { name: 'KAFKA_SASL_MECHANISM', default: '(none)', meaning: 'plain, scram-sha-256 or scram-sha-512' },
   { name: 'KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD', default: '(none)', meaning: 'SASL credentials, required with a mechanism' },
   { name: 'KAFKA_SESSION_TIMEOUT_MS', default: '30000', meaning: 'How long a silent consumer keeps its partitions (a crashed instance\'s are moved after this)' },
+  { name: 'SECRETS_KEY', default: '(required: triggers-api, webhook-dispatcher; npm start generates one)', meaning: 'Key that seals webhook signing secrets at rest (AES-256-GCM): <key id>:<base64 of 32 bytes>' },
+  { name: 'SECRETS_KEYS_PREVIOUS', default: 'unset', meaning: 'Comma-separated older keys still opened, while secrets sealed with them remain (key rotation)' },
   { name: 'CONSUMER_RESTART_GIVE_UP_MS', default: '300000', meaning: 'How long an engine keeps restarting a consumer that stopped (with backoff) before /livez fails' },
   { name: 'TOPIC_NAMESPACE', default: 'triggers', meaning: 'First segment of every topic name' },
   { name: 'TOPIC_<KEY>', default: 'see Topics', meaning: 'Overrides one topic name, e.g. TOPIC_WEBHOOK_COMMANDS' },

@@ -2,7 +2,26 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { AppName, BaseConfig, DEFAULT_PORTS, WebhookTimingConfig, loadBaseConfig, loadWebhookTimingConfig } from './app-config';
 import { ConfigError } from './config-error';
+import { SECRETS_KEY_FORMAT, SecretKeyring, parseSecretsKey } from '@triggers/secrets';
 import { Env, cidrList, durationMs, httpUrl, parseEnv, positiveInt } from './env';
+
+/**
+ * The keys webhook signing secrets are sealed with at rest: `SECRETS_KEY` (required; new secrets
+ * use it) and `SECRETS_KEYS_PREVIOUS` (comma-separated, still opened, for rotations).
+ */
+function secretsKeyring(env: Env): SecretKeyring {
+  const v = parseEnv(
+    {
+      SECRETS_KEY: z.string({ error: 'required: <key id>:<base64 of 32 random bytes> (npm start generates one)' }).regex(SECRETS_KEY_FORMAT, 'must be <key id>:<base64 of 32 bytes>'),
+      SECRETS_KEYS_PREVIOUS: z
+        .string()
+        .optional()
+        .refine((s) => !s || s.split(',').every((k) => SECRETS_KEY_FORMAT.test(k.trim())), 'must be a comma-separated list of <key id>:<base64 of 32 bytes>'),
+    },
+    env,
+  );
+  return { current: parseSecretsKey(v.SECRETS_KEY), previous: (v.SECRETS_KEYS_PREVIOUS ?? '').split(',').filter((k) => k.trim()).map(parseSecretsKey) };
+}
 
 /** triggers-api: the HTTP API and the web page. */
 export interface ApiConfig extends BaseConfig {
@@ -16,6 +35,8 @@ export interface ApiConfig extends BaseConfig {
   publishTimeoutMs: number;
   /** The webhook window, for commands the API creates (test sends, redeliveries). */
   webhook: WebhookTimingConfig;
+  /** Seals webhook signing secrets before they are stored or published. */
+  secretsKeyring: SecretKeyring;
 }
 
 /** matcher: events + trigger config → commands. */
@@ -39,6 +60,8 @@ export interface DispatcherConfig extends BaseConfig {
   maxInFlight: number;
   /** Concurrent requests (and keep-alive connections) per receiving origin. */
   connectionsPerOrigin: number;
+  /** Opens the signing secrets the config topic carries sealed. */
+  secretsKeyring: SecretKeyring;
 }
 
 /** lead-mover: applies lead.update.list. */
@@ -85,6 +108,7 @@ export const appConfig = {
       redriveIntervalMs: v.CONFIG_REDRIVE_INTERVAL_MS,
       publishTimeoutMs: v.CONFIG_PUBLISH_TIMEOUT_MS,
       webhook: loadWebhookTimingConfig(env),
+      secretsKeyring: secretsKeyring(env),
     };
   },
   matcher: (env: Env = process.env): MatcherConfig => {
@@ -121,6 +145,7 @@ export const appConfig = {
       allowedCidrs: v.WEBHOOK_ALLOWED_CIDRS ?? [],
       maxInFlight: v.WEBHOOK_MAX_IN_FLIGHT,
       connectionsPerOrigin: v.WEBHOOK_CONNECTIONS_PER_ORIGIN,
+      secretsKeyring: secretsKeyring(env),
     };
   },
   'lead-mover': (env: Env = process.env): LeadMoverConfig => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Admin, Kafka } from 'kafkajs';
+import type { Admin, IHeaders, Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@triggers/logging';
 import type { AvroSerde } from './avro-serde';
@@ -17,7 +17,7 @@ export interface CompactedTopicReaderOptions<T> {
   /** The record every value must be. */
   valueSchema: string;
   /** Applies one record in offset order; a null value is a tombstone. */
-  apply: (key: string, value: T | null, offset: string) => void;
+  apply: (key: string, value: T | null, offset: string, headers: IHeaders) => void;
   /**
    * A record that is itself bad (it does not decode, or is not the expected record): what it
    * means is the app's call. Never called because a dependency was down: such a record waits.
@@ -68,11 +68,11 @@ export class CompactedTopicReader<T> {
               for (const m of batch.messages) {
                 const key = m.key?.toString() ?? '';
                 if (m.value === null) {
-                  options.apply(key, null, m.offset);
+                  options.apply(key, null, m.offset, m.headers ?? {});
                   continue;
                 }
                 const judged = await this.judge.read(m, { topic: batch.topic, partition: batch.partition }, keepAlive);
-                if (judged.poison === undefined) options.apply(key, judged.value as T, m.offset);
+                if (judged.poison === undefined) options.apply(key, judged.value as T, m.offset, m.headers ?? {});
                 else options.poison(key, m.offset, judged.poison);
               }
             } catch (err) {

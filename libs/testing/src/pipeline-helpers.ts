@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import { createIdempotentProducer } from '@triggers/kafka';
+import { SecretBox, parseSecretsKey, secretContext } from '@triggers/secrets';
 import { EVENT_TYPES, EventType, LeadCommand, LogRecord, SCHEMAS, TopicKey, TriggerConfigRecord, WebhookCommand, eventTopicKeyOf } from '@triggers/contracts';
 import type { TestContext } from './test-context';
 import { uniqueId } from './test-context';
@@ -67,9 +68,10 @@ export class PipelineDriver {
     record: (Omit<TriggerConfigRecord, 'tenantId' | 'triggerId' | 'updatedAt' | 'webhookSecrets'> & Partial<Pick<TriggerConfigRecord, 'webhookSecrets'>>) | null,
   ): Promise<void> {
     const topic = this.ctx.config.kafka.topics.triggerConfig;
-    const value = record
-      ? await this.ctx.serde.encode(topic, SCHEMAS.triggerConfig, { webhookSecrets: [newTestSecret()], ...record, tenantId, triggerId, updatedAt: Date.now() })
-      : null;
+    // Sealed with the context's SECRETS_KEY as the API seals them; tests sign-check with the plain ones.
+    const box = new SecretBox({ current: parseSecretsKey(this.ctx.env.SECRETS_KEY), previous: [] });
+    const sealed = (record?.webhookSecrets ?? [newTestSecret()]).map((s) => ({ ...s, secret: SecretBox.isSealed(s.secret) ? s.secret : box.seal(s.secret, secretContext(tenantId, triggerId, s.id)) }));
+    const value = record ? await this.ctx.serde.encode(topic, SCHEMAS.triggerConfig, { ...record, webhookSecrets: sealed, tenantId, triggerId, updatedAt: Date.now() }) : null;
     await (await this.connect()).send({ topic, messages: [{ key: `${tenantId}/${triggerId}`, value }] });
   }
 

@@ -4,6 +4,7 @@ import { BaseConfig, loadBaseConfig } from '@triggers/config';
 import { AvroSerde, createKafka, createRegistry, ensureTopics } from '@triggers/kafka';
 import { createLogger, Logger } from '@triggers/logging';
 import { MongoHandle, connectMongo } from '@triggers/mongo';
+import { newSecretsKey } from '@triggers/secrets';
 
 /** A short random id for fresh topic namespaces, groups and databases. */
 export function uniqueId(prefix = 't'): string {
@@ -44,6 +45,8 @@ export async function createTestContext(app = 'test'): Promise<TestContext> {
     KAFKA_SESSION_TIMEOUT_MS: '6000',
     // Apps started for a test log at info into test/artifacts/logs; the test's own clients stay quiet.
     LOG_LEVEL: process.env.APP_LOG_LEVEL ?? 'info',
+    // The key that seals webhook signing secrets at rest, fresh per context.
+    SECRETS_KEY: newSecretsKey(),
   };
   const config = loadBaseConfig(app, env);
   const logger = createLogger({ app, level: (process.env.LOG_LEVEL as never) ?? 'silent' });

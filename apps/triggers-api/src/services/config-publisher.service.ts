@@ -31,8 +31,9 @@ export function toConfigRecord(doc: TriggerDocument): TriggerConfigRecord {
  * Puts trigger changes on the compacted config topic. A change is first stored (dirty), then
  * published, then marked published; a crash in between leaves it dirty, and the re-drive at
  * start-up and every CONFIG_REDRIVE_INTERVAL_MS publishes it. Publishing always sends the
- * document's current state, and re-reads after marking, so the last message of a key on the
- * topic is the latest version even when two instances publish the same trigger at once.
+ * document's current state with its version and revision (content hash) in headers, and marks
+ * exactly that version and revision published, re-reading after, so the last message of a key on
+ * the topic is the latest version even when two instances publish the same trigger at once.
  */
 @Injectable()
 export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -86,9 +87,9 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
       const value = doc.deleted ? null : await this.serde.encode(topic, SCHEMAS.triggerConfig, toConfigRecord(doc));
       await (await this.producer.get()).send({
         topic,
-        messages: [{ key: configKey(doc.tenantId, doc._id), value, headers: { version: String(doc.version) } }],
+        messages: [{ key: configKey(doc.tenantId, doc._id), value, headers: { version: String(doc.version), revision: doc.revision ?? '' } }],
       });
-      if (await this.repository.markPublished(doc._id, doc.version)) {
+      if (await this.repository.markPublished(doc._id, doc.version, doc.revision)) {
         if (doc.deleted) await this.repository.purge(doc._id, doc.version);
         this.logger.info({ topic, tenantId: doc.tenantId, triggerId: doc._id, version: doc.version, deleted: doc.deleted }, 'trigger change published');
         return;

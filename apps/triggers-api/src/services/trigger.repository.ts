@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import type { Collection, Filter } from 'mongodb';
+import { Collection, Filter, MongoServerError } from 'mongodb';
 import type { MongoHandle } from '@triggers/mongo';
 import { MONGO } from '@triggers/runtime';
 import type { Action, Condition, Trigger } from '@triggers/rules';
@@ -13,10 +14,9 @@ export interface StoredSecret {
 }
 
 /**
- * A trigger as stored. `dirty` and `publishedVersion` are the outbox: every write sets dirty in
- * the same single-document update, and it is cleared only once that version is on the config
- * topic. Single-document writes are atomic on MongoDB and FerretDB alike, so no multi-document
- * transaction is needed for MongoDB and the topic never to diverge.
+ * A trigger as stored. `dirty` and `publishedVersion` are the outbox: every write sets dirty,
+ * and it is cleared only once that version (and `revision`, the hash of its content) is on the
+ * config topic.
  */
 export interface TriggerDocument {
   _id: string;
@@ -34,6 +34,23 @@ export interface TriggerDocument {
   dirty: boolean;
   publishedVersion: number | null;
   webhookSecrets: StoredSecret[];
+  /** Hash of the content of this version: what the config topic's record of it carries. */
+  revision: string;
+}
+
+/**
+ * The claim of one version of a trigger: `<triggerId>@<version>`, holding what that version
+ * sets. Inserting it is how a writer wins that version: an insert with a taken `_id` fails on
+ * MongoDB and FerretDB alike (tested: 20 concurrent inserts, one winner, 20 rounds of 20), while
+ * a filtered update is not atomic on FerretDB v1.24 (2 to 10 of 20 concurrent
+ * `findOneAndUpdate({version})` succeeded). Claims are kept until the trigger is purged.
+ */
+interface RevisionDocument {
+  _id: string;
+  triggerId: string;
+  version: number;
+  revision: string;
+  set: Partial<TriggerDocument>;
 }
 
 /** The fields a create or an update sets. */
@@ -45,18 +62,35 @@ export type TriggerContent = Pick<
 /** What a conditional write found. */
 export type WriteOutcome = { ok: true; doc: TriggerDocument } | { ok: false; reason: 'not-found' } | { ok: false; reason: 'conflict'; current: number };
 
-/** Triggers in MongoDB, every query scoped by tenant. */
+/** The hash of what a version sets, as the config topic's record of it carries it. */
+export function revisionOf(content: Partial<TriggerDocument>): string {
+  const { tenantId, name, eventType, enabled, conditions, actions, webhookSecrets, deleted } = content;
+  const secrets = webhookSecrets?.map((s) => [s.id, s.notAfter?.getTime() ?? null]);
+  return createHash('sha256').update(JSON.stringify([tenantId, name, eventType, enabled, conditions, actions, secrets, deleted ?? false])).digest('hex').slice(0, 24);
+}
+
+const isDuplicateKey = (err: unknown) => err instanceof MongoServerError && err.code === 11000;
+
+/**
+ * Triggers in MongoDB, every query scoped by tenant. Versions are won by claims (see
+ * {@link RevisionDocument}): exactly one writer gets each version, on MongoDB and FerretDB alike.
+ * The trigger document is the latest claim applied; a claim not applied yet (its writer crashed,
+ * or a stale write overwrote it on FerretDB) is applied by whoever reads the trigger next.
+ */
 @Injectable()
 export class TriggerRepository implements OnModuleInit {
   readonly collection: Collection<TriggerDocument>;
+  private readonly revisions: Collection<RevisionDocument>;
 
   constructor(@Inject(MONGO) mongo: MongoHandle) {
     this.collection = mongo.db.collection<TriggerDocument>('triggers');
+    this.revisions = mongo.db.collection<RevisionDocument>('trigger_revisions');
   }
 
   async onModuleInit(): Promise<void> {
     await this.collection.createIndex({ tenantId: 1, _id: 1 }).catch(() => undefined);
     await this.collection.createIndex({ dirty: 1 }).catch(() => undefined);
+    await this.revisions.createIndex({ triggerId: 1 }).catch(() => undefined);
   }
 
   async insert(tenantId: string, id: string, content: TriggerContent): Promise<TriggerDocument> {
@@ -71,19 +105,33 @@ export class TriggerRepository implements OnModuleInit {
       deleted: false,
       dirty: true,
       publishedVersion: null,
+      revision: revisionOf({ tenantId, ...content }),
     };
     await this.collection.insertOne(doc);
     return doc;
   }
 
   /** A live trigger of the tenant, or null (also for another tenant's trigger). */
-  find(tenantId: string, id: string): Promise<TriggerDocument | null> {
-    return this.collection.findOne({ _id: id, tenantId, deleted: false });
+  async find(tenantId: string, id: string): Promise<TriggerDocument | null> {
+    const doc = await this.findAnyById(id);
+    return doc && doc.tenantId === tenantId && !doc.deleted ? doc : null;
   }
 
-  /** The document whatever its state, for the publisher. */
-  findAnyById(id: string): Promise<TriggerDocument | null> {
-    return this.collection.findOne({ _id: id });
+  /** The document whatever its state (every claimed version applied), for the publisher. */
+  async findAnyById(id: string): Promise<TriggerDocument | null> {
+    const doc = await this.collection.findOne({ _id: id });
+    return doc && this.settle(doc);
+  }
+
+  /** Applies the claims past the document's version, in order; returns the document at the latest. */
+  private async settle(doc: TriggerDocument): Promise<TriggerDocument> {
+    for (;;) {
+      const next = await this.revisions.findOne({ _id: `${doc._id}@${doc.version + 1}` });
+      if (!next) return doc;
+      const applied = { ...next.set, version: next.version, revision: next.revision, dirty: true };
+      await this.collection.updateOne({ _id: doc._id, version: doc.version }, { $set: applied });
+      doc = { ...doc, ...applied };
+    }
   }
 
   /** A page of the tenant's live triggers in id order (ids grow with time). */
@@ -96,31 +144,64 @@ export class TriggerRepository implements OnModuleInit {
   }
 
   /**
-   * Applies `set` to a live trigger when its version is `expectedVersion` (any version when
-   * undefined), bumping the version and marking it for publishing, in one atomic update.
+   * Applies `set` to a live trigger as its next version, when its version is `expectedVersion`
+   * (any version when undefined: it then gets the next free one). Exactly one writer wins each
+   * version; the others learn the version that beat them (a conflict), and no two writers are
+   * ever told they wrote the same version.
    */
-  async update(tenantId: string, id: string, expectedVersion: number | undefined, set: Partial<TriggerDocument>): Promise<WriteOutcome> {
-    const filter: Filter<TriggerDocument> = { _id: id, tenantId, deleted: false };
-    if (expectedVersion !== undefined) filter.version = expectedVersion;
-    const doc = await this.collection.findOneAndUpdate(
-      filter,
-      { $set: { ...set, updatedAt: new Date(), dirty: true }, $inc: { version: 1 } },
-      { returnDocument: 'after' },
-    );
-    if (doc) return { ok: true, doc };
-    const current = await this.find(tenantId, id);
-    return current ? { ok: false, reason: 'conflict', current: current.version } : { ok: false, reason: 'not-found' };
+  async update(
+    tenantId: string,
+    id: string,
+    expectedVersion: number | undefined,
+    set: Partial<TriggerDocument> | ((current: TriggerDocument) => Partial<TriggerDocument>),
+  ): Promise<WriteOutcome> {
+    for (;;) {
+      const current = await this.find(tenantId, id);
+      if (!current) return { ok: false, reason: 'not-found' };
+      if (expectedVersion !== undefined && current.version !== expectedVersion) return { ok: false, reason: 'conflict', current: current.version };
+      const version = current.version + 1;
+      // A change computed from what it changes (a PATCH merges into the current version) is computed again on each try.
+      const content: Partial<TriggerDocument> = { ...(typeof set === 'function' ? set(current) : set), updatedAt: new Date() };
+      const revision = revisionOf({ ...current, ...content });
+      try {
+        await this.revisions.insertOne({ _id: `${id}@${version}`, triggerId: id, version, revision, set: content });
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+        // Another writer won this version: a conflict for a conditional write, the next one for the rest.
+        if (expectedVersion !== undefined) return { ok: false, reason: 'conflict', current: version };
+        continue;
+      }
+      const applied = { ...content, version, revision, dirty: true };
+      await this.collection.updateOne({ _id: id, version: current.version }, { $set: applied });
+      return { ok: true, doc: { ...current, ...applied } };
+    }
   }
 
-  /** Records that `version` is on the config topic; false when the document has moved on. */
-  async markPublished(id: string, version: number): Promise<boolean> {
-    const r = await this.collection.updateOne({ _id: id, version }, { $set: { dirty: false, publishedVersion: version } });
-    return r.matchedCount === 1;
+  /**
+   * Records that `version` with `revision` is on the config topic; false when the document has
+   * moved on (a stale publish can never mark a newer version, or other content, published).
+   */
+  async markPublished(id: string, version: number, revision: string): Promise<boolean> {
+    const r = await this.collection.updateOne({ _id: id, version, revision }, { $set: { dirty: false, publishedVersion: version } });
+    // On FerretDB a concurrent write may have been overwritten by this one: claims past it are applied again.
+    const doc = await this.findAnyById(id);
+    return r.matchedCount === 1 && doc?.version === version;
   }
 
-  /** Removes a deleted trigger once its tombstone is published. */
+  /** Marks a trigger for publishing again (the reconciler found the topic saying otherwise). */
+  async markDirty(id: string): Promise<void> {
+    await this.collection.updateOne({ _id: id }, { $set: { dirty: true } });
+  }
+
+  /** Removes a deleted trigger, and its claims, once its tombstone is published. */
   async purge(id: string, version: number): Promise<void> {
-    await this.collection.deleteOne({ _id: id, version, deleted: true });
+    const r = await this.collection.deleteOne({ _id: id, version, deleted: true });
+    if (r.deletedCount === 1) await this.revisions.deleteMany({ triggerId: id });
+  }
+
+  /** Every stored trigger's id, tenant, version and revision, for the reconciler. */
+  async all(): Promise<Pick<TriggerDocument, '_id' | 'tenantId' | 'version' | 'revision' | 'deleted' | 'dirty'>[]> {
+    return this.collection.find({}, { projection: { _id: 1, tenantId: 1, version: 1, revision: 1, deleted: 1, dirty: 1 } }).toArray();
   }
 
   /** Ids of triggers with changes not yet on the config topic. */

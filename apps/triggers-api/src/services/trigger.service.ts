@@ -5,6 +5,7 @@ import type { ApiConfig } from '@triggers/config';
 import type { Logger } from '@triggers/logging';
 import { Trigger, TriggerInput, ValidTrigger, validateTrigger } from '@triggers/rules';
 import { APP_CONFIG, APP_LOGGER } from '@triggers/runtime';
+import { SecretBox, secretContext } from '@triggers/secrets';
 import { ApiError, invalidTrigger, notFound, staleVersion } from './api-errors';
 import { ConfigPublisher } from './config-publisher.service';
 import { StoredSecret, TriggerDocument, TriggerRepository, WriteOutcome } from './trigger.repository';
@@ -31,24 +32,29 @@ export function newTriggerId(): string {
   return `trg${Date.now().toString(36).padStart(9, '0')}${randomBytes(5).toString('hex')}`;
 }
 
-const newSecret = (): StoredSecret => ({
-  id: `sec_${randomBytes(6).toString('hex')}`,
-  secret: `whsec_${randomBytes(24).toString('base64')}`,
-  createdAt: new Date(),
-  notAfter: null,
-});
+/** A new signing secret: its plain text (shown once, in the response) and the stored form, sealed for its trigger. */
+function newSecret(box: SecretBox, tenantId: string, triggerId: string): { plain: string; stored: StoredSecret } {
+  const id = `sec_${randomBytes(6).toString('hex')}`;
+  const plain = `whsec_${randomBytes(24).toString('base64')}`;
+  return { plain, stored: { id, secret: box.seal(plain, secretContext(tenantId, triggerId, id)), createdAt: new Date(), notAfter: null } };
+}
 
 const hasWebhook = (t: Trigger) => t.actions.some((a) => a.action === 'webhook');
 
 /** Creating, reading, changing and deleting a tenant's triggers. */
 @Injectable()
 export class TriggerService {
+  /** Seals signing secrets: neither MongoDB nor the config topic ever holds one in plain text. */
+  private readonly box: SecretBox;
+
   constructor(
     private readonly repository: TriggerRepository,
     private readonly publisher: ConfigPublisher,
     @Inject(APP_CONFIG) private readonly config: ApiConfig,
     @Inject(APP_LOGGER) private readonly logger: Logger,
-  ) {}
+  ) {
+    this.box = new SecretBox(config.secretsKeyring);
+  }
 
   static view(doc: TriggerDocument, extra: Partial<TriggerView> = {}): TriggerView {
     return {
@@ -78,14 +84,15 @@ export class TriggerService {
 
   async create(caller: Caller, input: TriggerInput): Promise<TriggerView> {
     const valid = this.validate(input);
-    const secret = hasWebhook(valid.trigger) ? newSecret() : undefined;
-    const doc = await this.repository.insert(caller.tenantId, newTriggerId(), {
+    const id = newTriggerId();
+    const secret = hasWebhook(valid.trigger) ? newSecret(this.box, caller.tenantId, id) : undefined;
+    const doc = await this.repository.insert(caller.tenantId, id, {
       ...valid.trigger,
       parametersText: valid.parametersText,
-      webhookSecrets: secret ? [secret] : [],
+      webhookSecrets: secret ? [secret.stored] : [],
     });
     await this.publish(doc);
-    return TriggerService.view(doc, { warnings: valid.warnings, ...(secret ? { webhookSecret: secret.secret } : {}) });
+    return TriggerService.view(doc, { warnings: valid.warnings, ...(secret ? { webhookSecret: secret.plain } : {}) });
   }
 
   async get(caller: Caller, id: string): Promise<TriggerDocument> {
@@ -100,33 +107,34 @@ export class TriggerService {
     return { items: page.map((d) => TriggerService.view(d)), nextCursor: docs.length > q.limit ? page[page.length - 1]._id : null };
   }
 
-  /** Replaces a trigger (PUT), or changes some of its fields (PATCH: the rest stays). */
+  /**
+   * Replaces a trigger (PUT), or changes some of its fields (PATCH: the rest stays). With a version
+   * expected (If-Match) only a write on that version wins; without one the change is merged into
+   * whatever version is current when it claims the next one, so every writer gets its own version.
+   */
   async update(caller: Caller, id: string, input: TriggerInput, opts: { expectedVersion?: number; partial: boolean }): Promise<TriggerView> {
-    const current = await this.get(caller, id);
-    if (opts.expectedVersion !== undefined && opts.expectedVersion !== current.version) {
-      throw staleVersion(opts.expectedVersion, current.version);
-    }
-    const merged: TriggerInput = opts.partial
-      ? {
-          name: input.name ?? current.name,
-          eventType: input.eventType ?? current.eventType,
-          enabled: input.enabled ?? current.enabled,
-          parameters: input.parameters ?? current.parametersText,
-        }
-      : input;
-    const valid = this.validate(merged);
-    const secrets = [...current.webhookSecrets];
-    let created: StoredSecret | undefined;
-    if (hasWebhook(valid.trigger) && secrets.length === 0) secrets.push((created = newSecret()));
-    // Conditional on the version read above, so a concurrent write in between is a 409, not lost.
-    const outcome = await this.repository.update(caller.tenantId, id, current.version, {
-      ...valid.trigger,
-      parametersText: valid.parametersText,
-      webhookSecrets: secrets,
+    let warnings: string[] = [];
+    let created: ReturnType<typeof newSecret> | undefined;
+    const outcome = await this.repository.update(caller.tenantId, id, opts.expectedVersion, (current) => {
+      const merged: TriggerInput = opts.partial
+        ? {
+            name: input.name ?? current.name,
+            eventType: input.eventType ?? current.eventType,
+            enabled: input.enabled ?? current.enabled,
+            parameters: input.parameters ?? current.parametersText,
+          }
+        : input;
+      const valid = this.validate(merged);
+      warnings = valid.warnings;
+      const secrets = [...current.webhookSecrets];
+      created = undefined;
+      if (hasWebhook(valid.trigger) && secrets.length === 0) secrets.push((created = newSecret(this.box, caller.tenantId, id)).stored);
+      return { ...valid.trigger, parametersText: valid.parametersText, webhookSecrets: secrets };
     });
-    const doc = this.written(outcome, opts.expectedVersion ?? current.version);
+    const doc = this.written(outcome, opts.expectedVersion ?? 0);
     await this.publish(doc);
-    return TriggerService.view(doc, { warnings: valid.warnings, ...(created ? { webhookSecret: created.secret } : {}) });
+    const secret = created as ReturnType<typeof newSecret> | undefined;
+    return TriggerService.view(doc, { warnings, ...(secret ? { webhookSecret: secret.plain } : {}) });
   }
 
   async remove(caller: Caller, id: string, expectedVersion?: number): Promise<void> {
@@ -139,17 +147,16 @@ export class TriggerService {
    * receivers can switch over while both signatures are sent. Expired secrets are dropped.
    */
   async rotateSecret(caller: Caller, id: string): Promise<{ trigger: TriggerView; webhookSecret: string; previousValidUntil: string }> {
-    const current = await this.get(caller, id);
     const now = Date.now();
     const until = new Date(now + this.config.secretOverlapMs);
-    const kept = current.webhookSecrets
-      .filter((s) => !s.notAfter || s.notAfter.getTime() > now)
-      .map((s) => ({ ...s, notAfter: s.notAfter ?? until }));
-    const secret = newSecret();
-    const outcome = await this.repository.update(caller.tenantId, id, current.version, { webhookSecrets: [...kept, secret] });
-    const doc = this.written(outcome, current.version);
+    const secret = newSecret(this.box, caller.tenantId, id);
+    const outcome = await this.repository.update(caller.tenantId, id, undefined, (current) => {
+      const kept = current.webhookSecrets.filter((s) => !s.notAfter || s.notAfter.getTime() > now).map((s) => ({ ...s, notAfter: s.notAfter ?? until }));
+      return { webhookSecrets: [...kept, secret.stored] };
+    });
+    const doc = this.written(outcome, 0);
     await this.publish(doc);
-    return { trigger: TriggerService.view(doc), webhookSecret: secret.secret, previousValidUntil: until.toISOString() };
+    return { trigger: TriggerService.view(doc), webhookSecret: secret.plain, previousValidUntil: until.toISOString() };
   }
 
   private written(outcome: WriteOutcome, expected: number): TriggerDocument {

@@ -3,12 +3,14 @@ import type { Kafka } from 'kafkajs';
 import type { DispatcherConfig } from '@triggers/config';
 import type { TriggerConfigRecord } from '@triggers/contracts';
 import { TransientError } from '@triggers/errors';
+import { SecretBox, secretContext } from '@triggers/secrets';
 import type { AvroSerde } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import type { Registry } from 'prom-client';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY, TriggerConfigChange, TriggerConfigFeed } from '@triggers/runtime';
 
-type Secret = TriggerConfigRecord['webhookSecrets'][number];
+/** A signing secret as held in memory: opened, never written anywhere. */
+type Secret = { secret: string; notAfter: number | null };
 
 /**
  * A trigger's signing secrets are not known (its config record is unreadable, or it has none):
@@ -34,6 +36,8 @@ export class WebhookSecretsStore implements OnApplicationShutdown {
   /** Secrets by trigger; null for a trigger whose config record is unreadable (its deliveries wait). */
   private readonly secrets = new Map<string, Secret[] | null>();
   private readonly feed: TriggerConfigFeed;
+  /** Opens the sealed secrets of the config topic (SECRETS_KEY, and SECRETS_KEYS_PREVIOUS during a rotation). */
+  private readonly box: SecretBox;
 
   constructor(
     @Inject(KAFKA) kafka: Kafka,
@@ -43,6 +47,7 @@ export class WebhookSecretsStore implements OnApplicationShutdown {
     @Inject(HEALTH_CHECKS) health: HealthRegistry,
     @Inject(METRICS_REGISTRY) metrics: Registry,
   ) {
+    this.box = new SecretBox(config.secretsKeyring);
     this.feed = new TriggerConfigFeed({ kafka, serde, logger, health, metrics, config, apply: (change) => this.apply(change), size: () => this.secrets.size });
   }
 
@@ -59,8 +64,32 @@ export class WebhookSecretsStore implements OnApplicationShutdown {
       this.secrets.set(key, null);
       this.logger.error({ err: change.error, key, offset }, 'unreadable trigger config record; its webhooks wait until a readable record of it arrives');
     } else {
-      this.secrets.set(`${change.record.tenantId}/${change.record.triggerId}`, change.record.webhookSecrets);
+      const { tenantId, triggerId } = change.record;
+      this.secrets.set(`${tenantId}/${triggerId}`, this.opened(change.record, offset));
     }
+  }
+
+  /**
+   * A record's secrets, opened once as the record is read. A secret that does not open (a key
+   * this instance lacks, or altered) makes the trigger's secrets unknown: its webhooks wait.
+   */
+  private opened(record: TriggerConfigRecord, offset: string): Secret[] | null {
+    const opened: Secret[] = [];
+    for (const s of record.webhookSecrets) {
+      if (!SecretBox.isSealed(s.secret)) {
+        // Written before secrets were sealed: usable, and sealed when the trigger is next saved.
+        this.logger.warn({ tenantId: record.tenantId, triggerId: record.triggerId, secretId: s.id }, 'signing secret on the config topic is not sealed');
+        opened.push({ secret: s.secret, notAfter: s.notAfter });
+        continue;
+      }
+      try {
+        opened.push({ secret: this.box.open(s.secret, secretContext(record.tenantId, record.triggerId, s.id)), notAfter: s.notAfter });
+      } catch (err) {
+        this.logger.error({ err, tenantId: record.tenantId, triggerId: record.triggerId, secretId: s.id, offset }, 'signing secret does not open; the trigger\'s webhooks wait (is SECRETS_KEY or SECRETS_KEYS_PREVIOUS missing a key?)');
+        return null;
+      }
+    }
+    return opened;
   }
 
   /**
@@ -73,7 +102,7 @@ export class WebhookSecretsStore implements OnApplicationShutdown {
     if (!this.secrets.has(key)) await this.feed.syncToEnd();
     if (!this.secrets.has(key)) return null;
     const secrets = this.secrets.get(key);
-    if (!secrets) throw new SecretsUnknownError(tenantId, triggerId, 'its config record is unreadable');
+    if (!secrets) throw new SecretsUnknownError(tenantId, triggerId, 'its config record is unreadable, or a secret of it does not open');
     const current = secrets.filter((s) => s.notAfter === null || s.notAfter > now).map((s) => s.secret);
     if (current.length === 0) throw new SecretsUnknownError(tenantId, triggerId, 'it has no current secret');
     return current;
