@@ -9,6 +9,7 @@ import {
   createTenantKey,
   readDecoded,
   readTopic,
+  specPayload,
   startApi,
   startHealthyApp,
   startWebhookReceiver,
@@ -69,7 +70,24 @@ describe('triggers-api: trigger changes are never lost or diverged', () => {
     expect(last.record).toMatchObject({ version: stored.version, name: stored.name, conditions: stored.parameters.conditions, actions: stored.parameters.actions });
     const { db } = await ctx().mongo();
     expect(last.headers.revision).toBe((await db.collection('triggers').findOne({ _id: id }))!.revision);
-  }, 120_000);
+
+    // The matcher runs what is stored: an event meeting the stored condition fires, one meeting
+    // a losing writer's condition does not.
+    const matcher = await startHealthyApp(ctx().env, 'matcher');
+    try {
+      const winning = stored.parameters.conditions[0].value as string;
+      const losing = winning === '20-0' ? '20-1' : '20-0';
+      const wrap = specPayload('agent-wrap-inbound.json').event;
+      const driver = new PipelineDriver(ctx());
+      const [fires, doesNot] = await driver.events('racers', [winning, losing].map((campaignId) => ({ type: wrap.type, payload: { ...(wrap.payload as object), campaignId } })));
+      await driver.close();
+      const commands = (await readDecoded<WebhookCommand>(ctx(), ctx().config.kafka.topics.webhookCommands, { expected: 1, where: (c) => c.tenantId === 'racers' })).map((m) => m.value);
+      expect(commands.map((c) => [c.eventId, c.url])).toEqual([[fires, stored.parameters.actions[0].parameters.url]]);
+      expect(commands.map((c) => c.eventId)).not.toContain(doesNot);
+    } finally {
+      await matcher.stop();
+    }
+  }, 180_000);
 
   it('writes without If-Match each get their own version', async () => {
     const created = await client.post('/v1/triggers', hook('https://hooks.example/n', 'n'));
