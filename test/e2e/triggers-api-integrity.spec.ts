@@ -139,7 +139,7 @@ describe('signing secrets at rest', () => {
   it('are sealed in MongoDB and on the config topic, and webhooks still verify through a SECRETS_KEY rotation', async () => {
     const receiver = await startWebhookReceiver();
     const oldKey = ctx().env.SECRETS_KEY;
-    const first = await startApi(ctx());
+    const first = await startApi(ctx(), { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' });
     running.push(first.app);
     const client = first.client.withKey(await createTenantKey(ctx(), 'sealed'));
     const created = await client.post('/v1/triggers', { ...hook(receiver.url, 'x'), parameters: JSON.stringify({ conditions: [], actions: [{ action: 'webhook', parameters: { url: receiver.url } }] }) });
@@ -157,7 +157,7 @@ describe('signing secrets at rest', () => {
     // Rotate SECRETS_KEY: the API seals new secrets with the new key, the old one stays readable.
     const newKey = newSecretsKey('k2');
     await first.app.stop();
-    const second = await startApi(ctx(), { SECRETS_KEY: newKey, SECRETS_KEYS_PREVIOUS: oldKey });
+    const second = await startApi(ctx(), { SECRETS_KEY: newKey, SECRETS_KEYS_PREVIOUS: oldKey, WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' });
     running.push(second.app);
     const rotated = await second.client.withKey(await createTenantKey(ctx(), 'sealed')).post(`/v1/triggers/${created.body.id}/secrets:rotate`);
     expect(rotated.status).toBeLessThan(300);

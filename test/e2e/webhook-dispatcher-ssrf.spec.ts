@@ -30,16 +30,22 @@ describe('webhook-dispatcher SSRF guard', () => {
       [`http://localhost:${p}/hook`, 'loopback'],
       [`http://[::1]:${p}/hook`, 'loopback'],
       [`http://[::ffff:127.0.0.1]:${p}/hook`, 'loopback'],
-      ['http://10.1.2.3/hook', 'private'],
-      ['http://172.16.0.1/hook', 'private'],
-      ['https://192.168.1.1/hook', 'private'],
-      ['http://[fd00::1]/hook', 'private'],
+      ['http://10.1.2.3/hook', 'private-use'],
+      ['http://172.16.0.1/hook', 'private-use'],
+      ['https://192.168.1.1/hook', 'private-use'],
+      ['http://[fd00::1]/hook', 'unique-local'],
       ['http://169.254.169.254/latest/meta-data/', 'link-local'],
+      ['http://2852039166/latest/meta-data/', 'link-local'],
       ['http://[fe80::1]/hook', 'link-local'],
       ['http://224.0.0.1/hook', 'multicast'],
       ['http://[ff02::1]/hook', 'multicast'],
-      [`http://0.0.0.0:${p}/hook`, 'unspecified'],
+      [`http://0.0.0.0:${p}/hook`, 'this network'],
       ['http://[::]/hook', 'unspecified'],
+      ['http://[::10.0.0.1]/hook', 'IPv4-compatible'],
+      ['http://[2002:a9fe:a9fe::1]/hook', 'link-local (cloud metadata lives here) inside 6to4'],
+      ['http://[64:ff9b:1::a00:1]/hook', 'local use'],
+      ['http://[2001::1]/hook', 'Teredo'],
+      ['http://[fec0::1]/hook', 'site-local'],
     ];
     const tenantId = uniqueId('tenant');
     const triggerId = uniqueId('trigger');
@@ -57,7 +63,7 @@ describe('webhook-dispatcher SSRF guard', () => {
         step: 'webhook.blocked',
         status: 'failed',
         errorClass: 'blocked',
-        message: expect.stringContaining(`a ${range} address`),
+        message: expect.stringContaining(range),
       });
       expect(log!.nextDueAt).toBeNull();
     }

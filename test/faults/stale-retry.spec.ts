@@ -52,6 +52,7 @@ describe('a stale retry of a delivered webhook', () => {
     const first = await startDispatcher();
     await driver.webhookCommands([command]);
     await receiver.waitFor(1, { where: ofCommand });
+    await readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, { expected: 1, where: (r) => r.commandId === command.commandId, quietMs: 0 });
     // The instance that delivered it drops a stale retry from its own memory...
     await staleRetry(command, 2);
     await waitForConsumed(ctx(), groupId, retryTopic);

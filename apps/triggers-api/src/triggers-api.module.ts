@@ -19,6 +19,7 @@ import { ConfigReconciler } from './services/config-reconciler.service';
 import { EventLogService } from './services/event-log.service';
 import { TriggerRepository } from './services/trigger.repository';
 import { TriggerService } from './services/trigger.service';
+import { WebhookUrls } from './services/webhook-urls';
 
 /** triggers-api: the HTTP API through which tenant admins manage triggers and read their Event Logs. */
 @Module({})
@@ -48,6 +49,7 @@ export class TriggersApiModule {
         ConfigPublisher,
         ConfigReconciler,
         TriggerService,
+        WebhookUrls,
         CommandProducer,
         EventLogService,
       ],

@@ -37,6 +37,8 @@ export interface ApiConfig extends BaseConfig {
   webhook: WebhookTimingConfig;
   /** Seals webhook signing secrets before they are stored or published. */
   secretsKeyring: SecretKeyring;
+  /** Ranges webhook URLs may name although special (the dispatcher's WEBHOOK_ALLOWED_CIDRS). */
+  allowedCidrs: string[];
 }
 
 /** matcher: events + trigger config → commands. */
@@ -98,6 +100,7 @@ export const appConfig = {
         WEBHOOK_SECRET_OVERLAP_MS: durationMs().default(24 * 60 * 60 * 1000),
         CONFIG_REDRIVE_INTERVAL_MS: positiveInt().default(5_000),
         CONFIG_PUBLISH_TIMEOUT_MS: positiveInt().default(3_000),
+        WEBHOOK_ALLOWED_CIDRS: cidrList().optional(),
       },
       env,
     );
@@ -109,6 +112,7 @@ export const appConfig = {
       publishTimeoutMs: v.CONFIG_PUBLISH_TIMEOUT_MS,
       webhook: loadWebhookTimingConfig(env),
       secretsKeyring: secretsKeyring(env),
+      allowedCidrs: v.WEBHOOK_ALLOWED_CIDRS ?? [],
     };
   },
   matcher: (env: Env = process.env): MatcherConfig => {

@@ -11,7 +11,8 @@ import {
   WebhookReceiver,
   createTcpProxy,
   freePort,
-  newTestSecret,
+  createTenantKey,
+  startApi,
   repoRoot,
   specPayload,
   startApp,
@@ -114,18 +115,31 @@ describe('the pipeline under faults', () => {
   it('delivers every webhook and moves every lead once, with one record per fact and no dead letter', async () => {
     const topics = ctx().config.kafka.topics;
     const tenantId = uniqueId('tenant');
-    const secret = newTestSecret();
-    const hook = { action: 'webhook', parameters: { url: `${receiver.url}/hook` } };
-    await driver.trigger(tenantId, 'wrap-hook', { version: 1, name: 'wraps', eventType: 'agent.wrap', enabled: true, conditions: [], actions: [hook], webhookSecrets: [secret] });
-    await driver.trigger(tenantId, 'mpiq-hook', { version: 1, name: 'attempts', eventType: 'mpiq.attempt', enabled: true, conditions: [], actions: [hook], webhookSecrets: [secret] });
-    await driver.trigger(tenantId, 'mover', {
-      version: 1,
+    // Triggers are created through the API, which owns the config topic (its reconciler would
+    // delete a trigger written there behind its back).
+    const api = await startApi(ctx(), env());
+    apps.set('triggers-api', api.app);
+    const client = api.client.withKey(await createTenantKey(ctx(), tenantId));
+    const webhook = (name: string, eventType: string, campaigns: string) =>
+      client.post('/v1/triggers', {
+        name,
+        eventType,
+        enabled: true,
+        parameters: JSON.stringify({ conditions: [{ reference: 'campaignId', operator: 'in', value: campaigns }], actions: [{ action: 'webhook', parameters: { url: `${receiver.url}/hook` } }] }),
+      });
+    const wrapHook = await webhook('wraps', 'agent.wrap', '1695');
+    const mpiqHook = await webhook('attempts', 'mpiq.attempt', '215, 223');
+    const mover = await client.post('/v1/triggers', {
       name: 'move wraps',
       eventType: 'agent.wrap',
       enabled: true,
-      conditions: [{ reference: 'campaignId', operator: '=', value: '1695' }],
-      actions: [{ action: 'lead.update.list', parameters: { listId: '445' } }],
+      parameters: JSON.stringify({ conditions: [{ reference: 'campaignId', operator: '=', value: '1695' }], actions: [{ action: 'lead.update.list', parameters: { 'lead.listId': '445' } }] }),
     });
+    for (const r of [wrapHook, mpiqHook, mover]) expect(r.status).toBe(201);
+    const secrets = new Map<string, string>([
+      [wrapHook.body.id, wrapHook.body.webhookSecret],
+      [mpiqHook.body.id, mpiqHook.body.webhookSecret],
+    ]);
     const db = (await ctx().mongo()).db;
     const WRAPS = 1500;
     const ATTEMPTS = 500;
@@ -136,14 +150,13 @@ describe('the pipeline under faults', () => {
     const leadIds = Array.from({ length: WRAPS }, (_, i) => String(800_000 + i));
     await importLeads(db, tenantId, leadIds.map((leadId) => ({ leadId, campaignId: '1695', listId: '100' })));
 
-    await start('triggers-api');
     for (const name of CONSUMERS) await start(name);
 
     const wrap = specPayload('agent-wrap-inbound.json').event;
     const mpiq = specPayload('mpiq-attempt.json').event;
     const events = [
       ...leadIds.map((leadId, i) => ({ id: `wrap-${seed}-${i}`, event: { type: wrap.type, payload: { ...(wrap.payload as object), leadId, campaignId: '1695' } } })),
-      ...Array.from({ length: ATTEMPTS }, (_, i) => ({ id: `mpiq-${seed}-${i}`, event: mpiq })),
+      ...Array.from({ length: ATTEMPTS }, (_, i) => ({ id: `mpiq-${seed}-${i}`, event: { type: mpiq.type, payload: { ...(mpiq.payload as object), campaign_id: '223' } } })),
     ].sort(() => random() - 0.5);
 
     // Events flow for about 60 s while the faults happen.
@@ -190,8 +203,9 @@ describe('the pipeline under faults', () => {
     await Promise.all([producing, killer]);
 
     // Everything arrives.
-    const wrapHooks = events.filter((e) => e.id.startsWith('wrap')).map((e) => commandIdFor(e.id, 'wrap-hook', 0));
-    const mpiqHooks = events.filter((e) => e.id.startsWith('mpiq')).map((e) => commandIdFor(e.id, 'mpiq-hook', 0));
+    const wrapHooks = events.filter((e) => e.id.startsWith('wrap')).map((e) => commandIdFor(e.id, wrapHook.body.id, 0));
+    const mpiqHooks = events.filter((e) => e.id.startsWith('mpiq')).map((e) => commandIdFor(e.id, mpiqHook.body.id, 0));
+    const secretOf = new Map([...wrapHooks.map((id) => [id, secrets.get(wrapHook.body.id)!] as const), ...mpiqHooks.map((id) => [id, secrets.get(mpiqHook.body.id)!] as const)]);
     const expectedHooks = new Set([...wrapHooks, ...mpiqHooks]);
     const delivered = () => new Set(receiver.received.filter((r) => expectedHooks.has(r.headers['webhook-id'])).map((r) => r.headers['webhook-id']));
     await waitFor(() => delivered().size === expectedHooks.size, { timeoutMs: 180_000, intervalMs: 500, description: `every webhook (have ${delivered().size} of ${expectedHooks.size})` });
@@ -211,7 +225,7 @@ describe('the pipeline under faults', () => {
     const ok = receiver.received.filter((r) => expectedHooks.has(r.headers['webhook-id']));
     const byId = new Map<string, string>();
     for (const r of ok) {
-      expect(new Webhook(secret.secret).verify(r.body, r.headers)).toBeTruthy();
+      expect(new Webhook(secretOf.get(r.headers['webhook-id'])!).verify(r.body, r.headers)).toBeTruthy();
       // A repeat is the same delivery: same id, same body.
       if (byId.has(r.headers['webhook-id'])) expect(r.body).toBe(byId.get(r.headers['webhook-id']));
       byId.set(r.headers['webhook-id'], r.body);

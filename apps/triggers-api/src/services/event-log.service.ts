@@ -8,6 +8,7 @@ import { EVENT_LOGS_COLLECTION, EventLogDocument, MongoHandle } from '@triggers/
 import { APP_CONFIG, MONGO } from '@triggers/runtime';
 import { ApiError, notFound } from './api-errors';
 import { CommandProducer } from './command-producer.service';
+import { WebhookUrls } from './webhook-urls';
 import { TriggerDocument } from './trigger.repository';
 
 const SENSITIVE_HEADER = /authorization|cookie|secret|token|api-key|signature/i;
@@ -51,6 +52,7 @@ export class EventLogService implements OnModuleInit {
     @Inject(MONGO) mongo: MongoHandle,
     @Inject(APP_CONFIG) private readonly config: ApiConfig,
     private readonly commands: CommandProducer,
+    private readonly urls: WebhookUrls,
   ) {
     this.logs = mongo.db.collection<EventLogDocument>(EVENT_LOGS_COLLECTION);
   }
@@ -124,6 +126,7 @@ export class EventLogService implements OnModuleInit {
     if (!doc.http || !doc.commandId || !doc.triggerId || !doc.eventId) {
       throw new ApiError(409, 'only a webhook delivery can be redelivered; this log entry has no request');
     }
+    await this.urls.check([{ path: 'http.url', url: doc.http.url }]);
     const command = newWebhookCommand({
       commandId: doc.commandId,
       tenantId: doc.tenantId,
@@ -148,6 +151,7 @@ export class EventLogService implements OnModuleInit {
   async testSend(trigger: TriggerDocument, payload?: Record<string, unknown>): Promise<{ eventId: string; commands: { commandId: string; url: string }[] }> {
     const webhooks = trigger.actions.map((a, i) => ({ a, i })).filter(({ a }) => a.action === 'webhook');
     if (webhooks.length === 0) throw new ApiError(409, 'this trigger has no webhook action to test');
+    await this.urls.check(webhooks.map(({ a, i }) => ({ path: `parameters.actions.${i}.parameters.url`, url: (a.parameters as { url: string }).url })));
     const eventId = `test-${randomUUID()}`;
     const body = webhookBody(trigger.eventType, payload ?? sampleEvent(trigger.eventType as EventType).payload);
     const now = Date.now();

@@ -9,6 +9,7 @@ import { SecretBox, secretContext } from '@triggers/secrets';
 import { ApiError, invalidTrigger, notFound, staleVersion } from './api-errors';
 import { ConfigPublisher } from './config-publisher.service';
 import { StoredSecret, TriggerDocument, TriggerRepository, WriteOutcome } from './trigger.repository';
+import { WebhookUrls } from './webhook-urls';
 
 /** A trigger as the API returns it: never a signing secret, except once when one is created. */
 export interface TriggerView {
@@ -50,6 +51,7 @@ export class TriggerService {
   constructor(
     private readonly repository: TriggerRepository,
     private readonly publisher: ConfigPublisher,
+    private readonly urls: WebhookUrls,
     @Inject(APP_CONFIG) private readonly config: ApiConfig,
     @Inject(APP_LOGGER) private readonly logger: Logger,
   ) {
@@ -82,8 +84,15 @@ export class TriggerService {
     return result;
   }
 
+  /** The address policy on the trigger's webhook URLs: a 400 for a refused one, warnings for hosts that resolve into refused ranges. */
+  private checkUrls(trigger: Trigger): Promise<string[]> {
+    const urls = trigger.actions.flatMap((a, i) => (a.action === 'webhook' ? [{ path: `parameters.actions.${i}.parameters.url`, url: (a.parameters as { url: string }).url }] : []));
+    return this.urls.check(urls);
+  }
+
   async create(caller: Caller, input: TriggerInput): Promise<TriggerView> {
     const valid = this.validate(input);
+    const urlWarnings = await this.checkUrls(valid.trigger);
     const id = newTriggerId();
     const secret = hasWebhook(valid.trigger) ? newSecret(this.box, caller.tenantId, id) : undefined;
     const doc = await this.repository.insert(caller.tenantId, id, {
@@ -92,7 +101,7 @@ export class TriggerService {
       webhookSecrets: secret ? [secret.stored] : [],
     });
     await this.publish(doc);
-    return TriggerService.view(doc, { warnings: valid.warnings, ...(secret ? { webhookSecret: secret.plain } : {}) });
+    return TriggerService.view(doc, { warnings: [...valid.warnings, ...urlWarnings], ...(secret ? { webhookSecret: secret.plain } : {}) });
   }
 
   async get(caller: Caller, id: string): Promise<TriggerDocument> {
@@ -113,6 +122,14 @@ export class TriggerService {
    * whatever version is current when it claims the next one, so every writer gets its own version.
    */
   async update(caller: Caller, id: string, input: TriggerInput, opts: { expectedVersion?: number; partial: boolean }): Promise<TriggerView> {
+    // New webhook URLs are judged before any version is claimed (the stored ones were at their save);
+    // invalid parameters are left to the validation below, which answers with the spec's message.
+    let urlWarnings: string[] = [];
+    if (input.parameters !== undefined) {
+      const current = await this.get(caller, id);
+      const probe = validateTrigger({ name: input.name ?? current.name, eventType: input.eventType ?? current.eventType, enabled: input.enabled ?? current.enabled, parameters: input.parameters });
+      if (probe.ok) urlWarnings = await this.checkUrls(probe.trigger);
+    }
     let warnings: string[] = [];
     let created: ReturnType<typeof newSecret> | undefined;
     const outcome = await this.repository.update(caller.tenantId, id, opts.expectedVersion, (current) => {
@@ -134,7 +151,7 @@ export class TriggerService {
     const doc = this.written(outcome, opts.expectedVersion ?? 0);
     await this.publish(doc);
     const secret = created as ReturnType<typeof newSecret> | undefined;
-    return TriggerService.view(doc, { warnings, ...(secret ? { webhookSecret: secret.plain } : {}) });
+    return TriggerService.view(doc, { warnings: [...warnings, ...urlWarnings], ...(secret ? { webhookSecret: secret.plain } : {}) });
   }
 
   async remove(caller: Caller, id: string, expectedVersion?: number): Promise<void> {

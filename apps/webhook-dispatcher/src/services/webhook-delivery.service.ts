@@ -6,6 +6,7 @@ import { HttpExchange, LogRecord, SCHEMAS, WebhookCommand, logIdFor, newLogRecor
 import { AvroSerde, BufferedProducer, createIdempotentProducer } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
+import { redactUserinfo } from '@triggers/address-policy';
 import { AddressGuard } from './address-guard';
 import { WebhookClient, WebhookResult } from './webhook-client';
 import { DeliveredCommands, LOG_ID_HEADER, LOG_STEP_HEADER } from './delivered-commands';
@@ -104,8 +105,27 @@ export class WebhookDeliveryService implements OnModuleInit {
     return this.out!.send(topicMessages);
   }
 
-  /** Makes the command's next attempt and records its outcome; `key` is the command's message key. */
+  /** Attempts under way, by the log id their delivery would have: one attempt of a command at a time here. */
+  private readonly underWay = new Map<string, Promise<DeliveryOutcome>>();
+
+  /**
+   * Makes the command's next attempt and records its outcome; `key` is the command's message key.
+   * Attempts of one command (a retry arriving while a repeated attempt is under way) go one after
+   * the other, so the second sees the first's delivery and is dropped.
+   */
   async deliver(command: WebhookCommand, key: Buffer | null): Promise<DeliveryOutcome> {
+    const id = deliveryLogId(command, 'webhook.delivered');
+    for (let running = this.underWay.get(id); running; running = this.underWay.get(id)) await running.catch(() => undefined);
+    const attempt = this.attempt(command, key);
+    this.underWay.set(id, attempt);
+    try {
+      return await attempt;
+    } finally {
+      if (this.underWay.get(id) === attempt) this.underWay.delete(id);
+    }
+  }
+
+  private async attempt(command: WebhookCommand, key: Buffer | null): Promise<DeliveryOutcome> {
     const topics = this.config.kafka.topics;
     const encoders = this.encoders ?? (await this.loadEncoders());
     const ctx = { tenantId: command.tenantId, triggerId: command.triggerId, commandId: command.commandId, attempt: command.attempt };
@@ -146,7 +166,8 @@ export class WebhookDeliveryService implements OnModuleInit {
     this.durations.observe(result.durationMs / 1000);
     const http: HttpExchange = {
       method: 'POST',
-      url: command.url,
+      // Never a password in the Event Logs or on the log topic (such URLs are refused at save; older ones may remain).
+      url: redactUserinfo(command.url),
       requestHeaders: headers,
       requestBody: command.body,
       responseStatus: result.status,

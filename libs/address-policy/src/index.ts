@@ -1,0 +1,2 @@
+export * from './special-ranges';
+export * from './address-policy';
