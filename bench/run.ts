@@ -2,6 +2,7 @@
  * npm run bench [-- <name> ...]: runs the named benchmarks (all when none is named), prints the
  * figures and writes them as JSON under bench/results/.
  */
+import { apiBenchmark } from './api.bench';
 import { dispatcherBenchmark } from './dispatcher.bench';
 import { logSinkBenchmark } from './log-sink.bench';
 import { matcherBenchmark } from './matcher.bench';
@@ -12,6 +13,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   matcher: matcherBenchmark,
   dispatcher: dispatcherBenchmark,
   'log-sink': logSinkBenchmark,
+  api: apiBenchmark,
 };
 
 async function main(): Promise<void> {

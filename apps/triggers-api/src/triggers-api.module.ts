@@ -29,7 +29,10 @@ export class TriggersApiModule {
       module: TriggersApiModule,
       imports: [
         RuntimeModule.forApp({ config, logger, mongo: true }),
-        ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.rateLimitPerMinute }]),
+        ThrottlerModule.forRoot([
+          { name: 'key', ttl: 60_000, limit: config.rateLimitPerMinute },
+          { name: 'tenant', ttl: 60_000, limit: config.tenantRateLimitPerMinute },
+        ]),
       ],
       controllers: [TriggersController, EventLogsController, EventTypesController, WebController],
       providers: [

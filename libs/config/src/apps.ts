@@ -39,6 +39,12 @@ export interface ApiConfig extends BaseConfig {
   secretsKeyring: SecretKeyring;
   /** Ranges webhook URLs may name although special (the dispatcher's WEBHOOK_ALLOWED_CIDRS). */
   allowedCidrs: string[];
+  /** Largest request body accepted (413 past it). */
+  maxBodyBytes: number;
+  /** Failed authentications one address may make per minute before its requests get 429. */
+  authFailuresPerMinute: number;
+  /** Requests one tenant may make per minute, across its keys. */
+  tenantRateLimitPerMinute: number;
 }
 
 /** matcher: events + trigger config → commands. */
@@ -101,6 +107,9 @@ export const appConfig = {
         CONFIG_REDRIVE_INTERVAL_MS: positiveInt().default(5_000),
         CONFIG_PUBLISH_TIMEOUT_MS: positiveInt().default(3_000),
         WEBHOOK_ALLOWED_CIDRS: cidrList().optional(),
+        API_MAX_BODY_BYTES: positiveInt().default(256 * 1024),
+        API_AUTH_FAILURES_PER_MINUTE: positiveInt().default(30),
+        API_TENANT_RATE_LIMIT_PER_MINUTE: positiveInt().default(3000),
       },
       env,
     );
@@ -113,6 +122,9 @@ export const appConfig = {
       webhook: loadWebhookTimingConfig(env),
       secretsKeyring: secretsKeyring(env),
       allowedCidrs: v.WEBHOOK_ALLOWED_CIDRS ?? [],
+      maxBodyBytes: v.API_MAX_BODY_BYTES,
+      authFailuresPerMinute: v.API_AUTH_FAILURES_PER_MINUTE,
+      tenantRateLimitPerMinute: v.API_TENANT_RATE_LIMIT_PER_MINUTE,
     };
   },
   matcher: (env: Env = process.env): MatcherConfig => {

@@ -126,6 +126,8 @@ export function isKnownReference(eventType: EventType, reference: string): boole
  * edit distance within 2.
  */
 export function suggestReference(eventType: EventType, reference: string): string | undefined {
+  // Only a plausible reference gets a suggestion: the cost stays small whatever is sent.
+  if (reference.length > 64) return undefined;
   const segments = reference.split('.');
   const candidates = PATHS[eventType]
     .filter((p) => p.split('.').length === segments.length)
@@ -136,6 +138,7 @@ export function suggestReference(eventType: EventType, reference: string): strin
   if (sameLetters) return sameLetters;
   let best: { c: string; d: number } | undefined;
   for (const c of all) {
+    if (Math.abs(c.length - reference.length) > 2) continue; // the distance would be over 2 anyway
     const d = editDistance(c, reference);
     if (d <= 2 && (!best || d < best.d)) best = { c, d };
   }

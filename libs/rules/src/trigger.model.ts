@@ -80,4 +80,19 @@ export interface InvalidTrigger {
 export type ValidationResult = ValidTrigger | InvalidTrigger;
 
 /** Limits that keep a stored trigger reasonable. */
-export const LIMITS = { name: 200, conditions: 50, actions: 10, value: 1000, url: 2048, listId: 64 } as const;
+export const LIMITS = {
+  /** Characters (code points) of a name. */
+  name: 200,
+  conditions: 50,
+  actions: 10,
+  value: 1000,
+  url: 2048,
+  listId: 64,
+  /** Characters of a condition reference, and its segments (`lead.phones.1.count` has 4). */
+  reference: 200,
+  referenceDepth: 8,
+  /** Values of an `in` list. */
+  inValues: 100,
+  /** Nesting of the parameters JSON. */
+  jsonDepth: 32,
+} as const;

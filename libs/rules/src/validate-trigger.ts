@@ -44,9 +44,12 @@ export function validateTrigger(input: TriggerInput): ValidationResult {
   const problems = new Problems();
   const warnings: string[] = [];
 
-  const name = typeof input.name === 'string' ? input.name.trim() : '';
-  if (!name) problems.add(SPEC_ERRORS.saving, 'name', 'a trigger needs a name');
-  else if (name.length > LIMITS.name) problems.add(SPEC_ERRORS.saving, 'name', `name is longer than ${LIMITS.name} characters`);
+  // Stored as returned: NFC, whole characters only.
+  const name = typeof input.name === 'string' && isWellFormed(input.name) ? input.name.trim().normalize('NFC') : '';
+  if (typeof input.name === 'string' && !isWellFormed(input.name)) problems.add(SPEC_ERRORS.saving, 'name', 'name contains a lone surrogate (half of a character)');
+  else if (!name) problems.add(SPEC_ERRORS.saving, 'name', 'a trigger needs a name');
+  else if ([...name].length > LIMITS.name) problems.add(SPEC_ERRORS.saving, 'name', `name is longer than ${LIMITS.name} characters`);
+  else if (/\p{Cc}/u.test(name)) problems.add(SPEC_ERRORS.saving, 'name', 'name contains control characters (such as a newline or a tab)');
 
   const eventType = normaliseEventType(input.eventType);
   if (!eventType) {
@@ -108,13 +111,40 @@ function readParameters(raw: unknown, problems: Problems): { parameters?: Record
       problems.add(SPEC_ERRORS.invalidJson, 'parameters', 'the parameters must be a JSON object: {"conditions": [...], "actions": [...]}');
       return { text: raw };
     }
+    if (depthOf(parsed) > LIMITS.jsonDepth) {
+      problems.add(SPEC_ERRORS.invalidJson, 'parameters', `the parameters are nested deeper than ${LIMITS.jsonDepth} levels`);
+      return { text: raw };
+    }
     return { parameters: parsed, text: raw };
+  }
+  if (isObject(raw) && depthOf(raw) > LIMITS.jsonDepth) {
+    problems.add(SPEC_ERRORS.invalidJson, 'parameters', `the parameters are nested deeper than ${LIMITS.jsonDepth} levels`);
+    return { text: '' };
   }
   if (!isObject(raw)) {
     problems.add(SPEC_ERRORS.invalidJson, 'parameters', 'the parameters must be a JSON object: {"conditions": [...], "actions": [...]}');
     return { text: '' };
   }
   return { parameters: raw, text: JSON.stringify(raw, null, 2) };
+}
+
+/** No lone surrogate (half of a UTF-16 pair), which would be stored as U+FFFD and not echo back as sent. */
+function isWellFormed(text: string): boolean {
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
+}
+
+/** How deeply a parsed JSON value nests (iterative: no recursion a deep value could exhaust). */
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d > max) max = d;
+    if (max > LIMITS.jsonDepth) return max;
+    for (const child of Object.values(v as object)) stack.push([child, d + 1]);
+  }
+  return max;
 }
 
 /** Where and why JSON text does not parse, as "line L, column C: reason". */
@@ -254,7 +284,13 @@ function readConditions(raw: unknown, problems: Problems): Condition[] {
     }
     const { reference, operator, value } = entry;
     let ok = true;
-    if (typeof reference !== 'string' || !/^[^.\s]+(\.[^.\s]+)*$/.test(reference.trim())) {
+    if (typeof reference === 'string' && reference.length > LIMITS.reference) {
+      problems.add(kind, `${path}.reference`, `reference is longer than ${LIMITS.reference} characters`);
+      ok = false;
+    } else if (typeof reference === 'string' && reference.split('.').length > LIMITS.referenceDepth) {
+      problems.add(kind, `${path}.reference`, `reference is deeper than ${LIMITS.referenceDepth} levels`);
+      ok = false;
+    } else if (typeof reference !== 'string' || !/^[^.\s]+(\.[^.\s]+)*$/.test(reference.trim())) {
       problems.add(kind, `${path}.reference`, 'the condition has no reference; give a payload key in dot notation, e.g. "campaignId" or "lead.totalAttempts"');
       ok = false;
     }
@@ -277,6 +313,9 @@ function readConditions(raw: unknown, problems: Problems): Condition[] {
       ok = false;
     } else if (operator === 'in' && value.split(',').every((v) => v.trim() === '')) {
       problems.add(kind, `${path}.value`, '"in" needs a comma-separated list of values, e.g. "215,223"');
+      ok = false;
+    } else if (operator === 'in' && value.split(',').length > LIMITS.inValues) {
+      problems.add(kind, `${path}.value`, `"in" takes at most ${LIMITS.inValues} values`);
       ok = false;
     }
     if (ok) conditions.push({ reference: (reference as string).trim(), operator: (operator as string).trim() as Operator, value: value as string });

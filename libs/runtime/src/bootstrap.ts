@@ -16,6 +16,8 @@ export async function runApp<C extends BaseConfig>(
   createModule: (config: C, logger: Logger) => unknown,
   /** Extra set-up of the Nest app before it listens (middleware, OpenAPI). */
   configure?: (app: INestApplication, config: C, logger: Logger) => void | Promise<void>,
+  /** `bodyParser: false` when `configure` installs its own (limits, media types). */
+  nestOptions: { bodyParser?: boolean } = {},
 ): Promise<void> {
   let config: C;
   try {
@@ -28,6 +30,7 @@ export async function runApp<C extends BaseConfig>(
   const logger = createLogger({ app, level: config.logLevel });
   const nest = await NestFactory.create(createModule(config, logger) as never, {
     logger: new PinoNestLogger(logger),
+    ...nestOptions,
   });
   // Signals are handled here rather than by enableShutdownHooks, which re-raises the signal after
   // closing: here a graceful stop runs the same shutdown hooks and then exits 0, and a stop that

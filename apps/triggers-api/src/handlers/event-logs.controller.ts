@@ -8,7 +8,7 @@ import { KeyThrottlerGuard } from './key-throttler.guard';
 /** One Event Logs entry in full, and its manual redelivery. */
 @ApiTags('event logs')
 @ApiBearerAuth()
-@UseGuards(KeyThrottlerGuard, ApiKeyGuard)
+@UseGuards(ApiKeyGuard, KeyThrottlerGuard)
 @Controller('v1/event-logs')
 export class EventLogsController {
   constructor(private readonly eventLogs: EventLogService) {}

@@ -7,7 +7,7 @@ import { KeyThrottlerGuard } from './key-throttler.guard';
 /** The six event types with the spec's sample of each, for forms and "try it". */
 @ApiTags('triggers')
 @ApiBearerAuth()
-@UseGuards(KeyThrottlerGuard, ApiKeyGuard)
+@UseGuards(ApiKeyGuard, KeyThrottlerGuard)
 @Controller('v1/event-types')
 export class EventTypesController {
   @Get()

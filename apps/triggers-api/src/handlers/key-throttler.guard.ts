@@ -1,16 +1,30 @@
-import { createHash } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
-import { ThrottlerGuard } from '@nestjs/throttler';
+import { ExecutionContext, Injectable } from '@nestjs/common';
+import { ThrottlerException, ThrottlerGuard } from '@nestjs/throttler';
+import type { ThrottlerLimitDetail } from '@nestjs/throttler/dist/throttler.guard.interface';
+import type { Caller } from '@triggers/access';
 
 /**
- * Rate limits per API key (the hash of the presented credential), or per address for requests
- * without one, so one tenant's script cannot starve the others.
+ * Rate limits by who is calling, once the API key is verified (it runs after ApiKeyGuard): the
+ * `key` throttler counts per key id (however the header is spelled: `bearer  <key>` is the same
+ * key), the `tenant` throttler per tenant across its keys. Counts are per minute across all
+ * routes. A 429 carries `Retry-After` in seconds.
  */
 @Injectable()
 export class KeyThrottlerGuard extends ThrottlerGuard {
   protected override async getTracker(req: Record<string, any>): Promise<string> {
-    const auth = req.headers?.authorization;
-    if (typeof auth === 'string' && auth.length > 0) return `key:${createHash('sha256').update(auth).digest('hex')}`;
-    return `ip:${req.ip}`;
+    const caller = req.caller as Caller | undefined;
+    return caller ? `${caller.keyId}|${caller.tenantId}` : `ip|${req.ip}`;
+  }
+
+  protected override generateKey(_context: ExecutionContext, tracker: string, name: string): string {
+    const [key, tenant] = tracker.split('|');
+    return name === 'tenant' ? `tenant:${tenant}` : `key:${key}`;
+  }
+
+  protected override async throwThrottlingException(context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
+    const res = context.switchToHttp().getResponse();
+    res.setHeader('Retry-After', String(Math.max(1, Math.ceil(detail.timeToBlockExpire))));
+    const who = detail.key.startsWith('tenant:') ? 'this tenant' : 'this API key';
+    throw new ThrottlerException(`rate limit: ${detail.limit} requests per minute for ${who}; retry after ${Math.max(1, Math.ceil(detail.timeToBlockExpire))} s`);
   }
 }

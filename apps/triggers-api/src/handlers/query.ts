@@ -24,13 +24,18 @@ export function parseDate(raw: unknown, name: string): Date | undefined {
 }
 
 /**
- * The version a write is based on, from `If-Match` (`3`, `"3"` or `W/"3"`) or the body's
- * `version`; undefined when neither is given (an unconditional write).
+ * The version a write is based on: `If-Match` as a version (`3`) or its ETag (`"3"`, `W/"3"`), or
+ * else the body's `version` (a whole number); undefined when neither is given (an unconditional
+ * write). Anything else (`""`, `0x1`, `1e0`, `true`, `[1]`, `*`) is a 400, never read as a version.
  */
 export function expectedVersion(ifMatch: unknown, bodyVersion: unknown): number | undefined {
-  const raw = typeof ifMatch === 'string' && ifMatch !== '' ? ifMatch.replace(/^W\//, '').replace(/"/g, '') : bodyVersion;
-  if (raw === undefined || raw === null || raw === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new ApiError(400, 'invalid version', [{ path: 'If-Match', message: 'the version must be a whole number such as 3' }]);
-  return n;
+  const invalid = (path: string) => new ApiError(400, 'invalid version', [{ path, message: 'the version must be a whole number such as 3, or its ETag "3"' }]);
+  if (ifMatch !== undefined) {
+    const m = typeof ifMatch === 'string' ? /^(?:W\/)?(?:"([1-9]\d{0,14})"|([1-9]\d{0,14}))$/.exec(ifMatch.trim()) : null;
+    if (!m) throw invalid('If-Match');
+    return Number(m[1] ?? m[2]);
+  }
+  if (bodyVersion === undefined || bodyVersion === null) return undefined;
+  if (typeof bodyVersion !== 'number' || !Number.isSafeInteger(bodyVersion) || bodyVersion < 1) throw invalid('version');
+  return bodyVersion;
 }

@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Put, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Put, Query, UseGuards, UseInterceptors } from '@nestjs/common';
+import { ETagInterceptor } from './etag.interceptor';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Caller } from '@triggers/access';
 import { explain, normaliseEventType, validateTrigger } from '@triggers/rules';
@@ -25,7 +26,8 @@ function readEvent(raw: unknown): { type: string; payload: Record<string, unknow
 @ApiResponse({ status: 401, description: 'No, unknown or revoked API key', type: ErrorResponse })
 @ApiResponse({ status: 403, description: 'The key lacks the needed permission', type: ErrorResponse })
 @ApiResponse({ status: 429, description: 'Too many requests for this key' })
-@UseGuards(KeyThrottlerGuard, ApiKeyGuard)
+@UseGuards(ApiKeyGuard, KeyThrottlerGuard)
+@UseInterceptors(ETagInterceptor)
 @Controller('v1/triggers')
 export class TriggersController {
   constructor(
