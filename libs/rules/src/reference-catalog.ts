@@ -109,15 +109,15 @@ const PATHS = Object.fromEntries(
   Object.entries(PAYLOAD_SHAPES).map(([type, shape]) => [type, shapePaths(shape)]),
 ) as Record<EventType, string[]>;
 
-const matchesPattern = (segments: string[], pattern: string) => {
-  const parts = pattern.split('.');
-  return parts.length === segments.length && parts.every((p, i) => p === '*' || p === segments[i]);
-};
+/** The paths split into segments once, for judging references without splitting them again. */
+const PATH_PARTS = Object.fromEntries(Object.entries(PATHS).map(([type, paths]) => [type, paths.map((p) => p.split('.'))])) as Record<EventType, string[][]>;
+
+const matchesPattern = (segments: string[], parts: string[]) => parts.length === segments.length && parts.every((p, i) => p === '*' || p === segments[i]);
 
 /** True when `reference` names a field of `eventType`'s payload (after aliases). */
 export function isKnownReference(eventType: EventType, reference: string): boolean {
   const segments = resolveReference(eventType, reference).split('.');
-  return PATHS[eventType].some((p) => matchesPattern(segments, p));
+  return PATH_PARTS[eventType].some((parts) => matchesPattern(segments, parts));
 }
 
 /**
@@ -129,9 +129,9 @@ export function suggestReference(eventType: EventType, reference: string): strin
   // Only a plausible reference gets a suggestion: the cost stays small whatever is sent.
   if (reference.length > 64) return undefined;
   const segments = reference.split('.');
-  const candidates = PATHS[eventType]
-    .filter((p) => p.split('.').length === segments.length)
-    .map((p) => p.split('.').map((part, i) => (part === '*' ? segments[i] : part)).join('.'));
+  const candidates = PATH_PARTS[eventType]
+    .filter((parts) => parts.length === segments.length)
+    .map((parts) => parts.map((part, i) => (part === '*' ? segments[i] : part)).join('.'));
   const aliases = Object.keys(REFERENCE_ALIASES[eventType] ?? {});
   const all = [...new Set([...candidates, ...aliases])];
   const sameLetters = all.find((c) => c.toLowerCase() === reference.toLowerCase());
