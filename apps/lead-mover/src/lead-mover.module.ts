@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import type { LeadMoverConfig } from '@triggers/config';
 import type { Logger } from '@triggers/logging';
-import type { MongoHandle } from '@triggers/mongo';
+import { MongoHandle, connectMongo } from '@triggers/mongo';
 import { MONGO, RuntimeModule } from '@triggers/runtime';
 import { LeadCommandHandler } from './handlers/lead-command.handler';
 import { HttpLeadsStore } from './services/http-leads.store';
@@ -22,7 +22,7 @@ export class LeadMoverModule {
               provide: LEADS_STORE,
               inject: [MONGO],
               useFactory: async (handle: MongoHandle) => {
-                const store = new MongoLeadsStore(handle.db);
+                const store = new MongoLeadsStore(handle.db, async () => (await connectMongo(config.mongodbUri)).db, logger);
                 // Indexes are a convenience: a store that is down now is retried per command.
                 await store.init().catch((err: Error) => logger.warn({ err: err.message }, 'could not create the leads indexes yet'));
                 return store;

@@ -3,36 +3,84 @@ import { classify } from '@triggers/errors';
 import { APPLIED_COMMANDS_KEPT, LEADS_COLLECTION, LISTS_COLLECTION, LeadDocument, ListDocument, ensureLeadIndexes } from '@triggers/mongo';
 import { Lead, LeadList, LeadsStore, LeadsStoreUnavailableError, MoveResult } from './leads.store';
 
+/** Network failures in a row after which the store takes a fresh client. */
+const RECONNECT_AFTER = 3;
+
 /**
  * The embedded leads store: `leads` and `lists` collections in MongoDB (or FerretDB), filled with
  * `npm run admin -- leads import` / `lists import`. A move is one conditional update of the lead
  * that also records the command id, so it is atomic and a command is applied at most once.
  */
 export class MongoLeadsStore implements LeadsStore {
-  private readonly leads: Collection<LeadDocument>;
-  private readonly lists: Collection<ListDocument>;
+  private leads!: Collection<LeadDocument>;
+  private lists!: Collection<ListDocument>;
+  /** Network failures in a row; past {@link RECONNECT_AFTER} the store takes a fresh client. */
+  private networkFailures = 0;
+  private reconnecting?: Promise<void>;
 
-  constructor(private readonly db: Db) {
+  /**
+   * @param reconnect a fresh connection to the same database: taken when operations keep failing
+   *   with network errors, so a client whose pool stays wedged after an outage (seen once under
+   *   the fault suite: every read failing at once on one closed connection, minutes after the
+   *   database was back) cannot hold the lead-mover up for good.
+   */
+  constructor(
+    private db: Db,
+    private readonly reconnect?: () => Promise<Db>,
+    private readonly logger?: { warn(obj: object, msg: string): void },
+  ) {
+    this.use(db);
+  }
+
+  private use(db: Db): void {
+    this.db = db;
     this.leads = db.collection<LeadDocument>(LEADS_COLLECTION);
     this.lists = db.collection<ListDocument>(LISTS_COLLECTION);
   }
 
   async init(): Promise<void> {
-    await unavailable('create indexes', () => ensureLeadIndexes(this.db));
+    await this.unavailable('create indexes', () => ensureLeadIndexes(this.db));
+  }
+
+  /** A store that did not answer (or refused us) is unavailable; an answer refusing this command's data stays what it is (poison). */
+  private async unavailable<T>(what: string, op: () => Promise<T>): Promise<T> {
+    try {
+      const result = await op();
+      this.networkFailures = 0;
+      return result;
+    } catch (err) {
+      if (classify(err).kind === 'poison') throw err;
+      if ((err as Error).name === 'MongoNetworkError' && ++this.networkFailures >= RECONNECT_AFTER) this.reconnectSoon(err);
+      throw new LeadsStoreUnavailableError(`could not ${what}: ${(err as Error).message}`, err);
+    }
+  }
+
+  private reconnectSoon(cause: unknown): void {
+    if (!this.reconnect || this.reconnecting) return;
+    this.logger?.warn({ err: (cause as Error).message, failures: this.networkFailures }, 'leads store keeps failing on the network; taking a fresh connection');
+    const old = this.db;
+    this.reconnecting = this.reconnect()
+      .then((db) => {
+        this.use(db);
+        this.networkFailures = 0;
+        void (old as unknown as { client?: { close(): Promise<void> } }).client?.close().catch(() => undefined);
+      })
+      .catch(() => undefined)
+      .finally(() => (this.reconnecting = undefined));
   }
 
   async getLead(tenantId: string, leadId: string): Promise<Lead | null> {
-    const doc = await unavailable('read the lead', () => this.leads.findOne({ _id: `${tenantId}/${leadId}` }));
+    const doc = await this.unavailable('read the lead', () => this.leads.findOne({ _id: `${tenantId}/${leadId}` }));
     return doc ? { leadId: doc.leadId, campaignId: doc.campaignId, listId: doc.listId, appliedCommandIds: doc.appliedCommandIds ?? [] } : null;
   }
 
   async getList(tenantId: string, listId: string): Promise<LeadList | null> {
-    const doc = await unavailable('read the list', () => this.lists.findOne({ _id: `${tenantId}/${listId}` }));
+    const doc = await this.unavailable('read the list', () => this.lists.findOne({ _id: `${tenantId}/${listId}` }));
     return doc ? { listId: doc.listId, campaignId: doc.campaignId, name: doc.name } : null;
   }
 
   async moveLead(tenantId: string, leadId: string, fromListId: string, toListId: string, commandId: string): Promise<MoveResult> {
-    const result = await unavailable('move the lead', () =>
+    const result = await this.unavailable('move the lead', () =>
       this.leads.updateOne(
         { _id: `${tenantId}/${leadId}`, listId: fromListId, appliedCommandIds: { $ne: commandId } },
         { $set: { listId: toListId, updatedAt: new Date() }, $push: { appliedCommandIds: { $each: [commandId], $slice: -APPLIED_COMMANDS_KEPT } } },
@@ -43,14 +91,4 @@ export class MongoLeadsStore implements LeadsStore {
   }
 
   async close(): Promise<void> {}
-}
-
-/** A store that did not answer (or refused us) is unavailable; an answer refusing this command's data stays what it is (poison). */
-async function unavailable<T>(what: string, op: () => Promise<T>): Promise<T> {
-  try {
-    return await op();
-  } catch (err) {
-    if (classify(err).kind === 'poison') throw err;
-    throw new LeadsStoreUnavailableError(`could not ${what}: ${(err as Error).message}`, err);
-  }
 }
