@@ -1,6 +1,5 @@
-import { LeadCommand, commandIdFor } from '@triggers/contracts';
-import { LEADS_COLLECTION, LeadDocument, importLeads, importLists } from '@triggers/mongo';
-import { AppProcess, PipelineDriver, TcpProxy, createTcpProxy, startHealthyApp, uniqueId, useTestContext, waitFor } from '@triggers/testing';
+import { LEADS_COLLECTION, LeadDocument } from '@triggers/mongo';
+import { AppProcess, PipelineDriver, TcpProxy, createTcpProxy, moveCommands, seedMovableLeads, startHealthyApp, uniqueId, useTestContext, waitFor } from '@triggers/testing';
 
 /**
  * MongoDB (FerretDB) cut off for 20 s by a proxy the test stops, mid-flow, while the lead-mover
@@ -27,24 +26,10 @@ describe('a MongoDB outage under the lead-mover', () => {
   it('moves every lead once after the database is back, with no restart', async () => {
     const tenantId = uniqueId('tenant');
     const db = (await ctx().mongo()).db;
-    await importLists(db, tenantId, [
-      { listId: '100', campaignId: '1695', name: 'New' },
-      { listId: '445', campaignId: '1695', name: 'Callback' },
-    ]);
     const leadIds = Array.from({ length: 300 }, (_, i) => String(900_000 + i));
-    await importLeads(db, tenantId, leadIds.map((leadId) => ({ leadId, campaignId: '1695', listId: '100' })));
+    await seedMovableLeads(db, tenantId, leadIds);
     mover = await startHealthyApp(ctx().env, 'lead-mover', { MONGODB_URI: `mongodb://127.0.0.1:${mongo.port}/${ctx().namespace}` });
-    const commands: LeadCommand[] = leadIds.map((leadId, i) => ({
-      commandId: commandIdFor(`m-${i}`, 'mover', 0),
-      tenantId,
-      triggerId: 'mover',
-      eventId: `m-${i}`,
-      eventType: 'agent.wrap',
-      leadId,
-      campaignId: '1695',
-      toListId: '445',
-    }));
-    await driver.leadCommands(commands);
+    await driver.leadCommands(moveCommands(tenantId, leadIds, 'm'));
     const leads = db.collection<LeadDocument>(LEADS_COLLECTION);
     const moved = () => leads.countDocuments({ tenantId, listId: '445' });
     await waitFor(async () => (await moved()) >= 20, { timeoutMs: 30_000, description: 'the first moves' });

@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
-import { LeadCommand, commandIdFor, newLogRecord, schemaCatalog } from '@triggers/contracts';
-import { EVENT_LOGS_COLLECTION, LEADS_COLLECTION, LeadDocument, importLeads, importLists } from '@triggers/mongo';
+import { commandIdFor, newLogRecord, schemaCatalog } from '@triggers/contracts';
+import { EVENT_LOGS_COLLECTION, LEADS_COLLECTION, LeadDocument } from '@triggers/mongo';
 import {
   AppProcess,
   PipelineDriver,
@@ -8,6 +8,8 @@ import {
   WebhookReceiver,
   createTcpProxy,
   freePort,
+  moveCommands,
+  seedMovableLeads,
   newTestSecret,
   specPayload,
   startApp,
@@ -76,12 +78,8 @@ describe('a schema registry outage while the consumers start', () => {
       webhookSecrets: [secret],
     });
     const db = (await ctx().mongo()).db;
-    await importLists(db, tenantId, [
-      { listId: '100', campaignId: '1695', name: 'New' },
-      { listId: '445', campaignId: '1695', name: 'Callback' },
-    ]);
     const leadIds = Array.from({ length: 5 }, (_, i) => String(700_000 + i));
-    await importLeads(db, tenantId, leadIds.map((leadId) => ({ leadId, campaignId: '1695', listId: '100' })));
+    await seedMovableLeads(db, tenantId, leadIds);
 
     const env = { SCHEMA_REGISTRY_URL: `http://127.0.0.1:${registry.port}${new URL(ctx().env.SCHEMA_REGISTRY_URL).pathname}`, WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' };
     for (const name of ['matcher', 'webhook-dispatcher', 'lead-mover', 'log-sink']) {
@@ -89,16 +87,7 @@ describe('a schema registry outage while the consumers start', () => {
     }
     const wrap = specPayload('agent-wrap-inbound.json').event;
     const eventIds = await driver.events(tenantId, Array.from({ length: 20 }, () => wrap));
-    const leadCommands: LeadCommand[] = leadIds.map((leadId, i) => ({
-      commandId: commandIdFor(`lead-evt-${i}`, 'mover', 0),
-      tenantId,
-      triggerId: 'mover',
-      eventId: `lead-evt-${i}`,
-      eventType: 'agent.wrap',
-      leadId,
-      campaignId: '1695',
-      toListId: '445',
-    }));
+    const leadCommands = moveCommands(tenantId, leadIds, 'lead-evt');
     await driver.leadCommands(leadCommands);
     // Records already on the log topic, so the log-sink has work to hold too.
     const earlier = Array.from({ length: 5 }, (_, i) =>

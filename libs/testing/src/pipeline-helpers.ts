@@ -2,10 +2,38 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import { createIdempotentProducer } from '@triggers/kafka';
 import { SecretBox, parseSecretsKey, secretContext } from '@triggers/secrets';
-import { EVENT_TYPES, EventType, LeadCommand, LogRecord, SCHEMAS, TopicKey, TriggerConfigRecord, WebhookCommand, eventTopicKeyOf } from '@triggers/contracts';
+import type { Db } from 'mongodb';
+import { EVENT_TYPES, EventType, LeadCommand, LogRecord, SCHEMAS, TopicKey, TriggerConfigRecord, WebhookCommand, commandIdFor, eventTopicKeyOf } from '@triggers/contracts';
+import { importLeads, importLists } from '@triggers/mongo';
 import type { TestContext } from './test-context';
 import { uniqueId } from './test-context';
 import { waitFor } from './wait-for';
+
+/**
+ * A tenant's leads store ready for moves: list 100 ("New") and 445 ("Callback") of campaign 1695,
+ * and `leadIds` on list 100.
+ */
+export async function seedMovableLeads(db: Db, tenantId: string, leadIds: string[]): Promise<void> {
+  await importLists(db, tenantId, [
+    { listId: '100', campaignId: '1695', name: 'New' },
+    { listId: '445', campaignId: '1695', name: 'Callback' },
+  ]);
+  await importLeads(db, tenantId, leadIds.map((leadId) => ({ leadId, campaignId: '1695', listId: '100' })));
+}
+
+/** Commands moving each of `leadIds` to list 445, as the matcher makes them for trigger `mover` (event ids `<prefix>-<i>`). */
+export function moveCommands(tenantId: string, leadIds: string[], prefix: string): LeadCommand[] {
+  return leadIds.map((leadId, i) => ({
+    commandId: commandIdFor(`${prefix}-${i}`, 'mover', 0),
+    tenantId,
+    triggerId: 'mover',
+    eventId: `${prefix}-${i}`,
+    eventType: 'agent.wrap',
+    leadId,
+    campaignId: '1695',
+    toListId: '445',
+  }));
+}
 
 /** A signing secret as the API issues them. */
 export function newTestSecret(): { id: string; secret: string; notAfter: number | null } {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { loadInfraConfig } from '@triggers/config';
 import { commandIdFor } from '@triggers/contracts';
-import { EVENT_LOGS_COLLECTION, LEADS_COLLECTION, LeadDocument, importLeads, importLists } from '@triggers/mongo';
+import { EVENT_LOGS_COLLECTION, LEADS_COLLECTION, LeadDocument } from '@triggers/mongo';
 import {
   AppProcess,
   LocalInfra,
@@ -14,6 +14,7 @@ import {
   createTenantKey,
   startApi,
   repoRoot,
+  seedMovableLeads,
   specPayload,
   startApp,
   startWebhookReceiver,
@@ -143,12 +144,8 @@ describe('the pipeline under faults', () => {
     const db = (await ctx().mongo()).db;
     const WRAPS = 1500;
     const ATTEMPTS = 500;
-    await importLists(db, tenantId, [
-      { listId: '100', campaignId: '1695', name: 'New' },
-      { listId: '445', campaignId: '1695', name: 'Callback' },
-    ]);
     const leadIds = Array.from({ length: WRAPS }, (_, i) => String(800_000 + i));
-    await importLeads(db, tenantId, leadIds.map((leadId) => ({ leadId, campaignId: '1695', listId: '100' })));
+    await seedMovableLeads(db, tenantId, leadIds);
 
     for (const name of CONSUMERS) await start(name);
 
