@@ -63,12 +63,20 @@ export async function stopProcess(pid: number, graceMs: number): Promise<'stoppe
       }
     }
   };
+  // A process that exited is gone even while its parent has not reaped it yet (a zombie): the
+  // parent may be the very process waiting here (a test that restarted a server, then a teardown
+  // that runs synchronously), and it cannot reap while it waits.
   const alive = () => {
     try {
       process.kill(pid, 0);
-      return true;
     } catch {
       return false;
+    }
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    } catch {
+      return true;
     }
   };
   signal('SIGTERM');
