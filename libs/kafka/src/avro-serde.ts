@@ -23,8 +23,8 @@ const REGISTRY_REQUEST_TIMEOUT_MS = 10_000;
 const retriable = (response: { status(): number; error(): unknown }) =>
   response.status() >= 500 || (response.error() as { name?: string } | undefined)?.name === 'TimeoutError' || /^Timeout \(/.test(String((response.error() as Error | undefined)?.message ?? ''));
 
-/** What Node says when a request got no answer at all. */
-const NO_ANSWER = /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ENOTFOUND|EPIPE)\b|socket hang up/;
+/** What Node (or mappersmith's timeout) says when a request got no answer at all. */
+const NO_ANSWER = /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ENOTFOUND|EPIPE)\b|socket hang up|Timeout \(\d+ms\)/;
 
 /**
  * mappersmith reports a request that got no answer at all (connection refused, reset, DNS) as a
