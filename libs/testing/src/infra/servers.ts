@@ -114,12 +114,15 @@ export function kafkaServer(infra: InfraConfig): ServerDefinition {
       );
       if (!existsSync(join(logDir, 'meta.properties'))) {
         const clusterIdFile = join(dir, 'cluster-id');
-        if (!existsSync(clusterIdFile)) writeFileSync(clusterIdFile, randomBytes(16).toString('base64url'));
+        // Like Kafka's own Uuid.randomUuid: an id starting with "-" would read as an option.
+        let fresh = randomBytes(16).toString('base64url');
+        while (fresh.startsWith('-')) fresh = randomBytes(16).toString('base64url');
+        if (!existsSync(clusterIdFile)) writeFileSync(clusterIdFile, fresh);
         const clusterId = readFileSync(clusterIdFile, 'utf8').trim();
         // Kafka 4 formats a single-node quorum with --standalone (it is its own only voter).
         execFileSync(
           'java',
-          [logConfig, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted', ...(kafka4 ? ['--standalone'] : [])],
+          [logConfig, '-cp', classpath, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', props, '--ignore-formatted', ...(kafka4 ? ['--standalone'] : [])],
           { stdio: ['ignore', 'ignore', 'pipe'] },
         );
       }
