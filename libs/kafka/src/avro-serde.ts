@@ -198,16 +198,6 @@ export class AvroSerde {
     return { schemaId, schemaName: type.name ?? String(schemaId), value: avroToJson(type, raw) as T };
   }
 
-  /**
-   * Decodes a message that must be a `schemaName` record (one topic, one contract).
-   * @throws ContractError for anything else on the topic, as {@link decode} for what does not decode.
-   */
-  async decodeAs<T>(message: Buffer | null, schemaName: string): Promise<T> {
-    const decoded = await this.decode<T>(message);
-    if (decoded.schemaName !== schemaName) throw new ContractError(`a ${decoded.schemaName} where a ${schemaName} belongs`, '', 'wrong_record');
-    return decoded.value;
-  }
-
   private async writerType(schemaId: number): Promise<Type> {
     try {
       const type = (await this.registry.getSchema(schemaId)) as unknown as Type;

@@ -101,7 +101,7 @@ export class WebhookDeliveryService implements OnModuleInit {
   }
 
   /** Sends messages through the shared batching producer. */
-  send(topicMessages: { topic: string; messages: Message[] }[]): Promise<void> {
+  private send(topicMessages: { topic: string; messages: Message[] }[]): Promise<void> {
     return this.out!.send(topicMessages);
   }
 
