@@ -1,5 +1,5 @@
 import { EVENT_TYPES, ContractError, eventTopicKeyOf } from '@triggers/contracts';
-import { AvroSerde } from '@triggers/kafka';
+import { AvroSerde, createRegistry } from '@triggers/kafka';
 import { specPayloads, useTestContext } from '@triggers/testing';
 
 describe('Avro through the schema registry', () => {
@@ -28,6 +28,15 @@ describe('Avro through the schema registry', () => {
     const first = await ctx().serde.register(topic, EVENT_TYPES['agent.wrap'].schema);
     const latest = await ctx().serde.registry.getLatestSchemaId(`${topic}-value`);
     expect(latest).toBe(first);
+  });
+
+  it('several processes registering a fresh subject at once all get its id (none refused for its compatibility level)', async () => {
+    // Each serde has its own registry client, as separate apps do; the subject is new.
+    const topic = `${ctx().config.kafka.topics['events.agent.wrap']}.race.${Date.now()}`;
+    const serdes = Array.from({ length: 8 }, () => new AvroSerde(createRegistry(ctx().config.registry)));
+    const ids = await Promise.all(serdes.map((s) => s.register(topic, EVENT_TYPES['agent.wrap'].schema)));
+    expect(new Set(ids).size).toBe(1);
+    expect(await ctx().serde.registry.getLatestSchemaId(`${topic}-value`)).toBe(ids[0]);
   });
 
   it('reads a message written with a newer schema that added a field', async () => {

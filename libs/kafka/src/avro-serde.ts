@@ -16,6 +16,9 @@ import {
 
 const MAGIC_BYTE = 0;
 
+/** How often a registration refused for its subject's compatibility level is tried again (see registerOnce). */
+const COMPATIBILITY_RACE_ATTEMPTS = 5;
+
 /** How long one registry request may take before it is abandoned and tried again. */
 const REGISTRY_REQUEST_TIMEOUT_MS = 10_000;
 
@@ -112,12 +115,7 @@ export class AvroSerde {
     const key = `${topic}\u0000${schemaName}`;
     let id = this.ids.get(key);
     if (!id) {
-      id = this.registry
-        .register(
-          { type: SchemaType.AVRO, schema: JSON.stringify(schemaCatalog().selfContained(schemaName)) },
-          { subject: `${topic}-value` },
-        )
-        .then((r) => r.id)
+      id = this.registerOnce(`${topic}-value`, JSON.stringify(schemaCatalog().selfContained(schemaName)))
         .catch((err: unknown) => {
           this.ids.delete(key);
           throw registryError(`registering ${schemaName} for ${topic}`, err, () => new RegistryRefusedError(`registering ${schemaName} for ${topic}: ${String(err)}`, err));
@@ -125,6 +123,30 @@ export class AvroSerde {
       this.ids.set(key, id);
     }
     return id;
+  }
+
+  /**
+   * The registry client checks a subject's own compatibility level before registering and, on a
+   * subject's first registration, sets it to BACKWARD just after. Processes registering the same
+   * new subject at once (apps starting together) race through those steps: one reads the
+   * registry's default level for a subject without its own (NONE on Apicurio) and is refused, or
+   * two both set the level and the second is told it exists. Either way the schema is registered
+   * by then, so a refused registration looks its id up; one still missing is tried again shortly.
+   */
+  private async registerOnce(subject: string, schema: string): Promise<number> {
+    const confluentSchema = { type: SchemaType.AVRO, schema } as const;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.registry.register(confluentSchema, { subject })).id;
+      } catch (err) {
+        if (classify(err).kind === 'transient') throw err;
+        const known = await this.registry.getRegistryIdBySchema(subject, confluentSchema).catch(() => undefined);
+        if (known !== undefined) return known;
+        const compatibilityRace = (err as Error | undefined)?.name === 'ConfluentSchemaRegistryCompatibilityError';
+        if (!compatibilityRace || attempt >= COMPATIBILITY_RACE_ATTEMPTS) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
+    }
   }
 
   /**
