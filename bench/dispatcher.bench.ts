@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Partitioners, Producer } from 'kafkajs';
 import { Pool } from 'undici';
-import { SCHEMAS, WebhookCommand, logIdFor, newLogRecord, newWebhookCommand, webhookBody } from '@triggers/contracts';
+import { HEADERS, WebhookCommand, triggerKey, logIdFor, newLogRecord, newWebhookCommand, webhookBody } from '@triggers/contracts';
 import { chunkBySize, createTopicsAndWait } from '@triggers/kafka';
 import { AppProcess, PipelineDriver, TestContext, freePort, specPayload, startApp, uniqueId, waitFor, waitForHealthy } from '@triggers/testing';
 import { BASELINE_RUNS, median, percentile, report } from './bench-report';
@@ -111,12 +111,12 @@ async function rawUndici(body: string): Promise<number> {
 }
 
 const command = (url: string, i: number, body: string, now = Date.now()): WebhookCommand =>
-  newWebhookCommand({ tenantId: TENANT, triggerId: TRIGGER, eventId: `evt-${i}-${now}`, eventType: 'agent.wrap', actionIndex: 0, url, body, origin: 'event', now, windowMs: 48 * 3_600_000 });
+  newWebhookCommand({ tenantId: TENANT, triggerId: TRIGGER, eventId: `evt-${i}-${now}`, eventType: 'agent.wrap', actionIndex: 0, url, body, origin: 'event', now });
 
 async function produce(ctx: TestContext, producer: Producer, topic: string, commands: WebhookCommand[], headers: (c: WebhookCommand) => Record<string, string> = () => ({})): Promise<void> {
   for (let i = 0; i < commands.length; i += 1000) {
     const messages = await Promise.all(
-      commands.slice(i, i + 1000).map(async (c) => ({ key: c.commandId, value: await ctx.serde.encode(topic, SCHEMAS.webhookCommand, c), headers: headers(c) })),
+      commands.slice(i, i + 1000).map(async (c) => ({ key: c.commandId, value: await ctx.serde.encode('webhookCommands', c), headers: headers(c) })),
     );
     await producer.send({ topic, messages });
   }
@@ -219,7 +219,7 @@ async function kafkaSideAlone(
     message: 'delivered: HTTP 204 in 1 ms (attempt 1)',
     http: { method: 'POST', url: sample.url, requestHeaders, requestBody: body, responseStatus: 204, responseHeaders: { date: new Date().toUTCString(), connection: 'keep-alive', 'keep-alive': 'timeout=5' }, responseBody: '', responseTruncated: false, durationMs: 1, errorClass: null },
   });
-  const logValue = await ctx.serde.encode(ctx.config.kafka.topics.log, SCHEMAS.logRecord, record);
+  const logValue = await ctx.serde.encode('log', record);
   const out = ctx.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   await out.connect();
   const consumer = ctx.kafka.consumer({ groupId: uniqueId('kafka-side'), maxWaitTimeInMs: 100 });
@@ -231,8 +231,8 @@ async function kafkaSideAlone(
   await consumer.run({
     eachBatch: async ({ batch }) => {
       started ||= Date.now();
-      const headers = { 'correlation-id': sample.eventId };
-      const records = batch.messages.map(() => ({ key: `${TENANT}/${TRIGGER}`, value: logValue, headers }));
+      const headers = { [HEADERS.correlationId]: sample.eventId };
+      const records = batch.messages.map(() => ({ key: triggerKey(TENANT, TRIGGER), value: logValue, headers }));
       for (const chunk of chunkBySize(records, 512 * 1024)) await out.send({ topic: ctx.config.kafka.topics.log, messages: chunk });
       done += batch.messages.length;
     },
@@ -279,7 +279,7 @@ async function waitingRetries(ctx: TestContext, producer: Producer, body: string
   try {
     const dueAt = Date.now() + 3_600_000;
     const commands = Array.from({ length: WAITING_RETRIES }, (_, i) => ({ ...command('http://127.0.0.1:9/hook', i, body), attempt: 2, dueAt }));
-    await produce(ctx, producer, retryTopic, commands, () => ({ 'due-at': String(dueAt) }));
+    await produce(ctx, producer, retryTopic, commands, () => ({ [HEADERS.dueAt]: String(dueAt) }));
     await waitFor(
       async () => {
         const health = (await (await fetch(`http://127.0.0.1:${app.port}/healthz`)).json()) as { checks: { webhookConsumer?: { detail?: { waitingRetries?: unknown[] } } } };

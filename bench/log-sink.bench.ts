@@ -1,5 +1,5 @@
 import { Partitioners, Producer } from 'kafkajs';
-import { LeadCommand, LogRecord, SCHEMAS, commandIdFor, logIdFor, newLogRecord, sampleEvent, webhookBody } from '@triggers/contracts';
+import { LeadCommand, LogRecord, RecordTopicKey, commandIdFor, leadKey, triggerKey, logIdFor, newLogRecord, sampleEvent, webhookBody } from '@triggers/contracts';
 import { createTopicsAndWait } from '@triggers/kafka';
 import { EVENT_LOGS_COLLECTION, EventLogDocument, LEADS_COLLECTION, MongoHandle, connectMongo, importLeads, importLists, toEventLogDocument } from '@triggers/mongo';
 import { AppProcess, TestContext, freePort, startApp, uniqueId, waitFor, waitForHealthy } from '@triggers/testing';
@@ -98,9 +98,9 @@ async function rawInsertMany(uri: string, records: LogRecord[]): Promise<number>
   }
 }
 
-async function produce(ctx: TestContext, producer: Producer, topic: string, schema: string, items: { key: string; value: unknown }[]): Promise<void> {
+async function produce(ctx: TestContext, producer: Producer, topic: string, records: RecordTopicKey, items: { key: string; value: unknown }[]): Promise<void> {
   for (let i = 0; i < items.length; i += 1000) {
-    const messages = await Promise.all(items.slice(i, i + 1000).map(async (m) => ({ key: m.key, value: await ctx.serde.encode(topic, schema, m.value) })));
+    const messages = await Promise.all(items.slice(i, i + 1000).map(async (m) => ({ key: m.key, value: await ctx.serde.encode(records, m.value) })));
     await producer.send({ topic, messages });
   }
 }
@@ -134,7 +134,7 @@ async function rateOf(app: AppProcess, pattern: RegExp, expected: number): Promi
 async function sinkRun(ctx: TestContext, producer: Producer, uri: string, records: LogRecord[]): Promise<number> {
   const topic = `${ctx.namespace}.bench.log.${uniqueId('l')}`;
   await createTopicsAndWait(ctx.admin, [{ topic, numPartitions: 3 }]);
-  await produce(ctx, producer, topic, SCHEMAS.logRecord, records.map((r) => ({ key: `${r.tenantId}/${r.triggerId}`, value: r })));
+  await produce(ctx, producer, topic, 'log', records.map((r) => ({ key: triggerKey(r.tenantId, r.triggerId!), value: r })));
   const mongo = await withIndexes(uri);
   const app = await startOn(ctx, 'log-sink', { MONGODB_URI: uri, TOPIC_LOG: topic });
   try {
@@ -170,7 +170,7 @@ async function leadMoves(ctx: TestContext, producer: Producer, uri: string): Pro
     campaignId: '1695',
     toListId: '445',
   }));
-  await produce(ctx, producer, topic, SCHEMAS.leadCommand, commands.map((c) => ({ key: `${c.tenantId}/${c.leadId}`, value: c })));
+  await produce(ctx, producer, topic, 'leadCommands', commands.map((c) => ({ key: leadKey(c.tenantId, c.leadId), value: c })));
   const app = await startOn(ctx, 'lead-mover', { MONGODB_URI: uri, TOPIC_LEAD_COMMANDS: topic });
   try {
     const rate = await rateOf(app, /triggers_lead_commands_total\{[^}]*outcome="moved"[^}]*\} (\d+)/, LEADS);

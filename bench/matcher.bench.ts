@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
-import { EVENT_TYPES, EventType, SCHEMAS, logIdFor, newLogRecord, newWebhookCommand, webhookBody } from '@triggers/contracts';
+import { EVENT_TYPES, EventType, HEADERS, eventTopicKeyOf, logIdFor, newLogRecord, newWebhookCommand, webhookBody } from '@triggers/contracts';
 import { TransactionalProcessor, createTopicsAndWait } from '@triggers/kafka';
 import { createLogger } from '@triggers/logging';
 import { PipelineDriver, freePort, specPayload, startApp, uniqueId, waitFor, waitForConsumed, waitForHealthy } from '@triggers/testing';
@@ -144,10 +144,10 @@ async function exactlyOnceFanOut(
   await createTopicsAndWait(ctx.admin, [{ topic: to, numPartitions: 3 }]);
   const now = Date.now();
   const base = { tenantId: 'tenant-0', triggerId: 'trigger-0', eventId: randomUUID(), eventType: wrap.type };
-  const command = newWebhookCommand({ ...base, actionIndex: 0, url: 'https://hooks.example/0/0', body: webhookBody(wrap.type, wrap.payload), origin: 'event', now, windowMs: 172_800_000 });
+  const command = newWebhookCommand({ ...base, actionIndex: 0, url: 'https://hooks.example/0/0', body: webhookBody(wrap.type, wrap.payload), origin: 'event', now });
   const matched = newLogRecord({ ...base, logId: logIdFor(base.eventId, base.triggerId, 'matched'), step: 'matched', status: 'info', time: now, message: 'matched trigger "t0" (version 1): webhook' });
-  const commandValue = await ctx.serde.encode(topics.webhookCommands, SCHEMAS.webhookCommand, command);
-  const logValue = await ctx.serde.encode(topics.log, SCHEMAS.logRecord, matched);
+  const commandValue = await ctx.serde.encode('webhookCommands', command);
+  const logValue = await ctx.serde.encode('log', matched);
   const groupId = uniqueId('fanout');
   let started = 0;
   // The engine decodes every event (it owns decoding and dead letters); nothing else is done per event.
@@ -158,13 +158,13 @@ async function exactlyOnceFanOut(
     topics: [from],
     logger: createLogger({ app: 'bench', level: 'silent' }),
     serde: ctx.serde,
-    valueSchema: EVENT_TYPES[wrap.type].schema,
+    records: eventTopicKeyOf(wrap.type),
     deadLetterTopic: topics.deadLetterEvents,
     handler: {
       beginBatch: () => void (started ||= Date.now()),
       handle: (value, m, source, out) => {
         const key = `${m.key?.toString()}/trigger-0`;
-        out.push(to, { key, value: commandValue, headers: { 'correlation-id': base.eventId } });
+        out.push(to, { key, value: commandValue, headers: { [HEADERS.correlationId]: base.eventId } });
         out.push(to, { key, value: logValue });
       },
     },
@@ -188,7 +188,7 @@ async function latencyAtRate(ctx: Awaited<ReturnType<typeof benchContext>>['ctx'
   consumer.on(consumer.events.GROUP_JOIN, () => (assigned = true));
   await consumer.run({
     eachMessage: async ({ message }) => {
-      const id = message.headers?.['correlation-id']?.toString();
+      const id = message.headers?.[HEADERS.correlationId]?.toString();
       const at = id ? sentAt.get(id) : undefined;
       if (at !== undefined) latencies.push(Date.now() - at);
     },

@@ -10,7 +10,7 @@ import { Webhook } from 'standardwebhooks';
 import type { Consumer, Producer } from 'kafkajs';
 import { AccessStore } from '@triggers/access';
 import type { ApiConfig } from '@triggers/config';
-import { EVENT_TYPES, EventType, LogRecord, eventTopicKeyOf } from '@triggers/contracts';
+import { EVENT_TYPES, EventType, LogRecord, eventKey, eventTopicKeyOf } from '@triggers/contracts';
 import { AvroSerde, createIdempotentProducer, createKafka, createRegistry } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { connectMongo, importLeads, importLists } from '@triggers/mongo';
@@ -106,7 +106,7 @@ export async function runDemo({ config, logger, apiUrl, receiverPort, say }: Dem
 
   // Narrate the pipeline from the log topic, from now on.
   const kafka = createKafka(config.kafka, logger);
-  const serde = new AvroSerde(createRegistry(config.registry));
+  const serde = new AvroSerde(createRegistry(config.registry), config.kafka.topics);
   const consumer: Consumer = kafka.consumer({ groupId: `${config.kafka.namespace}-demo-${Date.now()}`, maxWaitTimeInMs: 200 });
   await consumer.connect();
   await consumer.subscribe({ topic: config.kafka.topics.log, fromBeginning: false });
@@ -126,8 +126,8 @@ export async function runDemo({ config, logger, apiUrl, receiverPort, say }: Dem
   for (const e of events) {
     const topic = config.kafka.topics[eventTopicKeyOf(e.type)];
     const eventId = `demo-${e.label}-${Date.now()}`;
-    const value = await serde.encode(topic, EVENT_TYPES[e.type].schema, { tenantId: TENANT, eventId, type: e.type, payload: e.payload });
-    await producer.send({ topic, messages: [{ key: `${TENANT}/${eventId}`, value }] });
+    const value = await serde.encode(eventTopicKeyOf(e.type), { tenantId: TENANT, eventId, type: e.type, payload: e.payload });
+    await producer.send({ topic, messages: [{ key: eventKey(TENANT, eventId), value }] });
     say(`${time()} ⇒ produced ${e.type} (${e.label})`);
   }
   return {

@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const reports = await ensureTopics(
     admin,
     { topics: config.kafka.topics, partitions: config.kafka.partitions, replicationFactor: config.kafka.replicationFactor },
-    new AvroSerde(createRegistry(config.registry)),
+    new AvroSerde(createRegistry(config.registry), config.kafka.topics),
   );
   await admin.disconnect();
   say(`  ${reports.filter((r) => r.created).length} created, ${reports.filter((r) => !r.created).length} already there; ${reports.filter((r) => r.schemaId).length} schemas registered`);

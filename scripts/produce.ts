@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadBaseConfig } from '@triggers/config';
-import { ContractError, EVENT_TYPES, EVENT_TYPE_IDS, eventTopicKeyOf, isEventType } from '@triggers/contracts';
+import { ContractError, EVENT_TYPES, EVENT_TYPE_IDS, HEADERS, eventKey, eventTopicKeyOf, isEventType } from '@triggers/contracts';
 import { AvroSerde, createIdempotentProducer, createKafka, createRegistry } from '@triggers/kafka';
 import { createLogger } from '@triggers/logging';
 
@@ -62,13 +62,13 @@ async function main(): Promise<void> {
   const type = event.type as keyof typeof EVENT_TYPES;
   const config = loadBaseConfig('producer', { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
   const logger = createLogger({ app: 'producer', level: config.logLevel, destination: process.stderr as never });
-  const topic = config.kafka.topics[eventTopicKeyOf(type)];
-  const schema = EVENT_TYPES[type].schema;
-  const serde = new AvroSerde(createRegistry(config.registry));
+  const topicKey = eventTopicKeyOf(type);
+  const topic = config.kafka.topics[topicKey];
+  const serde = new AvroSerde(createRegistry(config.registry), config.kafka.topics);
 
   // Validate once before connecting, so a payload that does not fit fails fast and clearly.
   const notes = { ignoredFields: [] as string[] };
-  await serde.encode(topic, schema, { tenantId: values.tenant, eventId: 'check', type, payload: event.payload }, notes);
+  await serde.encode(topicKey, { tenantId: values.tenant, eventId: 'check', type, payload: event.payload }, notes);
   if (notes.ignoredFields.length > 0) {
     process.stderr.write(`warning: fields not in the ${type} schema are not sent: ${notes.ignoredFields.join(', ')}\n`);
   }
@@ -87,9 +87,9 @@ async function main(): Promise<void> {
       for (let i = 0; i < n; i++) {
         const eventId = randomUUID();
         ids.push(eventId);
-        const value = await serde.encode(topic, schema, { tenantId: values.tenant, eventId, type, payload: event.payload });
+        const value = await serde.encode(topicKey, { tenantId: values.tenant, eventId, type, payload: event.payload });
         // Same tenant and lead (or activity) → same partition, so one lead's events stay in order.
-        messages.push({ key: `${values.tenant}/${routing || eventId}`, value, headers: { 'event-type': type } });
+        messages.push({ key: eventKey(values.tenant, routing || eventId), value, headers: { [HEADERS.eventType]: type } });
       }
       const results = await producer.send({ topic, messages });
       if (verbose) {

@@ -39,7 +39,7 @@ async function main(): Promise<void> {
         minInsyncReplicas: provisioning.minInsyncReplicas,
         retentionMs: provisioning.logRetentionMs ? { log: provisioning.logRetentionMs } : undefined,
       },
-      new AvroSerde(createRegistry(config.registry)),
+      new AvroSerde(createRegistry(config.registry), config.kafka.topics),
     );
     for (const r of reports) {
       const state = r.created ? 'created' : r.drift.length > 0 ? 'differs' : 'exists ';

@@ -1,5 +1,5 @@
 import { Partitioners, Producer } from 'kafkajs';
-import { LogRecord, SCHEMAS, logIdFor, newLogRecord } from '@triggers/contracts';
+import { LogRecord, logIdFor, newLogRecord, triggerKey } from '@triggers/contracts';
 import { EVENT_LOGS_COLLECTION } from '@triggers/mongo';
 import { MongoClient } from 'mongodb';
 import { AppProcess, readTopic, startHealthyApp, startScratchFerretDB, uniqueId, useTestContext, waitFor } from '@triggers/testing';
@@ -43,7 +43,7 @@ describe('log-sink', () => {
     const topic = ctx().config.kafka.topics.log;
     for (let i = 0; i < records.length; i += 1000) {
       const chunk = records.slice(i, i + 1000);
-      const messages = await Promise.all(chunk.map(async (r) => ({ key: `${r.tenantId}/${r.triggerId}`, value: await ctx().serde.encode(topic, SCHEMAS.logRecord, r) })));
+      const messages = await Promise.all(chunk.map(async (r) => ({ key: triggerKey(r.tenantId, r.triggerId!), value: await ctx().serde.encode('log', r) })));
       await producer.send({ topic, messages });
     }
   }

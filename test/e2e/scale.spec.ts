@@ -82,7 +82,7 @@ describe('scaling the consumers', () => {
       const triggerId = uniqueId('trigger');
       await driver.trigger(tenantId, triggerId, { version: 1, name: 'scale', eventType: 'agent.wrap', enabled: true, conditions: [], actions: [{ action: 'webhook', parameters: { url: receiver.url } }] });
       const commands = Array.from({ length: 600 }, (_, i) =>
-        newWebhookCommand({ tenantId, triggerId, eventId: `evt-${i}`, eventType: 'agent.wrap', actionIndex: 0, url: `${receiver.url}/${i}`, body: '{}', origin: 'event', now: Date.now(), windowMs: 60_000 }),
+        newWebhookCommand({ tenantId, triggerId, eventId: `evt-${i}`, eventType: 'agent.wrap', actionIndex: 0, url: `${receiver.url}/${i}`, body: '{}', origin: 'event', now: Date.now() }),
       );
       const send = (from: number, to: number) => Promise.all(commands.slice(from, to).map((c) => driver.webhookCommands([c], c.commandId)));
       await shareThenFailOver('webhook-dispatcher', { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' }, () => send(0, 300).then(() => undefined));

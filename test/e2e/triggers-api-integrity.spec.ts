@@ -163,7 +163,7 @@ describe('signing secrets at rest', () => {
     expect(rotated.status).toBeLessThan(300);
     const dispatcher = await startHealthyApp(ctx().env, 'webhook-dispatcher', { SECRETS_KEY: newKey, SECRETS_KEYS_PREVIOUS: oldKey, WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' });
     running.push(dispatcher);
-    const command: WebhookCommand = newWebhookCommand({ tenantId: 'sealed', triggerId: created.body.id, eventId: 'e-rot', eventType: 'agent.wrap', actionIndex: 0, url: receiver.url, body: '{"type":"agent.wrap","payload":{}}', origin: 'event', now: Date.now(), windowMs: 60_000 });
+    const command: WebhookCommand = newWebhookCommand({ tenantId: 'sealed', triggerId: created.body.id, eventId: 'e-rot', eventType: 'agent.wrap', actionIndex: 0, url: receiver.url, body: '{"type":"agent.wrap","payload":{}}', origin: 'event', now: Date.now() });
     const driver = new PipelineDriver(ctx());
     await driver.webhookCommands([command]);
     await driver.close();

@@ -274,7 +274,8 @@ describe('triggers-api', () => {
       const mine = decoded.find((c) => c.commandId === res.body.commands[0].commandId)!;
       expect(mine).toMatchObject({ origin: 'test', url: 'https://hooks.example/a', attempt: 1, tenantId: 'acme', triggerId: created.body.id });
       expect(mine.body).toBe(JSON.stringify(sampleEvent('inbound.queue.abandon')));
-      expect(mine.deadline - mine.firstAttemptAt).toBe(48 * 3600_000);
+      // The dispatcher's 48-hour window counts from the first attempt the command carries (retry-policy.spec).
+      expect(Date.now() - mine.firstAttemptAt).toBeLessThan(5 * 60_000);
       const lead = await acme.post('/v1/triggers', { name: 'lead', eventType: 'agent.wrap', parameters: SPEC['move-lead-by-wrap-code.json'].parameters });
       expect((await acme.post(`/v1/triggers/${lead.body.id}/test`)).status).toBe(409);
     });

@@ -29,7 +29,7 @@ describe('webhook-dispatcher crash', () => {
     const triggerId = uniqueId('trigger');
     await driver.trigger(tenantId, triggerId, { version: 1, name: 'burst', eventType: 'agent.wrap', enabled: true, conditions: [], actions: [{ action: 'webhook', parameters: { url: receiver.url } }] });
     const commands = Array.from({ length: 5000 }, (_, i) =>
-      newWebhookCommand({ tenantId, triggerId, eventId: `evt-${i}`, eventType: 'agent.wrap', actionIndex: 0, url: `${receiver.url}/${i}`, body: `{"i":${i}}`, origin: 'event', now: Date.now(), windowMs: 60_000 }),
+      newWebhookCommand({ tenantId, triggerId, eventId: `evt-${i}`, eventType: 'agent.wrap', actionIndex: 0, url: `${receiver.url}/${i}`, body: `{"i":${i}}`, origin: 'event', now: Date.now() }),
     );
     // Spread over the partitions by command, as many triggers would be.
     for (let i = 0; i < commands.length; i += 500) await Promise.all(commands.slice(i, i + 500).map((c) => driver.webhookCommands([c], c.commandId)));

@@ -51,7 +51,7 @@ describe('webhook-dispatcher SSRF guard', () => {
     const triggerId = uniqueId('trigger');
     await driver.trigger(tenantId, triggerId, { version: 1, name: 'ssrf', eventType: 'agent.wrap', enabled: true, conditions: [], actions: [{ action: 'webhook', parameters: { url: 'https://example.com/' } }] });
     const commands = cases.map(([url], i) =>
-      newWebhookCommand({ tenantId, triggerId, eventId: `evt-${i}`, eventType: 'agent.wrap', actionIndex: 0, url, body: '{}', origin: 'event', now: Date.now(), windowMs: 60_000 }),
+      newWebhookCommand({ tenantId, triggerId, eventId: `evt-${i}`, eventType: 'agent.wrap', actionIndex: 0, url, body: '{}', origin: 'event', now: Date.now() }),
     );
     await driver.webhookCommands(commands);
     const logs = (await readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, { expected: cases.length, where: (r) => r.tenantId === tenantId, quietMs: 2000 })).map((r) => r.value);

@@ -16,6 +16,8 @@ import {
 } from '@triggers/testing';
 
 const RETRY_DELAY_MS = 2000;
+/** Attempts at about 0, 2, 4 and 6 s; the next would be at about 8 s, past the window. */
+const RETRY_WINDOW_MS = 3.5 * RETRY_DELAY_MS;
 const LOOPBACK = { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8,::1/128' };
 const newSecret = () => `whsec_${randomBytes(24).toString('base64')}`;
 
@@ -42,7 +44,7 @@ describe('webhook-dispatcher', () => {
   };
 
   const startDispatcher = async (env: Record<string, string> = {}) => {
-    const app = await startHealthyApp(ctx().env, 'webhook-dispatcher', { ...LOOPBACK, WEBHOOK_RETRY_DELAY_MS: String(RETRY_DELAY_MS), ...env });
+    const app = await startHealthyApp(ctx().env, 'webhook-dispatcher', { ...LOOPBACK, WEBHOOK_RETRY_DELAY_MS: String(RETRY_DELAY_MS), WEBHOOK_RETRY_WINDOW_MS: String(RETRY_WINDOW_MS), ...env });
     running.push(app);
     return app;
   };
@@ -64,8 +66,8 @@ describe('webhook-dispatcher', () => {
   };
 
   const body = webhookBody('agent.wrap', sampleEvent('agent.wrap').payload);
-  const command = (t: { tenantId: string; triggerId: string }, url: string, i: number, windowMs = 60_000): WebhookCommand =>
-    newWebhookCommand({ ...t, eventId: `evt-${i}-${uniqueId('e')}`, eventType: 'agent.wrap', actionIndex: 0, url, body, origin: 'event', now: Date.now(), windowMs });
+  const command = (t: { tenantId: string; triggerId: string }, url: string, i: number): WebhookCommand =>
+    newWebhookCommand({ ...t, eventId: `evt-${i}-${uniqueId('e')}`, eventType: 'agent.wrap', actionIndex: 0, url, body, origin: 'event', now: Date.now() });
 
   const logsOf = (tenantId: string, expected: number, quietMs = 1000) =>
     readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, { expected, where: (r) => r.tenantId === tenantId, quietMs }).then((rs) => rs.map((r) => r.value));
@@ -122,7 +124,7 @@ describe('webhook-dispatcher', () => {
       const r = await receiver(() => ({ status: 503 }));
       const t = await tenantWithTrigger(r.url);
       // Attempts at about 0, 2, 4 and 6 s; the next would be at about 8 s, past the 7 s window.
-      const c = command(t, r.url, 1, 3.5 * RETRY_DELAY_MS);
+      const c = command(t, r.url, 1);
       await driver.webhookCommands([c]);
       const logs = await logsOf(t.tenantId, 4, 3000);
       const gaveUp = logs.filter((l) => l.step === 'webhook.gave_up');

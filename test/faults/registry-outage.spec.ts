@@ -136,7 +136,7 @@ describe('a schema registry outage while the consumers start', () => {
       body: JSON.stringify({ schema: JSON.stringify(variant) }),
     });
     const newId = ((await registered.json()) as { id: number }).id;
-    const standard = await ctx().serde.encode(topics['events.agent.wrap'], 'triggers.events.AgentWrapEvent', { tenantId, eventId: 'new-schema-1', ...wrap });
+    const standard = await ctx().serde.encode('events.agent.wrap', { tenantId, eventId: 'new-schema-1', ...wrap });
     expect(standard.readInt32BE(1)).not.toBe(newId);
     const withNewId = Buffer.concat([standard, Buffer.from([0])]);
     withNewId.writeInt32BE(newId, 1);

@@ -1,5 +1,5 @@
 import { Partitioners } from 'kafkajs';
-import { LogRecord, SCHEMAS, WebhookCommand, newWebhookCommand } from '@triggers/contracts';
+import { HEADERS, LogRecord, WebhookCommand, newWebhookCommand, triggerKey } from '@triggers/contracts';
 import { AppProcess, PipelineDriver, WebhookReceiver, readDecoded, startHealthyApp, startWebhookReceiver, uniqueId, useTestContext, waitForConsumed } from '@triggers/testing';
 
 /**
@@ -36,7 +36,7 @@ describe('a stale retry of a delivered webhook', () => {
     const producer = ctx().kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     const retry = { ...command, attempt, dueAt: Date.now() };
-    await producer.send({ topic, messages: [{ key: `${command.tenantId}/${command.triggerId}`, value: await ctx().serde.encode(topic, SCHEMAS.webhookCommand, retry), headers: { 'due-at': String(retry.dueAt) } }] });
+    await producer.send({ topic, messages: [{ key: triggerKey(command.tenantId, command.triggerId), value: await ctx().serde.encode('webhookRetry', retry), headers: { [HEADERS.dueAt]: String(retry.dueAt) } }] });
     await producer.disconnect();
   };
 
@@ -44,7 +44,7 @@ describe('a stale retry of a delivered webhook', () => {
     const tenantId = uniqueId('tenant');
     const triggerId = uniqueId('trigger');
     await driver.trigger(tenantId, triggerId, { version: 1, name: 'hook', eventType: 'agent.wrap', enabled: true, conditions: [], actions: [{ action: 'webhook', parameters: { url: receiver.url } }] });
-    const command = newWebhookCommand({ tenantId, triggerId, eventId: uniqueId('e'), eventType: 'agent.wrap', actionIndex: 0, url: `${receiver.url}/once`, body: '{"type":"agent.wrap"}', origin: 'event', now: Date.now(), windowMs: 60_000 });
+    const command = newWebhookCommand({ tenantId, triggerId, eventId: uniqueId('e'), eventType: 'agent.wrap', actionIndex: 0, url: `${receiver.url}/once`, body: '{"type":"agent.wrap"}', origin: 'event', now: Date.now() });
     const ofCommand = (r: { headers: Record<string, string> }) => r.headers['webhook-id'] === command.commandId;
     const groupId = `${ctx().namespace}-webhook-dispatcher`;
     const retryTopic = ctx().config.kafka.topics.webhookRetry;

@@ -1,5 +1,5 @@
 import { Partitioners } from 'kafkajs';
-import { SCHEMAS, WebhookCommand, newWebhookCommand } from '@triggers/contracts';
+import { WebhookCommand, newWebhookCommand } from '@triggers/contracts';
 import { TransientError } from '@triggers/errors';
 import { TransactionalProcessor, createTopicsAndWait } from '@triggers/kafka';
 import { TestContext, createTestContext, readTopic, uniqueId, waitFor } from '@triggers/testing';
@@ -11,7 +11,7 @@ async function sendCommands(ctx: TestContext, topic: string, eventIds: string[])
   const messages = await Promise.all(
     eventIds.map(async (eventId) => ({
       key: eventId,
-      value: await ctx.serde.encode(topic, SCHEMAS.webhookCommand, newWebhookCommand({ tenantId: 't', triggerId: 'tr', eventId, eventType: 'agent.wrap', actionIndex: 0, url: 'https://hooks.example/', body: '{}', origin: 'event', now: Date.now(), windowMs: 60_000 })),
+      value: await ctx.serde.encode('webhookCommands', newWebhookCommand({ tenantId: 't', triggerId: 'tr', eventId, eventType: 'agent.wrap', actionIndex: 0, url: 'https://hooks.example/', body: '{}', origin: 'event', now: Date.now() })),
     })),
   );
   await producer.send({ topic, messages });
@@ -71,7 +71,7 @@ describe('Kafka transactions on the local single-node broker', () => {
       topics: [input],
       logger: ctx.logger,
       serde: ctx.serde,
-      valueSchema: SCHEMAS.webhookCommand,
+      records: 'webhookCommands',
       deadLetterTopic: `${ctx.namespace}.dlq`,
       handler: { handle: (command, m, source, out) => out.push(output, { key: m.key, value: command.eventId.toUpperCase() }) },
     });
@@ -105,7 +105,7 @@ describe('Kafka transactions on the local single-node broker', () => {
       topics: [topicIn],
       logger: ctx.logger,
       serde: ctx.serde,
-      valueSchema: SCHEMAS.webhookCommand,
+      records: 'webhookCommands',
       deadLetterTopic: dlq,
       retryMinMs: 50,
       handler: {

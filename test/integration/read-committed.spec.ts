@@ -1,5 +1,5 @@
 import { Partitioners, Producer } from 'kafkajs';
-import { SCHEMAS, WebhookCommand, newWebhookCommand } from '@triggers/contracts';
+import { WebhookCommand, newWebhookCommand } from '@triggers/contracts';
 import { BatchConsumer, createTopicsAndWait } from '@triggers/kafka';
 import { uniqueId, useTestContext, waitFor } from '@triggers/testing';
 
@@ -16,7 +16,7 @@ describe('read_committed with overlapping aborted transactions', () => {
     const topic = `${ctx().namespace}.overlap`;
     await createTopicsAndWait(ctx().admin, [{ topic, numPartitions: 1 }, { topic: `${topic}.dlq`, numPartitions: 1 }]);
     const value = (eventId: string) =>
-      ctx().serde.encode(topic, SCHEMAS.webhookCommand, newWebhookCommand({ tenantId: 't', triggerId: 'tr', eventId, eventType: 'agent.wrap', actionIndex: 0, url: 'https://hooks.example/', body: '{}', origin: 'event', now: Date.now(), windowMs: 60_000 }));
+      ctx().serde.encode('webhookCommands', newWebhookCommand({ tenantId: 't', triggerId: 'tr', eventId, eventType: 'agent.wrap', actionIndex: 0, url: 'https://hooks.example/', body: '{}', origin: 'event', now: Date.now() }));
     const transactional = async () => {
       const p = ctx().kafka.producer({ transactionalId: uniqueId('tx'), idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
       await p.connect();
@@ -46,7 +46,7 @@ describe('read_committed with overlapping aborted transactions', () => {
       topics: [topic],
       logger: ctx().logger,
       serde: ctx().serde,
-      valueSchema: SCHEMAS.webhookCommand,
+      records: 'webhookCommands',
       deadLetterTopic: `${topic}.dlq`,
       handle: async (records) => void seen.push(...records.map((r) => r.value.eventId)),
     });

@@ -8,8 +8,7 @@ describe('Avro through the schema registry', () => {
   it.each(specPayloads().map((p) => [p.file, p] as const))(
     'golden: %s survives Confluent wire-format Avro byte-equal',
     async (_file, spec) => {
-      const topic = ctx().config.kafka.topics[eventTopicKeyOf(spec.event.type)];
-      const wire = await ctx().serde.encode(topic, EVENT_TYPES[spec.event.type].schema, {
+      const wire = await ctx().serde.encode(eventTopicKeyOf(spec.event.type), {
         tenantId: 'tenant-a',
         eventId: 'event-1',
         ...spec.event,
@@ -25,7 +24,7 @@ describe('Avro through the schema registry', () => {
 
   it('registers each topic under <topic>-value and gets the same id again', async () => {
     const topic = ctx().config.kafka.topics['events.agent.wrap'];
-    const first = await ctx().serde.register(topic, EVENT_TYPES['agent.wrap'].schema);
+    const first = await ctx().serde.register('events.agent.wrap');
     const latest = await ctx().serde.registry.getLatestSchemaId(`${topic}-value`);
     expect(latest).toBe(first);
   });
@@ -33,8 +32,9 @@ describe('Avro through the schema registry', () => {
   it('several processes registering a fresh subject at once all get its id (none refused for its compatibility level)', async () => {
     // Each serde has its own registry client, as separate apps do; the subject is new.
     const topic = `${ctx().config.kafka.topics['events.agent.wrap']}.race.${Date.now()}`;
-    const serdes = Array.from({ length: 8 }, () => new AvroSerde(createRegistry(ctx().config.registry)));
-    const ids = await Promise.all(serdes.map((s) => s.register(topic, EVENT_TYPES['agent.wrap'].schema)));
+    const topics = { ...ctx().config.kafka.topics, 'events.agent.wrap': topic };
+    const serdes = Array.from({ length: 8 }, () => new AvroSerde(createRegistry(ctx().config.registry), topics));
+    const ids = await Promise.all(serdes.map((s) => s.register('events.agent.wrap')));
     expect(new Set(ids).size).toBe(1);
     expect(await ctx().serde.registry.getLatestSchemaId(`${topic}-value`)).toBe(ids[0]);
   });
@@ -54,12 +54,11 @@ describe('Avro through the schema registry', () => {
   });
 
   it('decodes without waiting once a schema is known, and encodes values larger than the scratch buffer', async () => {
-    const topic = ctx().config.kafka.topics['events.agent.wrap'];
     const wrap = specPayloads().find((p) => p.event.type === 'agent.wrap')!.event;
     // A fresh serde has fetched no writer schema yet: the first message must go through decode().
-    const serde = new AvroSerde(ctx().serde.registry);
+    const serde = new AvroSerde(ctx().serde.registry, ctx().config.kafka.topics);
     const big = { ...(wrap.payload as Record<string, unknown>), callerNumber: 'x'.repeat(200_000) };
-    const encode = await serde.encoderFor(topic, EVENT_TYPES['agent.wrap'].schema);
+    const encode = await serde.encoderFor('events.agent.wrap');
     const wire = encode({ tenantId: 't', eventId: 'e', type: 'agent.wrap', payload: big });
     const small = encode({ tenantId: 't', eventId: 'e2', ...wrap });
     expect(serde.decodeKnown(wire)).toBeUndefined();
@@ -75,8 +74,7 @@ describe('Avro through the schema registry', () => {
     await expect(ctx().serde.decode(Buffer.from('{"type":"agent.wrap"}'))).rejects.toThrow(/not Confluent Avro/);
     const unknownId = Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0, 1, 2, 3]);
     await expect(ctx().serde.decode(unknownId)).rejects.toThrow(/unknown schema id/);
-    const topic = ctx().config.kafka.topics['events.agent.wrap'];
-    const id = await ctx().serde.register(topic, EVENT_TYPES['agent.wrap'].schema);
+    const id = await ctx().serde.register('events.agent.wrap');
     const truncated = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), Buffer.from([2, 4])]);
     truncated.writeInt32BE(id, 1);
     await expect(ctx().serde.decode(truncated)).rejects.toThrow(/does not decode/);

@@ -1,5 +1,5 @@
 import type { KafkaMessage } from 'kafkajs';
-import { SCHEMAS, WebhookCommand, newWebhookCommand } from '@triggers/contracts';
+import { HEADERS, WebhookCommand, dueAtOf, newWebhookCommand } from '@triggers/contracts';
 import { WindowedConsumer, createIdempotentProducer, createTopicsAndWait } from '@triggers/kafka';
 import { createLogger } from '@triggers/logging';
 import { uniqueId, useTestContext, waitFor } from '@triggers/testing';
@@ -15,8 +15,8 @@ describe('WindowedConsumer', () => {
     const dueAt = Date.now() + 8_000;
     const producer = createIdempotentProducer(ctx().kafka);
     await producer.connect();
-    const command = (eventId: string) => newWebhookCommand({ tenantId: 't', triggerId: 'tr', eventId, eventType: 'agent.wrap', actionIndex: 0, url: 'https://hooks.example/', body: '{}', origin: 'event', now: Date.now(), windowMs: 60_000 });
-    const messages = await Promise.all([0, 1].map(async (partition) => ({ partition, key: `k${partition}`, value: await ctx().serde.encode(topic, SCHEMAS.webhookCommand, command(`v${partition}`)), headers: { 'due-at': String(dueAt) } })));
+    const command = (eventId: string) => newWebhookCommand({ tenantId: 't', triggerId: 'tr', eventId, eventType: 'agent.wrap', actionIndex: 0, url: 'https://hooks.example/', body: '{}', origin: 'event', now: Date.now() });
+    const messages = await Promise.all([0, 1].map(async (partition) => ({ partition, key: `k${partition}`, value: await ctx().serde.encode('webhookCommands', command(`v${partition}`)), headers: { [HEADERS.dueAt]: String(dueAt) } })));
     await producer.send({ topic, messages });
     await producer.disconnect();
 
@@ -29,11 +29,11 @@ describe('WindowedConsumer', () => {
         topics: [topic],
         logger,
         serde: ctx().serde,
-        valueSchema: SCHEMAS.webhookCommand,
+        records: 'webhookCommands',
         deadLetterTopic: `${topic}.dlq`,
         maxInFlight: 10,
         sessionTimeoutMs: 6000,
-        dueAt: (m: KafkaMessage) => Number(m.headers!['due-at']!.toString()),
+        dueAt: (m: KafkaMessage) => dueAtOf(m.headers)!,
         handle: async (c) => void handled.push({ value: c.eventId, at: Date.now() }),
       });
     const a = consumer();

@@ -33,8 +33,6 @@ export interface ApiConfig extends BaseConfig {
   redriveIntervalMs: number;
   /** How long a request waits for its change to reach the config topic before answering. */
   publishTimeoutMs: number;
-  /** The webhook window, for commands the API creates (test sends, redeliveries). */
-  webhook: WebhookTimingConfig;
   /** Seals webhook signing secrets before they are stored or published. */
   secretsKeyring: SecretKeyring;
   /** Ranges webhook URLs may name although special (the dispatcher's WEBHOOK_ALLOWED_CIDRS). */
@@ -54,13 +52,12 @@ export interface MatcherConfig extends BaseConfig {
   instanceId: string;
   /** Longest a transaction may stay open; bounds how long a crashed instance can hold readers back. */
   transactionTimeoutMs: number;
-  /** Deadline of the webhook commands it makes (first attempt + the retry window). */
-  webhook: WebhookTimingConfig;
 }
 
 /** webhook-dispatcher: delivery, retries, SSRF guard. */
 export interface DispatcherConfig extends BaseConfig {
   groupId: string;
+  /** The retry rule (delay, window) and the timeouts and size cap of one attempt. */
   webhook: WebhookTimingConfig;
   /** CIDRs webhooks may reach although private or loopback (local demos and tests). */
   allowedCidrs: string[];
@@ -119,7 +116,6 @@ export const appConfig = {
       secretOverlapMs: v.WEBHOOK_SECRET_OVERLAP_MS,
       redriveIntervalMs: v.CONFIG_REDRIVE_INTERVAL_MS,
       publishTimeoutMs: v.CONFIG_PUBLISH_TIMEOUT_MS,
-      webhook: loadWebhookTimingConfig(env),
       secretsKeyring: secretsKeyring(env),
       allowedCidrs: v.WEBHOOK_ALLOWED_CIDRS ?? [],
       maxBodyBytes: v.API_MAX_BODY_BYTES,
@@ -141,7 +137,6 @@ export const appConfig = {
       groupId: group(env, b),
       instanceId: v.MATCHER_INSTANCE_ID,
       transactionTimeoutMs: v.MATCHER_TRANSACTION_TIMEOUT_MS,
-      webhook: loadWebhookTimingConfig(env),
     };
   },
   'webhook-dispatcher': (env: Env = process.env): DispatcherConfig => {

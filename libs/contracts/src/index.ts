@@ -8,3 +8,5 @@ export * from './messages';
 export * from './webhook-commands';
 export * from './samples';
 export * from './log-records';
+export * from './keys';
+export * from './headers';

@@ -34,7 +34,6 @@ export interface WebhookCommand {
   body: string;
   attempt: number;
   firstAttemptAt: number;
-  deadline: number;
   dueAt: number | null;
   origin: 'event' | 'test' | 'manual';
 }
@@ -82,11 +81,3 @@ export interface LogRecord {
   http: HttpExchange | null;
   nextDueAt: number | null;
 }
-
-/** Full names of the record schemas messages are written with. */
-export const SCHEMAS = {
-  triggerConfig: 'triggers.config.TriggerConfig',
-  webhookCommand: 'triggers.commands.WebhookCommand',
-  leadCommand: 'triggers.commands.LeadCommand',
-  logRecord: 'triggers.log.LogRecord',
-} as const;

@@ -4,7 +4,11 @@ import { EVENT_TYPE_IDS, EventType, EVENT_TYPES } from './event-types';
 export interface TopicSpec {
   /** Default name; its first segment is the namespace (`triggers`), its last the version. */
   name: string;
-  /** Full name of the Avro record its values carry; absent for raw (dead-letter) topics. */
+  /**
+   * Full name of the Avro record its values carry, the one home of topic ↔ schema: encoders are
+   * taken by topic key. Absent for dead-letter topics, whose values are copies of messages that
+   * could not be handled, byte for byte, whatever they were.
+   */
   valueSchema?: string;
   cleanupPolicy: 'delete' | 'compact';
   /** How long a delete topic keeps messages (`retention.ms`); compacted topics keep the latest forever. */
@@ -79,7 +83,7 @@ export const KAFKA_TOPICS = {
     name: 'triggers.deadletter.webhook.v1',
     cleanupPolicy: 'delete',
     retentionMs: 30 * DAY,
-    doc: 'Webhook commands given up after the retry window, or unreadable',
+    doc: 'Webhook commands given up after the retry window, or unreadable, as read from their topic',
   },
   deadLetterLead: {
     name: 'triggers.deadletter.lead.v1',
@@ -105,8 +109,8 @@ export type TopicNames = Record<TopicKey, string>;
 export const TOPIC_KEYS = Object.keys(KAFKA_TOPICS) as TopicKey[];
 
 /** The key of the topic carrying events of `type`. */
-export function eventTopicKeyOf(type: EventType): TopicKey {
-  return eventTopicKey(type);
+export function eventTopicKeyOf(type: EventType): RecordTopicKey {
+  return eventTopicKey(type) as RecordTopicKey;
 }
 
 /**
@@ -134,4 +138,19 @@ export function topicEnvVar(key: TopicKey): string {
       .replace(/[.]/g, '_')
       .toUpperCase()
   );
+}
+
+/** A topic that carries Avro records of one schema (every topic but the dead-letter ones). */
+export type RecordTopicKey = Exclude<TopicKey, `deadLetter${string}`>;
+
+/** The schema of the records `key` carries. */
+export function valueSchemaOf(key: RecordTopicKey): string {
+  const schema = (KAFKA_TOPICS[key] as TopicSpec).valueSchema;
+  if (!schema) throw new Error(`topic ${key} carries no Avro records`);
+  return schema;
+}
+
+/** Whether `key` carries Avro records (dead-letter topics carry copies of raw messages). */
+export function carriesRecords(key: TopicKey): key is RecordTopicKey {
+  return (KAFKA_TOPICS[key] as TopicSpec).valueSchema !== undefined;
 }

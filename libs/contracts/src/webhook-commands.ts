@@ -18,10 +18,8 @@ export function webhookBody(type: string, payload: unknown): string {
 /** What {@link newWebhookCommand} needs. */
 export interface NewWebhookCommand
   extends Pick<WebhookCommand, 'tenantId' | 'triggerId' | 'eventId' | 'eventType' | 'actionIndex' | 'url' | 'body' | 'origin'> {
-  /** When the first attempt is made (epoch ms). */
+  /** When the first attempt is made (epoch ms); the dispatcher's retry window counts from it. */
   now: number;
-  /** The retry window: no attempt starts after now + windowMs. */
-  windowMs: number;
   /** Defaults to {@link commandIdFor}; a redelivery keeps the original id. */
   commandId?: string;
 }
@@ -39,7 +37,6 @@ export function newWebhookCommand(c: NewWebhookCommand): WebhookCommand {
     body: c.body,
     attempt: 1,
     firstAttemptAt: c.now,
-    deadline: c.now + c.windowMs,
     dueAt: null,
     origin: c.origin,
   };

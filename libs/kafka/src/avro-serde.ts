@@ -8,10 +8,13 @@ import {
   AVRO_OPTIONS,
   ContractError,
   ConversionNotes,
+  RecordTopicKey,
+  TopicNames,
   avroToJson,
   contractType,
   jsonToAvro,
   schemaCatalog,
+  valueSchemaOf,
 } from '@triggers/contracts';
 
 const MAGIC_BYTE = 0;
@@ -105,22 +108,29 @@ export class AvroSerde {
   /** Where encoders write before copying out exactly the bytes used; grown on demand. */
   private scratch = Buffer.allocUnsafe(64 * 1024);
 
-  constructor(readonly registry: SchemaRegistry) {}
+  /**
+   * @param topics the topic names in force: values are encoded by topic key, with the schema the
+   *   topic declares ({@link valueSchemaOf}), the one home of topic ↔ schema.
+   */
+  constructor(
+    readonly registry: SchemaRegistry,
+    readonly topics: TopicNames,
+  ) {}
 
   /**
-   * Registers `schemaName` (a record of `schemas/`) under `<topic>-value` and returns its id.
+   * Registers the schema `key`'s topic declares under `<topic>-value` and returns its id.
    * Registering an unchanged schema again returns the same id, so this is safe at every start.
    */
-  register(topic: string, schemaName: string): Promise<number> {
-    const key = `${topic}\u0000${schemaName}`;
-    let id = this.ids.get(key);
+  register(key: RecordTopicKey): Promise<number> {
+    const topic = this.topics[key];
+    const schemaName = valueSchemaOf(key);
+    let id = this.ids.get(topic);
     if (!id) {
-      id = this.registerOnce(`${topic}-value`, JSON.stringify(schemaCatalog().selfContained(schemaName)))
-        .catch((err: unknown) => {
-          this.ids.delete(key);
-          throw registryError(`registering ${schemaName} for ${topic}`, err, () => new RegistryRefusedError(`registering ${schemaName} for ${topic}: ${String(err)}`, err));
-        });
-      this.ids.set(key, id);
+      id = this.registerOnce(`${topic}-value`, JSON.stringify(schemaCatalog().selfContained(schemaName))).catch((err: unknown) => {
+        this.ids.delete(topic);
+        throw registryError(`registering ${schemaName} for ${topic}`, err, () => new RegistryRefusedError(`registering ${schemaName} for ${topic}: ${String(err)}`, err));
+      });
+      this.ids.set(topic, id);
     }
     return id;
   }
@@ -150,22 +160,22 @@ export class AvroSerde {
   }
 
   /**
-   * A synchronous encoder of `schemaName` values for `topic`, once the schema is registered: hot
-   * loops take it once per batch instead of awaiting every message.
+   * A synchronous encoder of the records `key`'s topic carries, once its schema is registered:
+   * hot loops take it once per batch instead of awaiting every message.
    * The encoder throws ContractError when a value does not fit the schema (not retriable).
    */
-  async encoderFor(topic: string, schemaName: string): Promise<(value: unknown, notes?: ConversionNotes) => Buffer> {
-    const type = contractType(schemaName);
-    const id = await this.register(topic, schemaName);
+  async encoderFor(key: RecordTopicKey): Promise<(value: unknown, notes?: ConversionNotes) => Buffer> {
+    const type = contractType(valueSchemaOf(key));
+    const id = await this.register(key);
     return (value, notes) => this.encodeWith(type, id, jsonToAvro(type, value, '', notes));
   }
 
   /**
-   * Encodes `value` for `topic` with `schemaName`.
+   * Encodes `value` as a record of `key`'s topic.
    * @throws ContractError when the value does not fit the schema (not retriable).
    */
-  async encode(topic: string, schemaName: string, value: unknown, notes?: ConversionNotes): Promise<Buffer> {
-    return (await this.encoderFor(topic, schemaName))(value, notes);
+  async encode(key: RecordTopicKey, value: unknown, notes?: ConversionNotes): Promise<Buffer> {
+    return (await this.encoderFor(key))(value, notes);
   }
 
   /** Header and body written once into the scratch buffer, then copied out at their exact size. */

@@ -1,3 +1,4 @@
+import type { RecordTopicKey } from '@triggers/contracts';
 import { randomUUID } from 'node:crypto';
 import type { Admin, IHeaders, Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
@@ -14,8 +15,8 @@ export interface CompactedTopicReaderOptions<T> {
   /** Prefix of the throwaway group id (a random suffix is added). */
   groupIdPrefix: string;
   serde: AvroSerde;
-  /** The record every value must be. */
-  valueSchema: string;
+  /** Whose records the values must be (the topic key, or the key of a topic it copies). */
+  records: RecordTopicKey;
   /** Applies one record in offset order; a null value is a tombstone. */
   apply: (key: string, value: T | null, offset: string, headers: IHeaders) => void;
   /**
@@ -51,7 +52,7 @@ export class CompactedTopicReader<T> {
   constructor(private readonly options: CompactedTopicReaderOptions<T>) {
     const groupId = `${options.groupIdPrefix}-${randomUUID()}`;
     this.status = new ConsumerStatus(groupId, options.metrics);
-    this.judge = new MessageJudge<T>({ serde: options.serde, valueSchema: options.valueSchema, logger: options.logger, status: this.status });
+    this.judge = new MessageJudge<T>({ serde: options.serde, records: options.records, logger: options.logger, status: this.status });
     this.group = new SupervisedConsumer({
       kafka: options.kafka,
       groupId,

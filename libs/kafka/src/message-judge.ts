@@ -1,6 +1,6 @@
 import type { Kafka, KafkaMessage, Message } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { ContractError } from '@triggers/contracts';
+import { ContractError, RecordTopicKey, valueSchemaOf } from '@triggers/contracts';
 import { classify } from '@triggers/errors';
 import type { Logger } from '@triggers/logging';
 import type { AvroSerde } from './avro-serde';
@@ -29,8 +29,11 @@ export class AbandonedError extends Error {
 /** What every consumer engine needs to read its values and dead-letter poison. */
 export interface MessageJudgeOptions<T> {
   serde: AvroSerde;
-  /** The record (a name in `schemas/`) every message must be, or the record per topic. */
-  valueSchema: string | ((topic: string) => string);
+  /**
+   * Whose records the messages must be: a topic key (its declared schema), or one per topic read
+   * (the matcher's event topics). Tests and benches may read a topic of their own as one of these.
+   */
+  records: RecordTopicKey | ((topic: string) => RecordTopicKey);
   /** Further checks of a decoded value; whatever it throws is poison unless it says otherwise. */
   check?: (value: T, source: MessageSource) => void;
   /** Where poison goes (the compacted-topic reader reports poison to its app instead). */
@@ -75,8 +78,8 @@ export class MessageJudge<T> {
   }
 
   private schemaOf(topic: string): string {
-    const s = this.options.valueSchema;
-    return typeof s === 'string' ? s : s(topic);
+    const r = this.options.records;
+    return valueSchemaOf(typeof r === 'string' ? r : r(topic));
   }
 
   private checked(decoded: { schemaName: string; value: T }, source: MessageSource): T {

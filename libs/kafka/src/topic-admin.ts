@@ -1,7 +1,7 @@
 import { classify } from '@triggers/errors';
 import { ConfigResourceTypes } from 'kafkajs';
 import type { Admin, ITopicConfig } from 'kafkajs';
-import { KAFKA_TOPICS, TOPIC_KEYS, TopicKey, TopicNames } from '@triggers/contracts';
+import { KAFKA_TOPICS, RecordTopicKey, TOPIC_KEYS, TopicKey, TopicNames, carriesRecords } from '@triggers/contracts';
 import type { AvroSerde } from './avro-serde';
 
 /** How {@link ensureTopics} creates topics. */
@@ -83,8 +83,7 @@ export async function ensureTopics(admin: Admin, layout: TopicLayout, serde?: Av
   const reports: TopicReport[] = [];
   for (const key of TOPIC_KEYS) {
     const name = layout.topics[key];
-    const schema = (KAFKA_TOPICS[key] as { valueSchema?: string }).valueSchema;
-    const schemaId = schema && serde ? await registerPatiently(serde, name, schema) : undefined;
+    const schemaId = serde && carriesRecords(key) ? await registerPatiently(serde, key) : undefined;
     reports.push({ key, name, created: created.has(name), schemaId, drift: drift.get(key) ?? [] });
   }
   return reports;
@@ -94,11 +93,11 @@ export async function ensureTopics(admin: Admin, layout: TopicLayout, serde?: Av
  * Registers a schema, waiting out a registry that does not answer yet (one just started takes a
  * while to accept its first writes): up to a minute, then the error stands.
  */
-async function registerPatiently(serde: AvroSerde, topic: string, schema: string): Promise<number> {
+async function registerPatiently(serde: AvroSerde, key: RecordTopicKey): Promise<number> {
   const until = Date.now() + 60_000;
   for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
     try {
-      return await serde.register(topic, schema);
+      return await serde.register(key);
     } catch (err) {
       if (classify(err).kind !== 'transient' || Date.now() + delay > until) throw err;
       await new Promise((r) => setTimeout(r, delay));

@@ -1,5 +1,6 @@
 import type { Db } from 'mongodb';
 import { z } from 'zod';
+import { leadKey, listKey } from '@triggers/contracts';
 
 /** Collections of the embedded leads store (the lead-mover's `mongo` adapter). */
 export const LEADS_COLLECTION = 'leads';
@@ -67,7 +68,7 @@ export async function importLists(db: Db, tenantId: string, rows: Record<string,
   if (lists.length === 0) return 0;
   await ensureLeadIndexes(db);
   await db.collection<ListDocument>(LISTS_COLLECTION).bulkWrite(
-    lists.map((l) => ({ replaceOne: { filter: { _id: `${tenantId}/${l.listId}` }, replacement: { tenantId, ...l }, upsert: true } })),
+    lists.map((l) => ({ replaceOne: { filter: { _id: listKey(tenantId, l.listId) }, replacement: { tenantId, ...l }, upsert: true } })),
     { ordered: false },
   );
   return lists.length;
@@ -85,7 +86,7 @@ export async function importLeads(db: Db, tenantId: string, rows: Record<string,
   await db.collection<LeadDocument>(LEADS_COLLECTION).bulkWrite(
     leads.map((l) => ({
       updateOne: {
-        filter: { _id: `${tenantId}/${l.leadId}` },
+        filter: { _id: leadKey(tenantId, l.leadId) },
         update: { $set: { tenantId, ...l, updatedAt: now }, $setOnInsert: { appliedCommandIds: [] } },
         upsert: true,
       },

@@ -1,3 +1,4 @@
+import { triggerKey } from '@triggers/contracts';
 import type { CompiledTrigger } from './compile-trigger';
 import { ReadCache, compileTrigger } from './compile-trigger';
 import type { Trigger } from './trigger.model';
@@ -20,7 +21,7 @@ export class TriggerIndex {
   private readonly byId = new Map<string, IndexedTrigger>();
 
   private static key(tenantId: string, triggerId: string) {
-    return `${tenantId}/${triggerId}`;
+    return triggerKey(tenantId, triggerId);
   }
 
   /** Adds or replaces a trigger; returns false when `version` is older than the one held. */

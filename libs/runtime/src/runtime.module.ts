@@ -43,7 +43,7 @@ export class RuntimeModule {
       { provide: APP_LOGGER, useValue: logger },
       { provide: METRICS_REGISTRY, useValue: registry },
       { provide: KAFKA, useFactory: () => createKafka(config.kafka, logger) },
-      { provide: AVRO_SERDE, useFactory: () => new AvroSerde(createRegistry(config.registry)) },
+      { provide: AVRO_SERDE, useFactory: () => new AvroSerde(createRegistry(config.registry), config.kafka.topics) },
       ...(options.mongo
         ? [
             // The app starts even when MongoDB is down; /healthz reports it until it is back.

@@ -1,6 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { SCHEMAS, TriggerConfigRecord } from '@triggers/contracts';
+import { TriggerConfigRecord } from '@triggers/contracts';
 import { AvroSerde, CompactedTopicReader } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import type { HealthRegistry } from './health-checks';
@@ -59,7 +59,7 @@ export class TriggerConfigFeed {
       topic: config.kafka.topics.triggerConfig,
       groupIdPrefix: `${config.groupId}-config`,
       serde: this.options.serde,
-      valueSchema: SCHEMAS.triggerConfig,
+      records: 'triggerConfig',
       apply: (key, record, offset) => this.options.apply({ key, offset, record }),
       poison: (key, offset, error) => this.options.apply({ key, offset, error }),
       logger,

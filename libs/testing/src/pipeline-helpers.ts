@@ -3,7 +3,7 @@ import type { Producer } from 'kafkajs';
 import { createIdempotentProducer } from '@triggers/kafka';
 import { SecretBox, parseSecretsKey, secretContext } from '@triggers/secrets';
 import type { Db } from 'mongodb';
-import { EVENT_TYPES, EventType, LeadCommand, LogRecord, SCHEMAS, TopicKey, TriggerConfigRecord, WebhookCommand, commandIdFor, eventTopicKeyOf } from '@triggers/contracts';
+import { EventType, LeadCommand, LogRecord, RecordTopicKey, TriggerConfigRecord, WebhookCommand, commandIdFor, eventKey, eventTopicKeyOf, leadKey, triggerKey } from '@triggers/contracts';
 import { importLeads, importLists } from '@triggers/mongo';
 import type { TestContext } from './test-context';
 import { uniqueId } from './test-context';
@@ -71,9 +71,9 @@ export class PipelineDriver {
         const eventId = id(i);
         ids.push(eventId);
         const topic = this.ctx.config.kafka.topics[eventTopicKeyOf(e.type)];
-        const value = await this.ctx.serde.encode(topic, EVENT_TYPES[e.type].schema, { tenantId, eventId, type: e.type, payload: e.payload });
+        const value = await this.ctx.serde.encode(eventTopicKeyOf(e.type), { tenantId, eventId, type: e.type, payload: e.payload });
         if (!byTopic.has(topic)) byTopic.set(topic, []);
-        byTopic.get(topic)!.push({ key: `${tenantId}/${eventId}`, value });
+        byTopic.get(topic)!.push({ key: eventKey(tenantId, eventId), value });
       }
       await producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
     }
@@ -99,30 +99,30 @@ export class PipelineDriver {
     // Sealed with the context's SECRETS_KEY as the API seals them; tests sign-check with the plain ones.
     const box = new SecretBox({ current: parseSecretsKey(this.ctx.env.SECRETS_KEY), previous: [] });
     const sealed = (record?.webhookSecrets ?? [newTestSecret()]).map((s) => ({ ...s, secret: SecretBox.isSealed(s.secret) ? s.secret : box.seal(s.secret, secretContext(tenantId, triggerId, s.id)) }));
-    const value = record ? await this.ctx.serde.encode(topic, SCHEMAS.triggerConfig, { ...record, webhookSecrets: sealed, tenantId, triggerId, updatedAt: Date.now() }) : null;
-    await (await this.connect()).send({ topic, messages: [{ key: `${tenantId}/${triggerId}`, value }] });
+    const value = record ? await this.ctx.serde.encode('triggerConfig', { ...record, webhookSecrets: sealed, tenantId, triggerId, updatedAt: Date.now() }) : null;
+    await (await this.connect()).send({ topic, messages: [{ key: triggerKey(tenantId, triggerId), value }] });
   }
 
   /** Publishes webhook commands as the matcher does, keyed by tenant and trigger (or `key`). */
   webhookCommands(commands: WebhookCommand[], key?: string): Promise<void> {
-    return this.records('webhookCommands', SCHEMAS.webhookCommand, commands, (c) => key ?? `${c.tenantId}/${c.triggerId}`);
+    return this.records('webhookCommands', commands, (c) => key ?? triggerKey(c.tenantId, c.triggerId));
   }
 
   /** Publishes lead commands as the matcher does, keyed by tenant and lead. */
   leadCommands(commands: LeadCommand[]): Promise<void> {
-    return this.records('leadCommands', SCHEMAS.leadCommand, commands, (c) => `${c.tenantId}/${c.leadId}`);
+    return this.records('leadCommands', commands, (c) => leadKey(c.tenantId, c.leadId));
   }
 
   /** Publishes log records as the apps do, keyed by tenant and trigger. */
   logRecords(records: LogRecord[]): Promise<void> {
-    return this.records('log', SCHEMAS.logRecord, records, (r) => `${r.tenantId}/${r.triggerId}`);
+    return this.records('log', records, (r) => triggerKey(r.tenantId, r.triggerId!));
   }
 
-  private async records<T>(topicKey: TopicKey, schema: string, items: T[], keyOf: (item: T) => string): Promise<void> {
+  private async records<T>(topicKey: RecordTopicKey, items: T[], keyOf: (item: T) => string): Promise<void> {
     const producer = await this.connect();
     const topic = this.ctx.config.kafka.topics[topicKey];
     for (let start = 0; start < items.length; start += 1000) {
-      const messages = await Promise.all(items.slice(start, start + 1000).map(async (c) => ({ key: keyOf(c), value: await this.ctx.serde.encode(topic, schema, c) })));
+      const messages = await Promise.all(items.slice(start, start + 1000).map(async (c) => ({ key: keyOf(c), value: await this.ctx.serde.encode(topicKey, c) })));
       await producer.send({ topic, messages });
     }
   }

@@ -53,7 +53,7 @@ export async function createTestContext(app = 'test'): Promise<TestContext> {
   const kafka = createKafka(config.kafka, logger);
   const admin = kafka.admin();
   await admin.connect();
-  const serde = new AvroSerde(createRegistry(config.registry));
+  const serde = new AvroSerde(createRegistry(config.registry), config.kafka.topics);
   const handles: MongoHandle[] = [];
   return {
     namespace,

@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { Kafka, Message } from 'kafkajs';
 import { Counter, Registry } from 'prom-client';
 import type { LeadMoverConfig } from '@triggers/config';
-import { LeadCommand, SCHEMAS, logIdFor, newLogRecord } from '@triggers/contracts';
+import { HEADERS, LeadCommand, logIdFor, newLogRecord, triggerKey } from '@triggers/contracts';
 import { classify } from '@triggers/errors';
 import { AvroSerde, BatchConsumer, BatchProgress, DecodedMessage, MessageSource } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
@@ -51,7 +51,7 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
       logger: this.logger,
       metrics: this.registry,
       serde: this.serde,
-      valueSchema: SCHEMAS.leadCommand,
+      records: 'leadCommands',
       deadLetterTopic: deadLetterLead,
       sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
       giveUpAfterMs: this.config.kafka.consumerGiveUpMs,
@@ -110,7 +110,6 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
   }
 
   private async log(c: LeadCommand, outcome: { step: string; status: LeadMoveOutcome['status']; message: string }): Promise<Message> {
-    const topic = this.config.kafka.topics.log;
     const record = newLogRecord({
       logId: logIdFor(c.commandId, outcome.step),
       tenantId: c.tenantId,
@@ -123,6 +122,6 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
       time: Date.now(),
       message: outcome.message,
     });
-    return { key: `${c.tenantId}/${c.triggerId}`, value: await this.serde.encode(topic, SCHEMAS.logRecord, record), headers: { 'correlation-id': c.eventId } };
+    return { key: triggerKey(c.tenantId, c.triggerId), value: await this.serde.encode('log', record), headers: { [HEADERS.correlationId]: c.eventId } };
   }
 }

@@ -1,5 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import { classify } from '@triggers/errors';
+import { leadKey, listKey } from '@triggers/contracts';
 import { APPLIED_COMMANDS_KEPT, LEADS_COLLECTION, LISTS_COLLECTION, LeadDocument, ListDocument, ensureLeadIndexes } from '@triggers/mongo';
 import { Lead, LeadList, LeadsStore, LeadsStoreUnavailableError, MoveResult } from './leads.store';
 
@@ -70,19 +71,19 @@ export class MongoLeadsStore implements LeadsStore {
   }
 
   async getLead(tenantId: string, leadId: string): Promise<Lead | null> {
-    const doc = await this.unavailable('read the lead', () => this.leads.findOne({ _id: `${tenantId}/${leadId}` }));
+    const doc = await this.unavailable('read the lead', () => this.leads.findOne({ _id: leadKey(tenantId, leadId) }));
     return doc ? { leadId: doc.leadId, campaignId: doc.campaignId, listId: doc.listId, appliedCommandIds: doc.appliedCommandIds ?? [] } : null;
   }
 
   async getList(tenantId: string, listId: string): Promise<LeadList | null> {
-    const doc = await this.unavailable('read the list', () => this.lists.findOne({ _id: `${tenantId}/${listId}` }));
+    const doc = await this.unavailable('read the list', () => this.lists.findOne({ _id: listKey(tenantId, listId) }));
     return doc ? { listId: doc.listId, campaignId: doc.campaignId, name: doc.name } : null;
   }
 
   async moveLead(tenantId: string, leadId: string, fromListId: string, toListId: string, commandId: string): Promise<MoveResult> {
     const result = await this.unavailable('move the lead', () =>
       this.leads.updateOne(
-        { _id: `${tenantId}/${leadId}`, listId: fromListId, appliedCommandIds: { $ne: commandId } },
+        { _id: leadKey(tenantId, leadId), listId: fromListId, appliedCommandIds: { $ne: commandId } },
         { $set: { listId: toListId, updatedAt: new Date() }, $push: { appliedCommandIds: { $each: [commandId], $slice: -APPLIED_COMMANDS_KEPT } } },
       ),
     );

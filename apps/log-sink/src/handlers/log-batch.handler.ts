@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { Kafka } from 'kafkajs';
 import { Counter, Registry } from 'prom-client';
 import type { LogSinkConfig } from '@triggers/config';
-import { LogRecord, SCHEMAS } from '@triggers/contracts';
+import { LogRecord } from '@triggers/contracts';
 import { AvroSerde, BatchConsumer, DecodedMessage, MessageSource } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, consumerHealthCheck, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
@@ -40,7 +40,7 @@ export class LogBatchHandler implements OnApplicationBootstrap, OnApplicationShu
       logger: this.logger,
       metrics: this.registry,
       serde: this.serde,
-      valueSchema: SCHEMAS.logRecord,
+      records: 'log',
       deadLetterTopic: deadLetterLog,
       sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
       giveUpAfterMs: this.config.kafka.consumerGiveUpMs,

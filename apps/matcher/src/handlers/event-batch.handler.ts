@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { Counter, Histogram, Registry } from 'prom-client';
 import type { MatcherConfig } from '@triggers/config';
-import { ContractError, EVENT_TYPES, EVENT_TYPE_IDS, EventEnvelope, EventType, SCHEMAS, eventTopicKeyOf } from '@triggers/contracts';
+import { ContractError, EVENT_TYPES, EVENT_TYPE_IDS, EventEnvelope, EventType, HEADERS, eventTopicKeyOf, leadKey, triggerKey } from '@triggers/contracts';
 import { AvroSerde, BatchOutput, MessageSource, TransactionalHandler, TransactionalProcessor } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, consumerHealthCheck, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
@@ -83,7 +83,7 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
       logger: this.logger,
       metrics: this.registry,
       serde: this.serde,
-      valueSchema: (topic) => EVENT_TYPES[this.typeOfTopic.get(topic)!].schema,
+      records: (topic) => eventTopicKeyOf(this.typeOfTopic.get(topic)!),
       check: (value, source) => this.check(value, source),
       deadLetterTopic: topics.deadLetterEvents,
       handler: this,
@@ -107,9 +107,9 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
     if (this.encoders) return;
     const topics = this.config.kafka.topics;
     const [webhook, lead, log] = await Promise.all([
-      this.serde.encoderFor(topics.webhookCommands, SCHEMAS.webhookCommand),
-      this.serde.encoderFor(topics.leadCommands, SCHEMAS.leadCommand),
-      this.serde.encoderFor(topics.log, SCHEMAS.logRecord),
+      this.serde.encoderFor('webhookCommands'),
+      this.serde.encoderFor('leadCommands'),
+      this.serde.encoderFor('log'),
     ]);
     this.encoders = { webhook, lead, log };
   }
@@ -125,13 +125,13 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
   handle(event: EventEnvelope, message: KafkaMessage, source: MessageSource, out: BatchOutput): void {
     const topics = this.config.kafka.topics;
     const encoders = this.encoders!;
-    const result = matchEvent(this.store.index, event, Date.now(), this.config.webhook.retryWindowMs);
+    const result = matchEvent(this.store.index, event, Date.now());
     const matched = result.logs.some((l) => l.step === 'matched');
-    const headers = { 'correlation-id': event.eventId };
-    for (const c of result.webhookCommands) out.push(topics.webhookCommands, { key: `${c.tenantId}/${c.triggerId}`, value: encoders.webhook(c), headers });
+    const headers = { [HEADERS.correlationId]: event.eventId };
+    for (const c of result.webhookCommands) out.push(topics.webhookCommands, { key: triggerKey(c.tenantId, c.triggerId), value: encoders.webhook(c), headers });
     // Keyed by lead: one lead's moves stay in order.
-    for (const c of result.leadCommands) out.push(topics.leadCommands, { key: `${c.tenantId}/${c.leadId}`, value: encoders.lead(c), headers });
-    for (const r of result.logs) out.push(topics.log, { key: `${r.tenantId}/${r.triggerId}`, value: encoders.log(r) });
+    for (const c of result.leadCommands) out.push(topics.leadCommands, { key: leadKey(c.tenantId, c.leadId), value: encoders.lead(c), headers });
+    for (const r of result.logs) out.push(topics.log, { key: triggerKey(r.tenantId, r.triggerId!), value: encoders.log(r) });
     const counts = this.batches.get(`${source.topic}:${source.partition}`);
     if (counts) {
       counts[matched ? 'matched' : 'unmatched']++;

@@ -23,7 +23,7 @@ export interface MatchOutput {
  * action of each matching trigger, plus a `matched` log record per trigger. Command ids are
  * deterministic (event, trigger, action), so a reprocessed event yields the same ids.
  */
-export function matchEvent(index: TriggerIndex, event: EventEnvelope, now: number, windowMs: number): MatchOutput {
+export function matchEvent(index: TriggerIndex, event: EventEnvelope, now: number): MatchOutput {
   const out: MatchOutput = { webhookCommands: [], leadCommands: [], logs: [] };
   const payload = event.payload as Record<string, unknown>;
   let body: string | undefined;
@@ -45,7 +45,7 @@ export function matchEvent(index: TriggerIndex, event: EventEnvelope, now: numbe
         // The body is the event's JSON exactly as the spec shows it, built once per event.
         body ??= webhookBody(event.type, payload);
         out.webhookCommands.push(
-          newWebhookCommand({ ...base, actionIndex, url: action.parameters.url, body, origin: 'event', now, windowMs }),
+          newWebhookCommand({ ...base, actionIndex, url: action.parameters.url, body, origin: 'event', now }),
         );
         return;
       }

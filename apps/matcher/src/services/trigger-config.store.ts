@@ -2,6 +2,7 @@ import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { Kafka } from 'kafkajs';
 import { Gauge, Registry } from 'prom-client';
 import type { MatcherConfig } from '@triggers/config';
+import { parseTriggerKey } from '@triggers/contracts';
 import type { AvroSerde } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { TriggerIndex, validateTrigger } from '@triggers/rules';
@@ -37,13 +38,12 @@ export class TriggerConfigStore implements OnApplicationShutdown {
 
   private apply(change: TriggerConfigChange): void {
     const { key, offset } = change;
-    const slash = key.indexOf('/');
-    if (slash <= 0) {
+    const parsed = parseTriggerKey(key);
+    if (!parsed) {
       this.logger.error({ key, offset }, 'config record with a key that is not <tenantId>/<triggerId>; ignored');
       return;
     }
-    const tenantId = key.slice(0, slash);
-    const triggerId = key.slice(slash + 1);
+    const { tenantId, triggerId } = parsed;
     if (change.record === null) {
       this.index.remove(tenantId, triggerId);
       this.logger.debug({ tenantId, triggerId, offset }, 'trigger removed');

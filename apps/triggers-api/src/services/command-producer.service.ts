@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { Kafka } from 'kafkajs';
 import type { ApiConfig } from '@triggers/config';
-import { SCHEMAS, WebhookCommand } from '@triggers/contracts';
+import { WebhookCommand, triggerKey } from '@triggers/contracts';
 import { AvroSerde, LazyProducer } from '@triggers/kafka';
 import { APP_CONFIG, AVRO_SERDE, KAFKA } from '@triggers/runtime';
 
@@ -24,8 +24,8 @@ export class CommandProducer implements OnApplicationShutdown {
     const topic = this.config.kafka.topics.webhookCommands;
     const messages = await Promise.all(
       commands.map(async (c) => ({
-        key: `${c.tenantId}/${c.triggerId}`,
-        value: await this.serde.encode(topic, SCHEMAS.webhookCommand, c),
+        key: triggerKey(c.tenantId, c.triggerId),
+        value: await this.serde.encode('webhookCommands', c),
         headers: { origin: c.origin },
       })),
     );

@@ -2,14 +2,11 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { Kafka } from 'kafkajs';
 import { Gauge, Registry } from 'prom-client';
 import type { ApiConfig } from '@triggers/config';
-import { SCHEMAS, TriggerConfigRecord } from '@triggers/contracts';
+import { HEADERS, TriggerConfigRecord, triggerKey } from '@triggers/contracts';
 import { AvroSerde, LazyProducer } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { TriggerDocument, TriggerRepository } from './trigger.repository';
-
-/** The config topic's key of a trigger. */
-export const configKey = (tenantId: string, triggerId: string) => `${tenantId}/${triggerId}`;
 
 /** The record the matcher (and the dispatcher, for secrets) reads from the config topic. */
 export function toConfigRecord(doc: TriggerDocument): TriggerConfigRecord {
@@ -84,10 +81,10 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
     for (let round = 0; round < 10; round++) {
       const doc = await this.repository.findAnyById(triggerId);
       if (!doc || (!doc.dirty && doc.publishedVersion === doc.version)) return;
-      const value = doc.deleted ? null : await this.serde.encode(topic, SCHEMAS.triggerConfig, toConfigRecord(doc));
+      const value = doc.deleted ? null : await this.serde.encode('triggerConfig', toConfigRecord(doc));
       await (await this.producer.get()).send({
         topic,
-        messages: [{ key: configKey(doc.tenantId, doc._id), value, headers: { version: String(doc.version), revision: doc.revision ?? '' } }],
+        messages: [{ key: triggerKey(doc.tenantId, doc._id), value, headers: { [HEADERS.version]: String(doc.version), [HEADERS.revision]: doc.revision ?? '' } }],
       });
       if (await this.repository.markPublished(doc._id, doc.version, doc.revision)) {
         if (doc.deleted) await this.repository.purge(doc._id, doc.version);

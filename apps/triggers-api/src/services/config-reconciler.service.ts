@@ -2,11 +2,11 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { Kafka } from 'kafkajs';
 import { Gauge, Registry } from 'prom-client';
 import type { ApiConfig } from '@triggers/config';
-import { SCHEMAS, TriggerConfigRecord } from '@triggers/contracts';
+import { HEADERS, TriggerConfigRecord, triggerKey } from '@triggers/contracts';
 import { AvroSerde, CompactedTopicReader, LazyProducer } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
-import { ConfigPublisher, configKey } from './config-publisher.service';
+import { ConfigPublisher } from './config-publisher.service';
 import { TriggerRepository } from './trigger.repository';
 
 /** What the config topic last said of a trigger. */
@@ -50,9 +50,9 @@ export class ConfigReconciler implements OnApplicationBootstrap, OnApplicationSh
       topic: config.kafka.topics.triggerConfig,
       groupIdPrefix: `${config.kafka.namespace}-triggers-api-reconciler`,
       serde,
-      valueSchema: SCHEMAS.triggerConfig,
+      records: 'triggerConfig',
       apply: (key, value, offset, headers) =>
-        this.onTopic.set(key, { version: headers.version?.toString() ?? '', revision: headers.revision?.toString() ?? '', tombstone: value === null }),
+        this.onTopic.set(key, { version: headers[HEADERS.version]?.toString() ?? '', revision: headers[HEADERS.revision]?.toString() ?? '', tombstone: value === null }),
       // An unreadable record is divergent by definition: the pass republishes the stored trigger.
       poison: (key) => this.onTopic.set(key, { version: '', revision: '', tombstone: false }),
       logger,
@@ -90,7 +90,7 @@ export class ConfigReconciler implements OnApplicationBootstrap, OnApplicationSh
     const storedKeys = new Set<string>();
     let divergent = 0;
     for (const t of stored) {
-      const key = configKey(t.tenantId, t._id);
+      const key = triggerKey(t.tenantId, t._id);
       storedKeys.add(key);
       // A change not published yet is the re-drive's; a published one must be on the topic as stored.
       if (t.dirty) continue;

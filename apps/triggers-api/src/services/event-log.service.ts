@@ -138,7 +138,6 @@ export class EventLogService implements OnModuleInit {
       body: doc.http.requestBody,
       origin: 'manual',
       now: Date.now(),
-      windowMs: this.config.webhook.retryWindowMs,
     });
     await this.commands.send([command]);
     return { commandId: command.commandId, url: command.url };
@@ -166,7 +165,6 @@ export class EventLogService implements OnModuleInit {
         body,
         origin: 'test',
         now,
-        windowMs: this.config.webhook.retryWindowMs,
       }),
     );
     await this.commands.send(commands);

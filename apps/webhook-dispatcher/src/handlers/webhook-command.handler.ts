@@ -2,11 +2,11 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { Gauge, Registry } from 'prom-client';
 import type { DispatcherConfig } from '@triggers/config';
-import { SCHEMAS, WebhookCommand } from '@triggers/contracts';
+import { WebhookCommand, dueAtOf } from '@triggers/contracts';
 import { AvroSerde, MessageSource, WindowedConsumer } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, consumerHealthCheck, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
-import { DUE_AT_HEADER, WebhookDeliveryService } from '../services/webhook-delivery.service';
+import { WebhookDeliveryService } from '../services/webhook-delivery.service';
 import { DeliveredCommands } from '../services/delivered-commands';
 import { WebhookSecretsStore } from '../services/webhook-secrets.store';
 
@@ -77,12 +77,12 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
       logger: this.logger,
       metrics: this.registry,
       serde: this.serde,
-      valueSchema: SCHEMAS.webhookCommand,
+      records: 'webhookCommands',
       deadLetterTopic: deadLetterWebhook,
       sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
       giveUpAfterMs: this.config.kafka.consumerGiveUpMs,
       maxInFlight: this.config.maxInFlight,
-      dueAt: (m, source) => (source.topic === webhookRetry ? dueAtOf(m) : null),
+      dueAt: (m, source) => (source.topic === webhookRetry ? dueAtOf(m.headers) : null),
       handle: (command, m, source) => this.handle(command, m, source),
     });
     await this.consumer.start();
@@ -96,13 +96,8 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
   }
 
   private async handle(command: WebhookCommand, m: KafkaMessage, source: MessageSource): Promise<void> {
-    const outcome = await this.delivery.deliver(command, m.key);
+    const outcome = await this.delivery.deliver(command, m, source);
     if (this.logger.isLevelEnabled('debug')) this.logger.debug({ ...source, offset: m.offset, tenantId: command.tenantId, commandId: command.commandId, attempt: command.attempt, outcome }, 'webhook command handled');
   }
 }
 
-function dueAtOf(m: KafkaMessage): number | null {
-  const raw = m.headers?.[DUE_AT_HEADER];
-  const due = raw === undefined ? NaN : Number(raw.toString());
-  return Number.isFinite(due) ? due : null;
-}

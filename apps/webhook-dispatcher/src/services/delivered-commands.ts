@@ -3,13 +3,10 @@ import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { DispatcherConfig } from '@triggers/config';
+import { HEADERS } from '@triggers/contracts';
 import { ConsumerStatus, SupervisedConsumer } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
-
-/** Headers of every log record the dispatcher writes, read without decoding the record. */
-export const LOG_STEP_HEADER = 'log-step';
-export const LOG_ID_HEADER = 'log-id';
 
 /** Most deliveries remembered at once; the oldest go first. */
 const MAX_REMEMBERED = 200_000;
@@ -59,8 +56,8 @@ export class DeliveredCommands implements OnApplicationShutdown {
           autoCommit: false,
           eachBatch: async ({ batch }) => {
             for (const m of batch.messages) {
-              if (m.headers?.[LOG_STEP_HEADER]?.toString() === 'webhook.delivered') {
-                const id = m.headers[LOG_ID_HEADER]?.toString();
+              if (m.headers?.[HEADERS.logStep]?.toString() === 'webhook.delivered') {
+                const id = m.headers[HEADERS.logId]?.toString();
                 if (id) this.remember(id, Number(m.timestamp));
               }
             }

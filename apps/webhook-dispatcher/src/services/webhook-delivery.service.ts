@@ -1,15 +1,16 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import type { Kafka, Message, Producer } from 'kafkajs';
+import type { Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import { Counter, Histogram, Registry } from 'prom-client';
 import type { DispatcherConfig } from '@triggers/config';
-import { HttpExchange, LogRecord, SCHEMAS, WebhookCommand, logIdFor, newLogRecord } from '@triggers/contracts';
-import { AvroSerde, BufferedProducer, createIdempotentProducer } from '@triggers/kafka';
+import { HEADERS, HttpExchange, LogRecord, WebhookCommand, logIdFor, newLogRecord, triggerKey } from '@triggers/contracts';
+import { AvroSerde, BufferedProducer, MessageSource, createIdempotentProducer, deadLetter } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { redactUserinfo } from '@triggers/address-policy';
 import { AddressGuard } from './address-guard';
 import { WebhookClient, WebhookResult } from './webhook-client';
-import { DeliveredCommands, LOG_ID_HEADER, LOG_STEP_HEADER } from './delivered-commands';
+import { DeliveredCommands } from './delivered-commands';
+import { nextAttempt } from './retry-policy';
 import { WebhookSecretsStore } from './webhook-secrets.store';
 import { signWebhook } from './webhook-signer';
 
@@ -33,15 +34,12 @@ export function deliveryLogId(command: WebhookCommand, step: string): string {
     : logIdFor(command.commandId, command.origin, command.firstAttemptAt, command.attempt, step);
 }
 
-/** The header carrying a retry's due time (epoch ms), read without decoding the message. */
-export const DUE_AT_HEADER = 'due-at';
-
 export const USER_AGENT = 'Triggers-Webhooks/1.0';
 
 /**
  * One delivery attempt of a webhook command and everything that follows from it: the signed
- * POST, then exactly one of delivered / retry scheduled on the delay topic / given up to the
- * dead-letter topic / blocked by the SSRF guard / cancelled (trigger deleted), each with its
+ * POST, then exactly one of delivered / retry scheduled on the delay topic / given up (the
+ * message as read, to the dead-letter topic) / blocked by the SSRF guard / cancelled (trigger deleted), each with its
  * log record. The outcome's messages are acknowledged by Kafka before the attempt counts as
  * done, so a crash before that repeats the attempt (same `webhook-id`) rather than losing it.
  */
@@ -51,7 +49,7 @@ export class WebhookDeliveryService implements OnModuleInit {
   private producer?: Producer;
   private out?: BufferedProducer;
   /** Encoders of the records an attempt writes, taken once the registry first answers. */
-  private encoders?: { log: Encoder; retry: Encoder; deadLetter: Encoder };
+  private encoders?: { log: Encoder; retry: Encoder };
   private readonly outcomes: Counter<'outcome'>;
   private readonly durations: Histogram;
 
@@ -85,13 +83,8 @@ export class WebhookDeliveryService implements OnModuleInit {
    * (the attempt fails and is tried again in place) instead of stopping the app.
    */
   private async loadEncoders(): Promise<NonNullable<WebhookDeliveryService['encoders']>> {
-    const topics = this.config.kafka.topics;
-    const [log, retry, deadLetter] = await Promise.all([
-      this.serde.encoderFor(topics.log, SCHEMAS.logRecord),
-      this.serde.encoderFor(topics.webhookRetry, SCHEMAS.webhookCommand),
-      this.serde.encoderFor(topics.deadLetterWebhook, SCHEMAS.webhookCommand),
-    ]);
-    return (this.encoders = { log, retry, deadLetter });
+    const [log, retry] = await Promise.all([this.serde.encoderFor('log'), this.serde.encoderFor('webhookRetry')]);
+    return (this.encoders = { log, retry });
   }
 
   /** Closes connections; called once no delivery is under way any more. */
@@ -109,14 +102,15 @@ export class WebhookDeliveryService implements OnModuleInit {
   private readonly underWay = new Map<string, Promise<DeliveryOutcome>>();
 
   /**
-   * Makes the command's next attempt and records its outcome; `key` is the command's message key.
+   * Makes the command's next attempt and records its outcome; `read` is the command's message as read
+   * from `source` (its key is kept, and a command given up goes to the dead-letter topic as read).
    * Attempts of one command (a retry arriving while a repeated attempt is under way) go one after
    * the other, so the second sees the first's delivery and is dropped.
    */
-  async deliver(command: WebhookCommand, key: Buffer | null): Promise<DeliveryOutcome> {
+  async deliver(command: WebhookCommand, read: KafkaMessage, source: MessageSource): Promise<DeliveryOutcome> {
     const id = deliveryLogId(command, 'webhook.delivered');
     for (let running = this.underWay.get(id); running; running = this.underWay.get(id)) await running.catch(() => undefined);
-    const attempt = this.attempt(command, key);
+    const attempt = this.attempt(command, read, source);
     this.underWay.set(id, attempt);
     try {
       return await attempt;
@@ -125,7 +119,7 @@ export class WebhookDeliveryService implements OnModuleInit {
     }
   }
 
-  private async attempt(command: WebhookCommand, key: Buffer | null): Promise<DeliveryOutcome> {
+  private async attempt(command: WebhookCommand, read: KafkaMessage, source: MessageSource): Promise<DeliveryOutcome> {
     const topics = this.config.kafka.topics;
     const encoders = this.encoders ?? (await this.loadEncoders());
     const ctx = { tenantId: command.tenantId, triggerId: command.triggerId, commandId: command.commandId, attempt: command.attempt };
@@ -193,27 +187,23 @@ export class WebhookDeliveryService implements OnModuleInit {
 
     const failure = result.status !== null ? `HTTP ${result.status}` : `${result.errorClass}: ${result.error}`;
     const failedAt = Date.now();
-    const nextDueAt = failedAt + this.config.webhook.retryDelayMs;
-    if (nextDueAt > command.deadline) {
-      const hours = Math.round(((command.deadline - command.firstAttemptAt) / 3_600_000) * 100) / 100;
-      const reason = `gave up after ${command.attempt} attempts over ${hours} h; last: ${failure}`;
+    const next = nextAttempt(command, failedAt, { delayMs: this.config.webhook.retryDelayMs, windowMs: this.config.webhook.retryWindowMs }, failure);
+    if ('giveUp' in next) {
       await this.send([
-        { topic: topics.log, messages: [this.logMessage(command, 'webhook.gave_up', 'failed', reason, http)] },
-        {
-          topic: topics.deadLetterWebhook,
-          messages: [{ key, value: encoders.deadLetter(command), headers: { 'dlq-reason': reason, 'correlation-id': command.eventId } }],
-        },
+        { topic: topics.log, messages: [this.logMessage(command, 'webhook.gave_up', 'failed', next.reason, http)] },
+        { topic: topics.deadLetterWebhook, messages: [deadLetter(read, source, { reason: next.reason, errorClass: 'gave_up' })] },
       ]);
       this.count('gave_up', ctx, result);
       return 'gave_up';
     }
+    const nextDueAt = next.retryAt;
     const retry: WebhookCommand = { ...command, attempt: command.attempt + 1, dueAt: nextDueAt };
     const message = `attempt ${command.attempt} failed: ${failure}; next attempt at ${new Date(nextDueAt).toISOString()}`;
     await this.send([
       { topic: topics.log, messages: [this.logMessage(command, 'webhook.attempt', 'failed', message, http, nextDueAt, failedAt)] },
       {
         topic: topics.webhookRetry,
-        messages: [{ key, value: encoders.retry(retry), headers: { [DUE_AT_HEADER]: String(nextDueAt), 'correlation-id': command.eventId } }],
+        messages: [{ key: read.key, value: encoders.retry(retry), headers: { [HEADERS.dueAt]: String(nextDueAt), [HEADERS.correlationId]: command.eventId } }],
       },
     ]);
     this.count('retry', ctx, result);
@@ -252,9 +242,9 @@ export class WebhookDeliveryService implements OnModuleInit {
       nextDueAt,
     });
     return {
-      key: `${command.tenantId}/${command.triggerId}`,
+      key: triggerKey(command.tenantId, command.triggerId),
       value: this.encoders!.log(record),
-      headers: { 'correlation-id': command.eventId, [LOG_STEP_HEADER]: step, [LOG_ID_HEADER]: logId },
+      headers: { [HEADERS.correlationId]: command.eventId, [HEADERS.logStep]: step, [HEADERS.logId]: logId },
     };
   }
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { Kafka } from 'kafkajs';
 import type { DispatcherConfig } from '@triggers/config';
-import type { TriggerConfigRecord } from '@triggers/contracts';
+import { TriggerConfigRecord, triggerKey } from '@triggers/contracts';
 import { TransientError } from '@triggers/errors';
 import { SecretBox, secretContext } from '@triggers/secrets';
 import type { AvroSerde } from '@triggers/kafka';
@@ -65,7 +65,7 @@ export class WebhookSecretsStore implements OnApplicationShutdown {
       this.logger.error({ err: change.error, key, offset }, 'unreadable trigger config record; its webhooks wait until a readable record of it arrives');
     } else {
       const { tenantId, triggerId } = change.record;
-      this.secrets.set(`${tenantId}/${triggerId}`, this.opened(change.record, offset));
+      this.secrets.set(triggerKey(tenantId, triggerId), this.opened(change.record, offset));
     }
   }
 
@@ -98,7 +98,7 @@ export class WebhookSecretsStore implements OnApplicationShutdown {
    * @throws SecretsUnknownError when the trigger exists but no secret of it is known now.
    */
   async secretsFor(tenantId: string, triggerId: string, now: number): Promise<string[] | null> {
-    const key = `${tenantId}/${triggerId}`;
+    const key = triggerKey(tenantId, triggerId);
     if (!this.secrets.has(key)) await this.feed.syncToEnd();
     if (!this.secrets.has(key)) return null;
     const secrets = this.secrets.get(key);

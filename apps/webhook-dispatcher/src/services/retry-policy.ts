@@ -1,0 +1,37 @@
+import type { WebhookCommand } from '@triggers/contracts';
+
+/** The spec's retry rule as configuration: the delay of the retry tier and how long retries go on. */
+export interface RetryPolicy {
+  /** "a retry will be dispatched after 10 minutes": WEBHOOK_RETRY_DELAY_MS. */
+  delayMs: number;
+  /** "retries will happen for 48 hours": WEBHOOK_RETRY_WINDOW_MS, counted from the first attempt. */
+  windowMs: number;
+}
+
+/** What follows a failed attempt: another one at `retryAt`, or the end of the command's window. */
+export type NextAttempt = { retryAt: number } | { giveUp: true; reason: string };
+
+/**
+ * The one decision of the webhook retry rule: after an attempt that failed at `failedAt`, the
+ * next attempt is due `delayMs` later, unless that is past `windowMs` after the command's first
+ * attempt; then the command is given up. `failure` says what the last attempt met, for the reason.
+ */
+export function nextAttempt(
+  command: Pick<WebhookCommand, 'attempt' | 'firstAttemptAt'>,
+  failedAt: number,
+  policy: RetryPolicy,
+  failure = 'failed',
+): NextAttempt {
+  const retryAt = failedAt + policy.delayMs;
+  const windowEnd = command.firstAttemptAt + policy.windowMs;
+  if (retryAt <= windowEnd) return { retryAt };
+  return { giveUp: true, reason: `gave up after ${command.attempt} attempts over ${span(policy.windowMs)}; last: ${failure}` };
+}
+
+/** A window as a person reads it: `48 h`, `2 min`, `3.5 s`. */
+function span(ms: number): string {
+  const round = (n: number) => Math.round(n * 100) / 100;
+  if (ms >= 3_600_000) return `${round(ms / 3_600_000)} h`;
+  if (ms >= 60_000) return `${round(ms / 60_000)} min`;
+  return `${round(ms / 1000)} s`;
+}
