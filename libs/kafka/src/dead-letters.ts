@@ -1,4 +1,5 @@
 import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
+import { DEAD_LETTER_HEADERS } from '@triggers/contracts';
 import { Classified } from '@triggers/errors';
 
 /** Where a message was read. */
@@ -30,18 +31,18 @@ const headerBytes = (headers: IHeaders | undefined): number => {
 export function deadLetter(message: KafkaMessage, source: MessageSource, why: Pick<Classified, 'reason' | 'errorClass'>, maxBytes = DEFAULT_DEAD_LETTER_MAX_BYTES): Message {
   const headers: IHeaders = {
     ...(message.headers ?? {}),
-    'dlq-reason': why.reason.slice(0, 2000),
-    'dlq-error-class': why.errorClass,
-    'dlq-source-topic': source.topic,
-    'dlq-source-partition': String(source.partition),
-    'dlq-source-offset': message.offset,
-    'dlq-at': new Date().toISOString(),
+    [DEAD_LETTER_HEADERS.reason]: why.reason.slice(0, 2000),
+    [DEAD_LETTER_HEADERS.errorClass]: why.errorClass,
+    [DEAD_LETTER_HEADERS.sourceTopic]: source.topic,
+    [DEAD_LETTER_HEADERS.sourcePartition]: String(source.partition),
+    [DEAD_LETTER_HEADERS.sourceOffset]: message.offset,
+    [DEAD_LETTER_HEADERS.at]: new Date().toISOString(),
   };
   let value = message.value;
   const room = maxBytes - (message.key?.length ?? 0) - headerBytes(headers) - 128;
   if (value && value.length > room) {
-    headers['dlq-truncated'] = 'true';
-    headers['dlq-original-size'] = String(value.length);
+    headers[DEAD_LETTER_HEADERS.truncated] = 'true';
+    headers[DEAD_LETTER_HEADERS.originalSize] = String(value.length);
     value = value.subarray(0, Math.max(0, room));
   }
   return { key: message.key, value, headers };
