@@ -1,5 +1,6 @@
 import { infraConnectionEnv, loadInfraConfig } from '@triggers/config';
-import { LocalInfra, createTestContext, repoRoot, TestContext } from '@triggers/testing';
+import { LocalInfra, repoRoot } from '@triggers/local-infra';
+import { createTestContext, TestContext } from '@triggers/testing';
 
 /**
  * Benchmarks run against the test profile's servers (started here when not running) in a

@@ -14,7 +14,7 @@ import { EVENT_TYPES, EventType, LogRecord, eventKey, eventTopicKeyOf } from '@t
 import { AvroSerde, createIdempotentProducer, createKafka, createRegistry } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { connectMongo, importLeads, importLists } from '@triggers/mongo';
-import { ApiClient, specPayload, specTriggerParameters } from '@triggers/testing';
+import { ApiClient, specPayload, specTriggerParameters } from '@triggers/local-infra';
 
 const TENANT = 'demo';
 

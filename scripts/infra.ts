@@ -4,7 +4,7 @@
  * suite's servers (their own ports and data) instead of the local system's.
  */
 import { infraConnectionEnv, loadInfraConfig } from '@triggers/config';
-import { LocalInfra, repoRoot, tail } from '@triggers/testing';
+import { LocalInfra, repoRoot, tail } from '@triggers/local-infra';
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);

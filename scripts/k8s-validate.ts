@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import * as k8s from 'kubernetes-models';
 import * as keda from '@kubernetes-models/keda';
-import { repoRoot } from '@triggers/testing';
+import { repoRoot } from '@triggers/local-infra';
 
 type Model = { new (data: object): { validate(): void } };
 

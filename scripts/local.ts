@@ -11,7 +11,7 @@ import { newSecretsKey } from '@triggers/secrets';
 import { appConfig, infraConnectionEnv, loadInfraConfig, DEFAULT_PORTS } from '@triggers/config';
 import { AvroSerde, createKafka, createRegistry, ensureTopics } from '@triggers/kafka';
 import { createLogger } from '@triggers/logging';
-import { APP_NAMES, AppProcess, LocalInfra, repoRoot, startApp, waitForHealthy } from '@triggers/testing';
+import { APP_NAMES, AppProcess, LocalInfra, repoRoot, startApp, waitForHealthy } from '@triggers/local-infra';
 import { runDemo } from './demo';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);

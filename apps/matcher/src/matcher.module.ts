@@ -11,7 +11,7 @@ export class MatcherModule {
   static forRoot(config: MatcherConfig, logger: Logger): DynamicModule {
     return {
       module: MatcherModule,
-      imports: [RuntimeModule.forApp({ config, logger })],
+      imports: [RuntimeModule.forApp({ config, logger, triggerConfig: { groupId: config.groupId } })],
       providers: [
         TriggerConfigStore,
         EventBatchHandler,

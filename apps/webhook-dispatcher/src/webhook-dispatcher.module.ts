@@ -13,7 +13,7 @@ export class WebhookDispatcherModule {
   static forRoot(config: DispatcherConfig, logger: Logger): DynamicModule {
     return {
       module: WebhookDispatcherModule,
-      imports: [RuntimeModule.forApp({ config, logger, mongo: false })],
+      imports: [RuntimeModule.forApp({ config, logger, mongo: false, triggerConfig: { groupId: config.groupId } })],
       providers: [WebhookSecretsStore, DeliveredCommands, WebhookDeliveryService, WebhookCommandHandler],
     };
   }

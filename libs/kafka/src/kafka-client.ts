@@ -10,17 +10,20 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 };
 
 /**
- * A kafkajs client whose own log lines go through the app's structured logger. kafkajs's INFO
- * chatter (joins, rebalances) stays at debug unless it is a warning or an error.
+ * The one place a kafkajs client is built from the configuration (brokers, TLS, SASL). Its own log
+ * lines go through the app's structured logger; kafkajs's INFO chatter (joins, rebalances) stays
+ * at debug unless it is a warning or an error. A `probe` client (the /healthz check) tries once
+ * with short timeouts and logs nothing, so a dead broker makes the check fail fast, not hang.
  */
-export function createKafka(config: KafkaConfig, logger: Logger): Kafka {
+export function createKafka(config: KafkaConfig, logger: Logger, { probe = false } = {}): Kafka {
   const log = logger.child({ component: 'kafkajs' });
   return new Kafka({
-    clientId: config.clientId,
+    clientId: probe ? `${config.clientId}-health` : config.clientId,
     brokers: config.brokers,
     ssl: config.ssl,
     sasl: config.sasl as never,
-    logLevel: logLevel.WARN,
+    ...(probe ? { connectionTimeout: 1500, retry: { retries: 0 } } : {}),
+    logLevel: probe ? logLevel.NOTHING : logLevel.WARN,
     logCreator:
       () =>
       ({ level, log: entry }: LogEntry) => {

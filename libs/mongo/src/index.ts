@@ -1,3 +1,6 @@
-export * from './mongo-client';
-export * from './event-log.document';
-export * from './leads';
+// The connection, then one folder per collection shared by several apps: its document type, its
+// indexes and what writes it. Collections one app owns live with that app (triggers: the API).
+export * from './connection';
+export * from './event-logs/event-log.document';
+export * from './leads/lead.documents';
+export * from './leads/lead-import';

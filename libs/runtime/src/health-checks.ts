@@ -1,4 +1,4 @@
-import { Kafka, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { BaseConfig } from '@triggers/config';
 import type { ConsumerStatus } from '@triggers/kafka';
 import type { MongoHandle } from '@triggers/mongo';
@@ -70,18 +70,8 @@ const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): Promise<
     new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms).unref()),
   ]);
 
-/** Kafka is reachable: a metadata call to the brokers answers. */
-export function kafkaHealthCheck(config: BaseConfig): HealthCheck {
-  // A separate client without retries, so a dead broker makes /healthz fail fast, not hang.
-  const kafka = new Kafka({
-    clientId: `${config.kafka.clientId}-health`,
-    brokers: config.kafka.brokers,
-    ssl: config.kafka.ssl,
-    sasl: config.kafka.sasl as never,
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 1500,
-    retry: { retries: 0 },
-  });
+/** Kafka is reachable: a metadata call to the brokers answers (through a `probe` client: one try, short timeouts). */
+export function kafkaHealthCheck(kafka: Kafka): HealthCheck {
   return {
     name: 'kafka',
     async check() {

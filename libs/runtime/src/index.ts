@@ -4,4 +4,3 @@ export * from './ops.controller';
 export * from './nest-logger';
 export * from './runtime.module';
 export * from './bootstrap';
-export * from './trigger-config-feed';

@@ -1,12 +1,13 @@
 import { DynamicModule, Global, Module, OnApplicationShutdown, Inject } from '@nestjs/common';
 import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
 import type { BaseConfig } from '@triggers/config';
-import { AvroSerde, createKafka, createRegistry } from '@triggers/kafka';
+import { AvroSerde, TriggerConfigFeed, createKafka, createRegistry } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { MongoHandle, connectMongo } from '@triggers/mongo';
 import { HealthRegistry, kafkaHealthCheck, mongoHealthCheck, registryHealthCheck } from './health-checks';
 import { OpsController } from './ops.controller';
-import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, KAFKA, METRICS_REGISTRY, MONGO } from './tokens';
+import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, KAFKA, METRICS_REGISTRY, MONGO, TRIGGER_CONFIG_FEED } from './tokens';
+import type { Kafka } from 'kafkajs';
 
 /** What {@link RuntimeModule.forApp} wires. */
 export interface RuntimeOptions {
@@ -14,6 +15,8 @@ export interface RuntimeOptions {
   logger: Logger;
   /** Connect to MongoDB (apps that store or read documents). */
   mongo?: boolean;
+  /** Feed the trigger config topic to the app (its /healthz then reports `triggerConfig`); the app's group names the feed's. */
+  triggerConfig?: { groupId: string };
 }
 
 /** Closes the MongoDB client when the app shuts down. */
@@ -54,15 +57,28 @@ export class RuntimeModule {
       {
         provide: HEALTH_CHECKS,
         useFactory: (mongo?: MongoHandle) =>
-          new HealthRegistry([kafkaHealthCheck(config), registryHealthCheck(config), ...(mongo ? [mongoHealthCheck(mongo)] : [])]),
+          new HealthRegistry([kafkaHealthCheck(createKafka(config.kafka, logger, { probe: true })), registryHealthCheck(config), ...(mongo ? [mongoHealthCheck(mongo)] : [])]),
         inject: options.mongo ? [MONGO] : [],
       },
+      ...(options.triggerConfig
+        ? [
+            {
+              provide: TRIGGER_CONFIG_FEED,
+              useFactory: (kafka: Kafka, serde: AvroSerde, health: HealthRegistry) => {
+                const feed = new TriggerConfigFeed({ kafka, serde, logger, metrics: registry, groupId: options.triggerConfig!.groupId, topic: config.kafka.topics.triggerConfig });
+                health.register(feed.healthCheck());
+                return feed;
+              },
+              inject: [KAFKA, AVRO_SERDE, HEALTH_CHECKS],
+            },
+          ]
+        : []),
     ];
     return {
       module: RuntimeModule,
       controllers: [OpsController],
       providers,
-      exports: [APP_CONFIG, APP_LOGGER, METRICS_REGISTRY, KAFKA, AVRO_SERDE, HEALTH_CHECKS, ...(options.mongo ? [MONGO] : [])],
+      exports: [APP_CONFIG, APP_LOGGER, METRICS_REGISTRY, KAFKA, AVRO_SERDE, HEALTH_CHECKS, ...(options.mongo ? [MONGO] : []), ...(options.triggerConfig ? [TRIGGER_CONFIG_FEED] : [])],
     };
   }
 }

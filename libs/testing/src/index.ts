@@ -1,12 +1,9 @@
-export * from './wait-for';
-export * from './infra/local-infra';
-export * from './infra/servers';
-export * from './infra/process-control';
-export * from './repo';
-export * from './spec-fixtures';
+// The local servers, app processes, API client and spec examples tests use come from
+// @triggers/local-infra (which npm start and the benches use too), re-exported here so a test
+// imports its helpers from one place.
+export * from '@triggers/local-infra';
 export * from './test-context';
 export * from './topic-reader';
-export * from './app-process';
 export * from './api-client';
 export * from './pipeline-helpers';
 export * from './webhook-receiver';

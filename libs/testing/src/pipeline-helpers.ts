@@ -7,7 +7,7 @@ import { EventType, LeadCommand, LogRecord, RecordTopicKey, TriggerConfigRecord,
 import { importLeads, importLists } from '@triggers/mongo';
 import type { TestContext } from './test-context';
 import { uniqueId } from './test-context';
-import { waitFor } from './wait-for';
+import { waitFor } from '@triggers/local-infra';
 
 /**
  * A tenant's leads store ready for moves: list 100 ("New") and 445 ("Callback") of campaign 1695,

@@ -1,11 +1,7 @@
 import { rmSync } from 'node:fs';
 import { loadInfraConfig } from '@triggers/config';
-import { ferretdbServer } from './infra/servers';
-import { startDetached, stopProcess } from './infra/process-control';
-import { freePort } from './app-process';
-import { repoRoot } from './repo';
+import { ferretdbServer, freePort, repoRoot, startDetached, stopProcess, waitFor } from '@triggers/local-infra';
 import { uniqueId } from './test-context';
-import { waitFor } from './wait-for';
 
 /** A FerretDB of one test's own, to stop and start without disturbing the others. */
 export interface ScratchFerretDB {

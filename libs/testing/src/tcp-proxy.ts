@@ -1,5 +1,5 @@
 import { Server, Socket, createServer } from 'node:net';
-import { freePort } from './app-process';
+import { freePort } from '@triggers/local-infra';
 
 /** A TCP proxy on loopback in front of a real server, to make real outages: stopped, nothing answers its port. */
 export interface TcpProxy {

@@ -1,6 +1,6 @@
 import { Kafka, KafkaMessage } from 'kafkajs';
 import { uniqueId } from './test-context';
-import { waitFor } from './wait-for';
+import { waitFor } from '@triggers/local-infra';
 
 /**
  * Reads a topic from the beginning with its own fresh group until `expected` messages arrived

@@ -1,6 +1,6 @@
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 import type { Socket } from 'node:net';
-import { waitFor } from './wait-for';
+import { waitFor } from '@triggers/local-infra';
 
 /** One webhook request as a receiver saw it. */
 export interface ReceivedWebhook {

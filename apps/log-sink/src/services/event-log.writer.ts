@@ -4,7 +4,7 @@ import type { LogSinkConfig } from '@triggers/config';
 import type { LogRecord } from '@triggers/contracts';
 import { TransientError } from '@triggers/errors';
 import type { Logger } from '@triggers/logging';
-import { EVENT_LOGS_COLLECTION, EventLogDocument, MongoHandle, toEventLogDocument } from '@triggers/mongo';
+import { EventLogDocument, MongoHandle, ensureEventLogIndexes, eventLogsCollection, toEventLogDocument } from '@triggers/mongo';
 import { APP_CONFIG, APP_LOGGER, MONGO } from '@triggers/runtime';
 
 /**
@@ -23,7 +23,7 @@ export class EventLogWriter implements OnApplicationBootstrap, OnApplicationShut
     @Inject(APP_CONFIG) private readonly config: LogSinkConfig,
     @Inject(APP_LOGGER) private readonly logger: Logger,
   ) {
-    this.logs = mongo.db.collection<EventLogDocument>(EVENT_LOGS_COLLECTION);
+    this.logs = eventLogsCollection(mongo.db);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -38,9 +38,7 @@ export class EventLogWriter implements OnApplicationBootstrap, OnApplicationShut
 
   /** The Event Logs view's indexes, and a TTL index where the server supports one. */
   async ensureIndexes(): Promise<void> {
-    await this.logs.createIndex({ tenantId: 1, triggerId: 1, time: -1 });
-    await this.logs.createIndex({ tenantId: 1, eventId: 1 });
-    await this.logs.createIndex({ tenantId: 1, status: 1, time: -1 });
+    await ensureEventLogIndexes(this.logs);
     await this.logs
       .createIndex({ time: 1 }, { expireAfterSeconds: Math.floor(this.config.retentionMs / 1000), name: 'retention' })
       .catch((err: unknown) => this.logger.info({ err }, 'no TTL index on this server; the periodic cleanup keeps the retention'));

@@ -1,12 +1,10 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
-import type { Kafka } from 'kafkajs';
 import { Gauge, Registry } from 'prom-client';
-import type { MatcherConfig } from '@triggers/config';
 import { parseTriggerKey } from '@triggers/contracts';
-import type { AvroSerde } from '@triggers/kafka';
+import type { TriggerConfigChange, TriggerConfigFeed } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { TriggerIndex, validateTrigger } from '@triggers/rules';
-import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY, TriggerConfigChange, TriggerConfigFeed } from '@triggers/runtime';
+import { APP_LOGGER, METRICS_REGISTRY, TRIGGER_CONFIG_FEED } from '@triggers/runtime';
 
 /**
  * The in-memory index of every tenant's triggers, fed by the compacted config topic. Every
@@ -16,24 +14,19 @@ import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFK
 @Injectable()
 export class TriggerConfigStore implements OnApplicationShutdown {
   readonly index = new TriggerIndex();
-  private readonly feed: TriggerConfigFeed;
   private readonly size: Gauge;
 
   constructor(
-    @Inject(KAFKA) kafka: Kafka,
-    @Inject(AVRO_SERDE) serde: AvroSerde,
-    @Inject(APP_CONFIG) config: MatcherConfig,
+    @Inject(TRIGGER_CONFIG_FEED) private readonly feed: TriggerConfigFeed,
     @Inject(APP_LOGGER) private readonly logger: Logger,
     @Inject(METRICS_REGISTRY) registry: Registry,
-    @Inject(HEALTH_CHECKS) health: HealthRegistry,
   ) {
     this.size = new Gauge({ name: 'triggers_matcher_triggers', help: 'Triggers held in the index', registers: [registry] });
-    this.feed = new TriggerConfigFeed({ kafka, serde, logger, health, metrics: registry, config, apply: (change) => this.apply(change), size: () => this.index.size });
   }
 
   /** Reads the config topic up to its current end; resolves once every trigger is indexed. */
   load(): Promise<void> {
-    return this.feed.load();
+    return this.feed.load({ apply: (change) => this.apply(change), size: () => this.index.size });
   }
 
   private apply(change: TriggerConfigChange): void {

@@ -4,7 +4,7 @@ import type { Collection, Filter } from 'mongodb';
 import type { Caller } from '@triggers/access';
 import type { ApiConfig } from '@triggers/config';
 import { EventType, newWebhookCommand, sampleEvent, webhookBody } from '@triggers/contracts';
-import { EVENT_LOGS_COLLECTION, EventLogDocument, MongoHandle } from '@triggers/mongo';
+import { EventLogDocument, MongoHandle, ensureEventLogIndexes, eventLogsCollection } from '@triggers/mongo';
 import { APP_CONFIG, MONGO } from '@triggers/runtime';
 import { ApiError, notFound } from './api-errors';
 import { CommandProducer } from './command-producer.service';
@@ -54,11 +54,11 @@ export class EventLogService implements OnModuleInit {
     private readonly commands: CommandProducer,
     private readonly urls: WebhookUrls,
   ) {
-    this.logs = mongo.db.collection<EventLogDocument>(EVENT_LOGS_COLLECTION);
+    this.logs = eventLogsCollection(mongo.db);
   }
 
   async onModuleInit(): Promise<void> {
-    await this.logs.createIndex({ tenantId: 1, triggerId: 1, time: -1 }).catch(() => undefined);
+    await ensureEventLogIndexes(this.logs).catch(() => undefined);
   }
 
   /** A trigger's log rows, newest first. */

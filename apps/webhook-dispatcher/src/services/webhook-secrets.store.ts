@@ -1,13 +1,11 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
-import type { Kafka } from 'kafkajs';
 import type { DispatcherConfig } from '@triggers/config';
 import { TriggerConfigRecord, triggerKey } from '@triggers/contracts';
 import { TransientError } from '@triggers/errors';
 import { SecretBox, secretContext } from '@triggers/secrets';
-import type { AvroSerde } from '@triggers/kafka';
+import type { TriggerConfigChange, TriggerConfigFeed } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
-import type { Registry } from 'prom-client';
-import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY, TriggerConfigChange, TriggerConfigFeed } from '@triggers/runtime';
+import { APP_CONFIG, APP_LOGGER, TRIGGER_CONFIG_FEED } from '@triggers/runtime';
 
 /** A signing secret as held in memory: opened, never written anywhere. */
 type Secret = { secret: string; notAfter: number | null };
@@ -35,24 +33,19 @@ export class SecretsUnknownError extends TransientError {
 export class WebhookSecretsStore implements OnApplicationShutdown {
   /** Secrets by trigger; null for a trigger whose config record is unreadable (its deliveries wait). */
   private readonly secrets = new Map<string, Secret[] | null>();
-  private readonly feed: TriggerConfigFeed;
   /** Opens the sealed secrets of the config topic (SECRETS_KEY, and SECRETS_KEYS_PREVIOUS during a rotation). */
   private readonly box: SecretBox;
 
   constructor(
-    @Inject(KAFKA) kafka: Kafka,
-    @Inject(AVRO_SERDE) serde: AvroSerde,
+    @Inject(TRIGGER_CONFIG_FEED) private readonly feed: TriggerConfigFeed,
     @Inject(APP_CONFIG) config: DispatcherConfig,
     @Inject(APP_LOGGER) private readonly logger: Logger,
-    @Inject(HEALTH_CHECKS) health: HealthRegistry,
-    @Inject(METRICS_REGISTRY) metrics: Registry,
   ) {
     this.box = new SecretBox(config.secretsKeyring);
-    this.feed = new TriggerConfigFeed({ kafka, serde, logger, health, metrics, config, apply: (change) => this.apply(change), size: () => this.secrets.size });
   }
 
   load(): Promise<void> {
-    return this.feed.load();
+    return this.feed.load({ apply: (change) => this.apply(change), size: () => this.secrets.size });
   }
 
   private apply(change: TriggerConfigChange): void {

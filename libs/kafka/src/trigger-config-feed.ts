@@ -1,9 +1,9 @@
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { TriggerConfigRecord } from '@triggers/contracts';
-import { AvroSerde, CompactedTopicReader } from '@triggers/kafka';
+import type { AvroSerde } from './avro-serde';
+import { CompactedTopicReader } from './compacted-topic-reader';
 import type { Logger } from '@triggers/logging';
-import type { HealthRegistry } from './health-checks';
 
 /**
  * One record of the trigger config topic, decoded: a trigger, a deletion (tombstone), or one that
@@ -21,10 +21,15 @@ export interface TriggerConfigFeedOptions {
   kafka: Kafka;
   serde: AvroSerde;
   logger: Logger;
-  health: HealthRegistry;
   metrics?: Registry;
-  /** The app's group (the feed reads in a throwaway group `<groupId>-config-<random>`) and topics. */
-  config: { groupId: string; kafka: { topics: { triggerConfig: string } } };
+  /** The app's group: the feed reads in a throwaway group `<groupId>-config-<random>`. */
+  groupId: string;
+  /** The config topic's name. */
+  topic: string;
+}
+
+/** An app's own view of the triggers, which the feed keeps up to date. */
+export interface TriggerConfigView {
   /** Applies one change, in offset order; what an undecodable record means is the app's call. */
   apply: (change: TriggerConfigChange) => void;
   /** How many triggers the app holds, for /healthz and the start-up log line. */
@@ -39,32 +44,37 @@ export interface TriggerConfigFeedOptions {
 export class TriggerConfigFeed {
   private reader?: CompactedTopicReader<TriggerConfigRecord>;
   private loaded = false;
+  private view?: TriggerConfigView;
 
-  constructor(private readonly options: TriggerConfigFeedOptions) {
-    options.health.register({
+  constructor(private readonly options: TriggerConfigFeedOptions) {}
+
+  /** The app's `triggerConfig` check for /healthz: ready once loaded and waiting for nothing. */
+  healthCheck(): { name: string; check(): Promise<{ ok: boolean; detail: object }>; live(): boolean } {
+    return {
       name: 'triggerConfig',
       check: async () => {
         const waitingOn = this.reader?.status.waitingOn() ?? [];
-        return { ok: this.loaded && waitingOn.length === 0, detail: { loaded: this.loaded, triggers: options.size(), ...(waitingOn.length > 0 ? { waitingOn } : {}) } };
+        return { ok: this.loaded && waitingOn.length === 0, detail: { loaded: this.loaded, triggers: this.view?.size() ?? 0, ...(waitingOn.length > 0 ? { waitingOn } : {}) } };
       },
       live: () => this.reader?.status.alive ?? true,
-    });
+    };
   }
 
-  /** Reads the topic up to its current end, then follows it. */
-  async load(): Promise<void> {
-    const { kafka, config, logger, size } = this.options;
+  /** Reads the topic into `view` up to its current end, then follows it. */
+  async load(view: TriggerConfigView): Promise<void> {
+    const { kafka, groupId, topic, logger } = this.options;
+    this.view = view;
     this.reader = new CompactedTopicReader<TriggerConfigRecord>({
       kafka,
-      topic: config.kafka.topics.triggerConfig,
-      groupIdPrefix: `${config.groupId}-config`,
+      topic,
+      groupIdPrefix: `${groupId}-config`,
       serde: this.options.serde,
       records: 'triggerConfig',
-      apply: (key, record, offset) => this.options.apply({ key, offset, record }),
-      poison: (key, offset, error) => this.options.apply({ key, offset, error }),
+      apply: (key, record, offset) => view.apply({ key, offset, record }),
+      poison: (key, offset, error) => view.apply({ key, offset, error }),
       logger,
       metrics: this.options.metrics,
-      summary: () => ({ triggers: size() }),
+      summary: () => ({ triggers: view.size() }),
     });
     await this.reader.start();
     this.loaded = true;

@@ -1,3 +1,4 @@
+import type { Collection, Db } from 'mongodb';
 import type { LogRecord } from '@triggers/contracts';
 
 /**
@@ -18,4 +19,19 @@ export const EVENT_LOGS_COLLECTION = 'event_logs';
 export function toEventLogDocument(record: LogRecord): EventLogDocument {
   const { logId, time, nextDueAt, ...rest } = record;
   return { _id: logId, ...rest, time: new Date(time), nextDueAt: nextDueAt === null ? null : new Date(nextDueAt) };
+}
+
+/** The collection, typed. */
+export function eventLogsCollection(db: Db): Collection<EventLogDocument> {
+  return db.collection<EventLogDocument>(EVENT_LOGS_COLLECTION);
+}
+
+/**
+ * The indexes the Event Logs view's queries use (idempotent): a trigger's rows by time, an
+ * event's rows, a tenant's failures by time. The log-sink adds the retention's TTL index.
+ */
+export async function ensureEventLogIndexes(logs: Collection<EventLogDocument>): Promise<void> {
+  await logs.createIndex({ tenantId: 1, triggerId: 1, time: -1 });
+  await logs.createIndex({ tenantId: 1, eventId: 1 });
+  await logs.createIndex({ tenantId: 1, status: 1, time: -1 });
 }
