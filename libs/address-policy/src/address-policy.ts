@@ -41,6 +41,21 @@ export function ipv6Bytes(text: string): Buffer {
   return bytes;
 }
 
+/**
+ * The one test of "a webhook URL": an absolute `http:` or `https:` URL with a host, written with
+ * its scheme (so `http:example.com`, which the URL parser would accept, is not one). Undefined
+ * for anything else.
+ */
+export function parseHttpUrl(text: string): URL | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return undefined;
+  }
+  return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname.length > 0 && /^https?:\/\//i.test(text) ? url : undefined;
+}
+
 /** `url` with any `user:password@` removed, for logs and records. */
 export function redactUserinfo(url: string): string {
   try {
@@ -115,13 +130,10 @@ export class AddressPolicy {
    * normalises them) judged at once. A host name is left to {@link resolve}.
    */
   judgeUrl(text: string): UrlVerdict {
-    let url: URL;
-    try {
-      url = new URL(text);
-    } catch {
-      return { ok: false, reason: `${JSON.stringify(text)} is not an absolute URL` };
+    const url = parseHttpUrl(text);
+    if (!url) {
+      return URL.canParse(text) ? { ok: false, reason: `${redactUserinfo(text)}: only http and https URLs are delivered` } : { ok: false, reason: `${JSON.stringify(text)} is not an absolute URL` };
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, reason: `${redactUserinfo(text)}: only http and https URLs are delivered` };
     if (url.username || url.password) return { ok: false, reason: `${redactUserinfo(text)}: credentials in the URL are refused; put secrets in headers, not URLs` };
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     if (isIP(host)) {

@@ -12,8 +12,8 @@ const isUnion = (t: Type): t is UnionLike => t.typeName.startsWith('union');
 export const ABSENT_TYPE = 'triggers.common.Absent';
 const ABSENT_SYMBOL = 'ABSENT';
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A JSON object (not null, not a list): what an event, a payload or a trigger must be. */
+export const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const describe = (v: unknown) =>
   v === undefined ? 'absent' : v === null ? 'null' : Array.isArray(v) ? 'a list' : `a ${typeof v}`;

@@ -64,6 +64,9 @@ export interface HttpExchange {
   errorClass: string | null;
 }
 
+/** The response half of an {@link HttpExchange}: what the webhook client answers for one POST. */
+export type HttpResponse = Pick<HttpExchange, 'responseStatus' | 'responseHeaders' | 'responseBody' | 'responseTruncated' | 'errorClass'> & { durationMs: number };
+
 /** One logged step (schemas/log/log-record.avsc). */
 export interface LogRecord {
   logId: string;

@@ -1,3 +1,4 @@
+import { retryWithBackoff } from '@triggers/errors';
 import type { EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs';
 import { ConsumerStatus } from './consumer-status';
 import type { MessageSource } from './dead-letters';
@@ -75,15 +76,12 @@ export class BatchConsumer<T> {
   async start(): Promise<void> {
     const { groupId, topics, logger } = this.options;
     const producer = createIdempotentProducer(this.options.kafka);
-    for (let delay = 500; !this.stopping; delay = Math.min(delay * 2, 30_000)) {
-      try {
-        await producer.connect();
-        break;
-      } catch (err) {
-        logger.warn({ err, groupId, retryInMs: delay }, 'producer could not connect; retrying');
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
+    await retryWithBackoff(() => producer.connect(), {
+      firstMs: 500,
+      maxMs: 30_000,
+      stopped: () => this.stopping,
+      onFailure: (err, retryInMs) => logger.warn({ err, groupId, retryInMs }, 'producer could not connect; retrying'),
+    });
     this.ownProducer = producer;
     await this.group.start();
     logger.info({ groupId, topics }, 'batch consumer started');

@@ -1,3 +1,4 @@
+import { retryWithBackoff } from '@triggers/errors';
 import type { Consumer, ConsumerConfig, Kafka } from 'kafkajs';
 import type { Logger } from '@triggers/logging';
 import type { ConsumerStatus } from './consumer-status';
@@ -60,19 +61,16 @@ export class SupervisedConsumer {
 
   /** Starts the consumer, retrying with backoff until it runs (or {@link stop} is called). */
   async start(): Promise<void> {
-    let delay = this.options.restartMinMs ?? 500;
-    while (!this.stopping) {
-      try {
-        await this.startOnce();
-        return;
-      } catch (err) {
+    await retryWithBackoff(() => this.startOnce(), {
+      firstMs: this.options.restartMinMs ?? 500,
+      maxMs: this.options.restartMaxMs ?? 30_000,
+      stopped: () => this.stopping,
+      onFailure: (err, retryInMs) => {
         this.failingSince ??= Date.now();
-        if (this.gaveUp(err)) return;
-        this.options.logger.warn({ err, groupId: this.options.groupId, retryInMs: delay }, 'consumer could not start; retrying');
-        await sleep(delay);
-        delay = Math.min(delay * 2, this.options.restartMaxMs ?? 30_000);
-      }
-    }
+        if (this.gaveUp(err)) return false;
+        this.options.logger.warn({ err, groupId: this.options.groupId, retryInMs }, 'consumer could not start; retrying');
+      },
+    });
   }
 
   private async startOnce(): Promise<void> {

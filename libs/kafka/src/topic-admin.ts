@@ -1,4 +1,4 @@
-import { classify } from '@triggers/errors';
+import { classify, retryWithBackoff } from '@triggers/errors';
 import { ConfigResourceTypes } from 'kafkajs';
 import type { Admin, ITopicConfig } from 'kafkajs';
 import { KAFKA_TOPICS, RecordTopicKey, TOPIC_KEYS, TopicKey, TopicNames, carriesRecords } from '@triggers/contracts';
@@ -95,14 +95,15 @@ export async function ensureTopics(admin: Admin, layout: TopicLayout, serde?: Av
  */
 async function registerPatiently(serde: AvroSerde, key: RecordTopicKey): Promise<number> {
   const until = Date.now() + 60_000;
-  for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
-    try {
-      return await serde.register(key);
-    } catch (err) {
-      if (classify(err).kind !== 'transient' || Date.now() + delay > until) throw err;
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
+  let id = 0;
+  await retryWithBackoff(async () => (id = await serde.register(key)), {
+    firstMs: 500,
+    maxMs: 5_000,
+    onFailure: (err, retryInMs) => {
+      if (classify(err).kind !== 'transient' || Date.now() + retryInMs > until) throw err;
+    },
+  });
+  return id;
 }
 
 async function checkExisting(admin: Admin, layout: TopicLayout, keys: TopicKey[]): Promise<Map<TopicKey, string[]>> {

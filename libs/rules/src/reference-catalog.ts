@@ -1,4 +1,5 @@
 import type { EventType } from '@triggers/contracts';
+import { closestWord } from './did-you-mean';
 
 /** A payload shape: a leaf (1), or an object of shapes; `*` stands for any key of a map. */
 type Shape = 1 | { [key: string]: Shape };
@@ -120,11 +121,7 @@ export function isKnownReference(eventType: EventType, reference: string): boole
   return PATH_PARTS[eventType].some((parts) => matchesPattern(segments, parts));
 }
 
-/**
- * The known reference closest to an unknown one: the same letters in another case first
- * (references are case-sensitive, so `campaignID` is a different field), else the nearest by
- * edit distance within 2.
- */
+/** The known reference closest to an unknown one ({@link closestWord}). */
 export function suggestReference(eventType: EventType, reference: string): string | undefined {
   // Only a plausible reference gets a suggestion: the cost stays small whatever is sent.
   if (reference.length > 64) return undefined;
@@ -133,28 +130,6 @@ export function suggestReference(eventType: EventType, reference: string): strin
     .filter((parts) => parts.length === segments.length)
     .map((parts) => parts.map((part, i) => (part === '*' ? segments[i] : part)).join('.'));
   const aliases = Object.keys(REFERENCE_ALIASES[eventType] ?? {});
-  const all = [...new Set([...candidates, ...aliases])];
-  const sameLetters = all.find((c) => c.toLowerCase() === reference.toLowerCase());
-  if (sameLetters) return sameLetters;
-  let best: { c: string; d: number } | undefined;
-  for (const c of all) {
-    if (Math.abs(c.length - reference.length) > 2) continue; // the distance would be over 2 anyway
-    const d = editDistance(c, reference);
-    if (d <= 2 && (!best || d < best.d)) best = { c, d };
-  }
-  return best?.c;
+  return closestWord(reference, [...new Set([...candidates, ...aliases])]);
 }
 
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length];
-}

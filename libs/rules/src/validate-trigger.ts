@@ -1,5 +1,7 @@
 import { parse as parseJsonc, ParseError, printParseErrorCode } from 'jsonc-parser';
-import { EVENT_TYPE_IDS, EventType } from '@triggers/contracts';
+import { EVENT_TYPE_IDS, EventType, isPlainObject as isObject } from '@triggers/contracts';
+import { parseHttpUrl } from '@triggers/address-policy';
+import { closestWord } from './did-you-mean';
 import { normaliseEventType } from './event-type-names';
 import { isKnownReference, suggestReference } from './reference-catalog';
 import {
@@ -32,7 +34,6 @@ class Problems {
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Validates and normalises a trigger as a tenant submits it. Invalid input gets one of the
@@ -71,7 +72,7 @@ export function validateTrigger(input: TriggerInput): ValidationResult {
   if (parameters) {
     for (const key of Object.keys(parameters)) {
       if (key !== 'conditions' && key !== 'actions') {
-        const hint = ['conditions', 'actions'].find((k) => k.startsWith(key.toLowerCase().slice(0, 4)));
+        const hint = closestWord(key, ['conditions', 'actions']);
         warnings.push(`unknown key "${key}" in parameters is ignored${hint ? `; did you mean "${hint}"?` : ''}`);
       }
     }
@@ -204,7 +205,7 @@ function readActions(raw: unknown, problems: Problems, warnings: string[]): Acti
       return;
     }
     if (typeof entry.action !== 'string' || !(ACTIONS as readonly string[]).includes(entry.action)) {
-      const hint = typeof entry.action === 'string' ? closest(entry.action, ACTIONS) : undefined;
+      const hint = typeof entry.action === 'string' ? closestWord(entry.action.trim(), ACTIONS) : undefined;
       problems.add(
         SPEC_ERRORS.saving,
         `${path}.action`,
@@ -234,7 +235,7 @@ function readActionParameters(
   if (action === 'webhook') {
     const url = raw.url;
     for (const key of Object.keys(raw)) if (key !== 'url') warnings.push(`unknown webhook parameter "${key}" is ignored (${path})`);
-    if (typeof url !== 'string' || !isHttpUrl(url.trim())) {
+    if (typeof url !== 'string' || !parseHttpUrl(url.trim())) {
       problems.add(kind, `${path}.url`, `url must be an absolute http(s) URL such as "https://your.webservice.com", got ${JSON.stringify(url ?? null)}`);
       return undefined;
     }
@@ -323,25 +324,3 @@ function readConditions(raw: unknown, problems: Problems): Condition[] {
   return conditions;
 }
 
-function isHttpUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname.length > 0 && /^https?:\/\//i.test(text);
-  } catch {
-    return false;
-  }
-}
-
-function closest(word: string, options: readonly string[]): string | undefined {
-  const lower = word.toLowerCase().trim();
-  return options.find((o) => o.toLowerCase() === lower) ?? options.find((o) => similarity(o, lower) >= 0.6);
-}
-
-function similarity(a: string, b: string): number {
-  const bigrams = (s: string) => new Set(Array.from({ length: Math.max(0, s.length - 1) }, (_, i) => s.slice(i, i + 2)));
-  const A = bigrams(a);
-  const B = bigrams(b);
-  let shared = 0;
-  for (const x of A) if (B.has(x)) shared++;
-  return A.size + B.size === 0 ? 0 : (2 * shared) / (A.size + B.size);
-}

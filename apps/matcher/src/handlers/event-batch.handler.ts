@@ -1,3 +1,4 @@
+import { retryWithBackoff } from '@triggers/errors';
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { Counter, Histogram, Registry } from 'prom-client';
@@ -55,16 +56,15 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
   }
 
   private async startWithRetry(): Promise<void> {
-    for (let delay = 1000; !this.stopping; delay = Math.min(delay * 2, 30_000)) {
-      try {
-        await this.start();
-        return;
-      } catch (err) {
-        this.logger.warn({ err, retryInMs: delay }, 'matcher could not start; retrying');
+    await retryWithBackoff(() => this.start(), {
+      firstMs: 1000,
+      maxMs: 30_000,
+      stopped: () => this.stopping,
+      onFailure: async (err, retryInMs) => {
+        this.logger.warn({ err, retryInMs }, 'matcher could not start; retrying');
         await this.store.stop().catch(() => undefined);
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
+      },
+    });
   }
 
   private async start(): Promise<void> {

@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, P
 import { ETagInterceptor } from './etag.interceptor';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Caller } from '@triggers/access';
+import { isPlainObject as isObject } from '@triggers/contracts';
 import { explain, normaliseEventType, validateTrigger } from '@triggers/rules';
 import { ApiError, invalidTrigger } from '../services/api-errors';
 import { EventLogService } from '../services/event-log.service';
@@ -11,7 +12,6 @@ import { ErrorResponse, EvaluateBody, EvaluateStoredBody, TestSendBody, TriggerB
 import { KeyThrottlerGuard } from './key-throttler.guard';
 import { expectedVersion, parseBool, parseDate, parseLimit } from './query';
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function readEvent(raw: unknown): { type: string; payload: Record<string, unknown> } {
   if (!isObject(raw) || typeof raw.type !== 'string' || !isObject(raw.payload)) {

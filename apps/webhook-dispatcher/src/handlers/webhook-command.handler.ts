@@ -1,3 +1,4 @@
+import { retryWithBackoff } from '@triggers/errors';
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { Gauge, Registry } from 'prom-client';
@@ -56,18 +57,17 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
   }
 
   private async start(): Promise<void> {
-    for (let delay = 1000; !this.stopping; delay = Math.min(delay * 2, 30_000)) {
-      try {
-        // Secrets first: a webhook is never sent unsigned because the config was not read yet.
-        await this.secrets.load();
-        break;
-      } catch (err) {
-        this.logger.warn({ err, retryInMs: delay }, 'trigger config could not be read; retrying');
+    // Secrets first: a webhook is never sent unsigned because the config was not read yet.
+    const loaded = await retryWithBackoff(() => this.secrets.load(), {
+      firstMs: 1000,
+      maxMs: 30_000,
+      stopped: () => this.stopping,
+      onFailure: async (err, retryInMs) => {
+        this.logger.warn({ err, retryInMs }, 'trigger config could not be read; retrying');
         await this.secrets.stop().catch(() => undefined);
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
-    if (this.stopping) return;
+      },
+    });
+    if (!loaded || this.stopping) return;
     void this.delivered.start();
     const { webhookCommands, webhookRetry, deadLetterWebhook } = this.config.kafka.topics;
     this.consumer = new WindowedConsumer<WebhookCommand>({

@@ -45,21 +45,21 @@ describe('WebhookClient', () => {
   const post = (path: string) => client.post(new URL(base + path), { 'content-type': 'application/json' }, '{}');
 
   it('returns status, headers and body of a 2xx', async () => {
-    expect(await post('/ok')).toMatchObject({ status: 201, body: 'fine', truncated: false, errorClass: null, headers: expect.objectContaining({ 'x-reply': 'yes' }) });
+    expect(await post('/ok')).toMatchObject({ responseStatus: 201, responseBody: 'fine', responseTruncated: false, errorClass: null, responseHeaders: expect.objectContaining({ 'x-reply': 'yes' }) });
   });
 
   it('reads 10 kB of a larger body and stops', async () => {
     const r = await post('/big');
-    expect(r.body).toHaveLength(10 * 1024);
-    expect(r.truncated).toBe(true);
+    expect(r.responseBody).toHaveLength(10 * 1024);
+    expect(r.responseTruncated).toBe(true);
   });
 
   it('classifies failures', async () => {
-    expect(await post('/fail')).toMatchObject({ status: 500, errorClass: 'http.status', error: 'HTTP 500' });
-    expect(await post('/hang')).toMatchObject({ status: null, errorClass: 'timeout.headers' });
-    expect(await post('/drip')).toMatchObject({ status: null, errorClass: 'timeout.body' });
+    expect(await post('/fail')).toMatchObject({ responseStatus: 500, errorClass: 'http.status', error: 'HTTP 500' });
+    expect(await post('/hang')).toMatchObject({ responseStatus: null, errorClass: 'timeout.headers' });
+    expect(await post('/drip')).toMatchObject({ responseStatus: null, errorClass: 'timeout.body' });
     // A redirect is not followed: it is a non-2xx like any other.
-    expect(await post('/redirect')).toMatchObject({ status: 302, errorClass: 'http.status' });
+    expect(await post('/redirect')).toMatchObject({ responseStatus: 302, errorClass: 'http.status' });
     const closed = await new Promise<number>((resolve) => {
       const s = createServer().listen(0, '127.0.0.1', () => {
         const { port } = s.address() as AddressInfo;

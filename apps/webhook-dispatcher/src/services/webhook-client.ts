@@ -1,17 +1,14 @@
 import { Agent, Dispatcher } from 'undici';
 import type { WebhookTimingConfig } from '@triggers/config';
+import type { HttpResponse } from '@triggers/contracts';
 import { AddressGuard, BlockedAddressError } from './address-guard';
 
-/** The outcome of one POST: a response (any status) or a failure before one arrived. */
-export interface WebhookResult {
-  status: number | null;
-  headers: Record<string, string>;
-  /** The first `maxResponseBytes` of the response body, as text. */
-  body: string | null;
-  truncated: boolean;
-  durationMs: number;
-  /** Why no usable response arrived (`timeout.headers`, `connection.refused`, `blocked`...), or `http.status` for a non-2xx. */
-  errorClass: string | null;
+/**
+ * The outcome of one POST, as the Event Logs record it: a response (any status; the first
+ * `maxResponseBytes` of its body, as text) or a failure before one arrived, whose `errorClass`
+ * says why (`timeout.headers`, `connection.refused`, `blocked`..., `http.status` for a non-2xx).
+ */
+export interface WebhookResult extends HttpResponse {
   /** The failure in words, for the Event Logs. */
   error: string | null;
 }
@@ -120,15 +117,15 @@ export class WebhookClient {
       const res = await exchange(this.agent, url, headers, body, this.timing.maxResponseBytes, deadline);
       const ok = res.status >= 200 && res.status < 300;
       return done({
-        status: res.status,
-        headers: res.headers,
-        body: res.text,
-        truncated: res.truncated,
+        responseStatus: res.status,
+        responseHeaders: res.headers,
+        responseBody: res.text,
+        responseTruncated: res.truncated,
         errorClass: ok ? null : 'http.status',
         error: ok ? null : `HTTP ${res.status}`,
       });
     } catch (err) {
-      return done({ status: null, headers: {}, body: null, truncated: false, errorClass: errorClassOf(err), error: (err as Error).message });
+      return done({ responseStatus: null, responseHeaders: {}, responseBody: null, responseTruncated: false, errorClass: errorClassOf(err), error: (err as Error).message });
     } finally {
       release();
     }

@@ -6,7 +6,7 @@ import { HEADERS, HttpExchange, LogRecord, WebhookCommand, logIdFor, newLogRecor
 import { AvroSerde, BufferedProducer, MessageSource, createIdempotentProducer, deadLetter } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
-import { redactUserinfo } from '@triggers/address-policy';
+import { parseHttpUrl, redactUserinfo } from '@triggers/address-policy';
 import { AddressGuard } from './address-guard';
 import { WebhookClient, WebhookResult } from './webhook-client';
 import { DeliveredCommands } from './delivered-commands';
@@ -147,45 +147,29 @@ export class WebhookDeliveryService implements OnModuleInit {
     // secretsFor never answers an empty list (the delivery waits instead): no webhook leaves unsigned.
     headers['webhook-signature'] = signWebhook(secrets, command.commandId, timestamp, command.body);
 
-    let url: URL | undefined;
-    try {
-      url = new URL(command.url);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') url = undefined;
-    } catch {
-      url = undefined;
-    }
+    const url = parseHttpUrl(command.url);
     const result: WebhookResult = url
       ? await this.client.post(url, headers, command.body)
-      : { status: null, headers: {}, body: null, truncated: false, durationMs: 0, errorClass: 'blocked', error: 'not an http(s) URL' };
+      : { responseStatus: null, responseHeaders: {}, responseBody: null, responseTruncated: false, durationMs: 0, errorClass: 'blocked', error: 'not an http(s) URL' };
     this.durations.observe(result.durationMs / 1000);
-    const http: HttpExchange = {
-      method: 'POST',
-      // Never a password in the Event Logs or on the log topic (such URLs are refused at save; older ones may remain).
-      url: redactUserinfo(command.url),
-      requestHeaders: headers,
-      requestBody: command.body,
-      responseStatus: result.status,
-      responseHeaders: result.headers,
-      responseBody: result.body,
-      responseTruncated: result.truncated,
-      durationMs: result.durationMs,
-      errorClass: result.errorClass,
-    };
+    const { error, ...response } = result;
+    // Never a password in the Event Logs or on the log topic (such URLs are refused at save; older ones may remain).
+    const http: HttpExchange = { method: 'POST', url: redactUserinfo(command.url), requestHeaders: headers, requestBody: command.body, ...response };
 
     if (result.errorClass === null) {
-      const message = `delivered: HTTP ${result.status} in ${result.durationMs} ms (attempt ${command.attempt})`;
+      const message = `delivered: HTTP ${result.responseStatus} in ${result.durationMs} ms (attempt ${command.attempt})`;
       await this.send([{ topic: topics.log, messages: [this.logMessage(command, 'webhook.delivered', 'ok', message, http)] }]);
       this.delivered.remember(deliveryLogId(command, 'webhook.delivered'));
       this.count('delivered', ctx, result);
       return 'delivered';
     }
     if (result.errorClass === 'blocked') {
-      await this.send([{ topic: topics.log, messages: [this.logMessage(command, 'webhook.blocked', 'failed', `blocked, not retried: ${result.error}`, http)] }]);
+      await this.send([{ topic: topics.log, messages: [this.logMessage(command, 'webhook.blocked', 'failed', `blocked, not retried: ${error}`, http)] }]);
       this.count('blocked', ctx, result);
       return 'blocked';
     }
 
-    const failure = result.status !== null ? `HTTP ${result.status}` : `${result.errorClass}: ${result.error}`;
+    const failure = result.responseStatus !== null ? `HTTP ${result.responseStatus}` : `${result.errorClass}: ${error}`;
     const failedAt = Date.now();
     const next = nextAttempt(command, failedAt, { delayMs: this.config.webhook.retryDelayMs, windowMs: this.config.webhook.retryWindowMs }, failure);
     if ('giveUp' in next) {
@@ -212,7 +196,7 @@ export class WebhookDeliveryService implements OnModuleInit {
 
   private count(outcome: DeliveryOutcome, ctx: object, result?: WebhookResult): void {
     this.outcomes.inc({ outcome });
-    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ ...ctx, outcome, status: result?.status, errorClass: result?.errorClass, durationMs: result?.durationMs }, 'webhook attempt');
+    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ ...ctx, outcome, status: result?.responseStatus, errorClass: result?.errorClass, durationMs: result?.durationMs }, 'webhook attempt');
   }
 
   private logMessage(
