@@ -1,50 +1,33 @@
 import { newWebhookCommand } from '@triggers/contracts';
-import { AppProcess, PipelineDriver, WebhookReceiver, startHealthyApp, startWebhookReceiver, uniqueId, useTestContext, waitFor } from '@triggers/testing';
+import { uniqueId, useHarness, useTestContext, waitFor } from '@triggers/testing';
 
 describe('webhook-dispatcher crash', () => {
   const ctx = useTestContext({ topics: true });
-  let driver: PipelineDriver;
-  let receiver: WebhookReceiver;
-  const running: AppProcess[] = [];
+  const t = useHarness(ctx);
 
-  beforeAll(async () => {
-    driver = new PipelineDriver(ctx());
-    receiver = await startWebhookReceiver();
-  });
-
-  afterAll(async () => {
-    await Promise.all(running.map((a) => a.stop()));
-    await receiver?.close();
-    await driver?.close();
-  });
-
-  const start = async () => {
-    const app = await startHealthyApp(ctx().env, 'webhook-dispatcher', { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' });
-    running.push(app);
-    return app;
-  };
+  const start = () => t.start('webhook-dispatcher', { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' });
 
   it('loses no command across a kill -9 during a burst of 5,000; repeats carry the same webhook-id', async () => {
     const tenantId = uniqueId('tenant');
     const triggerId = uniqueId('trigger');
-    await driver.trigger(tenantId, triggerId, { version: 1, name: 'burst', eventType: 'agent.wrap', enabled: true, conditions: [], actions: [{ action: 'webhook', parameters: { url: receiver.url } }] });
+    await t.driver.trigger(tenantId, triggerId, { version: 1, name: 'burst', eventType: 'agent.wrap', enabled: true, conditions: [], actions: [{ action: 'webhook', parameters: { url: t.receiver.url } }] });
     const commands = Array.from({ length: 5000 }, (_, i) =>
-      newWebhookCommand({ tenantId, triggerId, eventId: `evt-${i}`, eventType: 'agent.wrap', actionIndex: 0, url: `${receiver.url}/${i}`, body: `{"i":${i}}`, origin: 'event', now: Date.now() }),
+      newWebhookCommand({ tenantId, triggerId, eventId: `evt-${i}`, eventType: 'agent.wrap', actionIndex: 0, url: `${t.receiver.url}/${i}`, body: `{"i":${i}}`, origin: 'event', now: Date.now() }),
     );
     // Spread over the partitions by command, as many triggers would be.
-    for (let i = 0; i < commands.length; i += 500) await Promise.all(commands.slice(i, i + 500).map((c) => driver.webhookCommands([c], c.commandId)));
+    for (let i = 0; i < commands.length; i += 500) await Promise.all(commands.slice(i, i + 500).map((c) => t.driver.webhookCommands([c], c.commandId)));
     const first = await start();
-    await receiver.waitFor(1000, { timeoutMs: 30_000 });
+    await t.receiver.waitFor(1000, { timeoutMs: 30_000 });
     first.child.kill('SIGKILL');
     await first.exited;
-    const beforeRestart = receiver.ids().size;
+    const beforeRestart = t.receiver.ids().size;
     expect(beforeRestart).toBeLessThan(5000);
     await start();
-    await waitFor(() => receiver.ids().size === 5000, { timeoutMs: 60_000, intervalMs: 100, description: `all 5,000 webhook-ids (have ${receiver.ids().size})` });
+    await waitFor(() => t.receiver.ids().size === 5000, { timeoutMs: 60_000, intervalMs: 100, description: `all 5,000 webhook-ids (have ${t.receiver.ids().size})` });
     const expected = new Set(commands.map((c) => c.commandId));
-    expect(receiver.ids()).toEqual(expected);
+    expect(t.receiver.ids()).toEqual(expected);
     // Every request of one webhook-id carried that command's body: a repeat is the same delivery.
-    for (const r of receiver.received) {
+    for (const r of t.receiver.received) {
       const i = Number(r.path.slice(1));
       expect(r.headers['webhook-id']).toBe(commands[i].commandId);
       expect(r.body).toBe(commands[i].body);

@@ -1,6 +1,6 @@
 import { Partitioners } from 'kafkajs';
 import { HEADERS, LogRecord, WebhookCommand, newWebhookCommand, triggerKey } from '@triggers/contracts';
-import { AppProcess, PipelineDriver, WebhookReceiver, readDecoded, startHealthyApp, startWebhookReceiver, uniqueId, useTestContext, waitForConsumed } from '@triggers/testing';
+import { readDecoded, uniqueId, useHarness, useTestContext, waitForConsumed } from '@triggers/testing';
 
 /**
  * A dispatcher killed between producing a retry and committing the attempt that caused it repeats
@@ -10,26 +10,9 @@ import { AppProcess, PipelineDriver, WebhookReceiver, readDecoded, startHealthyA
  */
 describe('a stale retry of a delivered webhook', () => {
   const ctx = useTestContext({ topics: true });
-  let driver: PipelineDriver;
-  let receiver: WebhookReceiver;
-  const running: AppProcess[] = [];
+  const t = useHarness(ctx);
 
-  beforeAll(async () => {
-    driver = new PipelineDriver(ctx());
-    receiver = await startWebhookReceiver();
-  });
-
-  afterAll(async () => {
-    await Promise.all(running.map((a) => a.stop()));
-    await receiver?.close();
-    await driver?.close();
-  });
-
-  const startDispatcher = async () => {
-    const app = await startHealthyApp(ctx().env, 'webhook-dispatcher', { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', WEBHOOK_RETRY_DELAY_MS: '2000' });
-    running.push(app);
-    return app;
-  };
+  const startDispatcher = () => t.start('webhook-dispatcher', { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', WEBHOOK_RETRY_DELAY_MS: '2000' });
 
   const staleRetry = async (command: WebhookCommand, attempt: number) => {
     const topic = ctx().config.kafka.topics.webhookRetry;
@@ -43,15 +26,15 @@ describe('a stale retry of a delivered webhook', () => {
   it('is dropped, not delivered again: one request, one webhook.delivered', async () => {
     const tenantId = uniqueId('tenant');
     const triggerId = uniqueId('trigger');
-    await driver.trigger(tenantId, triggerId, { version: 1, name: 'hook', eventType: 'agent.wrap', enabled: true, conditions: [], actions: [{ action: 'webhook', parameters: { url: receiver.url } }] });
-    const command = newWebhookCommand({ tenantId, triggerId, eventId: uniqueId('e'), eventType: 'agent.wrap', actionIndex: 0, url: `${receiver.url}/once`, body: '{"type":"agent.wrap"}', origin: 'event', now: Date.now() });
+    await t.driver.trigger(tenantId, triggerId, { version: 1, name: 'hook', eventType: 'agent.wrap', enabled: true, conditions: [], actions: [{ action: 'webhook', parameters: { url: t.receiver.url } }] });
+    const command = newWebhookCommand({ tenantId, triggerId, eventId: uniqueId('e'), eventType: 'agent.wrap', actionIndex: 0, url: `${t.receiver.url}/once`, body: '{"type":"agent.wrap"}', origin: 'event', now: Date.now() });
     const ofCommand = (r: { headers: Record<string, string> }) => r.headers['webhook-id'] === command.commandId;
     const groupId = `${ctx().namespace}-webhook-dispatcher`;
     const retryTopic = ctx().config.kafka.topics.webhookRetry;
 
     const first = await startDispatcher();
-    await driver.webhookCommands([command]);
-    await receiver.waitFor(1, { where: ofCommand });
+    await t.driver.webhookCommands([command]);
+    await t.receiver.waitFor(1, { where: ofCommand });
     await readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, { expected: 1, where: (r) => r.commandId === command.commandId, quietMs: 0 });
     // The instance that delivered it drops a stale retry from its own memory...
     await staleRetry(command, 2);
@@ -63,7 +46,7 @@ describe('a stale retry of a delivered webhook', () => {
     await startDispatcher();
     await waitForConsumed(ctx(), groupId, retryTopic);
 
-    expect(receiver.received.filter(ofCommand)).toHaveLength(1);
+    expect(t.receiver.received.filter(ofCommand)).toHaveLength(1);
     const records = (await readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, { expected: 1, where: (r) => r.commandId === command.commandId })).map((r) => r.value);
     expect(records.map((r) => [r.step, r.attempt])).toEqual([['webhook.delivered', 1]]);
   }, 120_000);

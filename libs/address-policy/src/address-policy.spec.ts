@@ -1,4 +1,5 @@
 import { AddressPolicy, ipv6Bytes, redactUserinfo } from './address-policy';
+import { INTERNAL_WEBHOOK_URLS } from '@triggers/testing';
 import { REFUSED_IPV4, REFUSED_IPV6 } from './special-ranges';
 
 describe('AddressPolicy', () => {
@@ -84,17 +85,7 @@ describe('AddressPolicy', () => {
   });
 
   it.each([
-    ['http://10.0.0.1/', '10.0.0.0/8'],
-    ['http://169.254.169.254/latest/meta-data/', '169.254.0.0/16'],
-    ['http://[::ffff:10.0.0.1]/', '10.0.0.0/8'],
-    ['http://[fd00::1]/', 'fc00::/7'],
-    ['http://[fe80::1]/', 'fe80::/10'],
-    ['http://100.64.0.1/', '100.64.0.0/10'],
-    ['http://192.168.1.1/', '192.168.0.0/16'],
-    ['http://0.0.0.0/', '0.0.0.0/8'],
-    ['http://[::]/', '::/96'],
-    ['http://0xa9fea9fe/', '169.254.0.0/16'],
-    ['http://2852039166/', '169.254.0.0/16'],
+    ...INTERNAL_WEBHOOK_URLS,
     ['http://0251.0376.0251.0376/', '169.254.0.0/16'],
     ['http://127.1/', '127.0.0.0/8'],
   ])('judges the literal in %s at once, in any spelling', (url, cidr) => {

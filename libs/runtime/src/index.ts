@@ -4,3 +4,4 @@ export * from './ops.controller';
 export * from './nest-logger';
 export * from './runtime.module';
 export * from './bootstrap';
+export * from './app-runtime';

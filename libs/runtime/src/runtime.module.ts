@@ -5,6 +5,7 @@ import { AvroSerde, TriggerConfigFeed, createKafka, createRegistry } from '@trig
 import type { Logger } from '@triggers/logging';
 import { MongoHandle, connectMongo } from '@triggers/mongo';
 import { HealthRegistry, kafkaHealthCheck, mongoHealthCheck, registryHealthCheck } from './health-checks';
+import { AppRuntime } from './app-runtime';
 import { OpsController } from './ops.controller';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, KAFKA, METRICS_REGISTRY, MONGO, TRIGGER_CONFIG_FEED } from './tokens';
 import type { Kafka } from 'kafkajs';
@@ -60,6 +61,11 @@ export class RuntimeModule {
           new HealthRegistry([kafkaHealthCheck(createKafka(config.kafka, logger, { probe: true })), registryHealthCheck(config), ...(mongo ? [mongoHealthCheck(mongo)] : [])]),
         inject: options.mongo ? [MONGO] : [],
       },
+      {
+        provide: AppRuntime,
+        useFactory: (kafka: Kafka, serde: AvroSerde, health: HealthRegistry) => new AppRuntime(config, logger, kafka, serde, registry, health),
+        inject: [KAFKA, AVRO_SERDE, HEALTH_CHECKS],
+      },
       ...(options.triggerConfig
         ? [
             {
@@ -78,7 +84,7 @@ export class RuntimeModule {
       module: RuntimeModule,
       controllers: [OpsController],
       providers,
-      exports: [APP_CONFIG, APP_LOGGER, METRICS_REGISTRY, KAFKA, AVRO_SERDE, HEALTH_CHECKS, ...(options.mongo ? [MONGO] : []), ...(options.triggerConfig ? [TRIGGER_CONFIG_FEED] : [])],
+      exports: [AppRuntime, APP_CONFIG, APP_LOGGER, METRICS_REGISTRY, KAFKA, AVRO_SERDE, HEALTH_CHECKS, ...(options.mongo ? [MONGO] : []), ...(options.triggerConfig ? [TRIGGER_CONFIG_FEED] : [])],
     };
   }
 }

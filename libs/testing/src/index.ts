@@ -9,3 +9,5 @@ export * from './pipeline-helpers';
 export * from './webhook-receiver';
 export * from './scratch-ferretdb';
 export * from './tcp-proxy';
+export * from './harness';
+export * from './hostile-urls';

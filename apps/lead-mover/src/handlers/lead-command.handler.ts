@@ -1,12 +1,11 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { Kafka, Message } from 'kafkajs';
-import { Counter, Registry } from 'prom-client';
+import type { Message } from 'kafkajs';
+import { Counter } from 'prom-client';
 import type { LeadMoverConfig } from '@triggers/config';
 import { HEADERS, LeadCommand, logIdFor, newLogRecord, triggerKey } from '@triggers/contracts';
 import { classify } from '@triggers/errors';
-import { AvroSerde, BatchConsumer, BatchProgress, DecodedMessage, MessageSource } from '@triggers/kafka';
-import type { Logger } from '@triggers/logging';
-import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, consumerHealthCheck, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
+import { BatchConsumer, BatchProgress, DecodedMessage, MessageSource } from '@triggers/kafka';
+import { AppRuntime, consumerHealthCheck } from '@triggers/runtime';
 import { LEADS_STORE, LeadsStore } from '../services/leads.store';
 import { LeadMoveOutcome, applyLeadMove } from '../services/lead-move.service';
 
@@ -30,31 +29,20 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
 
   constructor(
     @Inject(LEADS_STORE) private readonly store: LeadsStore,
-    @Inject(AVRO_SERDE) private readonly serde: AvroSerde,
-    @Inject(KAFKA) private readonly kafka: Kafka,
-    @Inject(APP_CONFIG) private readonly config: LeadMoverConfig,
-    @Inject(APP_LOGGER) private readonly logger: Logger,
-    @Inject(METRICS_REGISTRY) private readonly registry: Registry,
-    @Inject(HEALTH_CHECKS) health: HealthRegistry,
+    private readonly rt: AppRuntime<LeadMoverConfig>,
   ) {
-    this.outcomes = new Counter({ name: 'triggers_lead_commands_total', help: 'Lead commands by outcome', labelNames: ['outcome'], registers: [registry] });
-    health.register(consumerHealthCheck('leadConsumer', config.groupId, () => this.consumer, () => ({ store: config.leadsStore })));
+    this.outcomes = new Counter({ name: 'triggers_lead_commands_total', help: 'Lead commands by outcome', labelNames: ['outcome'], registers: [rt.metrics] });
+    rt.health.register(consumerHealthCheck('leadConsumer', rt.config.groupId, () => this.consumer, () => ({ store: rt.config.leadsStore })));
   }
 
   /** Starts in the background: /healthz answers while Kafka or the registry is still down. */
   onApplicationBootstrap(): void {
-    const { leadCommands, deadLetterLead } = this.config.kafka.topics;
+    const { leadCommands, deadLetterLead } = this.rt.config.kafka.topics;
     this.consumer = new BatchConsumer<LeadCommand>({
-      kafka: this.kafka,
-      groupId: this.config.groupId,
+      ...this.rt.engine(this.rt.config.groupId),
       topics: [leadCommands],
-      logger: this.logger,
-      metrics: this.registry,
-      serde: this.serde,
       records: 'leadCommands',
       deadLetterTopic: deadLetterLead,
-      sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
-      giveUpAfterMs: this.config.kafka.consumerGiveUpMs,
       handle: (records, source, progress) => this.handle(records, source, progress),
     });
     void this.consumer.start();
@@ -77,7 +65,7 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
     let lastApplied: string | undefined;
     let since = Date.now();
     const record = async () => {
-      if (logs.length > 0) await this.consumer!.producer.send({ topic: this.config.kafka.topics.log, messages: logs.splice(0) });
+      if (logs.length > 0) await this.consumer!.producer.send({ topic: this.rt.config.kafka.topics.log, messages: logs.splice(0) });
       if (lastApplied !== undefined) progress.done(lastApplied);
       since = Date.now();
     };
@@ -93,7 +81,7 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
           this.failedLogged.add(command.commandId);
           logs.push(await this.log(command, { step: 'lead.failed', status: 'failed', message: `failed, will retry: ${(err as Error).message}` }));
         }
-        this.logger.warn({ ...ctx, err: (err as Error).message }, 'lead command not applied; the batch goes on from this command');
+        this.rt.logger.warn({ ...ctx, err: (err as Error).message }, 'lead command not applied; the batch goes on from this command');
         await record();
         this.outcomes.inc({ outcome: 'failed' });
         throw err;
@@ -102,7 +90,7 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
       this.outcomes.inc({ outcome: outcome.step.replace('lead.', '') });
       this.failedLogged.delete(command.commandId);
       lastApplied = m.offset;
-      this.logger.info({ ...ctx, outcome: outcome.step, message: outcome.message }, 'lead command applied');
+      this.rt.logger.info({ ...ctx, outcome: outcome.step, message: outcome.message }, 'lead command applied');
       if (logs.length >= RECORD_EVERY || Date.now() - since >= RECORD_EVERY_MS) await record();
       await progress.heartbeat();
     }
@@ -122,6 +110,6 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
       time: Date.now(),
       message: outcome.message,
     });
-    return { key: triggerKey(c.tenantId, c.triggerId), value: await this.serde.encode('log', record), headers: { [HEADERS.correlationId]: c.eventId } };
+    return { key: triggerKey(c.tenantId, c.triggerId), value: await this.rt.serde.encode('log', record), headers: { [HEADERS.correlationId]: c.eventId } };
   }
 }

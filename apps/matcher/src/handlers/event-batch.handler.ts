@@ -1,12 +1,11 @@
 import { retryWithBackoff } from '@triggers/errors';
-import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { Kafka, KafkaMessage } from 'kafkajs';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { KafkaMessage } from 'kafkajs';
+import { Counter, Histogram } from 'prom-client';
 import type { MatcherConfig } from '@triggers/config';
 import { ContractError, EVENT_TYPES, EVENT_TYPE_IDS, EventEnvelope, EventType, HEADERS, eventTopicKeyOf, leadKey, triggerKey } from '@triggers/contracts';
-import { AvroSerde, BatchOutput, MessageSource, TransactionalHandler, TransactionalProcessor } from '@triggers/kafka';
-import type { Logger } from '@triggers/logging';
-import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, consumerHealthCheck, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
+import { BatchOutput, MessageSource, TransactionalHandler, TransactionalProcessor } from '@triggers/kafka';
+import { AppRuntime, consumerHealthCheck } from '@triggers/runtime';
 import { matchEvent } from '../services/event-matcher';
 import { TriggerConfigStore } from '../services/trigger-config.store';
 
@@ -30,14 +29,10 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
 
   constructor(
     private readonly store: TriggerConfigStore,
-    @Inject(AVRO_SERDE) private readonly serde: AvroSerde,
-    @Inject(KAFKA) private readonly kafka: Kafka,
-    @Inject(APP_CONFIG) private readonly config: MatcherConfig,
-    @Inject(APP_LOGGER) private readonly logger: Logger,
-    @Inject(METRICS_REGISTRY) private readonly registry: Registry,
-    @Inject(HEALTH_CHECKS) health: HealthRegistry,
+    private readonly rt: AppRuntime<MatcherConfig>,
   ) {
-    health.register(consumerHealthCheck('eventConsumer', config.groupId, () => this.processor, () => ({ instanceId: config.instanceId })));
+    const { config, metrics: registry } = rt;
+    rt.health.register(consumerHealthCheck('eventConsumer', config.groupId, () => this.processor, () => ({ instanceId: config.instanceId })));
     this.typeOfTopic = new Map(EVENT_TYPE_IDS.map((t) => [config.kafka.topics[eventTopicKeyOf(t)], t]));
     this.events = new Counter({ name: 'triggers_matcher_events_total', help: 'Events judged, by type and outcome', labelNames: ['type', 'outcome'], registers: [registry] });
     this.commands = new Counter({ name: 'triggers_matcher_commands_total', help: 'Commands produced, by kind', labelNames: ['kind'], registers: [registry] });
@@ -61,7 +56,7 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
       maxMs: 30_000,
       stopped: () => this.stopping,
       onFailure: async (err, retryInMs) => {
-        this.logger.warn({ err, retryInMs }, 'matcher could not start; retrying');
+        this.rt.logger.warn({ err, retryInMs }, 'matcher could not start; retrying');
         await this.store.stop().catch(() => undefined);
       },
     });
@@ -71,18 +66,12 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
     // No event is judged before every trigger that existed at start-up is known.
     await this.store.load();
     if (this.stopping) return;
-    const topics = this.config.kafka.topics;
+    const topics = this.rt.config.kafka.topics;
     this.processor = new TransactionalProcessor<EventEnvelope>({
-      kafka: this.kafka,
-      groupId: this.config.groupId,
-      transactionalIdPrefix: this.config.groupId,
-      transactionTimeoutMs: this.config.transactionTimeoutMs,
-      sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
-      giveUpAfterMs: this.config.kafka.consumerGiveUpMs,
+      ...this.rt.engine(this.rt.config.groupId),
+      transactionalIdPrefix: this.rt.config.groupId,
+      transactionTimeoutMs: this.rt.config.transactionTimeoutMs,
       topics: [...this.typeOfTopic.keys()],
-      logger: this.logger,
-      metrics: this.registry,
-      serde: this.serde,
       records: (topic) => eventTopicKeyOf(this.typeOfTopic.get(topic)!),
       check: (value, source) => this.check(value, source),
       deadLetterTopic: topics.deadLetterEvents,
@@ -105,11 +94,11 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
   async beginBatch(source: MessageSource): Promise<void> {
     this.batches.set(`${source.topic}:${source.partition}`, { matched: 0, unmatched: 0, webhooks: 0, leads: 0, stopTimer: this.batchSeconds.startTimer() });
     if (this.encoders) return;
-    const topics = this.config.kafka.topics;
+    const topics = this.rt.config.kafka.topics;
     const [webhook, lead, log] = await Promise.all([
-      this.serde.encoderFor('webhookCommands'),
-      this.serde.encoderFor('leadCommands'),
-      this.serde.encoderFor('log'),
+      this.rt.serde.encoderFor('webhookCommands'),
+      this.rt.serde.encoderFor('leadCommands'),
+      this.rt.serde.encoderFor('log'),
     ]);
     this.encoders = { webhook, lead, log };
   }
@@ -123,7 +112,7 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
   }
 
   handle(event: EventEnvelope, message: KafkaMessage, source: MessageSource, out: BatchOutput): void {
-    const topics = this.config.kafka.topics;
+    const topics = this.rt.config.kafka.topics;
     const encoders = this.encoders!;
     const result = matchEvent(this.store.index, event, Date.now());
     const matched = result.logs.some((l) => l.step === 'matched');
@@ -138,11 +127,11 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
       counts.webhooks += result.webhookCommands.length;
       counts.leads += result.leadCommands.length;
     }
-    if (!matched && this.logger.isLevelEnabled('trace')) {
-      this.logger.trace({ topic: source.topic, partition: source.partition, offset: message.offset, tenantId: event.tenantId, correlationId: event.eventId }, 'event matched no trigger');
+    if (!matched && this.rt.logger.isLevelEnabled('trace')) {
+      this.rt.logger.trace({ topic: source.topic, partition: source.partition, offset: message.offset, tenantId: event.tenantId, correlationId: event.eventId }, 'event matched no trigger');
     }
-    if (matched && this.logger.isLevelEnabled('debug')) {
-      this.logger.debug(
+    if (matched && this.rt.logger.isLevelEnabled('debug')) {
+      this.rt.logger.debug(
         { topic: source.topic, partition: source.partition, offset: message.offset, tenantId: event.tenantId, correlationId: event.eventId, webhooks: result.webhookCommands.length, leads: result.leadCommands.length },
         'event matched',
       );

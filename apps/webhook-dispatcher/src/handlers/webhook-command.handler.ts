@@ -1,12 +1,11 @@
 import { retryWithBackoff } from '@triggers/errors';
-import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { Kafka, KafkaMessage } from 'kafkajs';
-import { Gauge, Registry } from 'prom-client';
+import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { KafkaMessage } from 'kafkajs';
+import { Gauge } from 'prom-client';
 import type { DispatcherConfig } from '@triggers/config';
 import { WebhookCommand, dueAtOf } from '@triggers/contracts';
-import { AvroSerde, MessageSource, WindowedConsumer } from '@triggers/kafka';
-import type { Logger } from '@triggers/logging';
-import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, consumerHealthCheck, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
+import { MessageSource, WindowedConsumer } from '@triggers/kafka';
+import { AppRuntime, consumerHealthCheck } from '@triggers/runtime';
 import { WebhookDeliveryService } from '../services/webhook-delivery.service';
 import { DeliveredCommands } from '../services/delivered-commands';
 import { WebhookSecretsStore } from '../services/webhook-secrets.store';
@@ -27,24 +26,19 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
     private readonly delivery: WebhookDeliveryService,
     private readonly secrets: WebhookSecretsStore,
     private readonly delivered: DeliveredCommands,
-    @Inject(AVRO_SERDE) private readonly serde: AvroSerde,
-    @Inject(KAFKA) private readonly kafka: Kafka,
-    @Inject(APP_CONFIG) private readonly config: DispatcherConfig,
-    @Inject(APP_LOGGER) private readonly logger: Logger,
-    @Inject(METRICS_REGISTRY) private readonly registry: Registry,
-    @Inject(HEALTH_CHECKS) health: HealthRegistry,
+    private readonly rt: AppRuntime<DispatcherConfig>,
   ) {
     const pending = () => this.consumer?.pending ?? 0;
     new Gauge({
       name: 'triggers_webhook_in_flight',
       help: 'Webhook deliveries under way or queued for their origin',
-      registers: [registry],
+      registers: [rt.metrics],
       collect() {
         this.set(pending());
       },
     });
-    health.register(
-      consumerHealthCheck('webhookConsumer', config.groupId, () => this.consumer, () => ({ inFlight: pending(), waitingRetries: this.consumer?.waiting() ?? [], origins: this.delivery.client.load() })),
+    rt.health.register(
+      consumerHealthCheck('webhookConsumer', rt.config.groupId, () => this.consumer, () => ({ inFlight: pending(), waitingRetries: this.consumer?.waiting() ?? [], origins: this.delivery.client.load() })),
     );
   }
 
@@ -63,25 +57,19 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
       maxMs: 30_000,
       stopped: () => this.stopping,
       onFailure: async (err, retryInMs) => {
-        this.logger.warn({ err, retryInMs }, 'trigger config could not be read; retrying');
+        this.rt.logger.warn({ err, retryInMs }, 'trigger config could not be read; retrying');
         await this.secrets.stop().catch(() => undefined);
       },
     });
     if (!loaded || this.stopping) return;
     void this.delivered.start();
-    const { webhookCommands, webhookRetry, deadLetterWebhook } = this.config.kafka.topics;
+    const { webhookCommands, webhookRetry, deadLetterWebhook } = this.rt.config.kafka.topics;
     this.consumer = new WindowedConsumer<WebhookCommand>({
-      kafka: this.kafka,
-      groupId: this.config.groupId,
+      ...this.rt.engine(this.rt.config.groupId),
       topics: [webhookCommands, webhookRetry],
-      logger: this.logger,
-      metrics: this.registry,
-      serde: this.serde,
       records: 'webhookCommands',
       deadLetterTopic: deadLetterWebhook,
-      sessionTimeoutMs: this.config.kafka.sessionTimeoutMs,
-      giveUpAfterMs: this.config.kafka.consumerGiveUpMs,
-      maxInFlight: this.config.maxInFlight,
+      maxInFlight: this.rt.config.maxInFlight,
       dueAt: (m, source) => (source.topic === webhookRetry ? dueAtOf(m.headers) : null),
       handle: (command, m, source) => this.handle(command, m, source),
     });
@@ -91,13 +79,13 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;
     await this.running?.catch(() => undefined);
-    await this.consumer?.stop(Math.max(1000, this.config.shutdownTimeoutMs - 5000));
+    await this.consumer?.stop(Math.max(1000, this.rt.config.shutdownTimeoutMs - 5000));
     await this.delivery.close();
   }
 
   private async handle(command: WebhookCommand, m: KafkaMessage, source: MessageSource): Promise<void> {
     const outcome = await this.delivery.deliver(command, m, source);
-    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ ...source, offset: m.offset, tenantId: command.tenantId, commandId: command.commandId, attempt: command.attempt, outcome }, 'webhook command handled');
+    if (this.rt.logger.isLevelEnabled('debug')) this.rt.logger.debug({ ...source, offset: m.offset, tenantId: command.tenantId, commandId: command.commandId, attempt: command.attempt, outcome }, 'webhook command handled');
   }
 }
 

@@ -1,11 +1,10 @@
-import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import type { Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import type { KafkaMessage, Message, Producer } from 'kafkajs';
+import { Counter, Histogram } from 'prom-client';
 import type { DispatcherConfig } from '@triggers/config';
 import { HEADERS, HttpExchange, LogRecord, WebhookCommand, logIdFor, newLogRecord, triggerKey } from '@triggers/contracts';
-import { AvroSerde, BufferedProducer, MessageSource, createIdempotentProducer, deadLetter } from '@triggers/kafka';
-import type { Logger } from '@triggers/logging';
-import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
+import { BufferedProducer, MessageSource, createIdempotentProducer, deadLetter } from '@triggers/kafka';
+import { AppRuntime } from '@triggers/runtime';
 import { parseHttpUrl, redactUserinfo } from '@triggers/address-policy';
 import { AddressGuard } from './address-guard';
 import { WebhookClient, WebhookResult } from './webhook-client';
@@ -56,12 +55,9 @@ export class WebhookDeliveryService implements OnModuleInit {
   constructor(
     private readonly secrets: WebhookSecretsStore,
     private readonly delivered: DeliveredCommands,
-    @Inject(AVRO_SERDE) private readonly serde: AvroSerde,
-    @Inject(KAFKA) private readonly kafka: Kafka,
-    @Inject(APP_CONFIG) private readonly config: DispatcherConfig,
-    @Inject(APP_LOGGER) private readonly logger: Logger,
-    @Inject(METRICS_REGISTRY) registry: Registry,
+    private readonly rt: AppRuntime<DispatcherConfig>,
   ) {
+    const { config, metrics: registry } = rt;
     this.client = new WebhookClient(config.webhook, new AddressGuard(config.allowedCidrs), config.connectionsPerOrigin);
     this.outcomes = new Counter({ name: 'triggers_webhook_attempts_total', help: 'Webhook attempts by outcome', labelNames: ['outcome'], registers: [registry] });
     this.durations = new Histogram({
@@ -73,7 +69,7 @@ export class WebhookDeliveryService implements OnModuleInit {
   }
 
   async onModuleInit(): Promise<void> {
-    this.producer = createIdempotentProducer(this.kafka);
+    this.producer = createIdempotentProducer(this.rt.kafka);
     await this.producer.connect();
     this.out = new BufferedProducer(this.producer);
   }
@@ -83,7 +79,7 @@ export class WebhookDeliveryService implements OnModuleInit {
    * (the attempt fails and is tried again in place) instead of stopping the app.
    */
   private async loadEncoders(): Promise<NonNullable<WebhookDeliveryService['encoders']>> {
-    const [log, retry] = await Promise.all([this.serde.encoderFor('log'), this.serde.encoderFor('webhookRetry')]);
+    const [log, retry] = await Promise.all([this.rt.serde.encoderFor('log'), this.rt.serde.encoderFor('webhookRetry')]);
     return (this.encoders = { log, retry });
   }
 
@@ -120,7 +116,7 @@ export class WebhookDeliveryService implements OnModuleInit {
   }
 
   private async attempt(command: WebhookCommand, read: KafkaMessage, source: MessageSource): Promise<DeliveryOutcome> {
-    const topics = this.config.kafka.topics;
+    const topics = this.rt.config.kafka.topics;
     const encoders = this.encoders ?? (await this.loadEncoders());
     const ctx = { tenantId: command.tenantId, triggerId: command.triggerId, commandId: command.commandId, attempt: command.attempt };
     // A retry may be stale: it waits until the recent deliveries of every instance are known.
@@ -171,7 +167,7 @@ export class WebhookDeliveryService implements OnModuleInit {
 
     const failure = result.responseStatus !== null ? `HTTP ${result.responseStatus}` : `${result.errorClass}: ${error}`;
     const failedAt = Date.now();
-    const next = nextAttempt(command, failedAt, { delayMs: this.config.webhook.retryDelayMs, windowMs: this.config.webhook.retryWindowMs }, failure);
+    const next = nextAttempt(command, failedAt, { delayMs: this.rt.config.webhook.retryDelayMs, windowMs: this.rt.config.webhook.retryWindowMs }, failure);
     if ('giveUp' in next) {
       await this.send([
         { topic: topics.log, messages: [this.logMessage(command, 'webhook.gave_up', 'failed', next.reason, http)] },
@@ -196,7 +192,7 @@ export class WebhookDeliveryService implements OnModuleInit {
 
   private count(outcome: DeliveryOutcome, ctx: object, result?: WebhookResult): void {
     this.outcomes.inc({ outcome });
-    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ ...ctx, outcome, status: result?.responseStatus, errorClass: result?.errorClass, durationMs: result?.durationMs }, 'webhook attempt');
+    if (this.rt.logger.isLevelEnabled('debug')) this.rt.logger.debug({ ...ctx, outcome, status: result?.responseStatus, errorClass: result?.errorClass, durationMs: result?.durationMs }, 'webhook attempt');
   }
 
   private logMessage(

@@ -1,0 +1,57 @@
+import type { AppProcess } from '@triggers/local-infra';
+import { startHealthyApp } from '@triggers/local-infra';
+import { PipelineDriver } from './pipeline-helpers';
+import type { TestContext } from './test-context';
+import { WebhookReceiver, startWebhookReceiver } from './webhook-receiver';
+
+/** What a pipeline test drives: apps, a webhook receiver and the topics, all stopped after its tests. */
+export interface Harness {
+  /** Publishes triggers, events and commands as the apps would. */
+  readonly driver: PipelineDriver;
+  /** A webhook receiver started before the tests. */
+  readonly receiver: WebhookReceiver;
+  /** The apps started so far. */
+  readonly apps: AppProcess[];
+  /** Starts an app with the context's environment (plus `env`) and waits until it is healthy. */
+  start(name: string, env?: Record<string, string>): Promise<AppProcess>;
+  /** Another receiver, closed after the tests. */
+  newReceiver(...args: Parameters<typeof startWebhookReceiver>): Promise<WebhookReceiver>;
+}
+
+/**
+ * Registers the before/after hooks of a pipeline test and returns its harness: the driver and a
+ * receiver come up before the tests, and every app and receiver started is stopped after them.
+ */
+export function useHarness(ctx: () => TestContext): Harness {
+  let driver: PipelineDriver | undefined;
+  const receivers: WebhookReceiver[] = [];
+  const apps: AppProcess[] = [];
+  beforeAll(async () => {
+    driver = new PipelineDriver(ctx());
+    receivers.push(await startWebhookReceiver());
+  });
+  afterAll(async () => {
+    await Promise.all(apps.map((a) => a.stop()));
+    await Promise.all(receivers.map((r) => r.close()));
+    await driver?.close();
+  });
+  return {
+    get driver() {
+      return driver!;
+    },
+    get receiver() {
+      return receivers[0];
+    },
+    apps,
+    async start(name, env = {}) {
+      const app = await startHealthyApp(ctx().env, name, env);
+      apps.push(app);
+      return app;
+    },
+    async newReceiver(...args) {
+      const r = await startWebhookReceiver(...args);
+      receivers.push(r);
+      return r;
+    },
+  };
+}
