@@ -11,7 +11,13 @@ const hook = { action: 'webhook', parameters: { url: 'https://hooks.example/benc
 function worstCases(): Record<string, unknown> {
   const reference = 'lead.' + 'x'.repeat(LIMITS.reference - 5);
   const biggest = {
-    conditions: Array.from({ length: LIMITS.conditions }, (_, i) => ({ reference: `lead.phones.${i}.numbr`, operator: 'in', value: Array.from({ length: LIMITS.inValues }, (_, j) => `${i}-${j}`).join(',').slice(0, LIMITS.value) })),
+    conditions: Array.from({ length: LIMITS.conditions }, (_, i) => ({
+      reference: `lead.phones.${i}.numbr`,
+      operator: 'in',
+      value: Array.from({ length: LIMITS.inValues }, (_, j) => `${i}-${j}`)
+        .join(',')
+        .slice(0, LIMITS.value),
+    })),
     actions: Array.from({ length: LIMITS.actions }, () => hook),
   };
   let deep: unknown = 1;
@@ -20,7 +26,10 @@ function worstCases(): Record<string, unknown> {
     longestReference: { eventType: 'agent.wrap', parameters: JSON.stringify({ conditions: [{ reference, operator: '=', value: '1' }], actions: [hook] }) },
     biggestTrigger: { eventType: 'agent.wrap', parameters: JSON.stringify(biggest) },
     deepestJson: { eventType: 'agent.wrap', parameters: JSON.stringify({ conditions: [], actions: [hook], extra: deep }) },
-    refusedReference95k: { eventType: 'agent.wrap', parameters: JSON.stringify({ conditions: [{ reference: 'x'.repeat(95_000), operator: '=', value: '1' }], actions: [hook] }) },
+    refusedReference95k: {
+      eventType: 'agent.wrap',
+      parameters: JSON.stringify({ conditions: [{ reference: 'x'.repeat(95_000), operator: '=', value: '1' }], actions: [hook] }),
+    },
   };
 }
 
@@ -50,7 +59,8 @@ export async function apiBenchmark(): Promise<void> {
     }
     // The floor: the smallest valid request, through the same path.
     const meter = new CpuMeter({ api: app.child.pid });
-    for (let i = 0; i < 300; i++) await api.post('/v1/triggers/evaluate', { trigger: { eventType: 'agent.wrap', parameters: JSON.stringify({ conditions: [], actions: [hook] }) }, event });
+    for (let i = 0; i < 300; i++)
+      await api.post('/v1/triggers/evaluate', { trigger: { eventType: 'agent.wrap', parameters: JSON.stringify({ conditions: [], actions: [hook] }) }, event });
     figures.smallestRequest = { apiCpuMicrosecondsPerRequest: meter.perUnit(300).api };
   } finally {
     await app.stop();

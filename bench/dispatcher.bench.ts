@@ -55,7 +55,9 @@ export async function dispatcherBenchmark(): Promise<void> {
     const kafkaSide = await kafkaSideAlone(ctx, producer, body, serverPids);
     const cpuMicrosecondsPerDelivery = { rawUndiciPool: rawCpu, kafkaSideAlone: kafkaSide.cpu, dispatcherOneEndpoint: single.cpu };
     if (process.env.BENCH_QUICK) {
-      return void process.stderr.write(`one endpoint: ${Math.round(single.rate)}/s, raw ${Math.round(raw)}/s, Kafka side alone ${Math.round(kafkaSide.rate)}/s; CPU µs per delivery ${JSON.stringify(cpuMicrosecondsPerDelivery)}\n`);
+      return void process.stderr.write(
+        `one endpoint: ${Math.round(single.rate)}/s, raw ${Math.round(raw)}/s, Kafka side alone ${Math.round(kafkaSide.rate)}/s; CPU µs per delivery ${JSON.stringify(cpuMicrosecondsPerDelivery)}\n`,
+      );
     }
     process.stderr.write(`dispatcher, 100 endpoints: ${DELIVERIES} deliveries\n`);
     const hundred = await scenario(ctx, producer, body, 100, -1);
@@ -67,7 +69,14 @@ export async function dispatcherBenchmark(): Promise<void> {
     const waiting = await waitingRetries(ctx, producer, body);
 
     report('dispatcher', {
-      setup: { deliveries: DELIVERIES, bodyBytes: Buffer.byteLength(body), connectionsPerOrigin: CONNECTIONS, partitions: 3, signed: true, logRecordPerAttempt: true },
+      setup: {
+        deliveries: DELIVERIES,
+        bodyBytes: Buffer.byteLength(body),
+        connectionsPerOrigin: CONNECTIONS,
+        partitions: 3,
+        signed: true,
+        logRecordPerAttempt: true,
+      },
       rawUndiciPoolPerSecond: Math.round(raw),
       rawUndiciPoolRunsPerSecond: rawRuns.map(Math.round),
       dispatcherOneEndpointPerSecond: Math.round(single.rate),
@@ -111,9 +120,25 @@ async function rawUndici(body: string): Promise<number> {
 }
 
 const command = (url: string, i: number, body: string, now = Date.now()): WebhookCommand =>
-  newWebhookCommand({ tenantId: TENANT, triggerId: TRIGGER, eventId: `evt-${i}-${now}`, eventType: 'agent.wrap', actionIndex: 0, url, body, origin: 'event', now });
+  newWebhookCommand({
+    tenantId: TENANT,
+    triggerId: TRIGGER,
+    eventId: `evt-${i}-${now}`,
+    eventType: 'agent.wrap',
+    actionIndex: 0,
+    url,
+    body,
+    origin: 'event',
+    now,
+  });
 
-async function produce(ctx: TestContext, producer: Producer, topic: string, commands: WebhookCommand[], headers: (c: WebhookCommand) => Record<string, string> = () => ({})): Promise<void> {
+async function produce(
+  ctx: TestContext,
+  producer: Producer,
+  topic: string,
+  commands: WebhookCommand[],
+  headers: (c: WebhookCommand) => Record<string, string> = () => ({}),
+): Promise<void> {
   for (let i = 0; i < commands.length; i += 1000) {
     const messages = await Promise.all(
       commands.slice(i, i + 1000).map(async (c) => ({ key: c.commandId, value: await ctx.serde.encode('webhookCommands', c), headers: headers(c) })),
@@ -132,22 +157,30 @@ interface DispatcherTopics {
 async function dispatcherTopics(ctx: TestContext): Promise<DispatcherTopics> {
   const id = uniqueId('d');
   const topics = { id, commandTopic: `${ctx.namespace}.bench.commands.${id}`, retryTopic: `${ctx.namespace}.bench.retry.${id}` };
-  await createTopicsAndWait(ctx.admin, [topics.commandTopic, topics.retryTopic].map((topic) => ({ topic, numPartitions: 3 })));
+  await createTopicsAndWait(
+    ctx.admin,
+    [topics.commandTopic, topics.retryTopic].map((topic) => ({ topic, numPartitions: 3 })),
+  );
   return topics;
 }
 
 async function startDispatcher(ctx: TestContext, topics?: DispatcherTopics): Promise<{ app: AppProcess } & DispatcherTopics> {
   const { id, commandTopic, retryTopic } = topics ?? (await dispatcherTopics(ctx));
-  const app = startApp('webhook-dispatcher', {
-    ...ctx.env,
-    PORT: String(await freePort()),
-    KAFKA_GROUP_ID: `${ctx.namespace}-${id}`,
-    TOPIC_WEBHOOK_COMMANDS: commandTopic,
-    TOPIC_WEBHOOK_RETRY: retryTopic,
-    WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
-    LOG_LEVEL: 'warn',
-    // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the dispatcher.
-  }, undefined, process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []);
+  const app = startApp(
+    'webhook-dispatcher',
+    {
+      ...ctx.env,
+      PORT: String(await freePort()),
+      KAFKA_GROUP_ID: `${ctx.namespace}-${id}`,
+      TOPIC_WEBHOOK_COMMANDS: commandTopic,
+      TOPIC_WEBHOOK_RETRY: retryTopic,
+      WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+      LOG_LEVEL: 'warn',
+      // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the dispatcher.
+    },
+    undefined,
+    process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [],
+  );
   await waitForHealthy(app, 120_000);
   return { app, id, commandTopic, retryTopic };
 }
@@ -204,7 +237,13 @@ async function kafkaSideAlone(
   const commands = Array.from({ length: DELIVERIES }, (_, i) => command(`http://127.0.0.1:9/hook/${i}`, i, body));
   await produce(ctx, producer, commandTopic, commands);
   const sample = commands[0];
-  const requestHeaders = { 'content-type': 'application/json', 'user-agent': 'Triggers-Webhooks/1.0', 'webhook-id': sample.commandId, 'webhook-timestamp': '1764000000', 'webhook-signature': `v1,${randomBytes(32).toString('base64')}` };
+  const requestHeaders = {
+    'content-type': 'application/json',
+    'user-agent': 'Triggers-Webhooks/1.0',
+    'webhook-id': sample.commandId,
+    'webhook-timestamp': '1764000000',
+    'webhook-signature': `v1,${randomBytes(32).toString('base64')}`,
+  };
   const record = newLogRecord({
     logId: logIdFor(sample.commandId, 'webhook.delivered'),
     tenantId: TENANT,
@@ -217,7 +256,18 @@ async function kafkaSideAlone(
     time: Date.now(),
     attempt: 1,
     message: 'delivered: HTTP 204 in 1 ms (attempt 1)',
-    http: { method: 'POST', url: sample.url, requestHeaders, requestBody: body, responseStatus: 204, responseHeaders: { date: new Date().toUTCString(), connection: 'keep-alive', 'keep-alive': 'timeout=5' }, responseBody: '', responseTruncated: false, durationMs: 1, errorClass: null },
+    http: {
+      method: 'POST',
+      url: sample.url,
+      requestHeaders,
+      requestBody: body,
+      responseStatus: 204,
+      responseHeaders: { date: new Date().toUTCString(), connection: 'keep-alive', 'keep-alive': 'timeout=5' },
+      responseBody: '',
+      responseTruncated: false,
+      durationMs: 1,
+      errorClass: null,
+    },
   });
   const logValue = await ctx.serde.encode('log', record);
   const out = ctx.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
@@ -246,7 +296,11 @@ async function kafkaSideAlone(
 }
 
 /** Command produced → request at the receiver, at a steady rate, after a warm-up at that rate. */
-async function latencyAtRate(ctx: TestContext, producer: Producer, body: string): Promise<{ samples: number; p50Ms: number; p99Ms: number; warmUpMaxMs: number }> {
+async function latencyAtRate(
+  ctx: TestContext,
+  producer: Producer,
+  body: string,
+): Promise<{ samples: number; p50Ms: number; p99Ms: number; warmUpMaxMs: number }> {
   const warmUp = LATENCY_RATE * WARM_UP_SECONDS;
   const total = warmUp + LATENCY_RATE * LATENCY_SECONDS;
   const rx = await startBenchReceivers(1, total);
@@ -282,7 +336,9 @@ async function waitingRetries(ctx: TestContext, producer: Producer, body: string
     await produce(ctx, producer, retryTopic, commands, () => ({ [HEADERS.dueAt]: String(dueAt) }));
     await waitFor(
       async () => {
-        const health = (await (await fetch(`http://127.0.0.1:${app.port}/healthz`)).json()) as { checks: { webhookConsumer?: { detail?: { waitingRetries?: unknown[] } } } };
+        const health = (await (await fetch(`http://127.0.0.1:${app.port}/healthz`)).json()) as {
+          checks: { webhookConsumer?: { detail?: { waitingRetries?: unknown[] } } };
+        };
         return (health.checks.webhookConsumer?.detail?.waitingRetries?.length ?? 0) === 3;
       },
       { timeoutMs: 60_000, description: 'all three retry partitions paused' },

@@ -1,7 +1,27 @@
 import { Partitioners, Producer } from 'kafkajs';
-import { LeadCommand, LogRecord, RecordTopicKey, commandIdFor, leadKey, triggerKey, logIdFor, newLogRecord, sampleEvent, webhookBody } from '@triggers/contracts';
+import {
+  LeadCommand,
+  LogRecord,
+  RecordTopicKey,
+  commandIdFor,
+  leadKey,
+  triggerKey,
+  logIdFor,
+  newLogRecord,
+  sampleEvent,
+  webhookBody,
+} from '@triggers/contracts';
 import { createTopicsAndWait } from '@triggers/kafka';
-import { EVENT_LOGS_COLLECTION, EventLogDocument, LEADS_COLLECTION, MongoHandle, connectMongo, importLeads, importLists, toEventLogDocument } from '@triggers/mongo';
+import {
+  EVENT_LOGS_COLLECTION,
+  EventLogDocument,
+  LEADS_COLLECTION,
+  MongoHandle,
+  connectMongo,
+  importLeads,
+  importLists,
+  toEventLogDocument,
+} from '@triggers/mongo';
 import { AppProcess, TestContext, freePort, startApp, uniqueId, waitFor, waitForHealthy } from '@triggers/testing';
 import { report } from './bench-report';
 import { benchContext } from './infra';
@@ -33,7 +53,13 @@ export async function logSinkBenchmark(): Promise<void> {
     const moves = await leadMoves(ctx, producer, `${mongoBase}/${uniqueId('leads')}`);
 
     report('log-sink', {
-      setup: { records: RECORDS, avgRecordBytes: Math.round(JSON.stringify(records[0]).length), indexes: 3, server: 'FerretDB (the test profile)', rawBatch: RAW_BATCH },
+      setup: {
+        records: RECORDS,
+        avgRecordBytes: Math.round(JSON.stringify(records[0]).length),
+        indexes: 3,
+        server: 'FerretDB (the test profile)',
+        rawBatch: RAW_BATCH,
+      },
       sinkRecordsPerSecond: Math.round(sink),
       rawInsertManyPerSecond: Math.round(raw),
       ratioToRaw: +(sink / raw).toFixed(2),
@@ -134,7 +160,13 @@ async function rateOf(app: AppProcess, pattern: RegExp, expected: number): Promi
 async function sinkRun(ctx: TestContext, producer: Producer, uri: string, records: LogRecord[]): Promise<number> {
   const topic = `${ctx.namespace}.bench.log.${uniqueId('l')}`;
   await createTopicsAndWait(ctx.admin, [{ topic, numPartitions: 3 }]);
-  await produce(ctx, producer, topic, 'log', records.map((r) => ({ key: triggerKey(r.tenantId, r.triggerId!), value: r })));
+  await produce(
+    ctx,
+    producer,
+    topic,
+    'log',
+    records.map((r) => ({ key: triggerKey(r.tenantId, r.triggerId!), value: r })),
+  );
   const mongo = await withIndexes(uri);
   const app = await startOn(ctx, 'log-sink', { MONGODB_URI: uri, TOPIC_LOG: topic });
   try {
@@ -159,7 +191,11 @@ async function leadMoves(ctx: TestContext, producer: Producer, uri: string): Pro
     { listId: '100', campaignId: '1695', name: 'New' },
     { listId: '445', campaignId: '1695', name: 'Callback' },
   ]);
-  await importLeads(mongo.db, tenantId, Array.from({ length: LEADS }, (_, i) => ({ leadId: String(i), campaignId: '1695', listId: '100' })));
+  await importLeads(
+    mongo.db,
+    tenantId,
+    Array.from({ length: LEADS }, (_, i) => ({ leadId: String(i), campaignId: '1695', listId: '100' })),
+  );
   const commands: LeadCommand[] = Array.from({ length: LEADS }, (_, i) => ({
     commandId: commandIdFor(`evt-${i}`, 'trigger-1', 0),
     tenantId,
@@ -170,7 +206,13 @@ async function leadMoves(ctx: TestContext, producer: Producer, uri: string): Pro
     campaignId: '1695',
     toListId: '445',
   }));
-  await produce(ctx, producer, topic, 'leadCommands', commands.map((c) => ({ key: leadKey(c.tenantId, c.leadId), value: c })));
+  await produce(
+    ctx,
+    producer,
+    topic,
+    'leadCommands',
+    commands.map((c) => ({ key: leadKey(c.tenantId, c.leadId), value: c })),
+  );
   const app = await startOn(ctx, 'lead-mover', { MONGODB_URI: uri, TOPIC_LEAD_COMMANDS: topic });
   try {
     const rate = await rateOf(app, /triggers_lead_commands_total\{[^}]*outcome="moved"[^}]*\} (\d+)/, LEADS);

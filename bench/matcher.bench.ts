@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
-import { EVENT_TYPES, EventType, HEADERS, eventTopicKeyOf, logIdFor, newLogRecord, newWebhookCommand, webhookBody } from '@triggers/contracts';
+import { EventType, HEADERS, eventTopicKeyOf, logIdFor, newLogRecord, newWebhookCommand, webhookBody } from '@triggers/contracts';
 import { TransactionalProcessor, createTopicsAndWait } from '@triggers/kafka';
 import { createLogger } from '@triggers/logging';
 import { PipelineDriver, freePort, specPayload, startApp, uniqueId, waitFor, waitForConsumed, waitForHealthy } from '@triggers/testing';
@@ -75,7 +75,9 @@ export async function matcherBenchmark(): Promise<void> {
       const matcherRate = EVENTS / matcherSeconds;
       if (process.env.BENCH_QUICK) {
         process.stderr.write(`CPU µs per event: ${JSON.stringify(cpuMicrosecondsPerEvent)}\n`);
-        return void process.stderr.write(`matcher ${Math.round(matcherRate)}/s (${matcherSeconds}s), pass-through ${Math.round(passthrough)}/s, exactly-once fan-out ${Math.round(fanOut)}/s\n`);
+        return void process.stderr.write(
+          `matcher ${Math.round(matcherRate)}/s (${matcherSeconds}s), pass-through ${Math.round(passthrough)}/s, exactly-once fan-out ${Math.round(fanOut)}/s\n`,
+        );
       }
 
       // Latency at a fixed rate: event produced → its command readable (read_committed).
@@ -92,7 +94,13 @@ export async function matcherBenchmark(): Promise<void> {
         fanOutRatioToPassThrough: +(fanOut / passthrough).toFixed(2),
         ratioToFanOut: +(matcherRate / fanOut).toFixed(2),
         cpuMicrosecondsPerEvent,
-        latencyAtFixedRate: { eventsPerSecond: LATENCY_RATE, seconds: LATENCY_SECONDS, samples: latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) },
+        latencyAtFixedRate: {
+          eventsPerSecond: LATENCY_RATE,
+          seconds: LATENCY_SECONDS,
+          samples: latencies.length,
+          p50Ms: percentile(latencies, 50),
+          p99Ms: percentile(latencies, 99),
+        },
         matcherRssMB: +(rss / 2 ** 20).toFixed(1),
       });
     } finally {
@@ -144,8 +152,22 @@ async function exactlyOnceFanOut(
   await createTopicsAndWait(ctx.admin, [{ topic: to, numPartitions: 3 }]);
   const now = Date.now();
   const base = { tenantId: 'tenant-0', triggerId: 'trigger-0', eventId: randomUUID(), eventType: wrap.type };
-  const command = newWebhookCommand({ ...base, actionIndex: 0, url: 'https://hooks.example/0/0', body: webhookBody(wrap.type, wrap.payload), origin: 'event', now });
-  const matched = newLogRecord({ ...base, logId: logIdFor(base.eventId, base.triggerId, 'matched'), step: 'matched', status: 'info', time: now, message: 'matched trigger "t0" (version 1): webhook' });
+  const command = newWebhookCommand({
+    ...base,
+    actionIndex: 0,
+    url: 'https://hooks.example/0/0',
+    body: webhookBody(wrap.type, wrap.payload),
+    origin: 'event',
+    now,
+  });
+  const matched = newLogRecord({
+    ...base,
+    logId: logIdFor(base.eventId, base.triggerId, 'matched'),
+    step: 'matched',
+    status: 'info',
+    time: now,
+    message: 'matched trigger "t0" (version 1): webhook',
+  });
   const commandValue = await ctx.serde.encode('webhookCommands', command);
   const logValue = await ctx.serde.encode('log', matched);
   const groupId = uniqueId('fanout');
@@ -178,7 +200,11 @@ async function exactlyOnceFanOut(
   }
 }
 
-async function latencyAtRate(ctx: Awaited<ReturnType<typeof benchContext>>['ctx'], driver: PipelineDriver, wrap: { type: EventType; payload: unknown }): Promise<number[]> {
+async function latencyAtRate(
+  ctx: Awaited<ReturnType<typeof benchContext>>['ctx'],
+  driver: PipelineDriver,
+  wrap: { type: EventType; payload: unknown },
+): Promise<number[]> {
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
   const consumer = ctx.kafka.consumer({ groupId: uniqueId('latency'), maxWaitTimeInMs: 50 });
@@ -201,7 +227,11 @@ async function latencyAtRate(ctx: Awaited<ReturnType<typeof benchContext>>['ctx'
     const ids = Array.from({ length: perTick }, () => randomUUID());
     const now = Date.now();
     for (const id of ids) sentAt.set(id, now);
-    await driver.events(`tenant-${(sent / perTick) % 100}`, ids.map(() => wrap), (i) => ids[i]);
+    await driver.events(
+      `tenant-${(sent / perTick) % 100}`,
+      ids.map(() => wrap),
+      (i) => ids[i],
+    );
     const due = start + ((sent + perTick) / LATENCY_RATE) * 1000;
     if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
   }

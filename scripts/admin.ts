@@ -54,7 +54,10 @@ async function main(): Promise<void> {
       case 'keys create': {
         if (!values.tenant) throw new UsageError('keys create needs --tenant <tenantId>');
         if (!values.permissions) throw new UsageError('keys create needs --permissions triggers:read,triggers:write');
-        const perms = values.permissions.split(',').map((p) => p.trim()).filter(Boolean);
+        const perms = values.permissions
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean);
         const { key } = await store.createKey(values.tenant, perms);
         // Only the key on stdout: scripts capture it with $(...).
         process.stdout.write(`${key}\n`);
@@ -69,7 +72,9 @@ async function main(): Promise<void> {
       case 'keys list': {
         if (!values.tenant) throw new UsageError('keys list needs --tenant <tenantId>');
         for (const k of await store.listKeys(values.tenant)) {
-          process.stdout.write(`${k._id}  ${k.permissions.join(',')}  created ${k.createdAt.toISOString()}${k.revokedAt ? `  revoked ${k.revokedAt.toISOString()}` : ''}\n`);
+          process.stdout.write(
+            `${k._id}  ${k.permissions.join(',')}  created ${k.createdAt.toISOString()}${k.revokedAt ? `  revoked ${k.revokedAt.toISOString()}` : ''}\n`,
+          );
         }
         break;
       }

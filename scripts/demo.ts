@@ -10,7 +10,7 @@ import { Webhook } from 'standardwebhooks';
 import type { Consumer, Producer } from 'kafkajs';
 import { AccessStore } from '@triggers/access';
 import type { ApiConfig } from '@triggers/config';
-import { EVENT_TYPES, EventType, LogRecord, eventKey, eventTopicKeyOf } from '@triggers/contracts';
+import { EventType, LogRecord, eventKey, eventTopicKeyOf } from '@triggers/contracts';
 import { AvroSerde, createIdempotentProducer, createKafka, createRegistry } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { connectMongo, importLeads, importLists } from '@triggers/mongo';
@@ -98,7 +98,12 @@ export async function runDemo({ config, logger, apiUrl, receiverPort, say }: Dem
     const parameters = spec[t.file].parameters as { actions: { action: string; parameters: Record<string, string> }[] };
     const path = `/${t.file.replace(/\.json$/, '')}`;
     for (const a of parameters.actions) if (a.action === 'webhook') a.parameters.url = `${receiverUrl}${path}`;
-    const created = await api.post<{ id: string; webhookSecret?: string; warnings?: unknown[] }>('/v1/triggers', { name: t.name, eventType: t.eventType, enabled: true, parameters: JSON.stringify(parameters) });
+    const created = await api.post<{ id: string; webhookSecret?: string; warnings?: unknown[] }>('/v1/triggers', {
+      name: t.name,
+      eventType: t.eventType,
+      enabled: true,
+      parameters: JSON.stringify(parameters),
+    });
     if (created.status !== 201) throw new Error(`creating "${t.name}" failed: HTTP ${created.status} ${JSON.stringify(created.body)}`);
     if (created.body.webhookSecret) secrets.set(path, created.body.webhookSecret);
     say(`  trigger "${t.name}" (${t.eventType}) created: ${created.body.id}`);

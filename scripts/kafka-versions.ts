@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     if (versions.length === 0) continue;
     const range = ranges.get(apiKeys[name]);
     const common = range ? versions.filter((v) => v >= range.min && v <= range.max) : [];
-    const sent = common.length > 0 ? `v${Math.max(...common)}${Math.max(...common) === range!.min ? ' (the broker\'s floor)' : ''}` : 'NONE';
+    const sent = common.length > 0 ? `v${Math.max(...common)}${Math.max(...common) === range!.min ? " (the broker's floor)" : ''}` : 'NONE';
     if (common.length === 0 && range) missing++;
     process.stdout.write(
       `${name.padEnd(24)}${`${Math.min(...versions)}-${Math.max(...versions)}`.padEnd(12)}${(range ? `${range.min}-${range.max}` : 'absent').padEnd(10)}${sent}\n`,

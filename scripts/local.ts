@@ -44,13 +44,23 @@ async function main(): Promise<void> {
     WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8,::1/128',
     // A demo retry tier of seconds, so the retry path shows while you watch (the spec's is 10 min).
     WEBHOOK_RETRY_DELAY_MS: '5000',
-    ...pick(process.env, ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'MONGODB_URI', 'TOPIC_NAMESPACE', 'WEBHOOK_ALLOWED_CIDRS', 'WEBHOOK_RETRY_DELAY_MS', 'LOG_LEVEL']),
+    ...pick(process.env, [
+      'KAFKA_BROKERS',
+      'SCHEMA_REGISTRY_URL',
+      'MONGODB_URI',
+      'TOPIC_NAMESPACE',
+      'WEBHOOK_ALLOWED_CIDRS',
+      'WEBHOOK_RETRY_DELAY_MS',
+      'LOG_LEVEL',
+    ]),
   };
 
   say('▶ Servers (Kafka, schema registry, FerretDB): the registry takes up to half a minute');
   infra.install();
   const outcomes = await infra.up(wanted);
-  const startedServers = Object.entries(outcomes).filter(([, o]) => o === 'started').map(([n]) => n);
+  const startedServers = Object.entries(outcomes)
+    .filter(([, o]) => o === 'started')
+    .map(([n]) => n);
 
   say('▶ Topics and schemas');
   const config = appConfig['triggers-api']({ ...process.env, ...env, LOG_LEVEL: 'warn' });
@@ -63,11 +73,15 @@ async function main(): Promise<void> {
     new AvroSerde(createRegistry(config.registry), config.kafka.topics),
   );
   await admin.disconnect();
-  say(`  ${reports.filter((r) => r.created).length} created, ${reports.filter((r) => !r.created).length} already there; ${reports.filter((r) => r.schemaId).length} schemas registered`);
+  say(
+    `  ${reports.filter((r) => r.created).length} created, ${reports.filter((r) => !r.created).length} already there; ${reports.filter((r) => r.schemaId).length} schemas registered`,
+  );
 
   say('▶ Apps');
   const logDir = join(infra.config.dataDir, 'logs');
   const apps: AppProcess[] = [];
+  // Assigned once the demo runs; stopAll (below) may run before that and must see undefined, not a TDZ error.
+  // eslint-disable-next-line prefer-const
   let demo: { stop: () => Promise<void> } | undefined;
   let stopping = false;
   const stopAll = async (code: number) => {
@@ -113,7 +127,7 @@ async function main(): Promise<void> {
     say('Ctrl-C stops everything.');
     return;
   }
-  say('\n▶ Demo: a tenant, its lists and leads, the spec\'s four triggers, a receiver for their webhooks');
+  say("\n▶ Demo: a tenant, its lists and leads, the spec's four triggers, a receiver for their webhooks");
   demo = await runDemo({
     config: { ...config, app: 'demo' },
     logger,

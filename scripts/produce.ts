@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   const routing = String(event.payload.leadId ?? event.payload.activityId ?? event.payload.activity_id ?? '');
   try {
     const batchSize = rate ? Math.max(1, Math.min(500, Math.floor(rate / 10))) : 500;
-    for (let sent = 0; sent < count; ) {
+    for (let sent = 0; sent < count;) {
       const n = Math.min(batchSize, count - sent);
       const messages = [];
       const ids: string[] = [];

@@ -6,7 +6,18 @@ import { promisify } from 'node:util';
 import { MongoClient } from 'mongodb';
 import { LeadCommand, LogRecord, commandIdFor } from '@triggers/contracts';
 import { LEADS_COLLECTION, LeadDocument, importLeads, importLists } from '@triggers/mongo';
-import { AppProcess, PipelineDriver, readDecoded, readTopic, repoRoot, startHealthyApp, startScratchFerretDB, uniqueId, useTestContext, waitFor } from '@triggers/testing';
+import {
+  AppProcess,
+  PipelineDriver,
+  readDecoded,
+  readTopic,
+  repoRoot,
+  startHealthyApp,
+  startScratchFerretDB,
+  uniqueId,
+  useTestContext,
+  waitFor,
+} from '@triggers/testing';
 
 const run = promisify(execFile);
 
@@ -65,8 +76,14 @@ describe('lead-mover', () => {
           (r) => ({ code: 0, ...r }),
           (e: { code: number; stdout: string; stderr: string }) => e,
         );
-      expect(await admin(['lists', 'import', '--tenant', tenantId, '--file', join(dir, 'lists.json')])).toMatchObject({ code: 0, stderr: expect.stringContaining('imported 3 lists') });
-      expect(await admin(['leads', 'import', '--tenant', tenantId, '--file', join(dir, 'leads.csv')])).toMatchObject({ code: 0, stderr: expect.stringContaining('imported 2 leads') });
+      expect(await admin(['lists', 'import', '--tenant', tenantId, '--file', join(dir, 'lists.json')])).toMatchObject({
+        code: 0,
+        stderr: expect.stringContaining('imported 3 lists'),
+      });
+      expect(await admin(['leads', 'import', '--tenant', tenantId, '--file', join(dir, 'leads.csv')])).toMatchObject({
+        code: 0,
+        stderr: expect.stringContaining('imported 2 leads'),
+      });
       const bad = await admin(['leads', 'import', '--tenant', tenantId, '--file', join(dir, 'bad.csv')]);
       expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining('row 2: campaignId') });
       const { db } = await ctx().mongo();

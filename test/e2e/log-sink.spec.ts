@@ -60,7 +60,15 @@ describe('log-sink', () => {
     await waitFor(async () => (await countOf(tenant)) === 50, { timeoutMs: 20_000, description: '50 event log documents' });
     const { db } = await ctx().mongo();
     const doc = await db.collection(EVENT_LOGS_COLLECTION).findOne({ _id: records[3].logId as never });
-    expect(doc).toMatchObject({ tenantId: tenant, triggerId: 'trigger-1', eventId: 'event-3', step: 'webhook.attempt', status: 'failed', attempt: 1, message: 'record 3' });
+    expect(doc).toMatchObject({
+      tenantId: tenant,
+      triggerId: 'trigger-1',
+      eventId: 'event-3',
+      step: 'webhook.attempt',
+      status: 'failed',
+      attempt: 1,
+      message: 'record 3',
+    });
     expect(doc!.time).toEqual(new Date(records[3].time));
     const dead = await readTopic(ctx().kafka, ctx().config.kafka.topics.deadLetterLog, { expected: 1 });
     expect(dead.map((m) => m.headers?.['dlq-reason']?.toString())).toEqual([expect.stringContaining('not Confluent Avro')]);
@@ -78,7 +86,10 @@ describe('log-sink', () => {
     await startSink();
     await waitFor(async () => (await countOf(tenant)) === 10_000, { timeoutMs: 60_000, intervalMs: 250, description: '10,000 documents' });
     const { db } = await ctx().mongo();
-    const ids = await db.collection(EVENT_LOGS_COLLECTION).find({ tenantId: tenant }, { projection: { _id: 1 } }).toArray();
+    const ids = await db
+      .collection(EVENT_LOGS_COLLECTION)
+      .find({ tenantId: tenant }, { projection: { _id: 1 } })
+      .toArray();
     expect(new Set(ids.map((d) => String(d._id)))).toEqual(new Set(records.map((r) => r.logId)));
   });
 
@@ -101,7 +112,11 @@ describe('log-sink', () => {
       await publish(records.slice(2000));
       await ferret.start();
       await waitFor(async () => (await count().catch(() => 0)) === 3000, { timeoutMs: 60_000, intervalMs: 250, description: 'all 3,000 after the outage' });
-      const ids = await client.db().collection(EVENT_LOGS_COLLECTION).find({ tenantId: tenant }, { projection: { _id: 1 } }).toArray();
+      const ids = await client
+        .db()
+        .collection(EVENT_LOGS_COLLECTION)
+        .find({ tenantId: tenant }, { projection: { _id: 1 } })
+        .toArray();
       expect(ids).toHaveLength(3000);
       expect(new Set(ids.map((d) => String(d._id))).size).toBe(3000);
       expect(app.output()).toContain('dependency unavailable; the message waits');
@@ -112,4 +127,3 @@ describe('log-sink', () => {
     }
   }, 180_000);
 });
-

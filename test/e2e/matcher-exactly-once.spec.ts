@@ -29,7 +29,12 @@ describe('matcher: exactly once under crashes and scaling', () => {
   async function load(tenant: string, midway: () => Promise<void>): Promise<string[]> {
     const ids: string[] = [];
     for (let b = 0; b < EVENTS / BATCH; b++) {
-      ids.push(...(await driver.events(tenant, Array.from({ length: BATCH }, () => wrap))));
+      ids.push(
+        ...(await driver.events(
+          tenant,
+          Array.from({ length: BATCH }, () => wrap),
+        )),
+      );
       if (b === 2) await midway();
     }
     return ids;
@@ -38,16 +43,35 @@ describe('matcher: exactly once under crashes and scaling', () => {
   /** Exactly one command and one `matched` record per event, counted with read_committed. */
   async function expectExactlyOnce(tenant: string, ids: string[]) {
     await waitForConsumed(ctx(), `${ctx().namespace}-matcher`, ctx().config.kafka.topics['events.agent.wrap'], 120_000);
-    const commands = (await readDecoded<WebhookCommand>(ctx(), ctx().config.kafka.topics.webhookCommands, { expected: EVENTS, where: (c) => c.tenantId === tenant, quietMs: 3000 })).map((m) => m.value);
+    const commands = (
+      await readDecoded<WebhookCommand>(ctx(), ctx().config.kafka.topics.webhookCommands, {
+        expected: EVENTS,
+        where: (c) => c.tenantId === tenant,
+        quietMs: 3000,
+      })
+    ).map((m) => m.value);
     expect(commands).toHaveLength(EVENTS);
     expect(new Set(commands.map((c) => c.commandId)).size).toBe(EVENTS);
     expect(new Set(commands.map((c) => c.eventId))).toEqual(new Set(ids));
-    const matched = (await readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, { expected: EVENTS, where: (r) => r.tenantId === tenant && r.step === 'matched', quietMs: 1000 })).map((m) => m.value);
+    const matched = (
+      await readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, {
+        expected: EVENTS,
+        where: (r) => r.tenantId === tenant && r.step === 'matched',
+        quietMs: 1000,
+      })
+    ).map((m) => m.value);
     expect(matched).toHaveLength(EVENTS);
   }
 
   const everyWrap = (tenant: string) =>
-    driver.trigger(tenant, 'all', { version: 1, name: 'every wrap', eventType: 'agent.wrap', enabled: true, conditions: [], actions: [{ action: 'webhook', parameters: { url: 'https://hooks.example/load' } }] });
+    driver.trigger(tenant, 'all', {
+      version: 1,
+      name: 'every wrap',
+      eventType: 'agent.wrap',
+      enabled: true,
+      conditions: [],
+      actions: [{ action: 'webhook', parameters: { url: 'https://hooks.example/load' } }],
+    });
 
   it('kill -9 in the middle of 10,000 events, then a restart: one command per event, none lost, none doubled', async () => {
     const tenant = uniqueId('crash');

@@ -13,11 +13,18 @@ import {
 } from '@triggers/testing';
 
 const SPEC = specTriggerParameters();
-const params = (file: string) => SPEC[file].parameters as { conditions: { reference: string; operator: string; value: string }[]; actions: { action: string; parameters: Record<string, string> }[] };
+const params = (file: string) =>
+  SPEC[file].parameters as {
+    conditions: { reference: string; operator: string; value: string }[];
+    actions: { action: string; parameters: Record<string, string> }[];
+  };
 /** The spec's parameters as the config topic carries them: normalised (lead.listId → listId). */
 const normalised = (file: string) => ({
   conditions: params(file).conditions,
-  actions: params(file).actions.map((a) => ({ action: a.action, parameters: a.parameters['lead.listId'] ? { listId: a.parameters['lead.listId'] } : a.parameters })),
+  actions: params(file).actions.map((a) => ({
+    action: a.action,
+    parameters: a.parameters['lead.listId'] ? { listId: a.parameters['lead.listId'] } : a.parameters,
+  })),
 });
 const withPayload = (file: string, changes: Record<string, unknown>) => {
   const { event } = specPayload(file);
@@ -48,10 +55,34 @@ describe('matcher', () => {
   });
 
   it('runs the four spec examples end to end: the right commands for the right events, nothing else', async () => {
-    await driver.trigger('acme', 'attempts', { version: 1, name: 'Move Leads based on Dial Attempts', eventType: 'outbound.lead.outcome.predictive', enabled: true, ...normalised('move-leads-by-attempts.json') });
-    await driver.trigger('acme', 'wrapcode', { version: 1, name: 'Move Lead based on Wrap Code', eventType: 'outbound.lead.outcome.preview', enabled: true, ...normalised('move-lead-by-wrap-code.json') });
-    await driver.trigger('acme', 'wraphook', { version: 1, name: 'Send Webhook on Agent Wrap', eventType: 'agent.wrap', enabled: true, ...normalised('webhook-on-agent-wrap.json') });
-    await driver.trigger('acme', 'mpiqhook', { version: 1, name: 'Send a Webhook on MPIQ Attempt', eventType: 'mpiq.attempt', enabled: true, ...normalised('webhook-on-mpiq-attempt.json') });
+    await driver.trigger('acme', 'attempts', {
+      version: 1,
+      name: 'Move Leads based on Dial Attempts',
+      eventType: 'outbound.lead.outcome.predictive',
+      enabled: true,
+      ...normalised('move-leads-by-attempts.json'),
+    });
+    await driver.trigger('acme', 'wrapcode', {
+      version: 1,
+      name: 'Move Lead based on Wrap Code',
+      eventType: 'outbound.lead.outcome.preview',
+      enabled: true,
+      ...normalised('move-lead-by-wrap-code.json'),
+    });
+    await driver.trigger('acme', 'wraphook', {
+      version: 1,
+      name: 'Send Webhook on Agent Wrap',
+      eventType: 'agent.wrap',
+      enabled: true,
+      ...normalised('webhook-on-agent-wrap.json'),
+    });
+    await driver.trigger('acme', 'mpiqhook', {
+      version: 1,
+      name: 'Send a Webhook on MPIQ Attempt',
+      eventType: 'mpiq.attempt',
+      enabled: true,
+      ...normalised('webhook-on-mpiq-attempt.json'),
+    });
     await driver.trigger('acme', 'nolead', {
       version: 1,
       name: 'Move manual calls',
@@ -63,11 +94,28 @@ describe('matcher', () => {
     await startMatcher();
 
     // Every spec payload as it is: none matches (other campaigns), except the manual call's lead action.
-    for (const p of ['predictive-answering-machine.json', 'predictive-answered-completed.json', 'preview-answering-machine.json', 'preview-answer-completed.json', 'agent-wrap-inbound.json', 'agent-wrap-outbound-preview.json', 'agent-wrap-predictive-outbound.json', 'mpiq-attempt.json', 'inbound-workflow-abandon.json', 'inbound-queue-abandon.json']) {
+    for (const p of [
+      'predictive-answering-machine.json',
+      'predictive-answered-completed.json',
+      'preview-answering-machine.json',
+      'preview-answer-completed.json',
+      'agent-wrap-inbound.json',
+      'agent-wrap-outbound-preview.json',
+      'agent-wrap-predictive-outbound.json',
+      'mpiq-attempt.json',
+      'inbound-workflow-abandon.json',
+      'inbound-queue-abandon.json',
+    ]) {
       await driver.event('acme', specPayload(p).event);
     }
     const manual = await driver.event('acme', specPayload('agent-wrap-manual-outbound.json').event);
-    const attempts = await driver.event('acme', withPayload('predictive-answering-machine.json', { campaignId: '53', lead: { ...(specPayload('predictive-answering-machine.json').event.payload.lead as object), totalAttempts: '3' } }));
+    const attempts = await driver.event(
+      'acme',
+      withPayload('predictive-answering-machine.json', {
+        campaignId: '53',
+        lead: { ...(specPayload('predictive-answering-machine.json').event.payload.lead as object), totalAttempts: '3' },
+      }),
+    );
     const wrapcode = await driver.event('acme', withPayload('preview-answer-completed.json', { campaignId: '1695', wrapCode: '185' }));
     const wrapEvent = withPayload('agent-wrap-inbound.json', { campaignId: '215' });
     const wraphook = await driver.event('acme', wrapEvent);
@@ -79,23 +127,44 @@ describe('matcher', () => {
 
     const topics = ctx().config.kafka.topics;
     const webhooks = (await readDecoded<WebhookCommand>(ctx(), topics.webhookCommands, { expected: 2 })).map((m) => m.value);
-    expect(webhooks.map((c) => [c.eventId, c.triggerId]).sort()).toEqual([[mpiqhook, 'mpiqhook'], [wraphook, 'wraphook']].sort());
+    expect(webhooks.map((c) => [c.eventId, c.triggerId]).sort()).toEqual(
+      [
+        [mpiqhook, 'mpiqhook'],
+        [wraphook, 'wraphook'],
+      ].sort(),
+    );
     const wrapCommand = webhooks.find((c) => c.triggerId === 'wraphook')!;
     // The body is the event exactly as the spec shows it.
     expect(wrapCommand.body).toBe(JSON.stringify(wrapEvent));
     expect(webhooks.find((c) => c.triggerId === 'mpiqhook')!.body).toBe(JSON.stringify(mpiqEvent));
-    expect(wrapCommand).toMatchObject({ tenantId: 'acme', url: params('webhook-on-agent-wrap.json').actions[0].parameters.url, attempt: 1, origin: 'event', dueAt: null, actionIndex: 0 });
+    expect(wrapCommand).toMatchObject({
+      tenantId: 'acme',
+      url: params('webhook-on-agent-wrap.json').actions[0].parameters.url,
+      attempt: 1,
+      origin: 'event',
+      dueAt: null,
+      actionIndex: 0,
+    });
     // The dispatcher's 48-hour window counts from the first attempt the command carries (retry-policy.spec).
     expect(Date.now() - wrapCommand.firstAttemptAt).toBeLessThan(5 * 60_000);
 
     const leads = (await readDecoded<LeadCommand>(ctx(), topics.leadCommands, { expected: 2 })).map((m) => m.value);
-    expect(leads.map((c) => ({ eventId: c.eventId, triggerId: c.triggerId, leadId: c.leadId, campaignId: c.campaignId, toListId: c.toListId })).sort((a, b) => a.triggerId.localeCompare(b.triggerId))).toEqual([
+    expect(
+      leads
+        .map((c) => ({ eventId: c.eventId, triggerId: c.triggerId, leadId: c.leadId, campaignId: c.campaignId, toListId: c.toListId }))
+        .sort((a, b) => a.triggerId.localeCompare(b.triggerId)),
+    ).toEqual([
       { eventId: attempts, triggerId: 'attempts', leadId: '131410', campaignId: '53', toListId: '354' },
       { eventId: wrapcode, triggerId: 'wrapcode', leadId: '131414', campaignId: '1695', toListId: '445' },
     ]);
 
     const logs = (await readDecoded<LogRecord>(ctx(), topics.log, { expected: 6 })).map((m) => m.value);
-    expect(logs.filter((l) => l.step === 'matched').map((l) => l.triggerId).sort()).toEqual(['attempts', 'mpiqhook', 'nolead', 'wrapcode', 'wraphook']);
+    expect(
+      logs
+        .filter((l) => l.step === 'matched')
+        .map((l) => l.triggerId)
+        .sort(),
+    ).toEqual(['attempts', 'mpiqhook', 'nolead', 'wrapcode', 'wraphook']);
     expect(logs.filter((l) => l.step === 'lead.skipped')).toEqual([
       expect.objectContaining({ eventId: manual, triggerId: 'nolead', message: 'skipped: event has no lead', tenantId: 'acme' }),
     ]);
@@ -115,7 +184,8 @@ describe('matcher', () => {
     const unknownType = await ctx().serde.encode('events.agent.wrap', { tenantId: 'acme', eventId: 'x2', type: 'agent.unwrap', payload: wrap.payload });
     const truncated = Buffer.concat([unknownType.subarray(0, 5), Buffer.from([0x02])]);
     // Registered schemas that decode to null: the `null` schema, and the null branch of a union.
-    const wire = (id: number, body: number[]) => Buffer.concat([Buffer.from([0, (id >>> 24) & 0xff, (id >>> 16) & 0xff, (id >>> 8) & 0xff, id & 0xff]), Buffer.from(body)]);
+    const wire = (id: number, body: number[]) =>
+      Buffer.concat([Buffer.from([0, (id >>> 24) & 0xff, (id >>> 16) & 0xff, (id >>> 8) & 0xff, id & 0xff]), Buffer.from(body)]);
     // Registered over the registry's own API, as another producer would (our client refuses unnamed schemas).
     const register = async (schema: unknown) => {
       const res = await fetch(`${ctx().env.SCHEMA_REGISTRY_URL}/subjects/${ctx().namespace}.odd-${uniqueId('s')}-value/versions`, {
@@ -143,13 +213,22 @@ describe('matcher', () => {
     ];
     const firstOffset = Number(await offsetOfNext());
     for (const [, value] of poison) await driver.raw(wrapTopic, value, 'poison');
-    await driver.trigger('poisoned', 'hook', { version: 1, name: 'all wraps', eventType: 'agent.wrap', enabled: true, conditions: [], actions: [{ action: 'webhook', parameters: { url: 'https://hooks.example/p' } }] });
+    await driver.trigger('poisoned', 'hook', {
+      version: 1,
+      name: 'all wraps',
+      eventType: 'agent.wrap',
+      enabled: true,
+      conditions: [],
+      actions: [{ action: 'webhook', parameters: { url: 'https://hooks.example/p' } }],
+    });
     // The config change applies within a second; the good event is judged after it.
     await new Promise((r) => setTimeout(r, 1000));
     const good = await ctx().serde.encode('events.agent.wrap', { tenantId: 'poisoned', eventId: 'good-1', ...wrap });
     await driver.raw(wrapTopic, good, 'poison');
 
-    const commands = (await readDecoded<WebhookCommand>(ctx(), topics.webhookCommands, { expected: 1, where: (c) => c.tenantId === 'poisoned' })).map((m) => m.value);
+    const commands = (await readDecoded<WebhookCommand>(ctx(), topics.webhookCommands, { expected: 1, where: (c) => c.tenantId === 'poisoned' })).map(
+      (m) => m.value,
+    );
     expect(commands.map((c) => c.eventId)).toEqual(['good-1']);
     const dead = await readTopic(ctx().kafka, topics.deadLetterEvents, { expected: poison.length });
     expect(dead).toHaveLength(poison.length);
@@ -206,9 +285,10 @@ describe('matcher', () => {
     const [e4] = await step(hook('2', true, 4), ['2']);
     await step(null, ['2']); // deleted
 
-    const commands = (await readDecoded<WebhookCommand>(ctx(), topics.webhookCommands, { expected: 3, where: (c) => c.tenantId === tenant })).map((m) => m.value);
+    const commands = (await readDecoded<WebhookCommand>(ctx(), topics.webhookCommands, { expected: 3, where: (c) => c.tenantId === tenant })).map(
+      (m) => m.value,
+    );
     expect(commands.map((c) => c.eventId)).toEqual([e1, e2b, e4]);
     expect(commands.map((c) => c.eventId)).not.toContain(e2a);
   });
 });
-

@@ -43,7 +43,16 @@ describe('the produce CLI', () => {
 
   it('paces events with --rate', async () => {
     const started = Date.now();
-    const result = await produce(ctx(), ['--tenant', 'acme', '--file', join(specDir(), 'payloads/inbound-workflow-abandon.json'), '--count', '30', '--rate', '50']);
+    const result = await produce(ctx(), [
+      '--tenant',
+      'acme',
+      '--file',
+      join(specDir(), 'payloads/inbound-workflow-abandon.json'),
+      '--count',
+      '30',
+      '--rate',
+      '50',
+    ]);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('sent 30 inbound.workflow.abandon event(s)');
     // 30 events at 50/s cannot all leave before 0.6 s: the pacing held them back.

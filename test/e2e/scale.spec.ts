@@ -1,12 +1,14 @@
-import { EVENT_TYPE_IDS, TopicKey, eventTopicKeyOf, logIdFor, newLogRecord, newWebhookCommand } from '@triggers/contracts';
+import { EVENT_TYPE_IDS, TopicKey, eventTopicKeyOf, logIdFor, newLogRecord } from '@triggers/contracts';
 import { EVENT_LOGS_COLLECTION } from '@triggers/mongo';
-import { AppProcess, PipelineDriver, startHealthyApp, startWebhookReceiver, uniqueId, useTestContext, waitFor } from '@triggers/testing';
+import { AppProcess, PipelineDriver, startHealthyApp, startWebhookReceiver, testWebhookCommand, uniqueId, useTestContext, waitFor } from '@triggers/testing';
 
 type Assignment = Record<string, number[]>;
 
 /** The partitions an instance reports owning in /healthz (null while it joins). */
 async function assignedOf(app: AppProcess): Promise<Assignment | null> {
-  const health = (await (await fetch(`http://127.0.0.1:${app.port}/healthz`)).json()) as { checks: Record<string, { detail?: { assigned?: Assignment | null } }> };
+  const health = (await (await fetch(`http://127.0.0.1:${app.port}/healthz`)).json()) as {
+    checks: Record<string, { detail?: { assigned?: Assignment | null } }>;
+  };
   const consumer = Object.values(health.checks).find((c) => c.detail && 'assigned' in c.detail);
   return consumer?.detail?.assigned ?? null;
 }
@@ -55,7 +57,13 @@ describe('scaling the consumers', () => {
     await between?.();
     expect(await b.stop()).toBe(0);
     running.splice(running.indexOf(b), 1);
-    await waitFor(async () => partitionsOf(await assignedOf(a)).sort().join() === all.join(), { timeoutMs: 30_000, description: `the remaining ${app} owning all partitions` });
+    await waitFor(
+      async () =>
+        partitionsOf(await assignedOf(a))
+          .sort()
+          .join() === all.join(),
+      { timeoutMs: 30_000, description: `the remaining ${app} owning all partitions` },
+    );
     return a;
   }
 
@@ -67,23 +75,23 @@ describe('scaling the consumers', () => {
 
   it('log-sink: records sent before and after one of two instances stops are all stored, once', async () => {
     const tenantId = uniqueId('tenant');
-    const record = (i: number) => newLogRecord({ logId: logIdFor(tenantId, i), tenantId, triggerId: `t${i % 7}`, step: 'matched', status: 'info', time: Date.now() });
+    const record = (i: number) =>
+      newLogRecord({ logId: logIdFor(tenantId, i), tenantId, triggerId: `t${i % 7}`, step: 'matched', status: 'info', time: Date.now() });
     const publish = (from: number, to: number) => driver.logRecords(Array.from({ length: to - from }, (_, k) => record(from + k)));
     await shareThenFailOver('log-sink', {}, () => publish(0, 500));
     await publish(500, 1000);
     const { db } = await ctx().mongo();
-    await waitFor(async () => (await db.collection(EVENT_LOGS_COLLECTION).countDocuments({ tenantId })) === 1000, { timeoutMs: 30_000, description: '1,000 event logs' });
+    await waitFor(async () => (await db.collection(EVENT_LOGS_COLLECTION).countDocuments({ tenantId })) === 1000, {
+      timeoutMs: 30_000,
+      description: '1,000 event logs',
+    });
   });
 
   it('webhook-dispatcher: commands sent before and after one of two instances stops are all delivered', async () => {
     const receiver = await startWebhookReceiver();
     try {
-      const tenantId = uniqueId('tenant');
-      const triggerId = uniqueId('trigger');
-      await driver.trigger(tenantId, triggerId, { version: 1, name: 'scale', eventType: 'agent.wrap', enabled: true, conditions: [], actions: [{ action: 'webhook', parameters: { url: receiver.url } }] });
-      const commands = Array.from({ length: 600 }, (_, i) =>
-        newWebhookCommand({ tenantId, triggerId, eventId: `evt-${i}`, eventType: 'agent.wrap', actionIndex: 0, url: `${receiver.url}/${i}`, body: '{}', origin: 'event', now: Date.now() }),
-      );
+      const { tenantId, triggerId } = await driver.webhookTrigger(receiver.url);
+      const commands = Array.from({ length: 600 }, (_, i) => testWebhookCommand({ tenantId, triggerId, eventId: `evt-${i}`, url: `${receiver.url}/${i}` }));
       const send = (from: number, to: number) => Promise.all(commands.slice(from, to).map((c) => driver.webhookCommands([c], c.commandId)));
       await shareThenFailOver('webhook-dispatcher', { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' }, () => send(0, 300).then(() => undefined));
       await send(300, 600);

@@ -22,15 +22,14 @@ describe('triggers-api against a hostile tenant', () => {
   const raw = (path: string, init: RequestInit & { headers?: Record<string, string> } = {}) =>
     fetch(`${api.client.baseUrl}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, ...(init.headers ?? {}) } });
 
-  it.each([
-    ...INTERNAL_WEBHOOK_URLS,
-    ['http://[::10.0.0.1]/', '::/96'],
-    ['http://[2002:a9fe:a9fe::1]/', '169.254.0.0/16'],
-  ])('refuses the internal webhook URL %s at save, naming %s', async (url, cidr) => {
-    const res = await client.post('/v1/triggers', trigger(url));
-    expect(res.status).toBe(400);
-    expect(res.body.error).toContain(cidr);
-  });
+  it.each([...INTERNAL_WEBHOOK_URLS, ['http://[::10.0.0.1]/', '::/96'], ['http://[2002:a9fe:a9fe::1]/', '169.254.0.0/16']])(
+    'refuses the internal webhook URL %s at save, naming %s',
+    async (url, cidr) => {
+      const res = await client.post('/v1/triggers', trigger(url));
+      expect(res.status).toBe(400);
+      expect(res.body.error).toContain(cidr);
+    },
+  );
 
   it('refuses credentials in a URL without echoing the password', async () => {
     const res = await client.post('/v1/triggers', trigger('https://user:s3cr3t@hooks.example/x'));
@@ -43,12 +42,19 @@ describe('triggers-api against a hostile tenant', () => {
     const long = await client.post('/v1/triggers', { name: 'long', eventType: 'agent.wrap', parameters: params('https://hooks.example/', 'x'.repeat(95_000)) });
     expect(long.status).toBe(400);
     expect(JSON.stringify(long.body.details)).toContain('reference is longer than 200 characters');
-    const deep = await client.post('/v1/triggers', { name: 'deep', eventType: 'agent.wrap', parameters: params('https://hooks.example/', Array(20).fill('a').join('.')) });
+    const deep = await client.post('/v1/triggers', {
+      name: 'deep',
+      eventType: 'agent.wrap',
+      parameters: params('https://hooks.example/', Array(20).fill('a').join('.')),
+    });
     expect(deep.status).toBe(400);
     const many = await client.post('/v1/triggers', {
       name: 'many',
       eventType: 'agent.wrap',
-      parameters: JSON.stringify({ conditions: [{ reference: 'campaignId', operator: 'in', value: Array.from({ length: 500 }, (_, i) => i).join(',') }], actions: [{ action: 'webhook', parameters: { url: 'https://hooks.example/' } }] }),
+      parameters: JSON.stringify({
+        conditions: [{ reference: 'campaignId', operator: 'in', value: Array.from({ length: 500 }, (_, i) => i).join(',') }],
+        actions: [{ action: 'webhook', parameters: { url: 'https://hooks.example/' } }],
+      }),
     });
     expect(many.status).toBe(400);
     const surrogate = await client.post('/v1/triggers', trigger('https://hooks.example/', 'half \ud800 a character'));
@@ -69,14 +75,26 @@ describe('triggers-api against a hostile tenant', () => {
       expect(res.status).toBe(413);
       expect(((await res.json()) as { error: string }).error).toContain('API_MAX_BODY_BYTES');
     }
-    const nested = await raw('/v1/triggers', { method: 'POST', headers: { 'content-type': 'application/json' }, body: `${'['.repeat(10_000)}${']'.repeat(10_000)}` });
+    const nested = await raw('/v1/triggers', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `${'['.repeat(10_000)}${']'.repeat(10_000)}`,
+    });
     expect(nested.status).toBe(400);
-    const nestedObject = await raw('/v1/triggers', { method: 'POST', headers: { 'content-type': 'application/json' }, body: `${'{"a":'.repeat(5_000)}1${'}'.repeat(5_000)}` });
+    const nestedObject = await raw('/v1/triggers', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `${'{"a":'.repeat(5_000)}1${'}'.repeat(5_000)}`,
+    });
     expect(nestedObject.status).toBe(400);
   });
 
   it('takes JSON only: a form-encoded body is a 415', async () => {
-    const res = await raw('/v1/triggers', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=x&eventType=agent.wrap&parameters=%7B%7D' });
+    const res = await raw('/v1/triggers', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'name=x&eventType=agent.wrap&parameters=%7B%7D',
+    });
     expect(res.status).toBe(415);
   });
 
@@ -137,14 +155,29 @@ describe('triggers-api against a hostile tenant', () => {
     const json = fc.jsonValue({ maxDepth: 6 });
     const body = fc.oneof(
       json.map((v) => JSON.stringify(v)),
-      fc.record({ name: fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), json), eventType: fc.oneof(fc.constantFrom('agent.wrap', 'mpiq.attempt', 'nope'), json), enabled: json, parameters: fc.oneof(fc.string(), json.map((v) => JSON.stringify(v)), json) }).map((v) => JSON.stringify(v)),
+      fc
+        .record({
+          name: fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), json),
+          eventType: fc.oneof(fc.constantFrom('agent.wrap', 'mpiq.attempt', 'nope'), json),
+          enabled: json,
+          parameters: fc.oneof(
+            fc.string(),
+            json.map((v) => JSON.stringify(v)),
+            json,
+          ),
+        })
+        .map((v) => JSON.stringify(v)),
       fc.string(),
     );
     const ifMatch = fc.option(fc.oneof(fc.string(), fc.nat().map(String), fc.constantFrom('"1"', 'W/"1"', '*')), { nil: undefined });
     await fc.assert(
       fc.asyncProperty(fc.constantFrom('POST /v1/triggers', 'PATCH', 'PUT'), body, ifMatch, async (route, text, match) => {
         const [method, path] = route === 'POST /v1/triggers' ? ['POST', '/v1/triggers'] : [route, `/v1/triggers/${created.body.id}`];
-        const res = await raw(path, { method, headers: { 'content-type': 'application/json', ...(match !== undefined ? { 'if-match': match } : {}) }, body: text });
+        const res = await raw(path, {
+          method,
+          headers: { 'content-type': 'application/json', ...(match !== undefined ? { 'if-match': match } : {}) },
+          body: text,
+        });
         await res.arrayBuffer();
         return res.status < 500;
       }),

@@ -1,10 +1,9 @@
 import { Webhook } from 'standardwebhooks';
 import type { TriggerConfigRecord, WebhookCommand } from '@triggers/contracts';
-import { newWebhookCommand } from '@triggers/contracts';
 import { newSecretsKey } from '@triggers/secrets';
 import {
-  AppProcess,
   ApiClient,
+  AppProcess,
   PipelineDriver,
   createTenantKey,
   readDecoded,
@@ -13,6 +12,7 @@ import {
   startApi,
   startHealthyApp,
   startWebhookReceiver,
+  testWebhookCommand,
   useTestContext,
   waitFor,
 } from '@triggers/testing';
@@ -21,11 +21,17 @@ const hook = (url: string, campaign: string) => ({
   name: `campaign ${campaign}`,
   eventType: 'agent.wrap',
   enabled: true,
-  parameters: JSON.stringify({ conditions: [{ reference: 'campaignId', operator: '=', value: campaign }], actions: [{ action: 'webhook', parameters: { url } }] }),
+  parameters: JSON.stringify({
+    conditions: [{ reference: 'campaignId', operator: '=', value: campaign }],
+    actions: [{ action: 'webhook', parameters: { url } }],
+  }),
 });
 
 /** The last record of each key on the config topic, decoded. */
-async function lastConfigRecords(ctx: ReturnType<ReturnType<typeof useTestContext>>, expected: number): Promise<Map<string, { record: TriggerConfigRecord | null; headers: Record<string, string> }>> {
+async function lastConfigRecords(
+  ctx: ReturnType<ReturnType<typeof useTestContext>>,
+  expected: number,
+): Promise<Map<string, { record: TriggerConfigRecord | null; headers: Record<string, string> }>> {
   const messages = await readTopic(ctx.kafka, ctx.config.kafka.topics.triggerConfig, { expected, timeoutMs: 10_000 });
   const last = new Map<string, { record: TriggerConfigRecord | null; headers: Record<string, string> }>();
   for (const m of messages) {
@@ -53,7 +59,9 @@ describe('triggers-api: trigger changes are never lost or diverged', () => {
     let version = created.body.version as number;
     for (let round = 1; round <= 20; round++) {
       const answers = await Promise.all(
-        Array.from({ length: 20 }, (_, w) => client.patch(`/v1/triggers/${id}`, hook(`https://hooks.example/${round}-${w}`, `${round}-${w}`), { 'If-Match': String(version) })),
+        Array.from({ length: 20 }, (_, w) =>
+          client.patch(`/v1/triggers/${id}`, hook(`https://hooks.example/${round}-${w}`, `${round}-${w}`), { 'If-Match': String(version) }),
+        ),
       );
       const ok = answers.filter((a) => a.status === 200);
       expect({ round, ok: ok.length, conflicts: answers.filter((a) => a.status === 409).length }).toEqual({ round, ok: 1, conflicts: 19 });
@@ -65,9 +73,17 @@ describe('triggers-api: trigger changes are never lost or diverged', () => {
     }
     // The config topic's last record of the trigger is what is stored (the winner of the last round).
     const stored = (await client.get(`/v1/triggers/${id}`)).body;
-    await waitFor(async () => (await lastConfigRecords(ctx(), 1)).get(`racers/${id}`)?.record?.version === stored.version, { timeoutMs: 20_000, description: 'the last version on the config topic' });
+    await waitFor(async () => (await lastConfigRecords(ctx(), 1)).get(`racers/${id}`)?.record?.version === stored.version, {
+      timeoutMs: 20_000,
+      description: 'the last version on the config topic',
+    });
     const last = (await lastConfigRecords(ctx(), 1)).get(`racers/${id}`)!;
-    expect(last.record).toMatchObject({ version: stored.version, name: stored.name, conditions: stored.parameters.conditions, actions: stored.parameters.actions });
+    expect(last.record).toMatchObject({
+      version: stored.version,
+      name: stored.name,
+      conditions: stored.parameters.conditions,
+      actions: stored.parameters.actions,
+    });
     const { db } = await ctx().mongo();
     expect(last.headers.revision).toBe((await db.collection('triggers').findOne({ _id: id }))!.revision);
 
@@ -79,9 +95,14 @@ describe('triggers-api: trigger changes are never lost or diverged', () => {
       const losing = winning === '20-0' ? '20-1' : '20-0';
       const wrap = specPayload('agent-wrap-inbound.json').event;
       const driver = new PipelineDriver(ctx());
-      const [fires, doesNot] = await driver.events('racers', [winning, losing].map((campaignId) => ({ type: wrap.type, payload: { ...(wrap.payload as object), campaignId } })));
+      const [fires, doesNot] = await driver.events(
+        'racers',
+        [winning, losing].map((campaignId) => ({ type: wrap.type, payload: { ...(wrap.payload as object), campaignId } })),
+      );
       await driver.close();
-      const commands = (await readDecoded<WebhookCommand>(ctx(), ctx().config.kafka.topics.webhookCommands, { expected: 1, where: (c) => c.tenantId === 'racers' })).map((m) => m.value);
+      const commands = (
+        await readDecoded<WebhookCommand>(ctx(), ctx().config.kafka.topics.webhookCommands, { expected: 1, where: (c) => c.tenantId === 'racers' })
+      ).map((m) => m.value);
       expect(commands.map((c) => [c.eventId, c.url])).toEqual([[fires, stored.parameters.actions[0].parameters.url]]);
       expect(commands.map((c) => c.eventId)).not.toContain(doesNot);
     } finally {
@@ -114,10 +135,19 @@ describe('triggers-api: trigger changes are never lost or diverged', () => {
   it('the reconciler repairs a record written wrong on purpose within one interval', async () => {
     const created = await client.post('/v1/triggers', hook('https://hooks.example/r', 'r'));
     const id = created.body.id;
-    await waitFor(async () => (await lastConfigRecords(ctx(), 1)).get(`racers/${id}`)?.record?.version === 1, { description: 'the trigger on the config topic' });
+    await waitFor(async () => (await lastConfigRecords(ctx(), 1)).get(`racers/${id}`)?.record?.version === 1, {
+      description: 'the trigger on the config topic',
+    });
     // Another writer puts a different trigger under the same key.
     const driver = new PipelineDriver(ctx());
-    await driver.trigger('racers', id, { version: 1, name: 'forged', eventType: 'agent.wrap', enabled: true, conditions: [], actions: [{ action: 'webhook', parameters: { url: 'https://evil.example/' } }] });
+    await driver.trigger('racers', id, {
+      version: 1,
+      name: 'forged',
+      eventType: 'agent.wrap',
+      enabled: true,
+      conditions: [],
+      actions: [{ action: 'webhook', parameters: { url: 'https://evil.example/' } }],
+    });
     await driver.close();
     await waitFor(
       async () => {
@@ -142,7 +172,10 @@ describe('signing secrets at rest', () => {
     const first = await startApi(ctx(), { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' });
     running.push(first.app);
     const client = first.client.withKey(await createTenantKey(ctx(), 'sealed'));
-    const created = await client.post('/v1/triggers', { ...hook(receiver.url, 'x'), parameters: JSON.stringify({ conditions: [], actions: [{ action: 'webhook', parameters: { url: receiver.url } }] }) });
+    const created = await client.post('/v1/triggers', {
+      ...hook(receiver.url, 'x'),
+      parameters: JSON.stringify({ conditions: [], actions: [{ action: 'webhook', parameters: { url: receiver.url } }] }),
+    });
     const secret: string = created.body.webhookSecret;
     expect(secret).toMatch(/^whsec_/);
     const plainKey = secret.slice('whsec_'.length);
@@ -161,9 +194,19 @@ describe('signing secrets at rest', () => {
     running.push(second.app);
     const rotated = await second.client.withKey(await createTenantKey(ctx(), 'sealed')).post(`/v1/triggers/${created.body.id}/secrets:rotate`);
     expect(rotated.status).toBeLessThan(300);
-    const dispatcher = await startHealthyApp(ctx().env, 'webhook-dispatcher', { SECRETS_KEY: newKey, SECRETS_KEYS_PREVIOUS: oldKey, WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' });
+    const dispatcher = await startHealthyApp(ctx().env, 'webhook-dispatcher', {
+      SECRETS_KEY: newKey,
+      SECRETS_KEYS_PREVIOUS: oldKey,
+      WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+    });
     running.push(dispatcher);
-    const command: WebhookCommand = newWebhookCommand({ tenantId: 'sealed', triggerId: created.body.id, eventId: 'e-rot', eventType: 'agent.wrap', actionIndex: 0, url: receiver.url, body: '{"type":"agent.wrap","payload":{}}', origin: 'event', now: Date.now() });
+    const command: WebhookCommand = testWebhookCommand({
+      tenantId: 'sealed',
+      triggerId: created.body.id,
+      eventId: 'e-rot',
+      url: receiver.url,
+      body: '{"type":"agent.wrap","payload":{}}',
+    });
     const driver = new PipelineDriver(ctx());
     await driver.webhookCommands([command]);
     await driver.close();

@@ -96,10 +96,16 @@ describe('triggers-api', () => {
     it('the admin CLI creates a tenant and prints only the new key', async () => {
       const env = { ...process.env, ...ctx().env };
       await run('npm', ['run', '-s', 'admin', '--', 'tenants', 'create', 'initech', '--name', 'Initech'], { cwd: repoRoot(), env });
-      const { stdout } = await run('npm', ['run', '-s', 'admin', '--', 'keys', 'create', '--tenant', 'initech', '--permissions', 'triggers:read'], { cwd: repoRoot(), env });
+      const { stdout } = await run('npm', ['run', '-s', 'admin', '--', 'keys', 'create', '--tenant', 'initech', '--permissions', 'triggers:read'], {
+        cwd: repoRoot(),
+        env,
+      });
       expect(stdout).toMatch(/^trg_[0-9a-f]{12}_[A-Za-z0-9_-]{43}\n$/);
       expect((await api.withKey(stdout.trim()).get('/v1/triggers')).status).toBe(200);
-      const bad = await run('npm', ['run', '-s', 'admin', '--', 'keys', 'create', '--tenant', 'nobody', '--permissions', 'triggers:read'], { cwd: repoRoot(), env }).catch((e) => e);
+      const bad = await run('npm', ['run', '-s', 'admin', '--', 'keys', 'create', '--tenant', 'nobody', '--permissions', 'triggers:read'], {
+        cwd: repoRoot(),
+        env,
+      }).catch((e) => e);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toContain('unknown tenant "nobody"');
     });
@@ -153,7 +159,12 @@ describe('triggers-api', () => {
       const tenant = api.withKey(await createTenantKey(ctx(), 'lister'));
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) {
-        const res = await tenant.post('/v1/triggers', { name: `t${i}`, eventType: i < 3 ? 'agent.wrap' : 'mpiq.attempt', enabled: i % 2 === 0, parameters: WEBHOOK_PARAMS });
+        const res = await tenant.post('/v1/triggers', {
+          name: `t${i}`,
+          eventType: i < 3 ? 'agent.wrap' : 'mpiq.attempt',
+          enabled: i % 2 === 0,
+          parameters: WEBHOOK_PARAMS,
+        });
         ids.push(res.body.id);
       }
       const first = await tenant.get('/v1/triggers?limit=2');
@@ -184,7 +195,12 @@ describe('triggers-api', () => {
     });
 
     it('puts every change on the compacted config topic within a second, and a tombstone on delete', async () => {
-      const created = await acme.post('/v1/triggers', { name: 'topic', eventType: 'mpiq.attempt', enabled: true, parameters: SPEC['webhook-on-mpiq-attempt.json'].text });
+      const created = await acme.post('/v1/triggers', {
+        name: 'topic',
+        eventType: 'mpiq.attempt',
+        enabled: true,
+        parameters: SPEC['webhook-on-mpiq-attempt.json'].text,
+      });
       const id = created.body.id;
       // A reader that is already caught up on the config topic, as a matcher would be.
       const arrivals: { at: number; value: Buffer | null }[] = [];
@@ -236,7 +252,10 @@ describe('triggers-api', () => {
       const box = new SecretBox({ current: parseSecretsKey(ctx().env.SECRETS_KEY), previous: [] });
       const last = records[records.length - 1]!;
       for (const s of last.webhookSecrets) expect(s.secret).toMatch(/^enc:v1:/);
-      expect(last.webhookSecrets.map((s) => box.open(s.secret, secretContext('acme', created.body.id, s.id)))).toEqual([created.body.webhookSecret, res.body.webhookSecret]);
+      expect(last.webhookSecrets.map((s) => box.open(s.secret, secretContext('acme', created.body.id, s.id)))).toEqual([
+        created.body.webhookSecret,
+        res.body.webhookSecret,
+      ]);
     });
   });
 
@@ -257,7 +276,12 @@ describe('triggers-api', () => {
     });
 
     it('evaluates a stored trigger', async () => {
-      const created = await acme.post('/v1/triggers', { name: 'eval', eventType: 'agent.wrap', enabled: true, parameters: SPEC['webhook-on-agent-wrap.json'].parameters });
+      const created = await acme.post('/v1/triggers', {
+        name: 'eval',
+        eventType: 'agent.wrap',
+        enabled: true,
+        parameters: SPEC['webhook-on-agent-wrap.json'].parameters,
+      });
       const event = specPayload('agent-wrap-inbound.json').event;
       const res = await acme.post(`/v1/triggers/${created.body.id}/evaluate`, { event: { ...event, payload: { ...event.payload, campaignId: '215' } } });
       expect(res.body).toMatchObject({ matched: true, enabled: true, eventTypeMatches: true });
@@ -282,7 +306,7 @@ describe('triggers-api', () => {
   });
 
   describe('Event Logs', () => {
-    it('lists a trigger\'s log newest first, filters, pages, shows one in full and redelivers it', async () => {
+    it("lists a trigger's log newest first, filters, pages, shows one in full and redelivers it", async () => {
       const created = await acme.post('/v1/triggers', { name: 'logs', eventType: 'agent.wrap', parameters: WEBHOOK_PARAMS });
       const triggerId = created.body.id;
       const base = { tenantId: 'acme', triggerId, eventId: 'ev-1', eventType: 'agent.wrap', commandId: 'cmd_1', origin: 'event', nextDueAt: null };
@@ -302,7 +326,17 @@ describe('triggers-api', () => {
       const records = [
         { ...base, logId: 'l1', step: 'matched', status: 'info' as const, time: t0, attempt: null, message: 'matched', http: null },
         { ...base, logId: 'l2', step: 'webhook.attempt', status: 'failed' as const, time: t0 + 1000, attempt: 1, message: 'HTTP 500', http },
-        { ...base, logId: 'l3', step: 'webhook.retry_scheduled', status: 'info' as const, time: t0 + 2000, attempt: 1, message: 'retry', http: null, nextDueAt: t0 + 602_000 },
+        {
+          ...base,
+          logId: 'l3',
+          step: 'webhook.retry_scheduled',
+          status: 'info' as const,
+          time: t0 + 2000,
+          attempt: 1,
+          message: 'retry',
+          http: null,
+          nextDueAt: t0 + 602_000,
+        },
         { ...base, tenantId: 'globex', logId: 'g1', step: 'matched', status: 'info' as const, time: t0, attempt: null, message: 'other tenant', http: null },
       ];
       const { db } = await ctx().mongo();
@@ -343,7 +377,9 @@ describe('triggers-api', () => {
     it('serves OpenAPI at /docs', async () => {
       const doc = await api.get('/docs/openapi.json');
       expect(doc.status).toBe(200);
-      expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/v1/triggers', '/v1/triggers/{id}', '/v1/triggers/{id}/event-logs', '/v1/event-logs/{logId}/redeliver']));
+      expect(Object.keys(doc.body.paths)).toEqual(
+        expect.arrayContaining(['/v1/triggers', '/v1/triggers/{id}', '/v1/triggers/{id}/event-logs', '/v1/event-logs/{logId}/redeliver']),
+      );
       const page = await fetch(`${api.baseUrl}/docs`);
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('swagger');

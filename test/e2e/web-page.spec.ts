@@ -65,7 +65,7 @@ describe('the Triggers web page', () => {
 
   const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
-  it('creates a trigger (refusing bad JSON with the spec\'s message), shows its delivery in Event Logs, and redelivers it', async () => {
+  it("creates a trigger (refusing bad JSON with the spec's message), shows its delivery in Event Logs, and redelivers it", async () => {
     await page.goto(`${apiUrl}/`);
     await shot('01-sign-in');
     await page.getByLabel('API key').fill(key);
@@ -75,12 +75,17 @@ describe('the Triggers web page', () => {
     await page.getByRole('button', { name: 'New trigger' }).click();
     await page.getByLabel('Name', { exact: true }).fill('Send Webhook on Agent Wrap');
     await page.getByLabel('Event type', { exact: true }).selectOption('agent.wrap');
-    await page.getByLabel('Parameters (JSON: conditions and actions)').fill('{"conditions": [ {"reference": "campaignId", "operator": "in", "value": "215,223"} ');
+    await page
+      .getByLabel('Parameters (JSON: conditions and actions)')
+      .fill('{"conditions": [ {"reference": "campaignId", "operator": "in", "value": "215,223"} ');
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('alert').getByText('Invalid JSON format').waitFor();
     await shot('02-invalid-json');
 
-    const parameters = { conditions: [{ reference: 'campaignId', operator: 'in', value: '215,223' }], actions: [{ action: 'webhook', parameters: { url: `${receiver.url}/hooks/wrap` } }] };
+    const parameters = {
+      conditions: [{ reference: 'campaignId', operator: 'in', value: '215,223' }],
+      actions: [{ action: 'webhook', parameters: { url: `${receiver.url}/hooks/wrap` } }],
+    };
     await page.getByLabel('Parameters (JSON: conditions and actions)').fill(JSON.stringify(parameters, null, 2));
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('alert').getByText('Trigger has been updated').waitFor();

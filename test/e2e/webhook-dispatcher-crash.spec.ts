@@ -1,5 +1,4 @@
-import { newWebhookCommand } from '@triggers/contracts';
-import { uniqueId, useHarness, useTestContext, waitFor } from '@triggers/testing';
+import { testWebhookCommand, useHarness, useTestContext, waitFor } from '@triggers/testing';
 
 describe('webhook-dispatcher crash', () => {
   const ctx = useTestContext({ topics: true });
@@ -8,11 +7,9 @@ describe('webhook-dispatcher crash', () => {
   const start = () => t.start('webhook-dispatcher', { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' });
 
   it('loses no command across a kill -9 during a burst of 5,000; repeats carry the same webhook-id', async () => {
-    const tenantId = uniqueId('tenant');
-    const triggerId = uniqueId('trigger');
-    await t.driver.trigger(tenantId, triggerId, { version: 1, name: 'burst', eventType: 'agent.wrap', enabled: true, conditions: [], actions: [{ action: 'webhook', parameters: { url: t.receiver.url } }] });
+    const { tenantId, triggerId } = await t.driver.webhookTrigger(t.receiver.url);
     const commands = Array.from({ length: 5000 }, (_, i) =>
-      newWebhookCommand({ tenantId, triggerId, eventId: `evt-${i}`, eventType: 'agent.wrap', actionIndex: 0, url: `${t.receiver.url}/${i}`, body: `{"i":${i}}`, origin: 'event', now: Date.now() }),
+      testWebhookCommand({ tenantId, triggerId, eventId: `evt-${i}`, url: `${t.receiver.url}/${i}`, body: `{"i":${i}}` }),
     );
     // Spread over the partitions by command, as many triggers would be.
     for (let i = 0; i < commands.length; i += 500) await Promise.all(commands.slice(i, i + 500).map((c) => t.driver.webhookCommands([c], c.commandId)));
@@ -23,7 +20,11 @@ describe('webhook-dispatcher crash', () => {
     const beforeRestart = t.receiver.ids().size;
     expect(beforeRestart).toBeLessThan(5000);
     await start();
-    await waitFor(() => t.receiver.ids().size === 5000, { timeoutMs: 60_000, intervalMs: 100, description: `all 5,000 webhook-ids (have ${t.receiver.ids().size})` });
+    await waitFor(() => t.receiver.ids().size === 5000, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      description: `all 5,000 webhook-ids (have ${t.receiver.ids().size})`,
+    });
     const expected = new Set(commands.map((c) => c.commandId));
     expect(t.receiver.ids()).toEqual(expected);
     // Every request of one webhook-id carried that command's body: a repeat is the same delivery.

@@ -1,5 +1,14 @@
-import { LogRecord, newWebhookCommand } from '@triggers/contracts';
-import { AppProcess, PipelineDriver, WebhookReceiver, readDecoded, startHealthyApp, startWebhookReceiver, uniqueId, useTestContext } from '@triggers/testing';
+import { LogRecord } from '@triggers/contracts';
+import {
+  AppProcess,
+  PipelineDriver,
+  WebhookReceiver,
+  readDecoded,
+  startHealthyApp,
+  startWebhookReceiver,
+  testWebhookCommand,
+  useTestContext,
+} from '@triggers/testing';
 
 /**
  * The SSRF guard of a dispatcher with no allow-list, as in production. The guard refuses before
@@ -47,14 +56,12 @@ describe('webhook-dispatcher SSRF guard', () => {
       ['http://[2001::1]/hook', 'Teredo'],
       ['http://[fec0::1]/hook', 'site-local'],
     ];
-    const tenantId = uniqueId('tenant');
-    const triggerId = uniqueId('trigger');
-    await driver.trigger(tenantId, triggerId, { version: 1, name: 'ssrf', eventType: 'agent.wrap', enabled: true, conditions: [], actions: [{ action: 'webhook', parameters: { url: 'https://example.com/' } }] });
-    const commands = cases.map(([url], i) =>
-      newWebhookCommand({ tenantId, triggerId, eventId: `evt-${i}`, eventType: 'agent.wrap', actionIndex: 0, url, body: '{}', origin: 'event', now: Date.now() }),
-    );
+    const { tenantId, triggerId } = await driver.webhookTrigger('https://example.com/');
+    const commands = cases.map(([url], i) => testWebhookCommand({ tenantId, triggerId, eventId: `evt-${i}`, url }));
     await driver.webhookCommands(commands);
-    const logs = (await readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, { expected: cases.length, where: (r) => r.tenantId === tenantId, quietMs: 2000 })).map((r) => r.value);
+    const logs = (
+      await readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, { expected: cases.length, where: (r) => r.tenantId === tenantId, quietMs: 2000 })
+    ).map((r) => r.value);
     expect(logs).toHaveLength(cases.length);
     for (const [i, [url, range]] of cases.entries()) {
       const log = logs.find((l) => l.commandId === commands[i].commandId);

@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { LogRecord, WebhookCommand, newWebhookCommand, sampleEvent, webhookBody } from '@triggers/contracts';
+import { LogRecord, TriggerConfigRecord, WebhookCommand, sampleEvent, webhookBody } from '@triggers/contracts';
 import {
   AppProcess,
   PipelineDriver,
-  newTestSecret,
   WebhookReceiver,
   readDecoded,
   readTopic,
   startHealthyApp,
   startWebhookReceiver,
+  testWebhookCommand,
   uniqueId,
   useTestContext,
   waitFor,
@@ -44,33 +44,27 @@ describe('webhook-dispatcher', () => {
   };
 
   const startDispatcher = async (env: Record<string, string> = {}) => {
-    const app = await startHealthyApp(ctx().env, 'webhook-dispatcher', { ...LOOPBACK, WEBHOOK_RETRY_DELAY_MS: String(RETRY_DELAY_MS), WEBHOOK_RETRY_WINDOW_MS: String(RETRY_WINDOW_MS), ...env });
+    const app = await startHealthyApp(ctx().env, 'webhook-dispatcher', {
+      ...LOOPBACK,
+      WEBHOOK_RETRY_DELAY_MS: String(RETRY_DELAY_MS),
+      WEBHOOK_RETRY_WINDOW_MS: String(RETRY_WINDOW_MS),
+      ...env,
+    });
     running.push(app);
     return app;
   };
 
   /** A tenant with one webhook trigger on the config topic; returns what commands need. */
-  const tenantWithTrigger = async (url: string, webhookSecrets: { id: string; secret: string; notAfter: number | null }[] = [newTestSecret()]) => {
-    const tenantId = uniqueId('tenant');
-    const triggerId = uniqueId('trigger');
-    await driver.trigger(tenantId, triggerId, {
-      version: 1,
-      name: 'wrap hook',
-      eventType: 'agent.wrap',
-      enabled: true,
-      conditions: [],
-      actions: [{ action: 'webhook', parameters: { url } }],
-      webhookSecrets,
-    });
-    return { tenantId, triggerId };
-  };
+  const tenantWithTrigger = (url: string, webhookSecrets?: TriggerConfigRecord['webhookSecrets']) => driver.webhookTrigger(url, webhookSecrets);
 
   const body = webhookBody('agent.wrap', sampleEvent('agent.wrap').payload);
   const command = (t: { tenantId: string; triggerId: string }, url: string, i: number): WebhookCommand =>
-    newWebhookCommand({ ...t, eventId: `evt-${i}-${uniqueId('e')}`, eventType: 'agent.wrap', actionIndex: 0, url, body, origin: 'event', now: Date.now() });
+    testWebhookCommand({ ...t, eventId: `evt-${i}-${uniqueId('e')}`, url, body });
 
   const logsOf = (tenantId: string, expected: number, quietMs = 1000) =>
-    readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, { expected, where: (r) => r.tenantId === tenantId, quietMs }).then((rs) => rs.map((r) => r.value));
+    readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, { expected, where: (r) => r.tenantId === tenantId, quietMs }).then((rs) =>
+      rs.map((r) => r.value),
+    );
 
   describe('with one dispatcher', () => {
     beforeAll(async () => {
@@ -98,8 +92,24 @@ describe('webhook-dispatcher', () => {
       expect(() => new Webhook(expired).verify(req.body, req.headers)).toThrow();
 
       const [log] = await logsOf(t.tenantId, 1);
-      expect(log).toMatchObject({ step: 'webhook.delivered', status: 'ok', attempt: 1, commandId: c.commandId, triggerId: t.triggerId, eventId: c.eventId, nextDueAt: null });
-      expect(log.http).toMatchObject({ method: 'POST', url: c.url, requestBody: body, responseStatus: 200, responseBody: 'ok', responseTruncated: false, errorClass: null });
+      expect(log).toMatchObject({
+        step: 'webhook.delivered',
+        status: 'ok',
+        attempt: 1,
+        commandId: c.commandId,
+        triggerId: t.triggerId,
+        eventId: c.eventId,
+        nextDueAt: null,
+      });
+      expect(log.http).toMatchObject({
+        method: 'POST',
+        url: c.url,
+        requestBody: body,
+        responseStatus: 200,
+        responseBody: 'ok',
+        responseTruncated: false,
+        errorClass: null,
+      });
       expect(log.http!.requestHeaders['webhook-id']).toBe(c.commandId);
     });
 
@@ -111,7 +121,11 @@ describe('webhook-dispatcher', () => {
       const [first, second] = await r.waitFor(2, { timeoutMs: 15_000 });
       const logs = await logsOf(t.tenantId, 2);
       const failed = logs.find((l) => l.step === 'webhook.attempt')!;
-      expect(failed).toMatchObject({ status: 'failed', attempt: 1, http: expect.objectContaining({ responseStatus: 500, responseBody: 'boom', errorClass: 'http.status' }) });
+      expect(failed).toMatchObject({
+        status: 'failed',
+        attempt: 1,
+        http: expect.objectContaining({ responseStatus: 500, responseBody: 'boom', errorClass: 'http.status' }),
+      });
       expect(failed.message).toContain('HTTP 500');
       expect(failed.nextDueAt! - failed.time).toBe(RETRY_DELAY_MS);
       expect(second.headers['webhook-id']).toBe(first.headers['webhook-id']);
@@ -131,7 +145,10 @@ describe('webhook-dispatcher', () => {
       expect(gaveUp).toEqual([expect.objectContaining({ attempt: 4, status: 'failed', message: expect.stringContaining('gave up after 4 attempts') })]);
       expect(logs.filter((l) => l.step === 'webhook.attempt').map((l) => l.attempt)).toEqual([1, 2, 3]);
       expect(r.received).toHaveLength(4);
-      const dead = await readDecoded<WebhookCommand>(ctx(), ctx().config.kafka.topics.deadLetterWebhook, { expected: 1, where: (x) => x.commandId === c.commandId });
+      const dead = await readDecoded<WebhookCommand>(ctx(), ctx().config.kafka.topics.deadLetterWebhook, {
+        expected: 1,
+        where: (x) => x.commandId === c.commandId,
+      });
       expect(dead[0].value).toMatchObject({ commandId: c.commandId, attempt: 4 });
       expect(dead[0].headers['dlq-reason']).toContain('HTTP 503');
     });
@@ -178,8 +195,14 @@ describe('webhook-dispatcher', () => {
       expect(log).toMatchObject({ step: 'webhook.gave_up', status: 'failed', message: expect.stringContaining('trigger was deleted') });
       expect(r.received).toHaveLength(0);
       const dead = await waitFor(
-        async () => (await readTopic(ctx().kafka, ctx().config.kafka.topics.deadLetterWebhook, { expected: 100, timeoutMs: 2000 })).find((m) => m.key?.toString() === 'poison-key'),
-        { timeoutMs: 20_000, description: 'the unreadable command on the dead-letter topic' },
+        async () =>
+          (await readTopic(ctx().kafka, ctx().config.kafka.topics.deadLetterWebhook, { expected: 100, timeoutMs: 2000 })).find(
+            (m) => m.key?.toString() === 'poison-key',
+          ),
+        {
+          timeoutMs: 20_000,
+          description: 'the unreadable command on the dead-letter topic',
+        },
       );
       expect(dead!.headers?.['dlq-reason']?.toString()).toContain('not Confluent Avro');
     });

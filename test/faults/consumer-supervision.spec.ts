@@ -39,16 +39,34 @@ describe('consumer supervision', () => {
       const topic = ctx().config.kafka.topics.log;
       const blocker = await intruder(ctx(), `${ctx().namespace}-log-sink`, topic);
       app = startApp('log-sink', { ...ctx().env, PORT: String(await freePort()) });
-      await waitFor(() => (app!.output().match(/its engine restarts it/g) ?? []).length >= 2, { timeoutMs: 60_000, description: 'the engine restarting the crashed consumer' });
+      await waitFor(() => (app!.output().match(/its engine restarts it/g) ?? []).length >= 2, {
+        timeoutMs: 60_000,
+        description: 'the engine restarting the crashed consumer',
+      });
       expect((await livez(app)).status).toBe(200);
       await blocker.disconnect();
 
       const tenantId = uniqueId('tenant');
       const driver = new PipelineDriver(ctx());
-      await driver.logRecords([newLogRecord({ logId: `${tenantId}-1`, tenantId, triggerId: 't', eventId: 'e', eventType: 'agent.wrap', step: 'matched', status: 'info', time: Date.now(), message: 'after the restart' })]);
+      await driver.logRecords([
+        newLogRecord({
+          logId: `${tenantId}-1`,
+          tenantId,
+          triggerId: 't',
+          eventId: 'e',
+          eventType: 'agent.wrap',
+          step: 'matched',
+          status: 'info',
+          time: Date.now(),
+          message: 'after the restart',
+        }),
+      ]);
       await driver.close();
       const logs = (await ctx().mongo()).db.collection(EVENT_LOGS_COLLECTION);
-      await waitFor(async () => (await logs.countDocuments({ tenantId })) === 1, { timeoutMs: 60_000, description: 'the record written by the restarted consumer' });
+      await waitFor(async () => (await logs.countDocuments({ tenantId })) === 1, {
+        timeoutMs: 60_000,
+        description: 'the record written by the restarted consumer',
+      });
       expect((await livez(app)).status).toBe(200);
     }, 150_000);
   });
@@ -65,7 +83,10 @@ describe('consumer supervision', () => {
     it('turns /livez to 503 naming it, so the orchestrator restarts the process', async () => {
       blocker = await intruder(ctx(), `${ctx().namespace}-log-sink`, ctx().config.kafka.topics.log);
       app = startApp('log-sink', { ...ctx().env, PORT: String(await freePort()), CONSUMER_RESTART_GIVE_UP_MS: '5000' });
-      await waitFor(async () => (await livez(app!).catch(() => ({ status: 0, body: {} }))).status === 503, { timeoutMs: 60_000, description: '/livez to fail' });
+      await waitFor(async () => (await livez(app!).catch(() => ({ status: 0, body: {} }))).status === 503, {
+        timeoutMs: 60_000,
+        description: '/livez to fail',
+      });
       expect((await livez(app)).body.dead).toEqual(['logConsumer']);
     }, 120_000);
   });

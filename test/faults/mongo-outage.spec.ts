@@ -1,5 +1,16 @@
 import { LEADS_COLLECTION, LeadDocument } from '@triggers/mongo';
-import { AppProcess, PipelineDriver, TcpProxy, createTcpProxy, moveCommands, seedMovableLeads, startHealthyApp, uniqueId, useTestContext, waitFor } from '@triggers/testing';
+import {
+  AppProcess,
+  PipelineDriver,
+  TcpProxy,
+  createTcpProxy,
+  moveCommands,
+  seedMovableLeads,
+  startHealthyApp,
+  uniqueId,
+  useTestContext,
+  waitFor,
+} from '@triggers/testing';
 
 /**
  * MongoDB (FerretDB) cut off for 20 s by a proxy the test stops, mid-flow, while the lead-mover
@@ -38,7 +49,11 @@ describe('a MongoDB outage under the lead-mover', () => {
     const during = await moved();
     expect(during).toBeLessThan(leadIds.length);
     await mongo.start();
-    await waitFor(async () => (await moved()) === leadIds.length, { timeoutMs: 120_000, intervalMs: 500, description: `every lead moved (have ${await moved()})` });
+    await waitFor(async () => (await moved()) === leadIds.length, {
+      timeoutMs: 120_000,
+      intervalMs: 500,
+      description: `every lead moved (have ${await moved()})`,
+    });
     const stored = await leads.find({ tenantId }).toArray();
     expect(stored.every((l) => l.appliedCommandIds.length === 1)).toBe(true);
     expect(mover.output()).toContain('"dependency":"leadsStore"');

@@ -81,33 +81,58 @@ describe('a schema registry outage while the consumers start', () => {
     const leadIds = Array.from({ length: 5 }, (_, i) => String(700_000 + i));
     await seedMovableLeads(db, tenantId, leadIds);
 
-    const env = { SCHEMA_REGISTRY_URL: `http://127.0.0.1:${registry.port}${new URL(ctx().env.SCHEMA_REGISTRY_URL).pathname}`, WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' };
+    const env = {
+      SCHEMA_REGISTRY_URL: `http://127.0.0.1:${registry.port}${new URL(ctx().env.SCHEMA_REGISTRY_URL).pathname}`,
+      WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+    };
     for (const name of ['matcher', 'webhook-dispatcher', 'lead-mover', 'log-sink']) {
       apps.push(startApp(name, { ...ctx().env, ...env, PORT: String(await freePort()) }));
     }
     const wrap = specPayload('agent-wrap-inbound.json').event;
-    const eventIds = await driver.events(tenantId, Array.from({ length: 20 }, () => wrap));
+    const eventIds = await driver.events(
+      tenantId,
+      Array.from({ length: 20 }, () => wrap),
+    );
     const leadCommands = moveCommands(tenantId, leadIds, 'lead-evt');
     await driver.leadCommands(leadCommands);
     // Records already on the log topic, so the log-sink has work to hold too.
     const earlier = Array.from({ length: 5 }, (_, i) =>
-      newLogRecord({ logId: `${tenantId}-earlier-${i}`, tenantId, triggerId: 'earlier', eventId: `e${i}`, eventType: 'agent.wrap', step: 'matched', status: 'info', time: Date.now(), message: 'before the outage' }),
+      newLogRecord({
+        logId: `${tenantId}-earlier-${i}`,
+        tenantId,
+        triggerId: 'earlier',
+        eventId: `e${i}`,
+        eventType: 'agent.wrap',
+        step: 'matched',
+        status: 'info',
+        time: Date.now(),
+        message: 'before the outage',
+      }),
     );
     await driver.logRecords(earlier);
 
     // Each app answers /healthz meanwhile, naming the registry as down, and its consumers wait.
     for (const app of apps) {
-      await waitFor(async () => (await health(app))?.checks.schemaRegistry?.ok === false, { timeoutMs: 30_000, description: `${app.name} /healthz naming the registry down` });
+      await waitFor(async () => (await health(app))?.checks.schemaRegistry?.ok === false, {
+        timeoutMs: 30_000,
+        description: `${app.name} /healthz naming the registry down`,
+      });
     }
     for (const app of apps) {
-      await waitFor(async () => (await counter(app, 'triggers_consumer_waits_total')) >= 2, { timeoutMs: 30_000, description: `${app.name} waiting on the registry` });
+      await waitFor(async () => (await counter(app, 'triggers_consumer_waits_total')) >= 2, {
+        timeoutMs: 30_000,
+        description: `${app.name} waiting on the registry`,
+      });
     }
     expect(receiver.received).toHaveLength(0);
 
     await registry.start();
     await receiver.waitFor(20, { timeoutMs: 60_000 });
     const moved = db.collection<LeadDocument>(LEADS_COLLECTION);
-    await waitFor(async () => (await moved.countDocuments({ tenantId, listId: '445' })) === leadIds.length, { timeoutMs: 60_000, description: 'every lead moved' });
+    await waitFor(async () => (await moved.countDocuments({ tenantId, listId: '445' })) === leadIds.length, {
+      timeoutMs: 60_000,
+      description: 'every lead moved',
+    });
     const logs = db.collection(EVENT_LOGS_COLLECTION);
     // 5 earlier records, 20 matched, 20 delivered, 5 moved: every fact of the run in MongoDB.
     await waitFor(async () => (await logs.countDocuments({ tenantId })) === 50, { timeoutMs: 60_000, description: 'every log record in MongoDB' });
@@ -143,7 +168,10 @@ describe('a schema registry outage while the consumers start', () => {
     const matcher = apps[0];
     const waitsBefore = await counter(matcher, 'triggers_consumer_waits_total');
     await driver.raw(topics['events.agent.wrap'], withNewId, `${tenantId}/new-schema-1`);
-    await waitFor(async () => (await counter(matcher, 'triggers_consumer_waits_total')) >= waitsBefore + 2, { timeoutMs: 30_000, description: 'the matcher waiting on the new schema id' });
+    await waitFor(async () => (await counter(matcher, 'triggers_consumer_waits_total')) >= waitsBefore + 2, {
+      timeoutMs: 30_000,
+      description: 'the matcher waiting on the new schema id',
+    });
     expect(receiver.received).toHaveLength(20);
     await registry.start();
     const [late] = await receiver.waitFor(1, { timeoutMs: 60_000, where: (r) => r.headers['webhook-id'] === commandIdFor('new-schema-1', 'hook', 0) });

@@ -1,6 +1,6 @@
 import { Partitioners } from 'kafkajs';
-import { HEADERS, LogRecord, WebhookCommand, newWebhookCommand, triggerKey } from '@triggers/contracts';
-import { readDecoded, uniqueId, useHarness, useTestContext, waitForConsumed } from '@triggers/testing';
+import { HEADERS, LogRecord, WebhookCommand, triggerKey } from '@triggers/contracts';
+import { readDecoded, testWebhookCommand, uniqueId, useHarness, useTestContext, waitForConsumed } from '@triggers/testing';
 
 /**
  * A dispatcher killed between producing a retry and committing the attempt that caused it repeats
@@ -19,15 +19,22 @@ describe('a stale retry of a delivered webhook', () => {
     const producer = ctx().kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     const retry = { ...command, attempt, dueAt: Date.now() };
-    await producer.send({ topic, messages: [{ key: triggerKey(command.tenantId, command.triggerId), value: await ctx().serde.encode('webhookRetry', retry), headers: { [HEADERS.dueAt]: String(retry.dueAt) } }] });
+    await producer.send({
+      topic,
+      messages: [
+        {
+          key: triggerKey(command.tenantId, command.triggerId),
+          value: await ctx().serde.encode('webhookRetry', retry),
+          headers: { [HEADERS.dueAt]: String(retry.dueAt) },
+        },
+      ],
+    });
     await producer.disconnect();
   };
 
   it('is dropped, not delivered again: one request, one webhook.delivered', async () => {
-    const tenantId = uniqueId('tenant');
-    const triggerId = uniqueId('trigger');
-    await t.driver.trigger(tenantId, triggerId, { version: 1, name: 'hook', eventType: 'agent.wrap', enabled: true, conditions: [], actions: [{ action: 'webhook', parameters: { url: t.receiver.url } }] });
-    const command = newWebhookCommand({ tenantId, triggerId, eventId: uniqueId('e'), eventType: 'agent.wrap', actionIndex: 0, url: `${t.receiver.url}/once`, body: '{"type":"agent.wrap"}', origin: 'event', now: Date.now() });
+    const { tenantId, triggerId } = await t.driver.webhookTrigger(t.receiver.url);
+    const command = testWebhookCommand({ tenantId, triggerId, eventId: uniqueId('e'), url: `${t.receiver.url}/once`, body: '{"type":"agent.wrap"}' });
     const ofCommand = (r: { headers: Record<string, string> }) => r.headers['webhook-id'] === command.commandId;
     const groupId = `${ctx().namespace}-webhook-dispatcher`;
     const retryTopic = ctx().config.kafka.topics.webhookRetry;
@@ -47,7 +54,9 @@ describe('a stale retry of a delivered webhook', () => {
     await waitForConsumed(ctx(), groupId, retryTopic);
 
     expect(t.receiver.received.filter(ofCommand)).toHaveLength(1);
-    const records = (await readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, { expected: 1, where: (r) => r.commandId === command.commandId })).map((r) => r.value);
+    const records = (await readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, { expected: 1, where: (r) => r.commandId === command.commandId })).map(
+      (r) => r.value,
+    );
     expect(records.map((r) => [r.step, r.attempt])).toEqual([['webhook.delivered', 1]]);
   }, 120_000);
 });

@@ -1,8 +1,8 @@
 import { Partitioners } from 'kafkajs';
-import { WebhookCommand, newWebhookCommand } from '@triggers/contracts';
+import { WebhookCommand } from '@triggers/contracts';
 import { TransientError } from '@triggers/errors';
 import { TransactionalProcessor, createTopicsAndWait } from '@triggers/kafka';
-import { TestContext, createTestContext, readTopic, uniqueId, waitFor } from '@triggers/testing';
+import { TestContext, createTestContext, readTopic, testWebhookCommand, uniqueId, waitFor } from '@triggers/testing';
 
 /** Webhook commands as Avro input (the engines decode what they consume), keyed by their event id. */
 async function sendCommands(ctx: TestContext, topic: string, eventIds: string[]): Promise<void> {
@@ -11,7 +11,7 @@ async function sendCommands(ctx: TestContext, topic: string, eventIds: string[])
   const messages = await Promise.all(
     eventIds.map(async (eventId) => ({
       key: eventId,
-      value: await ctx.serde.encode('webhookCommands', newWebhookCommand({ tenantId: 't', triggerId: 'tr', eventId, eventType: 'agent.wrap', actionIndex: 0, url: 'https://hooks.example/', body: '{}', origin: 'event', now: Date.now() })),
+      value: await ctx.serde.encode('webhookCommands', testWebhookCommand({ eventId })),
     })),
   );
   await producer.send({ topic, messages });
@@ -80,11 +80,14 @@ describe('Kafka transactions on the local single-node broker', () => {
       const out = await readTopic(ctx.kafka, output, { expected: words.length });
       expect(out.map((m) => m.value!.toString()).sort()).toEqual(words.map((w) => w.toUpperCase()).sort());
       // The consumed offsets were committed by the transactions: the group has reached the end.
-      await waitFor(async () => {
-        const [offsets] = await ctx.admin.fetchOffsets({ groupId, topics: [input] });
-        const ends = await ctx.admin.fetchTopicOffsets(input);
-        return offsets.partitions.every((p) => p.offset === ends.find((e) => e.partition === p.partition)!.offset);
-      }, { description: 'committed offsets at the end of the input topic' });
+      await waitFor(
+        async () => {
+          const [offsets] = await ctx.admin.fetchOffsets({ groupId, topics: [input] });
+          const ends = await ctx.admin.fetchTopicOffsets(input);
+          return offsets.partitions.every((p) => p.offset === ends.find((e) => e.partition === p.partition)!.offset);
+        },
+        { description: 'committed offsets at the end of the input topic' },
+      );
     } finally {
       await processor.stop();
     }

@@ -1,7 +1,7 @@
 import { Partitioners, Producer } from 'kafkajs';
-import { WebhookCommand, newWebhookCommand } from '@triggers/contracts';
+import { WebhookCommand } from '@triggers/contracts';
 import { BatchConsumer, createTopicsAndWait } from '@triggers/kafka';
-import { uniqueId, useTestContext, waitFor } from '@triggers/testing';
+import { testWebhookCommand, uniqueId, useTestContext, waitFor } from '@triggers/testing';
 
 /**
  * kafkajs 2.2.4's read_committed filter returned records of aborted transactions when the
@@ -14,11 +14,18 @@ describe('read_committed with overlapping aborted transactions', () => {
 
   it('returns no record of any aborted transaction', async () => {
     const topic = `${ctx().namespace}.overlap`;
-    await createTopicsAndWait(ctx().admin, [{ topic, numPartitions: 1 }, { topic: `${topic}.dlq`, numPartitions: 1 }]);
-    const value = (eventId: string) =>
-      ctx().serde.encode('webhookCommands', newWebhookCommand({ tenantId: 't', triggerId: 'tr', eventId, eventType: 'agent.wrap', actionIndex: 0, url: 'https://hooks.example/', body: '{}', origin: 'event', now: Date.now() }));
+    await createTopicsAndWait(ctx().admin, [
+      { topic, numPartitions: 1 },
+      { topic: `${topic}.dlq`, numPartitions: 1 },
+    ]);
+    const value = (eventId: string) => ctx().serde.encode('webhookCommands', testWebhookCommand({ eventId }));
     const transactional = async () => {
-      const p = ctx().kafka.producer({ transactionalId: uniqueId('tx'), idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+      const p = ctx().kafka.producer({
+        transactionalId: uniqueId('tx'),
+        idempotent: true,
+        maxInFlightRequests: 1,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
       await p.connect();
       return p;
     };

@@ -5,22 +5,19 @@ import { specPayloads, useTestContext } from '@triggers/testing';
 describe('Avro through the schema registry', () => {
   const ctx = useTestContext({ topics: true });
 
-  it.each(specPayloads().map((p) => [p.file, p] as const))(
-    'golden: %s survives Confluent wire-format Avro byte-equal',
-    async (_file, spec) => {
-      const wire = await ctx().serde.encode(eventTopicKeyOf(spec.event.type), {
-        tenantId: 'tenant-a',
-        eventId: 'event-1',
-        ...spec.event,
-      });
-      expect(wire.readUInt8(0)).toBe(0);
-      const decoded = await ctx().serde.decode<{ tenantId: string; type: string; payload: unknown }>(wire);
-      expect(decoded.schemaName).toBe(EVENT_TYPES[spec.event.type].schema);
-      expect(decoded.value.tenantId).toBe('tenant-a');
-      expect(JSON.stringify({ type: decoded.value.type, payload: decoded.value.payload })).toBe(JSON.stringify(spec.event));
-      expect(JSON.stringify({ type: decoded.value.type, payload: decoded.value.payload })).toBe(JSON.stringify(JSON.parse(spec.text)));
-    },
-  );
+  it.each(specPayloads().map((p) => [p.file, p] as const))('golden: %s survives Confluent wire-format Avro byte-equal', async (_file, spec) => {
+    const wire = await ctx().serde.encode(eventTopicKeyOf(spec.event.type), {
+      tenantId: 'tenant-a',
+      eventId: 'event-1',
+      ...spec.event,
+    });
+    expect(wire.readUInt8(0)).toBe(0);
+    const decoded = await ctx().serde.decode<{ tenantId: string; type: string; payload: unknown }>(wire);
+    expect(decoded.schemaName).toBe(EVENT_TYPES[spec.event.type].schema);
+    expect(decoded.value.tenantId).toBe('tenant-a');
+    expect(JSON.stringify({ type: decoded.value.type, payload: decoded.value.payload })).toBe(JSON.stringify(spec.event));
+    expect(JSON.stringify({ type: decoded.value.type, payload: decoded.value.payload })).toBe(JSON.stringify(JSON.parse(spec.text)));
+  });
 
   it('registers each topic under <topic>-value and gets the same id again', async () => {
     const topic = ctx().config.kafka.topics['events.agent.wrap'];
@@ -47,7 +44,13 @@ describe('Avro through the schema registry', () => {
     const raw = JSON.parse(JSON.stringify((await import('@triggers/contracts')).schemaCatalog().selfContained('triggers.events.MpiqAttemptEvent')));
     raw.fields.push({ name: 'region', type: ['null', 'string'], default: null });
     const { id } = await base.register({ type: 'AVRO' as never, schema: JSON.stringify(raw) }, { subject: `${topic}-value` });
-    const wire = await base.encode(id, { tenantId: 't', eventId: 'e', type: 'mpiq.attempt', payload: wrapStrings(mpiq.event.payload), region: { string: 'au' } });
+    const wire = await base.encode(id, {
+      tenantId: 't',
+      eventId: 'e',
+      type: 'mpiq.attempt',
+      payload: wrapStrings(mpiq.event.payload),
+      region: { string: 'au' },
+    });
     const decoded = await ctx().serde.decode<Record<string, unknown>>(wire);
     expect(decoded.value.region).toBe('au');
     expect(decoded.value.payload).toEqual(mpiq.event.payload);

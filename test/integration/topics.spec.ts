@@ -66,7 +66,10 @@ describe('topic bootstrap', () => {
     expect(second.code).toBe(0);
     expect(second.stdout).toContain(`0 created, ${TOPIC_KEYS.length} already there, 0 differ`);
 
-    await ctx().admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: byKey('webhookRetry'), configEntries: [{ name: 'retention.ms', value: '60000' }] }] });
+    await ctx().admin.alterConfigs({
+      validateOnly: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: byKey('webhookRetry'), configEntries: [{ name: 'retention.ms', value: '60000' }] }],
+    });
     const third = await apply();
     expect(third.code).toBe(3);
     expect(third.stdout).toContain(`retention.ms is 60000, expected ${7 * 86_400_000}`);

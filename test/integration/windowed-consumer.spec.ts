@@ -1,8 +1,8 @@
 import type { KafkaMessage } from 'kafkajs';
-import { HEADERS, WebhookCommand, dueAtOf, newWebhookCommand } from '@triggers/contracts';
+import { HEADERS, WebhookCommand, dueAtOf } from '@triggers/contracts';
 import { WindowedConsumer, createIdempotentProducer, createTopicsAndWait } from '@triggers/kafka';
 import { createLogger } from '@triggers/logging';
-import { uniqueId, useTestContext, waitFor } from '@triggers/testing';
+import { testWebhookCommand, uniqueId, useTestContext, waitFor } from '@triggers/testing';
 
 /** The consume loop of the webhook dispatcher, on its own against the real broker. */
 describe('WindowedConsumer', () => {
@@ -15,8 +15,15 @@ describe('WindowedConsumer', () => {
     const dueAt = Date.now() + 8_000;
     const producer = createIdempotentProducer(ctx().kafka);
     await producer.connect();
-    const command = (eventId: string) => newWebhookCommand({ tenantId: 't', triggerId: 'tr', eventId, eventType: 'agent.wrap', actionIndex: 0, url: 'https://hooks.example/', body: '{}', origin: 'event', now: Date.now() });
-    const messages = await Promise.all([0, 1].map(async (partition) => ({ partition, key: `k${partition}`, value: await ctx().serde.encode('webhookCommands', command(`v${partition}`)), headers: { [HEADERS.dueAt]: String(dueAt) } })));
+    const command = (eventId: string) => testWebhookCommand({ eventId });
+    const messages = await Promise.all(
+      [0, 1].map(async (partition) => ({
+        partition,
+        key: `k${partition}`,
+        value: await ctx().serde.encode('webhookCommands', command(`v${partition}`)),
+        headers: { [HEADERS.dueAt]: String(dueAt) },
+      })),
+    );
     await producer.send({ topic, messages });
     await producer.disconnect();
 

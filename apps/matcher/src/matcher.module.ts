@@ -12,10 +12,7 @@ export class MatcherModule {
     return {
       module: MatcherModule,
       imports: [RuntimeModule.forApp({ config, logger, triggerConfig: { groupId: config.groupId } })],
-      providers: [
-        TriggerConfigStore,
-        EventBatchHandler,
-      ],
+      providers: [TriggerConfigStore, EventBatchHandler],
     };
   }
 }

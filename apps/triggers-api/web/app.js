@@ -123,7 +123,13 @@ function showForm(t) {
   $('name').value = t?.name ?? '';
   $('event-type').value = t?.eventType ?? state.eventTypes[0]?.id;
   $('enabled').checked = t?.enabled ?? true;
-  $('parameters').value = t ? (t.parametersText ?? JSON.stringify(t.parameters, null, 2)) : JSON.stringify({ conditions: [{ reference: 'campaignId', operator: '=', value: '' }], actions: [{ action: 'webhook', parameters: { url: 'https://' } }] }, null, 2);
+  $('parameters').value = t
+    ? (t.parametersText ?? JSON.stringify(t.parameters, null, 2))
+    : JSON.stringify(
+        { conditions: [{ reference: 'campaignId', operator: '=', value: '' }], actions: [{ action: 'webhook', parameters: { url: 'https://' } }] },
+        null,
+        2,
+      );
   $('save-result').replaceChildren();
   $('secret').hidden = true;
   $('try-event').value = sampleFor($('event-type').value);
@@ -149,7 +155,10 @@ async function save(event) {
     out.replaceChildren(errorBox(res.data));
     return;
   }
-  out.replaceChildren(el('div', { class: 'success' }, 'Trigger has been updated'), ...(res.data.warnings ?? []).map((w) => el('div', { class: 'warning' }, w.message ?? JSON.stringify(w))));
+  out.replaceChildren(
+    el('div', { class: 'success' }, 'Trigger has been updated'),
+    ...(res.data.warnings ?? []).map((w) => el('div', { class: 'warning' }, w.message ?? JSON.stringify(w))),
+  );
   state.trigger = res.data;
   $('detail-title').textContent = res.data.name;
   for (const tab of ['try', 'logs']) $(`tab-${tab}`).disabled = false;
@@ -183,7 +192,11 @@ async function evaluate() {
       'ul',
       {},
       ...x.conditions.map((c) =>
-        el('li', { class: c.passed ? 'ok' : 'failed' }, `${c.passed ? '✓' : '✗'} ${c.reference} ${c.operator} ${c.expected} — actual: ${c.found ? JSON.stringify(c.actual) : '(absent)'}`),
+        el(
+          'li',
+          { class: c.passed ? 'ok' : 'failed' },
+          `${c.passed ? '✓' : '✗'} ${c.reference} ${c.operator} ${c.expected} — actual: ${c.found ? JSON.stringify(c.actual) : '(absent)'}`,
+        ),
       ),
     ),
   );
@@ -194,7 +207,9 @@ async function sendTest() {
   if (!event) return;
   const res = await api('POST', `/v1/triggers/${encodeURIComponent(state.trigger.id)}/test`, { payload: event.payload });
   $('try-result').replaceChildren(
-    res.ok ? el('p', { class: 'success' }, `Test webhook queued to ${res.data.commands.map((c) => c.url).join(', ')}; see the Event Logs tab.`) : errorBox(res.data),
+    res.ok
+      ? el('p', { class: 'success' }, `Test webhook queued to ${res.data.commands.map((c) => c.url).join(', ')}; see the Event Logs tab.`)
+      : errorBox(res.data),
   );
 }
 
@@ -233,7 +248,10 @@ async function openLog(logId) {
   $('log-detail').hidden = false;
   $('log-message').textContent = `${l.step} (${l.status}) at ${new Date(l.time).toLocaleString()}: ${l.message ?? ''}`;
   const h = l.http;
-  const headers = (o) => Object.entries(o ?? {}).map(([k, v]) => `${k}: ${v}`).join('\n');
+  const headers = (o) =>
+    Object.entries(o ?? {})
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n');
   $('log-request').textContent = h ? `${h.method} ${h.url}\n${headers(h.requestHeaders)}\n\n${h.requestBody}` : '(no request)';
   $('log-response').textContent = h
     ? h.responseStatus !== null

@@ -2,4 +2,8 @@ import { appConfig } from '@triggers/config';
 import { runApp } from '@triggers/runtime';
 import { WebhookDispatcherModule } from './webhook-dispatcher.module';
 
-void runApp('webhook-dispatcher', () => appConfig['webhook-dispatcher'](), (config, logger) => WebhookDispatcherModule.forRoot(config, logger));
+void runApp(
+  'webhook-dispatcher',
+  () => appConfig['webhook-dispatcher'](),
+  (config, logger) => WebhookDispatcherModule.forRoot(config, logger),
+);

@@ -120,6 +120,9 @@ export class AccessStore {
 
   /** A tenant's keys, without their hashes. */
   async listKeys(tenantId: string): Promise<Omit<ApiKeyDocument, 'hash'>[]> {
-    return this.keys.find({ tenantId }, { projection: { hash: 0 } }).sort({ createdAt: 1 }).toArray();
+    return this.keys
+      .find({ tenantId }, { projection: { hash: 0 } })
+      .sort({ createdAt: 1 })
+      .toArray();
   }
 }

@@ -57,7 +57,35 @@ describe('AddressPolicy', () => {
 
   it('covers every listed range with a row above', () => {
     // Guards the table against a range added without a test.
-    const tested = new Set(['0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.0.0.0/24', '192.0.2.0/24', '192.88.99.0/24', '192.168.0.0/16', '198.18.0.0/15', '198.51.100.0/24', '203.0.113.0/24', '224.0.0.0/4', '240.0.0.0/4', '::/96', '64:ff9b:1::/48', '100::/64', '100:0:0:1::/64', '2001::/23', '2001:db8::/32', '3fff::/20', '5f00::/16', 'fc00::/7', 'fe80::/10', 'fec0::/10', 'ff00::/8']);
+    const tested = new Set([
+      '0.0.0.0/8',
+      '10.0.0.0/8',
+      '100.64.0.0/10',
+      '127.0.0.0/8',
+      '169.254.0.0/16',
+      '172.16.0.0/12',
+      '192.0.0.0/24',
+      '192.0.2.0/24',
+      '192.88.99.0/24',
+      '192.168.0.0/16',
+      '198.18.0.0/15',
+      '198.51.100.0/24',
+      '203.0.113.0/24',
+      '224.0.0.0/4',
+      '240.0.0.0/4',
+      '::/96',
+      '64:ff9b:1::/48',
+      '100::/64',
+      '100:0:0:1::/64',
+      '2001::/23',
+      '2001:db8::/32',
+      '3fff::/20',
+      '5f00::/16',
+      'fc00::/7',
+      'fe80::/10',
+      'fec0::/10',
+      'ff00::/8',
+    ]);
     for (const r of [...REFUSED_IPV4, ...REFUSED_IPV6]) expect(tested).toContain(r.cidr);
   });
 
@@ -84,15 +112,14 @@ describe('AddressPolicy', () => {
     expect(local.judge('10.0.0.1')).not.toBeNull();
   });
 
-  it.each([
-    ...INTERNAL_WEBHOOK_URLS,
-    ['http://0251.0376.0251.0376/', '169.254.0.0/16'],
-    ['http://127.1/', '127.0.0.0/8'],
-  ])('judges the literal in %s at once, in any spelling', (url, cidr) => {
-    const verdict = policy.judgeUrl(url);
-    expect(verdict.ok).toBe(false);
-    expect(!verdict.ok && verdict.reason).toContain(cidr);
-  });
+  it.each([...INTERNAL_WEBHOOK_URLS, ['http://0251.0376.0251.0376/', '169.254.0.0/16'], ['http://127.1/', '127.0.0.0/8']])(
+    'judges the literal in %s at once, in any spelling',
+    (url, cidr) => {
+      const verdict = policy.judgeUrl(url);
+      expect(verdict.ok).toBe(false);
+      expect(!verdict.ok && verdict.reason).toContain(cidr);
+    },
+  );
 
   it('refuses credentials in a URL, and other schemes; leaves host names to resolving', () => {
     const creds = policy.judgeUrl('https://user:secret@hooks.example/x');

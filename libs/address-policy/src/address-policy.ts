@@ -132,9 +132,12 @@ export class AddressPolicy {
   judgeUrl(text: string): UrlVerdict {
     const url = parseHttpUrl(text);
     if (!url) {
-      return URL.canParse(text) ? { ok: false, reason: `${redactUserinfo(text)}: only http and https URLs are delivered` } : { ok: false, reason: `${JSON.stringify(text)} is not an absolute URL` };
+      return URL.canParse(text)
+        ? { ok: false, reason: `${redactUserinfo(text)}: only http and https URLs are delivered` }
+        : { ok: false, reason: `${JSON.stringify(text)} is not an absolute URL` };
     }
-    if (url.username || url.password) return { ok: false, reason: `${redactUserinfo(text)}: credentials in the URL are refused; put secrets in headers, not URLs` };
+    if (url.username || url.password)
+      return { ok: false, reason: `${redactUserinfo(text)}: credentials in the URL are refused; put secrets in headers, not URLs` };
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     if (isIP(host)) {
       const refusal = this.judge(host);

@@ -127,9 +127,7 @@ export function loadBaseConfig(app: AppName | string, env: Env, defaultPort = 30
     },
     registry: {
       url: v.SCHEMA_REGISTRY_URL,
-      auth: v.SCHEMA_REGISTRY_USERNAME
-        ? { username: v.SCHEMA_REGISTRY_USERNAME, password: v.SCHEMA_REGISTRY_PASSWORD ?? '' }
-        : undefined,
+      auth: v.SCHEMA_REGISTRY_USERNAME ? { username: v.SCHEMA_REGISTRY_USERNAME, password: v.SCHEMA_REGISTRY_PASSWORD ?? '' } : undefined,
     },
     mongodbUri: v.MONGODB_URI,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
@@ -195,55 +193,3 @@ export function loadWebhookTimingConfig(env: Env): WebhookTimingConfig {
     maxResponseBytes: v.WEBHOOK_MAX_RESPONSE_BYTES,
   };
 }
-
-/**
- * The documented variables, for the README's configuration table and `--help` output.
- * Kept next to the shapes above so a new variable is documented where it is parsed.
- */
-export const CONFIG_VARIABLES: { name: string; default: string; meaning: string }[] = [
-  { name: 'PORT', default: 'per app: 3000 api, 3001 matcher, 3002 dispatcher, 3003 lead-mover, 3004 log-sink', meaning: 'HTTP port (API; /healthz and /metrics everywhere)' },
-  { name: 'HOST', default: '127.0.0.1', meaning: 'Address the HTTP server binds to (0.0.0.0 in containers)' },
-  { name: 'LOG_LEVEL', default: 'info', meaning: 'pino level: fatal, error, warn, info, debug, trace, silent' },
-  { name: 'KAFKA_BROKERS', default: '127.0.0.1:9092', meaning: 'Comma-separated bootstrap brokers' },
-  { name: 'KAFKA_CLIENT_ID', default: 'triggers-<app>', meaning: 'Kafka client id' },
-  { name: 'KAFKA_SSL', default: 'false', meaning: 'TLS to the brokers' },
-  { name: 'KAFKA_SASL_MECHANISM', default: '(none)', meaning: 'plain, scram-sha-256 or scram-sha-512' },
-  { name: 'KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD', default: '(none)', meaning: 'SASL credentials, required with a mechanism' },
-  { name: 'KAFKA_SESSION_TIMEOUT_MS', default: '30000', meaning: 'How long a silent consumer keeps its partitions (a crashed instance\'s are moved after this)' },
-  { name: 'SECRETS_KEY', default: '(required: triggers-api, webhook-dispatcher; npm start generates one)', meaning: 'Key that seals webhook signing secrets at rest (AES-256-GCM): <key id>:<base64 of 32 bytes>' },
-  { name: 'SECRETS_KEYS_PREVIOUS', default: 'unset', meaning: 'Comma-separated older keys still opened, while secrets sealed with them remain (key rotation)' },
-  { name: 'CONSUMER_RESTART_GIVE_UP_MS', default: '300000', meaning: 'How long an engine keeps restarting a consumer that stopped (with backoff) before /livez fails' },
-  { name: 'TOPIC_NAMESPACE', default: 'triggers', meaning: 'First segment of every topic name' },
-  { name: 'TOPIC_<KEY>', default: 'see Topics', meaning: 'Overrides one topic name, e.g. TOPIC_WEBHOOK_COMMANDS' },
-  { name: 'TOPIC_PARTITIONS', default: '3', meaning: 'Partitions of topics the project creates' },
-  { name: 'TOPIC_REPLICATION_FACTOR', default: '1', meaning: 'Replication of topics the project creates' },
-  { name: 'TOPIC_MIN_INSYNC_REPLICAS', default: 'min(2, replication)', meaning: 'min.insync.replicas of topics the project creates' },
-  { name: 'TOPIC_LOG_RETENTION_MS', default: '2592000000 (30 days)', meaning: 'Retention of the log topic (how far back analysts can read)' },
-  { name: 'SCHEMA_REGISTRY_URL', default: 'http://127.0.0.1:8081/apis/ccompat/v7', meaning: 'Confluent-compatible registry' },
-  { name: 'SCHEMA_REGISTRY_USERNAME / SCHEMA_REGISTRY_PASSWORD', default: '(none)', meaning: 'Registry basic auth' },
-  { name: 'MONGODB_URI', default: 'mongodb://127.0.0.1:27017/triggers', meaning: 'MongoDB (or FerretDB) with the database name' },
-  { name: 'KAFKA_GROUP_ID', default: '<TOPIC_NAMESPACE>-<app>', meaning: 'Consumer group of a consumer app (instances of one app share it)' },
-  { name: 'WEBHOOK_ALLOWED_CIDRS', default: '(none)', meaning: 'Private/loopback ranges webhooks may reach, e.g. 127.0.0.0/8,::1/128 (local only)' },
-  { name: 'WEBHOOK_MAX_IN_FLIGHT', default: '2000', meaning: 'Webhook deliveries one dispatcher has under way at once (reading pauses at the cap)' },
-  { name: 'WEBHOOK_CONNECTIONS_PER_ORIGIN', default: '16', meaning: 'Concurrent requests and keep-alive connections per receiving origin' },
-  { name: 'LEADS_STORE', default: 'mongo', meaning: 'Leads store of the lead-mover: mongo (embedded collections) or http (the platform leads API)' },
-  { name: 'LEADS_API_URL', default: '(none)', meaning: 'Base URL of the leads API (required with LEADS_STORE=http)' },
-  { name: 'LEADS_API_TOKEN', default: '(none)', meaning: 'Bearer token for the leads API' },
-  { name: 'LEADS_API_TIMEOUT_MS', default: '5000', meaning: 'Timeout of one leads API request' },
-  { name: 'LEADS_API_RETRIES', default: '2', meaning: 'Retries of a failed leads API request before the batch is retried' },
-  { name: 'API_RATE_LIMIT_PER_MINUTE', default: '600', meaning: 'Requests one API key may make per minute (429 beyond)' },
-  { name: 'WEBHOOK_SECRET_OVERLAP_MS', default: '86400000 (24 h)', meaning: 'How long a rotated-out signing secret stays valid' },
-  { name: 'CONFIG_REDRIVE_INTERVAL_MS', default: '5000', meaning: 'How often unpublished trigger changes are re-sent to the config topic' },
-  { name: 'CONFIG_PUBLISH_TIMEOUT_MS', default: '3000', meaning: 'How long a trigger write waits for the config topic before answering' },
-  { name: 'MATCHER_INSTANCE_ID', default: '<hostname>-<PORT>', meaning: 'Names a matcher instance in /healthz and logs' },
-  { name: 'MATCHER_TRANSACTION_TIMEOUT_MS', default: '15000', meaning: 'Longest a matcher transaction may stay open' },
-  { name: 'EVENT_LOG_RETENTION_MS', default: '7776000000 (90 days)', meaning: 'How long Event Logs are kept in MongoDB' },
-  { name: 'EVENT_LOG_CLEANUP_INTERVAL_MS', default: '3600000', meaning: 'How often the log-sink removes Event Logs past the retention' },
-  { name: 'SHUTDOWN_TIMEOUT_MS', default: '30000', meaning: 'Longest graceful shutdown before exit' },
-  { name: 'WEBHOOK_RETRY_DELAY_MS', default: '600000 (10 min)', meaning: 'Delay of the webhook retry tier' },
-  { name: 'WEBHOOK_RETRY_WINDOW_MS', default: '172800000 (48 h)', meaning: 'How long a webhook is retried before it is given up' },
-  { name: 'WEBHOOK_CONNECT_TIMEOUT_MS', default: '5000', meaning: 'TCP/TLS connect timeout of a delivery' },
-  { name: 'WEBHOOK_HEADERS_TIMEOUT_MS', default: '10000', meaning: 'Time to the response headers' },
-  { name: 'WEBHOOK_BODY_TIMEOUT_MS', default: '10000', meaning: 'Time between response body chunks' },
-  { name: 'WEBHOOK_MAX_RESPONSE_BYTES', default: '10240', meaning: 'Response bytes read and recorded (spec: 10 kB)' },
-];

@@ -12,7 +12,9 @@ import { Env, cidrList, durationMs, httpUrl, parseEnv, positiveInt } from './env
 function secretsKeyring(env: Env): SecretKeyring {
   const v = parseEnv(
     {
-      SECRETS_KEY: z.string({ error: 'required: <key id>:<base64 of 32 random bytes> (npm start generates one)' }).regex(SECRETS_KEY_FORMAT, 'must be <key id>:<base64 of 32 bytes>'),
+      SECRETS_KEY: z
+        .string({ error: 'required: <key id>:<base64 of 32 random bytes> (npm start generates one)' })
+        .regex(SECRETS_KEY_FORMAT, 'must be <key id>:<base64 of 32 bytes>'),
       SECRETS_KEYS_PREVIOUS: z
         .string()
         .optional()
@@ -20,7 +22,13 @@ function secretsKeyring(env: Env): SecretKeyring {
     },
     env,
   );
-  return { current: parseSecretsKey(v.SECRETS_KEY), previous: (v.SECRETS_KEYS_PREVIOUS ?? '').split(',').filter((k) => k.trim()).map(parseSecretsKey) };
+  return {
+    current: parseSecretsKey(v.SECRETS_KEY),
+    previous: (v.SECRETS_KEYS_PREVIOUS ?? '')
+      .split(',')
+      .filter((k) => k.trim())
+      .map(parseSecretsKey),
+  };
 }
 
 /** triggers-api: the HTTP API and the web page. */
@@ -88,8 +96,7 @@ export interface LogSinkConfig extends BaseConfig {
 
 const base = (app: AppName, env: Env) => loadBaseConfig(app, env, DEFAULT_PORTS[app]);
 /** The app's consumer group: KAFKA_GROUP_ID, else `<namespace>-<app>` (`triggers-matcher`). */
-const group = (env: Env, b: BaseConfig) =>
-  parseEnv({ KAFKA_GROUP_ID: z.string().min(1).default(`${b.kafka.namespace}-${b.app}`) }, env).KAFKA_GROUP_ID;
+const group = (env: Env, b: BaseConfig) => parseEnv({ KAFKA_GROUP_ID: z.string().min(1).default(`${b.kafka.namespace}-${b.app}`) }, env).KAFKA_GROUP_ID;
 
 /**
  * Each app's typed configuration, read once at start-up. A bad variable throws a ConfigError
@@ -127,7 +134,10 @@ export const appConfig = {
     const b = base('matcher', env);
     const v = parseEnv(
       {
-        MATCHER_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be letters, digits, . _ or -').default(`${hostname()}-${b.port}`),
+        MATCHER_INSTANCE_ID: z
+          .string()
+          .regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be letters, digits, . _ or -')
+          .default(`${hostname()}-${b.port}`),
         MATCHER_TRANSACTION_TIMEOUT_MS: positiveInt().default(15_000),
       },
       env,
@@ -176,7 +186,9 @@ export const appConfig = {
       ...b,
       groupId: group(env, b),
       leadsStore: v.LEADS_STORE,
-      leadsApi: v.LEADS_API_URL ? { url: v.LEADS_API_URL, token: v.LEADS_API_TOKEN, timeoutMs: v.LEADS_API_TIMEOUT_MS, retries: v.LEADS_API_RETRIES } : undefined,
+      leadsApi: v.LEADS_API_URL
+        ? { url: v.LEADS_API_URL, token: v.LEADS_API_TOKEN, timeoutMs: v.LEADS_API_TIMEOUT_MS, retries: v.LEADS_API_RETRIES }
+        : undefined,
     };
   },
   'log-sink': (env: Env = process.env): LogSinkConfig => {

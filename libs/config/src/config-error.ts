@@ -4,10 +4,7 @@
  */
 export class ConfigError extends Error {
   constructor(readonly problems: { variable: string; message: string }[]) {
-    super(
-      'Invalid configuration: ' +
-        problems.map((p) => `${p.variable}: ${p.message}`).join('; '),
-    );
+    super('Invalid configuration: ' + problems.map((p) => `${p.variable}: ${p.message}`).join('; '));
     this.name = 'ConfigError';
   }
 }

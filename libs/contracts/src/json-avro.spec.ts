@@ -7,14 +7,13 @@ import { KAFKA_TOPICS, TOPIC_KEYS } from './topics';
 import { schemaCatalog, contractType } from './avro-types';
 
 const payloadDir = join(__dirname, '../../../../shared/spec/payloads');
-const specFiles = readdirSync(payloadDir).filter((f) => f.endsWith('.json')).sort();
+const specFiles = readdirSync(payloadDir)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 const roundTrip = (type: EventType, payload: unknown) => {
   const schema = EVENT_TYPES[type].schema;
-  const decoded = decodeJson<{ type: string; payload: unknown }>(
-    schema,
-    encodeJson(schema, { tenantId: 't1', eventId: 'e1', type, payload }),
-  );
+  const decoded = decodeJson<{ type: string; payload: unknown }>(schema, encodeJson(schema, { tenantId: 't1', eventId: 'e1', type, payload }));
   return decoded;
 };
 
@@ -71,7 +70,7 @@ describe('values that do not fit', () => {
     const schema = EVENT_TYPES['agent.wrap'].schema;
     const buf = encodeJson(schema, { tenantId: 't', eventId: 'e', type: 'agent.wrap', payload: { ...wrap, brandNew: 1 } }, notes);
     expect(notes.ignoredFields).toEqual(['payload.brandNew']);
-    expect((decodeJson<{ payload: Record<string, unknown> }>(schema, buf).payload).brandNew).toBeUndefined();
+    expect(decodeJson<{ payload: Record<string, unknown> }>(schema, buf).payload.brandNew).toBeUndefined();
   });
 });
 

@@ -15,8 +15,7 @@ const ABSENT_SYMBOL = 'ABSENT';
 /** A JSON object (not null, not a list): what an event, a payload or a trigger must be. */
 export const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const describe = (v: unknown) =>
-  v === undefined ? 'absent' : v === null ? 'null' : Array.isArray(v) ? 'a list' : `a ${typeof v}`;
+const describe = (v: unknown) => (v === undefined ? 'absent' : v === null ? 'null' : Array.isArray(v) ? 'a list' : `a ${typeof v}`);
 
 /** What {@link jsonToAvro} noticed but accepted: fields the schema does not know, which are dropped. */
 export interface ConversionNotes {
@@ -112,7 +111,9 @@ function compileWriter(type: Type): Writer {
     const str = named(types.find((t) => t.typeName === 'string'));
     const enums = types.filter((t) => t instanceof EnumType && t.name !== ABSENT_TYPE);
     const bool = named(types.find((t) => t.typeName === 'boolean'));
-    const integer = named(types.find((t) => t.typeName === 'long' || t.typeName === 'int') ?? types.find((t) => t.typeName === 'double' || t.typeName === 'float'));
+    const integer = named(
+      types.find((t) => t.typeName === 'long' || t.typeName === 'int') ?? types.find((t) => t.typeName === 'double' || t.typeName === 'float'),
+    );
     const float = named(types.find((t) => t.typeName === 'double' || t.typeName === 'float'));
     const array = named(types.find((t) => t instanceof ArrayType));
     const object = named(types.find((t) => t instanceof RecordType) ?? types.find((t) => t instanceof MapType));
@@ -255,11 +256,12 @@ function pickBranch(types: Type[], value: unknown, path: string): Type {
     return branch;
   }
   if (value === null) branch = find((t) => t.typeName === 'null');
-  else if (typeof value === 'string') branch = find((t) => t.typeName === 'string') ?? find((t) => t instanceof EnumType && t.name !== ABSENT_TYPE && t.isValid(value));
+  else if (typeof value === 'string')
+    branch = find((t) => t.typeName === 'string') ?? find((t) => t instanceof EnumType && t.name !== ABSENT_TYPE && t.isValid(value));
   else if (typeof value === 'boolean') branch = find((t) => t.typeName === 'boolean');
   else if (typeof value === 'number') {
     branch = Number.isInteger(value)
-      ? find((t) => t.typeName === 'long' || t.typeName === 'int') ?? find((t) => t.typeName === 'double' || t.typeName === 'float')
+      ? (find((t) => t.typeName === 'long' || t.typeName === 'int') ?? find((t) => t.typeName === 'double' || t.typeName === 'float'))
       : find((t) => t.typeName === 'double' || t.typeName === 'float');
   } else if (Array.isArray(value)) branch = find((t) => t instanceof ArrayType);
   else if (isPlainObject(value)) branch = find((t) => t instanceof RecordType) ?? find((t) => t instanceof MapType);

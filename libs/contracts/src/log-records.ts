@@ -6,7 +6,10 @@ import type { LogRecord } from './messages';
  * attempt...): writing the same step twice yields the same id, so the log-sink stores it once.
  */
 export function logIdFor(...parts: (string | number | null | undefined)[]): string {
-  return `log_${createHash('sha256').update(parts.map((p) => String(p ?? '')).join('\u0000')).digest('hex').slice(0, 32)}`;
+  return `log_${createHash('sha256')
+    .update(parts.map((p) => String(p ?? '')).join('\u0000'))
+    .digest('hex')
+    .slice(0, 32)}`;
 }
 
 /** A log record with the optional fields defaulted. */

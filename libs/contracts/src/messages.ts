@@ -65,7 +65,9 @@ export interface HttpExchange {
 }
 
 /** The response half of an {@link HttpExchange}: what the webhook client answers for one POST. */
-export type HttpResponse = Pick<HttpExchange, 'responseStatus' | 'responseHeaders' | 'responseBody' | 'responseTruncated' | 'errorClass'> & { durationMs: number };
+export type HttpResponse = Pick<HttpExchange, 'responseStatus' | 'responseHeaders' | 'responseBody' | 'responseTruncated' | 'errorClass'> & {
+  durationMs: number;
+};
 
 /** One logged step (schemas/log/log-record.avsc). */
 export interface LogRecord {

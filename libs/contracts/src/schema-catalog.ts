@@ -24,8 +24,7 @@ function walk(dir: string): string[] {
   });
 }
 
-const fullName = (schema: RawSchema) =>
-  schema.namespace ? `${schema.namespace}.${schema.name}` : String(schema.name);
+const fullName = (schema: RawSchema) => (schema.namespace ? `${schema.namespace}.${schema.name}` : String(schema.name));
 
 /**
  * Every named record of `schemas/` (one file per record), by full name. Files refer to each other
@@ -76,9 +75,7 @@ export class SchemaCatalog {
         const out: RawSchema = {};
         for (const [key, value] of Object.entries(obj)) {
           // `default` values are data, not schemas: a default of "ABSENT" is not a type name.
-          out[key] = key === 'type' || key === 'items' || key === 'values' || key === 'fields'
-            ? inline(value)
-            : value;
+          out[key] = key === 'type' || key === 'items' || key === 'values' || key === 'fields' ? inline(value) : value;
         }
         return out;
       }

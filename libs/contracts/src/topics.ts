@@ -117,10 +117,7 @@ export function eventTopicKeyOf(type: EventType): RecordTopicKey {
  * Resolves topic names: the namespace replaces the leading `triggers` of every default name,
  * then single-topic overrides apply.
  */
-export function resolveTopicNames(
-  namespace = 'triggers',
-  overrides: Partial<Record<TopicKey, string>> = {},
-): TopicNames {
+export function resolveTopicNames(namespace = 'triggers', overrides: Partial<Record<TopicKey, string>> = {}): TopicNames {
   const names = {} as TopicNames;
   for (const key of TOPIC_KEYS) {
     const base = KAFKA_TOPICS[key].name.replace(/^triggers\./, `${namespace}.`);
@@ -148,6 +145,15 @@ export function valueSchemaOf(key: RecordTopicKey): string {
   const schema = (KAFKA_TOPICS[key] as TopicSpec).valueSchema;
   if (!schema) throw new Error(`topic ${key} carries no Avro records`);
   return schema;
+}
+
+/** The dead-letter topic of what is read from `key`: the event topics', the webhook tiers', the lead commands', the log's. */
+export function deadLetterTopicOf(key: RecordTopicKey): TopicKey {
+  if (key.startsWith('events.')) return 'deadLetterEvents';
+  if (key === 'webhookCommands' || key === 'webhookRetry') return 'deadLetterWebhook';
+  if (key === 'leadCommands') return 'deadLetterLead';
+  if (key === 'log') return 'deadLetterLog';
+  throw new Error(`${key} has no dead-letter topic: its readers report poison themselves`);
 }
 
 /** Whether `key` carries Avro records (dead-letter topics carry copies of raw messages). */

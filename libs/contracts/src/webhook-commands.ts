@@ -16,8 +16,10 @@ export function webhookBody(type: string, payload: unknown): string {
 }
 
 /** What {@link newWebhookCommand} needs. */
-export interface NewWebhookCommand
-  extends Pick<WebhookCommand, 'tenantId' | 'triggerId' | 'eventId' | 'eventType' | 'actionIndex' | 'url' | 'body' | 'origin'> {
+export interface NewWebhookCommand extends Pick<
+  WebhookCommand,
+  'tenantId' | 'triggerId' | 'eventId' | 'eventType' | 'actionIndex' | 'url' | 'body' | 'origin'
+> {
   /** When the first attempt is made (epoch ms); the dispatcher's retry window counts from it. */
   now: number;
   /** Defaults to {@link commandIdFor}; a redelivery keeps the original id. */

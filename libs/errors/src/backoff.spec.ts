@@ -17,7 +17,10 @@ describe('backoff', () => {
     );
     expect(ok).toBe(true);
     expect(tries).toBe(3);
-    expect(failures).toEqual([['down 1', 1], ['down 2', 2]]);
+    expect(failures).toEqual([
+      ['down 1', 1],
+      ['down 2', 2],
+    ]);
   });
 
   it('stops when asked: by stopped(), by onFailure answering false, or by onFailure throwing', async () => {
@@ -30,7 +33,15 @@ describe('backoff', () => {
     expect(tries).toBe(2);
     expect(await retryWithBackoff(failing, { firstMs: 1, maxMs: 1, onFailure: () => false })).toBe(false);
     expect(tries).toBe(3);
-    await expect(retryWithBackoff(failing, { firstMs: 1, maxMs: 1, onFailure: (err) => { throw err; } })).rejects.toThrow('down');
+    await expect(
+      retryWithBackoff(failing, {
+        firstMs: 1,
+        maxMs: 1,
+        onFailure: (err) => {
+          throw err;
+        },
+      }),
+    ).rejects.toThrow('down');
     expect(tries).toBe(4);
   });
 });

@@ -90,7 +90,10 @@ describe('classify, on the errors the real clients throw', () => {
 
     it('a non-retriable wrapper is read by its cause', () => {
       const cause = new KafkaJSProtocolError(createErrorFromCode(14) as never);
-      expect(classify(new (KafkaJSNonRetriableError as unknown as new (e: Error, o: { cause: Error }) => Error)(cause, { cause }))).toMatchObject({ kind: 'transient', dependency: 'kafka' });
+      expect(classify(new (KafkaJSNonRetriableError as unknown as new (e: Error, o: { cause: Error }) => Error)(cause, { cause }))).toMatchObject({
+        kind: 'transient',
+        dependency: 'kafka',
+      });
     });
   });
 
@@ -123,7 +126,12 @@ describe('classify, on the errors the real clients throw', () => {
 
   describe("the product's own errors and the rest", () => {
     it('carry their kind, dependency and code', () => {
-      expect(classify(new TransientError('down', { dependency: 'leadsStore', code: 'store.down' }))).toEqual({ kind: 'transient', dependency: 'leadsStore', errorClass: 'store.down', reason: 'down' });
+      expect(classify(new TransientError('down', { dependency: 'leadsStore', code: 'store.down' }))).toEqual({
+        kind: 'transient',
+        dependency: 'leadsStore',
+        errorClass: 'store.down',
+        reason: 'down',
+      });
       expect(classify(new FatalError('no rights'))).toMatchObject({ kind: 'fatal', errorClass: 'FatalError' });
       expect(classify(new PoisonError('bad'))).toMatchObject({ kind: 'poison' });
       expect(classify(new ContractError('not Avro', '', 'not_avro'))).toMatchObject({ kind: 'poison', errorClass: 'not_avro' });

@@ -98,7 +98,10 @@ export function classify(err: unknown): Classified {
     if (KAFKA_FATAL.has(type)) return { kind: 'fatal', dependency: 'kafka', errorClass: `kafka.${type}`, reason };
     if (KAFKA_POISON.has(type)) return { kind: 'poison', dependency: 'kafka', errorClass: `kafka.${type}`, reason };
     if (name === 'KafkaJSNonRetriableError' && e.cause) return { ...classify(e.cause), reason };
-    const kind: ErrorKind = e.retriable || name === 'KafkaJSNumberOfRetriesExceeded' || name === 'KafkaJSConnectionError' || name === 'KafkaJSRequestTimeoutError' ? 'transient' : 'fatal';
+    const kind: ErrorKind =
+      e.retriable || name === 'KafkaJSNumberOfRetriesExceeded' || name === 'KafkaJSConnectionError' || name === 'KafkaJSRequestTimeoutError'
+        ? 'transient'
+        : 'fatal';
     return { kind, dependency: 'kafka', errorClass: type ? `kafka.${type}` : name, reason };
   }
 
@@ -106,7 +109,10 @@ export function classify(err: unknown): Classified {
     const labels = e.errorLabelSet ?? new Set(Array.isArray(e.errorLabels) ? (e.errorLabels as string[]) : []);
     if (typeof e.code === 'number' && MONGO_FATAL_CODES.has(e.code)) return { kind: 'fatal', dependency: 'mongodb', errorClass: `mongodb.${e.code}`, reason };
     const transient =
-      labels.has('RetryableWriteError') || labels.has('ResetPool') || labels.has('TransientTransactionError') || name !== 'MongoServerError' && name !== 'MongoBulkWriteError' && name !== 'MongoWriteConcernError';
+      labels.has('RetryableWriteError') ||
+      labels.has('ResetPool') ||
+      labels.has('TransientTransactionError') ||
+      (name !== 'MongoServerError' && name !== 'MongoBulkWriteError' && name !== 'MongoWriteConcernError');
     return { kind: transient ? 'transient' : 'poison', dependency: 'mongodb', errorClass: typeof e.code === 'number' ? `mongodb.${e.code}` : name, reason };
   }
 

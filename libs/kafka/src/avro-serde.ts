@@ -27,7 +27,9 @@ const REGISTRY_REQUEST_TIMEOUT_MS = 10_000;
 
 /** A registry answer worth asking again: a server error, or no answer in time. */
 const retriable = (response: { status(): number; error(): unknown }) =>
-  response.status() >= 500 || (response.error() as { name?: string } | undefined)?.name === 'TimeoutError' || /^Timeout \(/.test(String((response.error() as Error | undefined)?.message ?? ''));
+  response.status() >= 500 ||
+  (response.error() as { name?: string } | undefined)?.name === 'TimeoutError' ||
+  /^Timeout \(/.test(String((response.error() as Error | undefined)?.message ?? ''));
 
 /** What Node (or mappersmith's timeout) says when a request got no answer at all. */
 const NO_ANSWER = /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ENOTFOUND|EPIPE)\b|socket hang up|Timeout \(\d+ms\)/;
@@ -128,7 +130,11 @@ export class AvroSerde {
     if (!id) {
       id = this.registerOnce(`${topic}-value`, JSON.stringify(schemaCatalog().selfContained(schemaName))).catch((err: unknown) => {
         this.ids.delete(topic);
-        throw registryError(`registering ${schemaName} for ${topic}`, err, () => new RegistryRefusedError(`registering ${schemaName} for ${topic}: ${String(err)}`, err));
+        throw registryError(
+          `registering ${schemaName} for ${topic}`,
+          err,
+          () => new RegistryRefusedError(`registering ${schemaName} for ${topic}: ${String(err)}`, err),
+        );
       });
       this.ids.set(topic, id);
     }

@@ -96,7 +96,9 @@ export class BatchConsumer<T> {
     const commit = async (offset: string) => {
       if (BigInt(offset) <= committed || !keepAlive.active()) return;
       resolveOffset(offset);
-      await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(offset) + 1n).toString() }] }] });
+      await commitOffsetsIfNecessary({
+        topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(offset) + 1n).toString() }] }],
+      });
       committed = BigInt(offset);
     };
     try {

@@ -24,10 +24,21 @@ export class ConsumerStatus {
   private readonly transientWaits?: Counter;
   private readonly restarts?: Counter;
 
-  constructor(readonly groupId: string, registry?: Registry) {
+  constructor(
+    readonly groupId: string,
+    registry?: Registry,
+  ) {
     if (registry) {
-      this.deadLetters = counter(registry, 'triggers_consumer_dead_letters_total', 'Messages dead-lettered as poison, by group and error class', ['group', 'error']);
-      this.transientWaits = counter(registry, 'triggers_consumer_waits_total', 'Backoff steps taken while a dependency was down, by group, dependency and kind', ['group', 'dependency', 'kind']);
+      this.deadLetters = counter(registry, 'triggers_consumer_dead_letters_total', 'Messages dead-lettered as poison, by group and error class', [
+        'group',
+        'error',
+      ]);
+      this.transientWaits = counter(
+        registry,
+        'triggers_consumer_waits_total',
+        'Backoff steps taken while a dependency was down, by group, dependency and kind',
+        ['group', 'dependency', 'kind'],
+      );
       this.restarts = counter(registry, 'triggers_consumer_restarts_total', 'Consumers restarted by their engine after stopping', ['group']);
     }
   }

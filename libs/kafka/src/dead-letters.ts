@@ -16,7 +16,8 @@ export const DEFAULT_DEAD_LETTER_MAX_BYTES = 1_000_000;
 
 const headerBytes = (headers: IHeaders | undefined): number => {
   let n = 0;
-  for (const [k, v] of Object.entries(headers ?? {})) n += k.length + (Array.isArray(v) ? v.reduce((s, x) => s + String(x).length, 0) : v ? Buffer.byteLength(v as Buffer | string) : 0) + 8;
+  for (const [k, v] of Object.entries(headers ?? {}))
+    n += k.length + (Array.isArray(v) ? v.reduce((s, x) => s + String(x).length, 0) : v ? Buffer.byteLength(v as Buffer | string) : 0) + 8;
   return n;
 };
 
@@ -28,7 +29,12 @@ const headerBytes = (headers: IHeaders | undefined): number => {
  * the source topic's limit) keeps a prefix of its value, marked `dlq-truncated: true` with
  * `dlq-original-size`: its source offset still finds the whole original while retention lasts.
  */
-export function deadLetter(message: KafkaMessage, source: MessageSource, why: Pick<Classified, 'reason' | 'errorClass'>, maxBytes = DEFAULT_DEAD_LETTER_MAX_BYTES): Message {
+export function deadLetter(
+  message: KafkaMessage,
+  source: MessageSource,
+  why: Pick<Classified, 'reason' | 'errorClass'>,
+  maxBytes = DEFAULT_DEAD_LETTER_MAX_BYTES,
+): Message {
   const headers: IHeaders = {
     ...(message.headers ?? {}),
     [DEAD_LETTER_HEADERS.reason]: why.reason.slice(0, 2000),

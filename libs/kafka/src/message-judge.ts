@@ -103,7 +103,10 @@ export class MessageJudge<T> {
 
   /** Judges a message, fetching its writer's schema when needed (a registry outage is waited out). */
   async read(message: KafkaMessage, source: MessageSource, keepAlive: KeepAlive): Promise<Judged<T>> {
-    return this.readKnown(message, source) ?? this.attempt(message, source, keepAlive, async () => this.checked(await this.options.serde.decode<T>(message.value), source));
+    return (
+      this.readKnown(message, source) ??
+      this.attempt(message, source, keepAlive, async () => this.checked(await this.options.serde.decode<T>(message.value), source))
+    );
   }
 
   /**

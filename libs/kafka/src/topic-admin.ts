@@ -79,7 +79,11 @@ export async function ensureTopics(admin: Admin, layout: TopicLayout, serde?: Av
   }
   if (missing.length > 0) await createTopicsAndWait(admin, missing);
   const created = new Set(missing.map((t) => t.topic));
-  const drift = await checkExisting(admin, layout, TOPIC_KEYS.filter((k) => !created.has(layout.topics[k])));
+  const drift = await checkExisting(
+    admin,
+    layout,
+    TOPIC_KEYS.filter((k) => !created.has(layout.topics[k])),
+  );
   const reports: TopicReport[] = [];
   for (const key of TOPIC_KEYS) {
     const name = layout.topics[key];

@@ -218,9 +218,7 @@ export class TransactionalProcessor<T> {
       resolveOffset(last.offset);
       await heartbeat();
     } catch (err) {
-      await transaction.abort().catch((abortErr: unknown) =>
-        this.options.logger.error({ err: abortErr }, 'transaction abort failed'),
-      );
+      await transaction.abort().catch((abortErr: unknown) => this.options.logger.error({ err: abortErr }, 'transaction abort failed'));
       // A fresh producer next time: this one may be fenced or in an unknown state. The batch is
       // not committed, and the consumer's restart reads it again.
       this.producers.delete(`${batch.topic}-${batch.partition}`);

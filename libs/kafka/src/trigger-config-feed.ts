@@ -11,9 +11,7 @@ import type { Logger } from '@triggers/logging';
  * the feed waits for the registry.
  */
 export type TriggerConfigChange = { key: string; offset: string } & (
-  | { record: TriggerConfigRecord }
-  | { record: null }
-  | { record?: undefined; error: unknown }
+  { record: TriggerConfigRecord } | { record: null } | { record?: undefined; error: unknown }
 );
 
 /** Options of a {@link TriggerConfigFeed}. */
@@ -54,7 +52,10 @@ export class TriggerConfigFeed {
       name: 'triggerConfig',
       check: async () => {
         const waitingOn = this.reader?.status.waitingOn() ?? [];
-        return { ok: this.loaded && waitingOn.length === 0, detail: { loaded: this.loaded, triggers: this.view?.size() ?? 0, ...(waitingOn.length > 0 ? { waitingOn } : {}) } };
+        return {
+          ok: this.loaded && waitingOn.length === 0,
+          detail: { loaded: this.loaded, triggers: this.view?.size() ?? 0, ...(waitingOn.length > 0 ? { waitingOn } : {}) },
+        };
       },
       live: () => this.reader?.status.alive ?? true,
     };

@@ -201,10 +201,13 @@ export class WindowedConsumer<T> {
     const resume = pause();
     clearTimeout(w.resumeTimer);
     w.resumeAt = due;
-    w.resumeTimer = setTimeout(() => {
-      w.resumeTimer = undefined;
-      if (!this.stopping) resume();
-    }, Math.max(0, due - Date.now()));
+    w.resumeTimer = setTimeout(
+      () => {
+        w.resumeTimer = undefined;
+        if (!this.stopping) resume();
+      },
+      Math.max(0, due - Date.now()),
+    );
     this.options.logger.debug({ ...w.source, until: new Date(due).toISOString() }, 'partition paused until its next message is due');
   }
 
@@ -215,14 +218,20 @@ export class WindowedConsumer<T> {
     try {
       const judged = await this.judge.read(message, source, keepAlive);
       let poison = judged.poison;
-      if (poison === undefined) poison = (await this.judge.attempt(message, source, keepAlive, () => this.options.handle(judged.value as T, message, source))).poison;
+      if (poison === undefined)
+        poison = (await this.judge.attempt(message, source, keepAlive, () => this.options.handle(judged.value as T, message, source))).poison;
       if (poison !== undefined) {
         const dead = this.judge.deadLetterOf(message, source, poison);
-        await this.judge.waitOut(async () => (await this.producer.get()).send({ topic: this.judge.deadLetterTopic, messages: [dead] }), { ...source, offset: message.offset }, keepAlive);
+        await this.judge.waitOut(
+          async () => (await this.producer.get()).send({ topic: this.judge.deadLetterTopic, messages: [dead] }),
+          { ...source, offset: message.offset },
+          keepAlive,
+        );
       }
       finished = true;
     } catch (err) {
-      if (!(err instanceof AbandonedError)) this.options.logger.error({ err, ...source, offset: message.offset }, 'message left unfinished; it is read again after a restart or rebalance');
+      if (!(err instanceof AbandonedError))
+        this.options.logger.error({ err, ...source, offset: message.offset }, 'message left unfinished; it is read again after a restart or rebalance');
     } finally {
       // An abandoned message (shutdown, partition moved) stays unfinished, so it is never committed.
       if (finished) w.finish(BigInt(message.offset));

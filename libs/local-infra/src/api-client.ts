@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- tests and the demo read response bodies as loosely as a tenant's script would */
 /** A JSON response: status, headers and parsed body. */
 export interface JsonResponse<T = any> {
   status: number;

@@ -56,7 +56,12 @@ export function startApp(name: string, env: Record<string, string>, logFile?: st
   };
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { file?.end(); resolve(code); }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      file?.end();
+      resolve(code);
+    }),
+  );
   return {
     name,
     port: Number(env.PORT),

@@ -30,11 +30,7 @@ export function readPid(pidFile: string): number | undefined {
  * Starts a detached process (its own process group, so stopping it stops its children) with
  * stdout and stderr appended to `logFile`, and records its pid.
  */
-export function startDetached(
-  cmd: string,
-  args: string[],
-  opts: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; pidFile: string },
-): number {
+export function startDetached(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; pidFile: string }): number {
   mkdirSync(dirname(opts.logFile), { recursive: true });
   mkdirSync(opts.cwd, { recursive: true });
   const fd = openSync(opts.logFile, 'a');
@@ -105,7 +101,10 @@ export function isPortOpen(port: number): Promise<boolean> {
 /** The last `lines` lines of a file, or '' when it does not exist. */
 export function tail(file: string, lines: number): string {
   if (!existsSync(file)) return '';
-  return readFileSync(file, 'utf8').split('\n').slice(-lines - 1).join('\n');
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .slice(-lines - 1)
+    .join('\n');
 }
 
 /** Removes a file if it exists. */

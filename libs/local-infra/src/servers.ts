@@ -122,8 +122,21 @@ export function kafkaServer(infra: InfraConfig): ServerDefinition {
         // Kafka 4 formats a single-node quorum with --standalone (it is its own only voter).
         execFileSync(
           'java',
-          [logConfig, '-cp', classpath, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', props, '--ignore-formatted', ...(kafka4 ? ['--standalone'] : [])],
-          { stdio: ['ignore', 'ignore', 'pipe'] },
+          [
+            logConfig,
+            '-cp',
+            classpath,
+            'kafka.tools.StorageTool',
+            'format',
+            `--cluster-id=${clusterId}`,
+            '-c',
+            props,
+            '--ignore-formatted',
+            ...(kafka4 ? ['--standalone'] : []),
+          ],
+          {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
         );
       }
     },

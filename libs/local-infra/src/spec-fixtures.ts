@@ -34,7 +34,9 @@ export function specPayload(file: string): SpecPayload {
 export function specTriggerParameters(): Record<string, { text: string; parameters: unknown }> {
   const dir = join(specDir(), 'triggers');
   const out: Record<string, { text: string; parameters: unknown }> = {};
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     const text = readFileSync(join(dir, file), 'utf8');
     out[file] = { text, parameters: JSON.parse(text) };
   }

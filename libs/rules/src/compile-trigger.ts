@@ -28,11 +28,13 @@ export type ReadCache = Map<string, ActualValue | typeof MISSING>;
 
 function compileCheck(condition: Condition): Check {
   const expected = prepareValue(condition.value);
-  const ordered = (test: (o: number) => boolean): Check => (actual) => {
-    if (actual === MISSING) return false;
-    const o = order(actual, expected);
-    return o !== undefined && test(o);
-  };
+  const ordered =
+    (test: (o: number) => boolean): Check =>
+    (actual) => {
+      if (actual === MISSING) return false;
+      const o = order(actual, expected);
+      return o !== undefined && test(o);
+    };
   switch (condition.operator) {
     case '=':
       return (actual) => actual !== MISSING && equals(actual, expected);

@@ -143,10 +143,17 @@ describe('properties', () => {
 
   it('"in" with one value ⇔ "="', () => {
     fc.assert(
-      fc.property(fc.oneof(num.map(String), fc.string().filter((s) => !s.includes(',') && s.trim() === s && s !== '')), fc.string(), (value, actual) => {
-        const payload = { x: actual };
-        expect(holds('agent.wrap', payload, 'x', 'in', value)).toBe(holds('agent.wrap', payload, 'x', '=', value));
-      }),
+      fc.property(
+        fc.oneof(
+          num.map(String),
+          fc.string().filter((s) => !s.includes(',') && s.trim() === s && s !== ''),
+        ),
+        fc.string(),
+        (value, actual) => {
+          const payload = { x: actual };
+          expect(holds('agent.wrap', payload, 'x', 'in', value)).toBe(holds('agent.wrap', payload, 'x', '=', value));
+        },
+      ),
     );
   });
 
@@ -158,7 +165,7 @@ describe('properties', () => {
     );
   });
 
-  it('timestamps compare chronologically across the spec\'s formats', () => {
+  it("timestamps compare chronologically across the spec's formats", () => {
     const min = Date.UTC(2000, 0, 1);
     const max = Date.UTC(2040, 0, 1);
     fc.assert(
@@ -211,9 +218,13 @@ describe('the spec trigger examples match exactly the payloads they are meant fo
     const compiled = specTrigger('webhook-on-agent-wrap.json', 'agent.wrap');
     expect(matching(compiled, payloads)).toEqual([]);
     const adjusted = payloads.map((p) =>
-      p.file === 'agent-wrap-inbound.json' ? { ...p, payload: { ...p.payload, campaignId: '215' } } :
-      p.file === 'agent-wrap-outbound-preview.json' ? { ...p, payload: { ...p.payload, campaignId: '223' } } :
-      p.file === 'agent-wrap-manual-outbound.json' ? { ...p, payload: { ...p.payload, campaignId: '2150' } } : p,
+      p.file === 'agent-wrap-inbound.json'
+        ? { ...p, payload: { ...p.payload, campaignId: '215' } }
+        : p.file === 'agent-wrap-outbound-preview.json'
+          ? { ...p, payload: { ...p.payload, campaignId: '223' } }
+          : p.file === 'agent-wrap-manual-outbound.json'
+            ? { ...p, payload: { ...p.payload, campaignId: '2150' } }
+            : p,
     );
     expect(matching(compiled, adjusted)).toEqual(['agent-wrap-inbound.json', 'agent-wrap-outbound-preview.json']);
   });

@@ -106,9 +106,7 @@ export function shapePaths(shape: Shape, prefix = ''): string[] {
   });
 }
 
-const PATHS = Object.fromEntries(
-  Object.entries(PAYLOAD_SHAPES).map(([type, shape]) => [type, shapePaths(shape)]),
-) as Record<EventType, string[]>;
+const PATHS = Object.fromEntries(Object.entries(PAYLOAD_SHAPES).map(([type, shape]) => [type, shapePaths(shape)])) as Record<EventType, string[]>;
 
 /** The paths split into segments once, for judging references without splitting them again. */
 const PATH_PARTS = Object.fromEntries(Object.entries(PATHS).map(([type, paths]) => [type, paths.map((p) => p.split('.'))])) as Record<EventType, string[][]>;
@@ -132,4 +130,3 @@ export function suggestReference(eventType: EventType, reference: string): strin
   const aliases = Object.keys(REFERENCE_ALIASES[eventType] ?? {});
   return closestWord(reference, [...new Set([...candidates, ...aliases])]);
 }
-

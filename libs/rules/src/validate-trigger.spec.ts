@@ -3,9 +3,7 @@ import { join } from 'node:path';
 import { SPEC_ERRORS, validateTrigger, ValidationResult, InvalidTrigger, ValidTrigger } from './index';
 
 const triggerDir = join(__dirname, '../../../../shared/spec/triggers');
-const specTriggers = Object.fromEntries(
-  readdirSync(triggerDir).map((f) => [f, readFileSync(join(triggerDir, f), 'utf8')]),
-) as Record<string, string>;
+const specTriggers = Object.fromEntries(readdirSync(triggerDir).map((f) => [f, readFileSync(join(triggerDir, f), 'utf8')])) as Record<string, string>;
 
 const EVENT_TYPE_OF: Record<string, string> = {
   'move-leads-by-attempts.json': 'outbound.lead.outcome.predictive',
@@ -105,9 +103,18 @@ describe('the four spec errors', () => {
   it.each([
     ['a misspelled action', { actions: [{ action: 'webhok', parameters: { url: 'https://a.example' } }] }],
     ['an unknown action', { actions: [{ action: 'lead.delete', parameters: { listId: '1' } }] }],
-    ['an unknown operator', { conditions: [{ reference: 'campaignId', operator: '==', value: '1' }], actions: [{ action: 'webhook', parameters: { url: 'https://a.example' } }] }],
-    ['a condition without reference', { conditions: [{ operator: '=', value: '1' }], actions: [{ action: 'webhook', parameters: { url: 'https://a.example' } }] }],
-    ['a condition without value', { conditions: [{ reference: 'wrapCode', operator: '=' }], actions: [{ action: 'webhook', parameters: { url: 'https://a.example' } }] }],
+    [
+      'an unknown operator',
+      { conditions: [{ reference: 'campaignId', operator: '==', value: '1' }], actions: [{ action: 'webhook', parameters: { url: 'https://a.example' } }] },
+    ],
+    [
+      'a condition without reference',
+      { conditions: [{ operator: '=', value: '1' }], actions: [{ action: 'webhook', parameters: { url: 'https://a.example' } }] },
+    ],
+    [
+      'a condition without value',
+      { conditions: [{ reference: 'wrapCode', operator: '=' }], actions: [{ action: 'webhook', parameters: { url: 'https://a.example' } }] },
+    ],
     ['conditions not a list', { conditions: { reference: 'wrapCode' }, actions: [{ action: 'webhook', parameters: { url: 'https://a.example' } }] }],
   ])('Error when saving trigger: %s', (_why, parameters) => {
     expect(invalid(validateTrigger(withParameters(parameters))).error).toBe(SPEC_ERRORS.saving);
@@ -126,7 +133,10 @@ describe('the four spec errors', () => {
       validateTrigger(
         withParameters({
           conditions: [{ reference: 'campaignId', operator: '=>', value: '1' }],
-          actions: [{ action: 'Webhook', parameters: { url: 'https://a.example' } }, { action: 'webhook', parameters: { url: 'nope' } }],
+          actions: [
+            { action: 'Webhook', parameters: { url: 'https://a.example' } },
+            { action: 'webhook', parameters: { url: 'nope' } },
+          ],
         }),
       ),
     );
@@ -145,7 +155,10 @@ describe('warnings', () => {
       validateTrigger({
         name: 'x',
         eventType: 'agent.wrap',
-        parameters: { conditions: [{ reference: 'campaignID', operator: '=', value: '1' }], actions: [{ action: 'webhook', parameters: { url: 'https://a.example' } }] },
+        parameters: {
+          conditions: [{ reference: 'campaignID', operator: '=', value: '1' }],
+          actions: [{ action: 'webhook', parameters: { url: 'https://a.example' } }],
+        },
       }),
     );
     expect(r.warnings).toEqual(['unknown reference "campaignID" for agent.wrap; did you mean "campaignId"? (parameters.conditions[0].reference)']);
@@ -158,7 +171,13 @@ describe('warnings', () => {
       { reference: 'lead.totalAtempts', operator: '>=', value: '3' },
       { reference: 'nothingLikeIt', operator: '=', value: '3' },
     ];
-    const r = valid(validateTrigger({ name: 'x', eventType: 'agent.wrap', parameters: { conditions, actions: [{ action: 'webhook', parameters: { url: 'https://a.example' } }] } }));
+    const r = valid(
+      validateTrigger({
+        name: 'x',
+        eventType: 'agent.wrap',
+        parameters: { conditions, actions: [{ action: 'webhook', parameters: { url: 'https://a.example' } }] },
+      }),
+    );
     expect(r.warnings).toEqual([
       'unknown reference "lead.totalAtempts" for agent.wrap; did you mean "lead.totalAttempts"? (parameters.conditions[2].reference)',
       'unknown reference "nothingLikeIt" for agent.wrap (parameters.conditions[3].reference)',
@@ -166,7 +185,9 @@ describe('warnings', () => {
   });
 
   it('flags unknown keys instead of failing', () => {
-    const r = valid(validateTrigger(withParameters({ condition: [], actions: [{ action: 'webhook', parameters: { url: 'https://a.example', secret: 's' } }] })));
+    const r = valid(
+      validateTrigger(withParameters({ condition: [], actions: [{ action: 'webhook', parameters: { url: 'https://a.example', secret: 's' } }] })),
+    );
     expect(r.warnings).toEqual([
       'unknown key "condition" in parameters is ignored; did you mean "conditions"?',
       'unknown webhook parameter "secret" is ignored (parameters.actions[0].parameters)',

@@ -34,7 +34,6 @@ class Problems {
   }
 }
 
-
 /**
  * Validates and normalises a trigger as a tenant submits it. Invalid input gets one of the
  * spec's four messages with a detail per problem; valid input gets the normalised trigger (event
@@ -47,18 +46,15 @@ export function validateTrigger(input: TriggerInput): ValidationResult {
 
   // Stored as returned: NFC, whole characters only.
   const name = typeof input.name === 'string' && isWellFormed(input.name) ? input.name.trim().normalize('NFC') : '';
-  if (typeof input.name === 'string' && !isWellFormed(input.name)) problems.add(SPEC_ERRORS.saving, 'name', 'name contains a lone surrogate (half of a character)');
+  if (typeof input.name === 'string' && !isWellFormed(input.name))
+    problems.add(SPEC_ERRORS.saving, 'name', 'name contains a lone surrogate (half of a character)');
   else if (!name) problems.add(SPEC_ERRORS.saving, 'name', 'a trigger needs a name');
   else if ([...name].length > LIMITS.name) problems.add(SPEC_ERRORS.saving, 'name', `name is longer than ${LIMITS.name} characters`);
   else if (/\p{Cc}/u.test(name)) problems.add(SPEC_ERRORS.saving, 'name', 'name contains control characters (such as a newline or a tab)');
 
   const eventType = normaliseEventType(input.eventType);
   if (!eventType) {
-    problems.add(
-      SPEC_ERRORS.saving,
-      'eventType',
-      `unknown event type ${JSON.stringify(input.eventType ?? null)}; use one of ${EVENT_TYPE_IDS.join(', ')}`,
-    );
+    problems.add(SPEC_ERRORS.saving, 'eventType', `unknown event type ${JSON.stringify(input.eventType ?? null)}; use one of ${EVENT_TYPE_IDS.join(', ')}`);
   }
 
   let enabled = false;
@@ -219,13 +215,7 @@ function readActions(raw: unknown, problems: Problems, warnings: string[]): Acti
   return actions;
 }
 
-function readActionParameters(
-  action: Action['action'],
-  raw: unknown,
-  path: string,
-  problems: Problems,
-  warnings: string[],
-): Action | undefined {
+function readActionParameters(action: Action['action'], raw: unknown, path: string, problems: Problems, warnings: string[]): Action | undefined {
   const kind = SPEC_ERRORS.actionParameters;
   if (!isObject(raw) || Object.keys(raw).length === 0) {
     const example = action === 'webhook' ? '{"url": "https://your.webservice.com"}' : '{"listId": "10"}';
@@ -258,11 +248,7 @@ function readActionParameters(
   const listId = plain ?? dotted;
   const key = plain !== undefined ? 'listId' : 'lead.listId';
   if (typeof listId !== 'string' || !/^[A-Za-z0-9_-]+$/.test(listId.trim()) || listId.trim().length > LIMITS.listId) {
-    problems.add(
-      kind,
-      `${path}.${key}`,
-      `listId must be a list id in quotes such as "10", got ${JSON.stringify(listId ?? null)}`,
-    );
+    problems.add(kind, `${path}.${key}`, `listId must be a list id in quotes such as "10", got ${JSON.stringify(listId ?? null)}`);
     return undefined;
   }
   return { action, parameters: { listId: listId.trim() } };
@@ -296,11 +282,7 @@ function readConditions(raw: unknown, problems: Problems): Condition[] {
       ok = false;
     }
     if (typeof operator !== 'string' || !(OPERATORS as readonly string[]).includes(operator.trim())) {
-      problems.add(
-        kind,
-        `${path}.operator`,
-        `unknown operator ${JSON.stringify(operator ?? null)}; use one of ${OPERATORS.map((o) => `"${o}"`).join(', ')}`,
-      );
+      problems.add(kind, `${path}.operator`, `unknown operator ${JSON.stringify(operator ?? null)}; use one of ${OPERATORS.map((o) => `"${o}"`).join(', ')}`);
       ok = false;
     }
     if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) {
@@ -323,4 +305,3 @@ function readConditions(raw: unknown, problems: Problems): Condition[] {
   });
   return conditions;
 }
-

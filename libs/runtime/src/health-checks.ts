@@ -65,10 +65,7 @@ export function consumerHealthCheck(
 }
 
 const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
-  Promise.race([
-    promise,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms).unref()),
-  ]);
+  Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms).unref())]);
 
 /** Kafka is reachable: a metadata call to the brokers answers (through a `probe` client: one try, short timeouts). */
 export function kafkaHealthCheck(kafka: Kafka): HealthCheck {

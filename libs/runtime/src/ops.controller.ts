@@ -35,7 +35,10 @@ export class OpsController {
    */
   @Get('livez')
   live(@Res() res: Response): void {
-    const dead = this.checks.all().filter((c) => c.live && !c.live()).map((c) => c.name);
+    const dead = this.checks
+      .all()
+      .filter((c) => c.live && !c.live())
+      .map((c) => c.name);
     res.status(dead.length === 0 ? 200 : 503).json({ status: dead.length === 0 ? 'ok' : 'dead', app: this.config.app, ...(dead.length > 0 ? { dead } : {}) });
   }
 

@@ -58,7 +58,11 @@ export class RuntimeModule {
       {
         provide: HEALTH_CHECKS,
         useFactory: (mongo?: MongoHandle) =>
-          new HealthRegistry([kafkaHealthCheck(createKafka(config.kafka, logger, { probe: true })), registryHealthCheck(config), ...(mongo ? [mongoHealthCheck(mongo)] : [])]),
+          new HealthRegistry([
+            kafkaHealthCheck(createKafka(config.kafka, logger, { probe: true })),
+            registryHealthCheck(config),
+            ...(mongo ? [mongoHealthCheck(mongo)] : []),
+          ]),
         inject: options.mongo ? [MONGO] : [],
       },
       {
@@ -71,7 +75,14 @@ export class RuntimeModule {
             {
               provide: TRIGGER_CONFIG_FEED,
               useFactory: (kafka: Kafka, serde: AvroSerde, health: HealthRegistry) => {
-                const feed = new TriggerConfigFeed({ kafka, serde, logger, metrics: registry, groupId: options.triggerConfig!.groupId, topic: config.kafka.topics.triggerConfig });
+                const feed = new TriggerConfigFeed({
+                  kafka,
+                  serde,
+                  logger,
+                  metrics: registry,
+                  groupId: options.triggerConfig!.groupId,
+                  topic: config.kafka.topics.triggerConfig,
+                });
                 health.register(feed.healthCheck());
                 return feed;
               },
@@ -84,7 +95,17 @@ export class RuntimeModule {
       module: RuntimeModule,
       controllers: [OpsController],
       providers,
-      exports: [AppRuntime, APP_CONFIG, APP_LOGGER, METRICS_REGISTRY, KAFKA, AVRO_SERDE, HEALTH_CHECKS, ...(options.mongo ? [MONGO] : []), ...(options.triggerConfig ? [TRIGGER_CONFIG_FEED] : [])],
+      exports: [
+        AppRuntime,
+        APP_CONFIG,
+        APP_LOGGER,
+        METRICS_REGISTRY,
+        KAFKA,
+        AVRO_SERDE,
+        HEALTH_CHECKS,
+        ...(options.mongo ? [MONGO] : []),
+        ...(options.triggerConfig ? [TRIGGER_CONFIG_FEED] : []),
+      ],
     };
   }
 }

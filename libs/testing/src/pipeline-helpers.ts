@@ -3,7 +3,21 @@ import type { Producer } from 'kafkajs';
 import { createIdempotentProducer } from '@triggers/kafka';
 import { SecretBox, parseSecretsKey, secretContext } from '@triggers/secrets';
 import type { Db } from 'mongodb';
-import { EventType, LeadCommand, LogRecord, RecordTopicKey, TriggerConfigRecord, WebhookCommand, commandIdFor, eventKey, eventTopicKeyOf, leadKey, triggerKey } from '@triggers/contracts';
+import {
+  EventType,
+  LeadCommand,
+  LogRecord,
+  NewWebhookCommand,
+  RecordTopicKey,
+  TriggerConfigRecord,
+  WebhookCommand,
+  commandIdFor,
+  eventKey,
+  eventTopicKeyOf,
+  leadKey,
+  newWebhookCommand,
+  triggerKey,
+} from '@triggers/contracts';
 import { importLeads, importLists } from '@triggers/mongo';
 import type { TestContext } from './test-context';
 import { uniqueId } from './test-context';
@@ -18,7 +32,11 @@ export async function seedMovableLeads(db: Db, tenantId: string, leadIds: string
     { listId: '100', campaignId: '1695', name: 'New' },
     { listId: '445', campaignId: '1695', name: 'Callback' },
   ]);
-  await importLeads(db, tenantId, leadIds.map((leadId) => ({ leadId, campaignId: '1695', listId: '100' })));
+  await importLeads(
+    db,
+    tenantId,
+    leadIds.map((leadId) => ({ leadId, campaignId: '1695', listId: '100' })),
+  );
 }
 
 /** Commands moving each of `leadIds` to list 445, as the matcher makes them for trigger `mover` (event ids `<prefix>-<i>`). */
@@ -93,14 +111,39 @@ export class PipelineDriver {
   async trigger(
     tenantId: string,
     triggerId: string,
-    record: (Omit<TriggerConfigRecord, 'tenantId' | 'triggerId' | 'updatedAt' | 'webhookSecrets'> & Partial<Pick<TriggerConfigRecord, 'webhookSecrets'>>) | null,
+    record:
+      (Omit<TriggerConfigRecord, 'tenantId' | 'triggerId' | 'updatedAt' | 'webhookSecrets'> & Partial<Pick<TriggerConfigRecord, 'webhookSecrets'>>) | null,
   ): Promise<void> {
     const topic = this.ctx.config.kafka.topics.triggerConfig;
     // Sealed with the context's SECRETS_KEY as the API seals them; tests sign-check with the plain ones.
     const box = new SecretBox({ current: parseSecretsKey(this.ctx.env.SECRETS_KEY), previous: [] });
-    const sealed = (record?.webhookSecrets ?? [newTestSecret()]).map((s) => ({ ...s, secret: SecretBox.isSealed(s.secret) ? s.secret : box.seal(s.secret, secretContext(tenantId, triggerId, s.id)) }));
-    const value = record ? await this.ctx.serde.encode('triggerConfig', { ...record, webhookSecrets: sealed, tenantId, triggerId, updatedAt: Date.now() }) : null;
+    const sealed = (record?.webhookSecrets ?? [newTestSecret()]).map((s) => ({
+      ...s,
+      secret: SecretBox.isSealed(s.secret) ? s.secret : box.seal(s.secret, secretContext(tenantId, triggerId, s.id)),
+    }));
+    const value = record
+      ? await this.ctx.serde.encode('triggerConfig', { ...record, webhookSecrets: sealed, tenantId, triggerId, updatedAt: Date.now() })
+      : null;
     await (await this.connect()).send({ topic, messages: [{ key: triggerKey(tenantId, triggerId), value }] });
+  }
+
+  /**
+   * A fresh tenant with one enabled agent.wrap trigger whose one action posts to `url` (signed
+   * with `webhookSecrets`, a fresh test secret unless given), on the config topic.
+   */
+  async webhookTrigger(url: string, webhookSecrets?: TriggerConfigRecord['webhookSecrets']): Promise<{ tenantId: string; triggerId: string }> {
+    const tenantId = uniqueId('tenant');
+    const triggerId = uniqueId('trigger');
+    await this.trigger(tenantId, triggerId, {
+      version: 1,
+      name: 'webhook on every wrap',
+      eventType: 'agent.wrap',
+      enabled: true,
+      conditions: [],
+      actions: [{ action: 'webhook', parameters: { url } }],
+      webhookSecrets,
+    });
+    return { tenantId, triggerId };
   }
 
   /** Publishes webhook commands as the matcher does, keyed by tenant and trigger (or `key`). */
@@ -122,7 +165,9 @@ export class PipelineDriver {
     const producer = await this.connect();
     const topic = this.ctx.config.kafka.topics[topicKey];
     for (let start = 0; start < items.length; start += 1000) {
-      const messages = await Promise.all(items.slice(start, start + 1000).map(async (c) => ({ key: keyOf(c), value: await this.ctx.serde.encode(topicKey, c) })));
+      const messages = await Promise.all(
+        items.slice(start, start + 1000).map(async (c) => ({ key: keyOf(c), value: await this.ctx.serde.encode(topicKey, c) })),
+      );
       await producer.send({ topic, messages });
     }
   }
@@ -191,4 +236,22 @@ export async function waitForConsumed(ctx: TestContext, groupId: string, topic: 
     },
     { timeoutMs, intervalMs: 100, description: `group ${groupId} to consume all of ${topic}` },
   );
+}
+
+/**
+ * A first-attempt webhook command for tests: an agent.wrap event's action 0 for tenant `t`,
+ * trigger `tr`, posting `{}` to https://hooks.example/, made now; `fields` say what differs.
+ */
+export function testWebhookCommand(fields: Partial<NewWebhookCommand> & Pick<NewWebhookCommand, 'eventId'>): WebhookCommand {
+  return newWebhookCommand({
+    tenantId: 't',
+    triggerId: 'tr',
+    eventType: 'agent.wrap',
+    actionIndex: 0,
+    url: 'https://hooks.example/',
+    body: '{}',
+    origin: 'event',
+    now: Date.now(),
+    ...fields,
+  });
 }

@@ -17,7 +17,11 @@ export interface ScratchFerretDB {
 
 /** Starts a scratch FerretDB on a free port with data under `.infra/test/`. */
 export async function startScratchFerretDB(): Promise<ScratchFerretDB> {
-  const infra = loadInfraConfig({ INFRA_DATA_DIR: `${repoRoot()}/.infra/test/${uniqueId('ferret')}`, INFRA_MONGO_PORT: String(await freePort()) }, repoRoot(), 'test');
+  const infra = loadInfraConfig(
+    { INFRA_DATA_DIR: `${repoRoot()}/.infra/test/${uniqueId('ferret')}`, INFRA_MONGO_PORT: String(await freePort()) },
+    repoRoot(),
+    'test',
+  );
   const ferret = ferretdbServer(infra);
   ferret.prepare();
   let pid: number | undefined;

@@ -23,9 +23,7 @@ export async function readTopic(
         seen.push(message);
       },
     });
-    await waitFor(() => seen.length >= expected, { timeoutMs, description: `${expected} messages on ${topic}` }).catch(
-      () => undefined,
-    );
+    await waitFor(() => seen.length >= expected, { timeoutMs, description: `${expected} messages on ${topic}` }).catch(() => undefined);
   } finally {
     await consumer.disconnect();
   }

@@ -32,7 +32,9 @@ export interface WebhookReceiver {
  * Starts a keep-alive receiver on loopback. `reply` decides each answer from the request and
  * how many came before it (default: 200 `ok`).
  */
-export async function startWebhookReceiver(reply: (req: ReceivedWebhook, index: number) => ReceiverReply = () => ({ status: 200, body: 'ok' })): Promise<WebhookReceiver> {
+export async function startWebhookReceiver(
+  reply: (req: ReceivedWebhook, index: number) => ReceiverReply = () => ({ status: 200, body: 'ok' }),
+): Promise<WebhookReceiver> {
   const received: ReceivedWebhook[] = [];
   const sockets = new Set<Socket>();
   let hanging = 0;
@@ -68,7 +70,11 @@ export async function startWebhookReceiver(reply: (req: ReceivedWebhook, index: 
     ids: () => new Set(received.map((r) => r.headers['webhook-id'])),
     async waitFor(n, opts = {}) {
       const where = opts.where ?? (() => true);
-      await waitFor(() => received.filter(where).length >= n, { timeoutMs: opts.timeoutMs ?? 30_000, intervalMs: 20, description: `${n} webhook requests at ${port}` });
+      await waitFor(() => received.filter(where).length >= n, {
+        timeoutMs: opts.timeoutMs ?? 30_000,
+        intervalMs: 20,
+        description: `${n} webhook requests at ${port}`,
+      });
       return received.filter(where);
     },
     async close() {

@@ -126,7 +126,10 @@ describe('the pipeline under faults', () => {
         name,
         eventType,
         enabled: true,
-        parameters: JSON.stringify({ conditions: [{ reference: 'campaignId', operator: 'in', value: campaigns }], actions: [{ action: 'webhook', parameters: { url: `${receiver.url}/hook` } }] }),
+        parameters: JSON.stringify({
+          conditions: [{ reference: 'campaignId', operator: 'in', value: campaigns }],
+          actions: [{ action: 'webhook', parameters: { url: `${receiver.url}/hook` } }],
+        }),
       });
     const wrapHook = await webhook('wraps', 'agent.wrap', '1695');
     const mpiqHook = await webhook('attempts', 'mpiq.attempt', '215, 223');
@@ -134,7 +137,10 @@ describe('the pipeline under faults', () => {
       name: 'move wraps',
       eventType: 'agent.wrap',
       enabled: true,
-      parameters: JSON.stringify({ conditions: [{ reference: 'campaignId', operator: '=', value: '1695' }], actions: [{ action: 'lead.update.list', parameters: { 'lead.listId': '445' } }] }),
+      parameters: JSON.stringify({
+        conditions: [{ reference: 'campaignId', operator: '=', value: '1695' }],
+        actions: [{ action: 'lead.update.list', parameters: { 'lead.listId': '445' } }],
+      }),
     });
     for (const r of [wrapHook, mpiqHook, mover]) expect(r.status).toBe(201);
     const secrets = new Map<string, string>([
@@ -152,18 +158,34 @@ describe('the pipeline under faults', () => {
     const wrap = specPayload('agent-wrap-inbound.json').event;
     const mpiq = specPayload('mpiq-attempt.json').event;
     const events = [
-      ...leadIds.map((leadId, i) => ({ id: `wrap-${seed}-${i}`, event: { type: wrap.type, payload: { ...(wrap.payload as object), leadId, campaignId: '1695' } } })),
-      ...Array.from({ length: ATTEMPTS }, (_, i) => ({ id: `mpiq-${seed}-${i}`, event: { type: mpiq.type, payload: { ...(mpiq.payload as object), campaign_id: '223' } } })),
+      ...leadIds.map((leadId, i) => ({
+        id: `wrap-${seed}-${i}`,
+        event: { type: wrap.type, payload: { ...(wrap.payload as object), leadId, campaignId: '1695' } },
+      })),
+      ...Array.from({ length: ATTEMPTS }, (_, i) => ({
+        id: `mpiq-${seed}-${i}`,
+        event: { type: mpiq.type, payload: { ...(mpiq.payload as object), campaign_id: '223' } },
+      })),
     ].sort(() => random() - 0.5);
 
     // Events flow for about 60 s while the faults happen.
     const producing = (async () => {
       for (let i = 0; i < events.length; i += 50) {
         const slice = events.slice(i, i + 50);
-        await driver.events(tenantId, slice.map((e) => e.event as never), (j) => slice[j].id).catch(async () => {
-          await sleep(1000); // the broker is restarting: the same events again (matching is once per event id)
-          await driver.events(tenantId, slice.map((e) => e.event as never), (j) => slice[j].id);
-        });
+        await driver
+          .events(
+            tenantId,
+            slice.map((e) => e.event as never),
+            (j) => slice[j].id,
+          )
+          .catch(async () => {
+            await sleep(1000); // the broker is restarting: the same events again (matching is once per event id)
+            await driver.events(
+              tenantId,
+              slice.map((e) => e.event as never),
+              (j) => slice[j].id,
+            );
+          });
         await sleep(1500);
       }
     })();
@@ -202,12 +224,23 @@ describe('the pipeline under faults', () => {
     // Everything arrives.
     const wrapHooks = events.filter((e) => e.id.startsWith('wrap')).map((e) => commandIdFor(e.id, wrapHook.body.id, 0));
     const mpiqHooks = events.filter((e) => e.id.startsWith('mpiq')).map((e) => commandIdFor(e.id, mpiqHook.body.id, 0));
-    const secretOf = new Map([...wrapHooks.map((id) => [id, secrets.get(wrapHook.body.id)!] as const), ...mpiqHooks.map((id) => [id, secrets.get(mpiqHook.body.id)!] as const)]);
+    const secretOf = new Map([
+      ...wrapHooks.map((id) => [id, secrets.get(wrapHook.body.id)!] as const),
+      ...mpiqHooks.map((id) => [id, secrets.get(mpiqHook.body.id)!] as const),
+    ]);
     const expectedHooks = new Set([...wrapHooks, ...mpiqHooks]);
     const delivered = () => new Set(receiver.received.filter((r) => expectedHooks.has(r.headers['webhook-id'])).map((r) => r.headers['webhook-id']));
-    await waitFor(() => delivered().size === expectedHooks.size, { timeoutMs: 180_000, intervalMs: 500, description: `every webhook (have ${delivered().size} of ${expectedHooks.size})` });
+    await waitFor(() => delivered().size === expectedHooks.size, {
+      timeoutMs: 180_000,
+      intervalMs: 500,
+      description: `every webhook (have ${delivered().size} of ${expectedHooks.size})`,
+    });
     const leads = db.collection<LeadDocument>(LEADS_COLLECTION);
-    await waitFor(async () => (await leads.countDocuments({ tenantId, listId: '445' })) === WRAPS, { timeoutMs: 180_000, intervalMs: 500, description: 'every lead moved' });
+    await waitFor(async () => (await leads.countDocuments({ tenantId, listId: '445' })) === WRAPS, {
+      timeoutMs: 180_000,
+      intervalMs: 500,
+      description: 'every lead moved',
+    });
     const logs = db.collection<{ step: string; commandId?: string; eventId?: string }>(EVENT_LOGS_COLLECTION);
     // A wrap meets two triggers (its webhook and the mover), an attempt one.
     const expectedRecords = { matched: 2 * WRAPS + ATTEMPTS, 'webhook.delivered': WRAPS + ATTEMPTS, 'lead.moved': WRAPS };
@@ -235,7 +268,13 @@ describe('the pipeline under faults', () => {
     expect(await countOf('matched')).toBe(expectedRecords.matched);
     expect(await countOf('webhook.delivered')).toBe(expectedRecords['webhook.delivered']);
     expect(await countOf('lead.moved')).toBe(WRAPS);
-    const perCommand = await logs.aggregate<{ _id: string; n: number }>([{ $match: { tenantId, step: 'webhook.delivered' } }, { $group: { _id: '$commandId', n: { $sum: 1 } } }, { $match: { n: { $gt: 1 } } }]).toArray();
+    const perCommand = await logs
+      .aggregate<{ _id: string; n: number }>([
+        { $match: { tenantId, step: 'webhook.delivered' } },
+        { $group: { _id: '$commandId', n: { $sum: 1 } } },
+        { $match: { n: { $gt: 1 } } },
+      ])
+      .toArray();
     expect(perCommand).toEqual([]);
     const moved = await leads.find({ tenantId }).toArray();
     expect(moved.filter((l) => l.listId === '445' && l.appliedCommandIds.length === 1)).toHaveLength(WRAPS);

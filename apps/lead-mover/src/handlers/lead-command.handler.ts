@@ -32,17 +32,20 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
     private readonly rt: AppRuntime<LeadMoverConfig>,
   ) {
     this.outcomes = new Counter({ name: 'triggers_lead_commands_total', help: 'Lead commands by outcome', labelNames: ['outcome'], registers: [rt.metrics] });
-    rt.health.register(consumerHealthCheck('leadConsumer', rt.config.groupId, () => this.consumer, () => ({ store: rt.config.leadsStore })));
+    rt.health.register(
+      consumerHealthCheck(
+        'leadConsumer',
+        rt.config.groupId,
+        () => this.consumer,
+        () => ({ store: rt.config.leadsStore }),
+      ),
+    );
   }
 
   /** Starts in the background: /healthz answers while Kafka or the registry is still down. */
   onApplicationBootstrap(): void {
-    const { leadCommands, deadLetterLead } = this.rt.config.kafka.topics;
     this.consumer = new BatchConsumer<LeadCommand>({
-      ...this.rt.engine(this.rt.config.groupId),
-      topics: [leadCommands],
-      records: 'leadCommands',
-      deadLetterTopic: deadLetterLead,
+      ...this.rt.consuming('leadCommands', this.rt.config.groupId),
       handle: (records, source, progress) => this.handle(records, source, progress),
     });
     void this.consumer.start();
@@ -70,7 +73,14 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
       since = Date.now();
     };
     for (const { value: command, message: m } of records) {
-      const ctx = { ...source, offset: m.offset, tenantId: command.tenantId, commandId: command.commandId, leadId: command.leadId, correlationId: command.eventId };
+      const ctx = {
+        ...source,
+        offset: m.offset,
+        tenantId: command.tenantId,
+        commandId: command.commandId,
+        leadId: command.leadId,
+        correlationId: command.eventId,
+      };
       let outcome: LeadMoveOutcome;
       try {
         outcome = await applyLeadMove(this.store, command);

@@ -98,8 +98,16 @@ describe('HttpLeadsStore (the leads API contract)', () => {
   });
 
   it('reads the lead and the list, then moves it with its expected list and the command id as Idempotency-Key', async () => {
-    expect(await applyLeadMove(store, command('445'))).toEqual({ step: 'lead.moved', status: 'ok', message: 'moved lead 131406 from list 100 to list 445 (campaign 1695)' });
-    expect(api.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['GET /v1/tenants/acme/leads/131406', 'GET /v1/tenants/acme/lists/445', 'PUT /v1/tenants/acme/leads/131406/list']);
+    expect(await applyLeadMove(store, command('445'))).toEqual({
+      step: 'lead.moved',
+      status: 'ok',
+      message: 'moved lead 131406 from list 100 to list 445 (campaign 1695)',
+    });
+    expect(api.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'GET /v1/tenants/acme/leads/131406',
+      'GET /v1/tenants/acme/lists/445',
+      'PUT /v1/tenants/acme/leads/131406/list',
+    ]);
     const put = api.requests[2];
     expect(JSON.parse(put.body)).toEqual({ listId: '445', expectedListId: '100' });
     expect(put.headers).toMatchObject({ 'idempotency-key': 'cmd_1', authorization: 'Bearer s3cret', 'content-type': 'application/json' });

@@ -36,7 +36,8 @@ export class HttpLeadsStore implements LeadsStore {
     const r = await this.call('GET', `/tenants/${enc(tenantId)}/leads/${enc(leadId)}`);
     if (r.status === 404) return null;
     const body = r.body as Partial<Lead>;
-    if (!body || body.campaignId == null || body.listId == null) throw new LeadsStoreUnavailableError(`the leads API answered a lead without campaignId or listId: ${JSON.stringify(body)}`);
+    if (!body || body.campaignId == null || body.listId == null)
+      throw new LeadsStoreUnavailableError(`the leads API answered a lead without campaignId or listId: ${JSON.stringify(body)}`);
     return { leadId: String(body.leadId ?? leadId), campaignId: String(body.campaignId), listId: String(body.listId) };
   }
 
@@ -64,7 +65,12 @@ export class HttpLeadsStore implements LeadsStore {
     for (let attempt = 0; attempt <= this.options.retries; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, 200 * 2 ** (attempt - 1)));
       try {
-        const res = await request(`${this.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: this.agent });
+        const res = await request(`${this.base}${path}`, {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          dispatcher: this.agent,
+        });
         const text = await res.body.text();
         if (res.statusCode === 429 || res.statusCode >= 500) {
           lastError = `HTTP ${res.statusCode}`;

@@ -30,7 +30,8 @@ export async function applyLeadMove(store: LeadsStore, c: LeadCommand): Promise<
     if (!lead) return rejected(`lead ${c.leadId} not found`);
     // This command moved the lead before (a replay after a crash or a repeated delivery): the
     // same fact, recorded again under the same log id, so the Event Logs hold it once.
-    if (lead.appliedCommandIds?.includes(c.commandId)) return moved(`moved lead ${c.leadId} to list ${c.toListId} (campaign ${lead.campaignId}); recorded again for a repeated command`);
+    if (lead.appliedCommandIds?.includes(c.commandId))
+      return moved(`moved lead ${c.leadId} to list ${c.toListId} (campaign ${lead.campaignId}); recorded again for a repeated command`);
     const list = await store.getList(c.tenantId, c.toListId);
     if (!list) return rejected(`list ${c.toListId} not found`);
     if (list.campaignId !== lead.campaignId) {

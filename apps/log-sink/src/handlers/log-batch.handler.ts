@@ -25,12 +25,8 @@ export class LogBatchHandler implements OnApplicationBootstrap, OnApplicationShu
 
   /** Starts in the background: /healthz answers while Kafka or the registry is still down. */
   onApplicationBootstrap(): void {
-    const { log, deadLetterLog } = this.rt.config.kafka.topics;
     this.consumer = new BatchConsumer<LogRecord>({
-      ...this.rt.engine(this.rt.config.groupId),
-      topics: [log],
-      records: 'log',
-      deadLetterTopic: deadLetterLog,
+      ...this.rt.consuming('log', this.rt.config.groupId),
       handle: (records, source) => this.handle(records, source),
     });
     void this.consumer.start();

@@ -68,7 +68,8 @@ export class EventLogWriter implements OnApplicationBootstrap, OnApplicationShut
       // Success only when every record is accounted for: inserted now or already there. A bulk
       // error without per-document errors (a server that went away) is a failure to retry; one
       // with other per-document errors is read by classify (a refused document is poison).
-      if (errors.length === 0) throw new TransientError(`event log write interrupted: ${err.message}`, { cause: err, dependency: 'mongodb', code: 'mongodb.interrupted' });
+      if (errors.length === 0)
+        throw new TransientError(`event log write interrupted: ${err.message}`, { cause: err, dependency: 'mongodb', code: 'mongodb.interrupted' });
       const duplicates = errors.filter((e) => e.code === 11000).length;
       if (duplicates !== errors.length || err.insertedCount + duplicates !== records.length) throw err;
       return { inserted: err.insertedCount, alreadyStored: duplicates };

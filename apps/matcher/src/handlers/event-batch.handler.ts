@@ -1,9 +1,8 @@
-import { retryWithBackoff } from '@triggers/errors';
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KafkaMessage } from 'kafkajs';
 import { Counter, Histogram } from 'prom-client';
 import type { MatcherConfig } from '@triggers/config';
-import { ContractError, EVENT_TYPES, EVENT_TYPE_IDS, EventEnvelope, EventType, HEADERS, eventTopicKeyOf, leadKey, triggerKey } from '@triggers/contracts';
+import { ContractError, EVENT_TYPE_IDS, EventEnvelope, EventType, HEADERS, eventTopicKeyOf, leadKey, triggerKey } from '@triggers/contracts';
 import { BatchOutput, MessageSource, TransactionalHandler, TransactionalProcessor } from '@triggers/kafka';
 import { AppRuntime, consumerHealthCheck } from '@triggers/runtime';
 import { matchEvent } from '../services/event-matcher';
@@ -32,11 +31,28 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
     private readonly rt: AppRuntime<MatcherConfig>,
   ) {
     const { config, metrics: registry } = rt;
-    rt.health.register(consumerHealthCheck('eventConsumer', config.groupId, () => this.processor, () => ({ instanceId: config.instanceId })));
+    rt.health.register(
+      consumerHealthCheck(
+        'eventConsumer',
+        config.groupId,
+        () => this.processor,
+        () => ({ instanceId: config.instanceId }),
+      ),
+    );
     this.typeOfTopic = new Map(EVENT_TYPE_IDS.map((t) => [config.kafka.topics[eventTopicKeyOf(t)], t]));
-    this.events = new Counter({ name: 'triggers_matcher_events_total', help: 'Events judged, by type and outcome', labelNames: ['type', 'outcome'], registers: [registry] });
+    this.events = new Counter({
+      name: 'triggers_matcher_events_total',
+      help: 'Events judged, by type and outcome',
+      labelNames: ['type', 'outcome'],
+      registers: [registry],
+    });
     this.commands = new Counter({ name: 'triggers_matcher_commands_total', help: 'Commands produced, by kind', labelNames: ['kind'], registers: [registry] });
-    this.batchSeconds = new Histogram({ name: 'triggers_matcher_batch_seconds', help: 'Time to judge one batch (before its commit)', registers: [registry], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5] });
+    this.batchSeconds = new Histogram({
+      name: 'triggers_matcher_batch_seconds',
+      help: 'Time to judge one batch (before its commit)',
+      registers: [registry],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    });
   }
 
   private stopping = false;
@@ -51,15 +67,7 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
   }
 
   private async startWithRetry(): Promise<void> {
-    await retryWithBackoff(() => this.start(), {
-      firstMs: 1000,
-      maxMs: 30_000,
-      stopped: () => this.stopping,
-      onFailure: async (err, retryInMs) => {
-        this.rt.logger.warn({ err, retryInMs }, 'matcher could not start; retrying');
-        await this.store.stop().catch(() => undefined);
-      },
-    });
+    await this.rt.keepStarting('matcher', () => this.start(), { stopped: () => this.stopping, cleanup: () => this.store.stop() });
   }
 
   private async start(): Promise<void> {
@@ -94,7 +102,6 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
   async beginBatch(source: MessageSource): Promise<void> {
     this.batches.set(`${source.topic}:${source.partition}`, { matched: 0, unmatched: 0, webhooks: 0, leads: 0, stopTimer: this.batchSeconds.startTimer() });
     if (this.encoders) return;
-    const topics = this.rt.config.kafka.topics;
     const [webhook, lead, log] = await Promise.all([
       this.rt.serde.encoderFor('webhookCommands'),
       this.rt.serde.encoderFor('leadCommands'),
@@ -128,11 +135,22 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
       counts.leads += result.leadCommands.length;
     }
     if (!matched && this.rt.logger.isLevelEnabled('trace')) {
-      this.rt.logger.trace({ topic: source.topic, partition: source.partition, offset: message.offset, tenantId: event.tenantId, correlationId: event.eventId }, 'event matched no trigger');
+      this.rt.logger.trace(
+        { topic: source.topic, partition: source.partition, offset: message.offset, tenantId: event.tenantId, correlationId: event.eventId },
+        'event matched no trigger',
+      );
     }
     if (matched && this.rt.logger.isLevelEnabled('debug')) {
       this.rt.logger.debug(
-        { topic: source.topic, partition: source.partition, offset: message.offset, tenantId: event.tenantId, correlationId: event.eventId, webhooks: result.webhookCommands.length, leads: result.leadCommands.length },
+        {
+          topic: source.topic,
+          partition: source.partition,
+          offset: message.offset,
+          tenantId: event.tenantId,
+          correlationId: event.eventId,
+          webhooks: result.webhookCommands.length,
+          leads: result.leadCommands.length,
+        },
         'event matched',
       );
     }

@@ -44,9 +44,7 @@ export function matchEvent(index: TriggerIndex, event: EventEnvelope, now: numbe
       if (action.action === 'webhook') {
         // The body is the event's JSON exactly as the spec shows it, built once per event.
         body ??= webhookBody(event.type, payload);
-        out.webhookCommands.push(
-          newWebhookCommand({ ...base, actionIndex, url: action.parameters.url, body, origin: 'event', now }),
-        );
+        out.webhookCommands.push(newWebhookCommand({ ...base, actionIndex, url: action.parameters.url, body, origin: 'event', now }));
         return;
       }
       const leadId = payload.leadId;

@@ -32,11 +32,10 @@ export class ApiExceptionFilter implements ExceptionFilter {
     } else if (exception instanceof HttpException) {
       status = exception.getStatus();
       const response = exception.getResponse() as string | { message?: string | string[] };
-      const message = typeof response === 'string' ? response : Array.isArray(response.message) ? response.message.join('; ') : (response.message ?? exception.message);
+      const message =
+        typeof response === 'string' ? response : Array.isArray(response.message) ? response.message.join('; ') : (response.message ?? exception.message);
       const isBodyParse = status === 400 && /JSON/i.test(message);
-      body = isBodyParse
-        ? { error: 'the request body is not valid JSON', details: [{ path: 'body', message }], requestId }
-        : { error: message, requestId };
+      body = isBodyParse ? { error: 'the request body is not valid JSON', details: [{ path: 'body', message }], requestId } : { error: message, requestId };
     } else {
       this.logger.error({ err: exception, requestId, method: req.method, path: req.originalUrl }, 'unhandled error');
     }

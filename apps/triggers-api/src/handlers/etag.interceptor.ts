@@ -15,7 +15,8 @@ export class ETagInterceptor implements NestInterceptor {
     return next.handle().pipe(
       tap((body) => {
         const trigger = triggerOf(body);
-        if (typeof trigger?.version === 'number' && typeof trigger.id === 'string') context.switchToHttp().getResponse().setHeader('ETag', `"${trigger.version}"`);
+        if (typeof trigger?.version === 'number' && typeof trigger.id === 'string')
+          context.switchToHttp().getResponse().setHeader('ETag', `"${trigger.version}"`);
       }),
     );
   }

@@ -12,7 +12,7 @@ import { KeyThrottlerGuard } from './key-throttler.guard';
 export class EventTypesController {
   @Get()
   @RequirePermission('triggers:read')
-  @ApiOperation({ summary: 'The event types a trigger can listen to, each with the spec\'s sample event' })
+  @ApiOperation({ summary: "The event types a trigger can listen to, each with the spec's sample event" })
   list() {
     return { items: EVENT_TYPE_IDS.map((id) => ({ id, displayName: EVENT_TYPES[id].displayName, sample: sampleEvent(id) })) };
   }

@@ -4,7 +4,8 @@ import { ApiError } from '../services/api-errors';
 export function parseLimit(raw: unknown, fallback = 50): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 200) throw new ApiError(400, 'invalid query', [{ path: 'limit', message: 'limit must be a whole number from 1 to 200' }]);
+  if (!Number.isInteger(n) || n < 1 || n > 200)
+    throw new ApiError(400, 'invalid query', [{ path: 'limit', message: 'limit must be a whole number from 1 to 200' }]);
   return n;
 }
 
@@ -19,7 +20,8 @@ export function parseBool(raw: unknown, name: string): boolean | undefined {
 export function parseDate(raw: unknown, name: string): Date | undefined {
   if (raw === undefined || raw === '') return undefined;
   const d = new Date(String(raw));
-  if (Number.isNaN(d.getTime())) throw new ApiError(400, 'invalid query', [{ path: name, message: `${name} must be an ISO 8601 date, e.g. 2024-05-03T06:41:08Z` }]);
+  if (Number.isNaN(d.getTime()))
+    throw new ApiError(400, 'invalid query', [{ path: name, message: `${name} must be an ISO 8601 date, e.g. 2024-05-03T06:41:08Z` }]);
   return d;
 }
 

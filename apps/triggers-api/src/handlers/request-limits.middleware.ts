@@ -14,7 +14,10 @@ export function hardenRequests(maxBytes: number) {
     const length = Number(req.headers['content-length'] ?? 0);
     const hasBody = length > 0 || req.headers['transfer-encoding'] !== undefined;
     if (hasBody) {
-      const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+      const type = String(req.headers['content-type'] ?? '')
+        .split(';')[0]
+        .trim()
+        .toLowerCase();
       if (type !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
         error(res, 415, `the request body must be JSON (content-type: application/json), not ${type || 'untyped'}`, req.id);
         return;
@@ -34,8 +37,10 @@ export function hardenRequests(maxBytes: number) {
  */
 export function bodyParseErrors(maxBytes: number) {
   return (err: { type?: string; message?: string; status?: number }, req: Request & { id?: string }, res: Response, next: NextFunction): void => {
-    if (err?.type === 'entity.too.large') return void error(res, 413, `the request body is larger than the limit of ${maxBytes} bytes (API_MAX_BODY_BYTES)`, req.id);
-    if (err?.type === 'entity.parse.failed') return void res.status(400).json({ error: 'the request body is not valid JSON', details: [{ path: 'body', message: err.message }], requestId: req.id });
+    if (err?.type === 'entity.too.large')
+      return void error(res, 413, `the request body is larger than the limit of ${maxBytes} bytes (API_MAX_BODY_BYTES)`, req.id);
+    if (err?.type === 'entity.parse.failed')
+      return void res.status(400).json({ error: 'the request body is not valid JSON', details: [{ path: 'body', message: err.message }], requestId: req.id });
     if (err?.status && err.status >= 400 && err.status < 500) return void error(res, err.status, err.message ?? 'bad request', req.id);
     next(err);
   };

@@ -12,7 +12,6 @@ import { ErrorResponse, EvaluateBody, EvaluateStoredBody, TestSendBody, TriggerB
 import { KeyThrottlerGuard } from './key-throttler.guard';
 import { expectedVersion, parseBool, parseDate, parseLimit } from './query';
 
-
 function readEvent(raw: unknown): { type: string; payload: Record<string, unknown> } {
   if (!isObject(raw) || typeof raw.type !== 'string' || !isObject(raw.payload)) {
     throw new ApiError(400, 'invalid event', [{ path: 'event', message: 'give the event as {"type": "<event type>", "payload": {...}}' }]);
@@ -37,7 +36,11 @@ export class TriggersController {
 
   @Post()
   @RequirePermission('triggers:write')
-  @ApiOperation({ summary: 'Create a trigger', description: 'Answers 400 with one of the spec\'s four messages ("Invalid JSON format", "Actions object error", "Invalid action parameters", "Error when saving trigger") and details. A webhook trigger gets a signing secret, shown only in this response.' })
+  @ApiOperation({
+    summary: 'Create a trigger',
+    description:
+      'Answers 400 with one of the spec\'s four messages ("Invalid JSON format", "Actions object error", "Invalid action parameters", "Error when saving trigger") and details. A webhook trigger gets a signing secret, shown only in this response.',
+  })
   @ApiBody({ type: TriggerBody })
   @ApiResponse({ status: 201, description: 'Trigger has been updated' })
   @ApiResponse({ status: 400, type: ErrorResponse })
@@ -63,7 +66,10 @@ export class TriggersController {
   @Post('evaluate')
   @HttpCode(200)
   @RequirePermission('triggers:read')
-  @ApiOperation({ summary: 'Try a trigger on an event (dry run)', description: 'Each condition with what the payload holds and whether it passed. No side effects.' })
+  @ApiOperation({
+    summary: 'Try a trigger on an event (dry run)',
+    description: 'Each condition with what the payload holds and whether it passed. No side effects.',
+  })
   @ApiBody({ type: EvaluateBody })
   evaluate(@Body() body: EvaluateBody) {
     const input = isObject(body?.trigger) ? body.trigger : {};
@@ -117,7 +123,10 @@ export class TriggersController {
   @Post(':id/test')
   @HttpCode(202)
   @RequirePermission('triggers:write')
-  @ApiOperation({ summary: 'Send a test webhook', description: 'The sample payload of the trigger\'s event type (or the one given) goes through the real delivery path, marked as a test in the Event Logs.' })
+  @ApiOperation({
+    summary: 'Send a test webhook',
+    description: "The sample payload of the trigger's event type (or the one given) goes through the real delivery path, marked as a test in the Event Logs.",
+  })
   @ApiBody({ type: TestSendBody, required: false })
   async test(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body?: TestSendBody) {
     const doc = await this.triggers.get(caller, id);
@@ -129,14 +138,21 @@ export class TriggersController {
   @Post(':id/secrets\\:rotate')
   @HttpCode(200)
   @RequirePermission('triggers:write')
-  @ApiOperation({ summary: 'Rotate the webhook signing secret', description: 'The new secret is shown once; the old one stays valid for the overlap (24 h by default), and deliveries carry both signatures meanwhile.' })
+  @ApiOperation({
+    summary: 'Rotate the webhook signing secret',
+    description: 'The new secret is shown once; the old one stays valid for the overlap (24 h by default), and deliveries carry both signatures meanwhile.',
+  })
   rotate(@CurrentCaller() caller: Caller, @Param('id') id: string) {
     return this.triggers.rotateSecret(caller, id);
   }
 
   @Get(':id/event-logs')
   @RequirePermission('triggers:read')
-  @ApiOperation({ summary: 'Event Logs of a trigger', description: 'Newest first: matches, attempts with status code, duration and error, scheduled retries, outcomes. Filter by status (ok, failed, info) and time.' })
+  @ApiOperation({
+    summary: 'Event Logs of a trigger',
+    description:
+      'Newest first: matches, attempts with status code, duration and error, scheduled retries, outcomes. Filter by status (ok, failed, info) and time.',
+  })
   async eventLogsOf(
     @CurrentCaller() caller: Caller,
     @Param('id') id: string,

@@ -82,9 +82,13 @@ export class ConfigPublisher implements OnApplicationBootstrap, OnApplicationShu
       const doc = await this.repository.findAnyById(triggerId);
       if (!doc || (!doc.dirty && doc.publishedVersion === doc.version)) return;
       const value = doc.deleted ? null : await this.serde.encode('triggerConfig', toConfigRecord(doc));
-      await (await this.producer.get()).send({
+      await (
+        await this.producer.get()
+      ).send({
         topic,
-        messages: [{ key: triggerKey(doc.tenantId, doc._id), value, headers: { [HEADERS.version]: String(doc.version), [HEADERS.revision]: doc.revision ?? '' } }],
+        messages: [
+          { key: triggerKey(doc.tenantId, doc._id), value, headers: { [HEADERS.version]: String(doc.version), [HEADERS.revision]: doc.revision ?? '' } },
+        ],
       });
       if (await this.repository.markPublished(doc._id, doc.version, doc.revision)) {
         if (doc.deleted) await this.repository.purge(doc._id, doc.version);

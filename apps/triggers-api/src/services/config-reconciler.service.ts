@@ -52,13 +52,21 @@ export class ConfigReconciler implements OnApplicationBootstrap, OnApplicationSh
       serde,
       records: 'triggerConfig',
       apply: (key, value, offset, headers) =>
-        this.onTopic.set(key, { version: headers[HEADERS.version]?.toString() ?? '', revision: headers[HEADERS.revision]?.toString() ?? '', tombstone: value === null }),
+        this.onTopic.set(key, {
+          version: headers[HEADERS.version]?.toString() ?? '',
+          revision: headers[HEADERS.revision]?.toString() ?? '',
+          tombstone: value === null,
+        }),
       // An unreadable record is divergent by definition: the pass republishes the stored trigger.
       poison: (key) => this.onTopic.set(key, { version: '', revision: '', tombstone: false }),
       logger,
       metrics: registry,
     });
-    this.divergent = new Gauge({ name: 'triggers_config_divergent', help: 'Triggers whose config topic record differed from what is stored, at the last reconciliation', registers: [registry] });
+    this.divergent = new Gauge({
+      name: 'triggers_config_divergent',
+      help: 'Triggers whose config topic record differed from what is stored, at the last reconciliation',
+      registers: [registry],
+    });
     health.register({
       name: 'configReconciler',
       check: async () => ({ ok: true, detail: this.last ?? { at: null } }),
@@ -71,7 +79,10 @@ export class ConfigReconciler implements OnApplicationBootstrap, OnApplicationSh
     this.running = (async () => {
       await this.reader.start();
       await this.reconcile().catch((err: unknown) => this.logger.warn({ err }, 'config reconciliation failed; retrying at the next interval'));
-      this.timer = setInterval(() => void this.reconcile().catch((err: unknown) => this.logger.warn({ err }, 'config reconciliation failed')), this.config.redriveIntervalMs);
+      this.timer = setInterval(
+        () => void this.reconcile().catch((err: unknown) => this.logger.warn({ err }, 'config reconciliation failed')),
+        this.config.redriveIntervalMs,
+      );
       this.timer.unref();
     })().catch((err: unknown) => this.logger.error({ err }, 'config reconciler could not start'));
   }
@@ -100,7 +111,10 @@ export class ConfigReconciler implements OnApplicationBootstrap, OnApplicationSh
         : seen !== undefined && !seen.tombstone && seen.version === String(t.version) && seen.revision === (t.revision ?? '');
       if (same) continue;
       divergent++;
-      this.logger.warn({ tenantId: t.tenantId, triggerId: t._id, stored: { version: t.version, revision: t.revision }, onTopic: seen ?? null }, 'config topic differs from the stored trigger; publishing it again');
+      this.logger.warn(
+        { tenantId: t.tenantId, triggerId: t._id, stored: { version: t.version, revision: t.revision }, onTopic: seen ?? null },
+        'config topic differs from the stored trigger; publishing it again',
+      );
       await this.repository.markDirty(t._id);
       await this.publisher.sync(t._id);
     }

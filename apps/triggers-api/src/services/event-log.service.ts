@@ -39,7 +39,8 @@ const encodeCursor = (d: EventLogDocument) => Buffer.from(`${d.time.getTime()}|$
 function decodeCursor(cursor: string): { time: Date; id: string } {
   const [t, ...rest] = Buffer.from(cursor, 'base64url').toString().split('|');
   const time = Number(t);
-  if (!Number.isFinite(time) || rest.length === 0) throw new ApiError(400, 'invalid cursor', [{ path: 'cursor', message: 'pass the nextCursor of a previous page' }]);
+  if (!Number.isFinite(time) || rest.length === 0)
+    throw new ApiError(400, 'invalid cursor', [{ path: 'cursor', message: 'pass the nextCursor of a previous page' }]);
   return { time: new Date(time), id: rest.join('|') };
 }
 
@@ -77,7 +78,11 @@ export class EventLogService implements OnModuleInit {
       and.push({ $or: [{ time: { $lt: c.time } }, { time: c.time, _id: { $lt: c.id } }] });
     }
     if (and.length > 0) filter.$and = and;
-    const docs = await this.logs.find(filter).sort({ time: -1, _id: -1 }).limit(q.limit + 1).toArray();
+    const docs = await this.logs
+      .find(filter)
+      .sort({ time: -1, _id: -1 })
+      .limit(q.limit + 1)
+      .toArray();
     const page = docs.slice(0, q.limit);
     return {
       items: page.map((d) => ({

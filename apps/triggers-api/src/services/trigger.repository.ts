@@ -54,10 +54,7 @@ interface RevisionDocument {
 }
 
 /** The fields a create or an update sets. */
-export type TriggerContent = Pick<
-  TriggerDocument,
-  'name' | 'eventType' | 'enabled' | 'conditions' | 'actions' | 'parametersText' | 'webhookSecrets'
->;
+export type TriggerContent = Pick<TriggerDocument, 'name' | 'eventType' | 'enabled' | 'conditions' | 'actions' | 'parametersText' | 'webhookSecrets'>;
 
 /** What a conditional write found. */
 export type WriteOutcome = { ok: true; doc: TriggerDocument } | { ok: false; reason: 'not-found' } | { ok: false; reason: 'conflict'; current: number };
@@ -66,7 +63,10 @@ export type WriteOutcome = { ok: true; doc: TriggerDocument } | { ok: false; rea
 export function revisionOf(content: Partial<TriggerDocument>): string {
   const { tenantId, name, eventType, enabled, conditions, actions, webhookSecrets, deleted } = content;
   const secrets = webhookSecrets?.map((s) => [s.id, s.notAfter?.getTime() ?? null]);
-  return createHash('sha256').update(JSON.stringify([tenantId, name, eventType, enabled, conditions, actions, secrets, deleted ?? false])).digest('hex').slice(0, 24);
+  return createHash('sha256')
+    .update(JSON.stringify([tenantId, name, eventType, enabled, conditions, actions, secrets, deleted ?? false]))
+    .digest('hex')
+    .slice(0, 24);
 }
 
 const isDuplicateKey = (err: unknown) => err instanceof MongoServerError && err.code === 11000;
@@ -206,7 +206,10 @@ export class TriggerRepository implements OnModuleInit {
 
   /** Ids of triggers with changes not yet on the config topic. */
   async dirtyIds(limit = 500): Promise<string[]> {
-    const docs = await this.collection.find({ dirty: true }, { projection: { _id: 1 } }).limit(limit).toArray();
+    const docs = await this.collection
+      .find({ dirty: true }, { projection: { _id: 1 } })
+      .limit(limit)
+      .toArray();
     return docs.map((d) => d._id);
   }
 }

@@ -86,7 +86,9 @@ export class TriggerService {
 
   /** The address policy on the trigger's webhook URLs: a 400 for a refused one, warnings for hosts that resolve into refused ranges. */
   private checkUrls(trigger: Trigger): Promise<string[]> {
-    const urls = trigger.actions.flatMap((a, i) => (a.action === 'webhook' ? [{ path: `parameters.actions.${i}.parameters.url`, url: (a.parameters as { url: string }).url }] : []));
+    const urls = trigger.actions.flatMap((a, i) =>
+      a.action === 'webhook' ? [{ path: `parameters.actions.${i}.parameters.url`, url: (a.parameters as { url: string }).url }] : [],
+    );
     return this.urls.check(urls);
   }
 
@@ -127,7 +129,12 @@ export class TriggerService {
     let urlWarnings: string[] = [];
     if (input.parameters !== undefined) {
       const current = await this.get(caller, id);
-      const probe = validateTrigger({ name: input.name ?? current.name, eventType: input.eventType ?? current.eventType, enabled: input.enabled ?? current.enabled, parameters: input.parameters });
+      const probe = validateTrigger({
+        name: input.name ?? current.name,
+        eventType: input.eventType ?? current.eventType,
+        enabled: input.enabled ?? current.enabled,
+        parameters: input.parameters,
+      });
       if (probe.ok) urlWarnings = await this.checkUrls(probe.trigger);
     }
     let warnings: string[] = [];
@@ -194,7 +201,10 @@ export class TriggerService {
         new Promise((_, reject) => setTimeout(() => reject(new Error('publish timed out')), this.config.publishTimeoutMs).unref()),
       ]);
     } catch (err) {
-      this.logger.warn({ err, tenantId: doc.tenantId, triggerId: doc._id, version: doc.version }, 'trigger stored; publishing to the config topic will be retried');
+      this.logger.warn(
+        { err, tenantId: doc.tenantId, triggerId: doc._id, version: doc.version },
+        'trigger stored; publishing to the config topic will be retried',
+      );
     }
   }
 }

@@ -31,7 +31,10 @@ export class WebhookUrls {
         const verdict = this.policy.judgeUrl(url);
         if (!verdict.ok || verdict.literal) return null;
         const refusal = await this.policy.resolve(verdict.host);
-        return refusal && `${path}: ${verdict.host} resolves to ${refusal.address} today, in ${refusal.cidr} ${refusal.range} (${refusal.rfc}); deliveries there will be blocked`;
+        return (
+          refusal &&
+          `${path}: ${verdict.host} resolves to ${refusal.address} today, in ${refusal.cidr} ${refusal.range} (${refusal.rfc}); deliveries there will be blocked`
+        );
       }),
     );
     return warnings.filter((w): w is string => w !== null);

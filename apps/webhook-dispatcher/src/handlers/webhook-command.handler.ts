@@ -1,4 +1,3 @@
-import { retryWithBackoff } from '@triggers/errors';
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { KafkaMessage } from 'kafkajs';
 import { Gauge } from 'prom-client';
@@ -38,7 +37,12 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
       },
     });
     rt.health.register(
-      consumerHealthCheck('webhookConsumer', rt.config.groupId, () => this.consumer, () => ({ inFlight: pending(), waitingRetries: this.consumer?.waiting() ?? [], origins: this.delivery.client.load() })),
+      consumerHealthCheck(
+        'webhookConsumer',
+        rt.config.groupId,
+        () => this.consumer,
+        () => ({ inFlight: pending(), waitingRetries: this.consumer?.waiting() ?? [], origins: this.delivery.client.load() }),
+      ),
     );
   }
 
@@ -52,14 +56,9 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
 
   private async start(): Promise<void> {
     // Secrets first: a webhook is never sent unsigned because the config was not read yet.
-    const loaded = await retryWithBackoff(() => this.secrets.load(), {
-      firstMs: 1000,
-      maxMs: 30_000,
+    const loaded = await this.rt.keepStarting('the trigger config feed', () => this.secrets.load(), {
       stopped: () => this.stopping,
-      onFailure: async (err, retryInMs) => {
-        this.rt.logger.warn({ err, retryInMs }, 'trigger config could not be read; retrying');
-        await this.secrets.stop().catch(() => undefined);
-      },
+      cleanup: () => this.secrets.stop(),
     });
     if (!loaded || this.stopping) return;
     void this.delivered.start();
@@ -85,7 +84,10 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
 
   private async handle(command: WebhookCommand, m: KafkaMessage, source: MessageSource): Promise<void> {
     const outcome = await this.delivery.deliver(command, m, source);
-    if (this.rt.logger.isLevelEnabled('debug')) this.rt.logger.debug({ ...source, offset: m.offset, tenantId: command.tenantId, commandId: command.commandId, attempt: command.attempt, outcome }, 'webhook command handled');
+    if (this.rt.logger.isLevelEnabled('debug'))
+      this.rt.logger.debug(
+        { ...source, offset: m.offset, tenantId: command.tenantId, commandId: command.commandId, attempt: command.attempt, outcome },
+        'webhook command handled',
+      );
   }
 }
-

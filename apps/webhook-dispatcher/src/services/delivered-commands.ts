@@ -66,7 +66,11 @@ export class DeliveredCommands implements OnApplicationShutdown {
         });
       },
     });
-    health.register({ name: 'deliveredCommands', check: async () => ({ ok: true, detail: { remembered: this.delivered.size } }), live: () => this.status.alive });
+    health.register({
+      name: 'deliveredCommands',
+      check: async () => ({ ok: true, detail: { remembered: this.delivered.size } }),
+      live: () => this.status.alive,
+    });
   }
 
   /** Starts following the log topic from `3 × retry delay` ago. */

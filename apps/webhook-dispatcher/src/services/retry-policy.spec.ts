@@ -12,8 +12,18 @@ describe('the webhook retry rule', () => {
     ['a failure after a slow request counts from when it failed', 1, 30_000, { retryAt: first + 30_000 + 10 * MINUTE }],
     ['attempt 2, ten minutes in', 2, 10 * MINUTE, { retryAt: first + 20 * MINUTE }],
     ['a retry due exactly at the end of the window is still made', 288, 47 * HOUR + 50 * MINUTE, { retryAt: first + 48 * HOUR }],
-    ['one ms later it would start after the window: given up', 288, 47 * HOUR + 50 * MINUTE + 1, { giveUp: true, reason: 'gave up after 288 attempts over 48 h; last: HTTP 500' }],
-    ['a command read long after its window (a backlog) is given up at its first failure', 1, 72 * HOUR, { giveUp: true, reason: 'gave up after 1 attempts over 48 h; last: HTTP 500' }],
+    [
+      'one ms later it would start after the window: given up',
+      288,
+      47 * HOUR + 50 * MINUTE + 1,
+      { giveUp: true, reason: 'gave up after 288 attempts over 48 h; last: HTTP 500' },
+    ],
+    [
+      'a command read long after its window (a backlog) is given up at its first failure',
+      1,
+      72 * HOUR,
+      { giveUp: true, reason: 'gave up after 1 attempts over 48 h; last: HTTP 500' },
+    ],
   ])('%s', (_what, attempt, failedAfter, expected) => {
     expect(nextAttempt({ attempt, firstAttemptAt: first }, first + failedAfter, spec, 'HTTP 500')).toEqual(expected);
   });

@@ -4,7 +4,14 @@ import type { WebhookTimingConfig } from '@triggers/config';
 import { AddressGuard } from './address-guard';
 import { WebhookClient } from './webhook-client';
 
-const timing: WebhookTimingConfig = { retryDelayMs: 1000, retryWindowMs: 10_000, connectTimeoutMs: 1000, headersTimeoutMs: 300, bodyTimeoutMs: 300, maxResponseBytes: 10 * 1024 };
+const timing: WebhookTimingConfig = {
+  retryDelayMs: 1000,
+  retryWindowMs: 10_000,
+  connectTimeoutMs: 1000,
+  headersTimeoutMs: 300,
+  bodyTimeoutMs: 300,
+  maxResponseBytes: 10 * 1024,
+};
 
 describe('WebhookClient', () => {
   let server: Server;
@@ -45,7 +52,13 @@ describe('WebhookClient', () => {
   const post = (path: string) => client.post(new URL(base + path), { 'content-type': 'application/json' }, '{}');
 
   it('returns status, headers and body of a 2xx', async () => {
-    expect(await post('/ok')).toMatchObject({ responseStatus: 201, responseBody: 'fine', responseTruncated: false, errorClass: null, responseHeaders: expect.objectContaining({ 'x-reply': 'yes' }) });
+    expect(await post('/ok')).toMatchObject({
+      responseStatus: 201,
+      responseBody: 'fine',
+      responseTruncated: false,
+      errorClass: null,
+      responseHeaders: expect.objectContaining({ 'x-reply': 'yes' }),
+    });
   });
 
   it('reads 10 kB of a larger body and stops', async () => {

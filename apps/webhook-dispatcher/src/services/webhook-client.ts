@@ -125,7 +125,14 @@ export class WebhookClient {
         error: ok ? null : `HTTP ${res.status}`,
       });
     } catch (err) {
-      return done({ responseStatus: null, responseHeaders: {}, responseBody: null, responseTruncated: false, errorClass: errorClassOf(err), error: (err as Error).message });
+      return done({
+        responseStatus: null,
+        responseHeaders: {},
+        responseBody: null,
+        responseTruncated: false,
+        errorClass: errorClassOf(err),
+        error: (err as Error).message,
+      });
     } finally {
       release();
     }

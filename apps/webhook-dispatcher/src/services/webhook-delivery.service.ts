@@ -59,7 +59,12 @@ export class WebhookDeliveryService implements OnModuleInit {
   ) {
     const { config, metrics: registry } = rt;
     this.client = new WebhookClient(config.webhook, new AddressGuard(config.allowedCidrs), config.connectionsPerOrigin);
-    this.outcomes = new Counter({ name: 'triggers_webhook_attempts_total', help: 'Webhook attempts by outcome', labelNames: ['outcome'], registers: [registry] });
+    this.outcomes = new Counter({
+      name: 'triggers_webhook_attempts_total',
+      help: 'Webhook attempts by outcome',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
     this.durations = new Histogram({
       name: 'triggers_webhook_request_seconds',
       help: 'Webhook request durations (to the end of the read response)',
@@ -146,7 +151,15 @@ export class WebhookDeliveryService implements OnModuleInit {
     const url = parseHttpUrl(command.url);
     const result: WebhookResult = url
       ? await this.client.post(url, headers, command.body)
-      : { responseStatus: null, responseHeaders: {}, responseBody: null, responseTruncated: false, durationMs: 0, errorClass: 'blocked', error: 'not an http(s) URL' };
+      : {
+          responseStatus: null,
+          responseHeaders: {},
+          responseBody: null,
+          responseTruncated: false,
+          durationMs: 0,
+          errorClass: 'blocked',
+          error: 'not an http(s) URL',
+        };
     this.durations.observe(result.durationMs / 1000);
     const { error, ...response } = result;
     // Never a password in the Event Logs or on the log topic (such URLs are refused at save; older ones may remain).
@@ -192,7 +205,11 @@ export class WebhookDeliveryService implements OnModuleInit {
 
   private count(outcome: DeliveryOutcome, ctx: object, result?: WebhookResult): void {
     this.outcomes.inc({ outcome });
-    if (this.rt.logger.isLevelEnabled('debug')) this.rt.logger.debug({ ...ctx, outcome, status: result?.responseStatus, errorClass: result?.errorClass, durationMs: result?.durationMs }, 'webhook attempt');
+    if (this.rt.logger.isLevelEnabled('debug'))
+      this.rt.logger.debug(
+        { ...ctx, outcome, status: result?.responseStatus, errorClass: result?.errorClass, durationMs: result?.durationMs },
+        'webhook attempt',
+      );
   }
 
   private logMessage(

@@ -78,7 +78,10 @@ export class WebhookSecretsStore implements OnApplicationShutdown {
       try {
         opened.push({ secret: this.box.open(s.secret, secretContext(record.tenantId, record.triggerId, s.id)), notAfter: s.notAfter });
       } catch (err) {
-        this.logger.error({ err, tenantId: record.tenantId, triggerId: record.triggerId, secretId: s.id, offset }, 'signing secret does not open; the trigger\'s webhooks wait (is SECRETS_KEY or SECRETS_KEYS_PREVIOUS missing a key?)');
+        this.logger.error(
+          { err, tenantId: record.tenantId, triggerId: record.triggerId, secretId: s.id, offset },
+          "signing secret does not open; the trigger's webhooks wait (is SECRETS_KEY or SECRETS_KEYS_PREVIOUS missing a key?)",
+        );
         return null;
       }
     }
