@@ -15,6 +15,9 @@ export const HEADERS = {
   revision: 'revision',
   /** The event type of a produced event (tools). */
   eventType: 'event-type',
+  /** W3C trace context, carried from an event to everything that follows from it. */
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
 } as const;
 
 /**
