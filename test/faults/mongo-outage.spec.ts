@@ -1,4 +1,5 @@
-import { LEADS_COLLECTION, LeadDocument } from '@triggers/mongo';
+import { logIdFor, newLogRecord } from '@triggers/contracts';
+import { EVENT_LOGS_COLLECTION, LEADS_COLLECTION, LeadDocument } from '@triggers/mongo';
 import {
   AppProcess,
   PipelineDriver,
@@ -6,6 +7,8 @@ import {
   createTcpProxy,
   moveCommands,
   seedMovableLeads,
+  freePort,
+  startApp,
   startHealthyApp,
   uniqueId,
   useTestContext,
@@ -21,6 +24,7 @@ describe('a MongoDB outage under the lead-mover', () => {
   const ctx = useTestContext({ topics: true });
   let mongo: TcpProxy;
   let mover: AppProcess | undefined;
+  let sink: AppProcess | undefined;
   let driver: PipelineDriver;
 
   beforeAll(async () => {
@@ -30,6 +34,7 @@ describe('a MongoDB outage under the lead-mover', () => {
   });
   afterAll(async () => {
     await mover?.stop();
+    await sink?.stop();
     await mongo?.stop();
     await driver?.close();
   });
@@ -57,5 +62,26 @@ describe('a MongoDB outage under the lead-mover', () => {
     const stored = await leads.find({ tenantId }).toArray();
     expect(stored.every((l) => l.appliedCommandIds.length === 1)).toBe(true);
     expect(mover.output()).toContain('"dependency":"leadsStore"');
+  }, 200_000);
+
+  it('a log-sink started while MongoDB is down stores every record once it is back, with no restart', async () => {
+    const tenantId = uniqueId('tenant');
+    await mongo.stop();
+    // Not waited healthy: /healthz answers 503 (mongodb) until the database is back.
+    sink = startApp('log-sink', { ...ctx().env, PORT: String(await freePort()), MONGODB_URI: `mongodb://127.0.0.1:${mongo.port}/${ctx().namespace}` });
+    await waitFor(() => sink!.output().includes('MongoDB is not reachable yet'), { timeoutMs: 30_000, description: 'the log-sink up without its database' });
+    const records = Array.from({ length: 50 }, (_, i) =>
+      newLogRecord({ logId: logIdFor(tenantId, i), tenantId, triggerId: 'tr', step: 'matched', status: 'info', time: Date.now() }),
+    );
+    await driver.logRecords(records);
+    // Its first writes fail against the closed port, and the driver gives up that first connection.
+    await waitFor(() => sink!.output().includes('"dependency":"mongodb"'), { timeoutMs: 60_000, description: 'a write waiting for MongoDB' });
+    await mongo.start();
+    const logs = (await ctx().mongo()).db.collection(EVENT_LOGS_COLLECTION);
+    await waitFor(async () => (await logs.countDocuments({ tenantId })) === records.length, {
+      timeoutMs: 90_000,
+      intervalMs: 500,
+      description: `every record stored (have ${await logs.countDocuments({ tenantId })})`,
+    });
   }, 200_000);
 });

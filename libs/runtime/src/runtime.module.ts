@@ -5,6 +5,7 @@ import { AvroSerde, TriggerConfigFeed, createKafka, createRegistry } from '@trig
 import type { Logger } from '@triggers/logging';
 import { MongoHandle, connectMongo } from '@triggers/mongo';
 import { HealthRegistry, kafkaHealthCheck, mongoHealthCheck, registryHealthCheck } from './health-checks';
+import { retryWithBackoff } from '@triggers/errors';
 import { AppRuntime } from './app-runtime';
 import { OpsController } from './ops.controller';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, KAFKA, METRICS_REGISTRY, MONGO, TRIGGER_CONFIG_FEED } from './tokens';
@@ -110,13 +111,32 @@ export class RuntimeModule {
   }
 }
 
+/**
+ * The app's MongoDB handle, also when the database is down at start-up: the app starts and
+ * /healthz reports it. The driver closes its topology when a connection attempt fails, and a
+ * client whose first connection failed that way answers "Topology is closed" for good; so the
+ * same client is connected again in the background, with backoff, until the database answers.
+ * Every service keeps the `db` it took, which works from then on; their writes wait meanwhile.
+ */
 async function connectMongoLazily(uri: string, logger: Logger): Promise<MongoHandle> {
   try {
     return await connectMongo(uri);
   } catch (err) {
-    logger.warn({ err }, 'MongoDB is not reachable yet; the driver keeps trying');
+    logger.warn({ err }, 'MongoDB is not reachable yet; connecting in the background');
     const { MongoClient } = await import('mongodb');
     const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5_000, appName: 'triggers' });
+    let closed = false;
+    const close = client.close.bind(client);
+    client.close = (force?: boolean) => {
+      closed = true;
+      return close(force);
+    };
+    void retryWithBackoff(() => client.connect(), {
+      firstMs: 1_000,
+      maxMs: 15_000,
+      stopped: () => closed,
+      onFailure: (e, retryInMs) => logger.warn({ err: (e as Error).message, retryInMs }, 'MongoDB still not reachable; connecting again'),
+    }).then((connected) => connected && logger.info('MongoDB reachable; connected'));
     return { client, db: client.db() };
   }
 }

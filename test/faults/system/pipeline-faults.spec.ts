@@ -245,10 +245,16 @@ describe('the pipeline under faults', () => {
     // A wrap meets two triggers (its webhook and the mover), an attempt one.
     const expectedRecords = { matched: 2 * WRAPS + ATTEMPTS, 'webhook.delivered': WRAPS + ATTEMPTS, 'lead.moved': WRAPS };
     const countOf = (step: string) => logs.countDocuments({ tenantId, step } as never);
-    await waitFor(async () => (await countOf('webhook.delivered')) === expectedRecords['webhook.delivered'] && (await countOf('lead.moved')) === WRAPS, {
-      timeoutMs: 180_000,
-      intervalMs: 1000,
-      description: 'every record in MongoDB',
+    let seenRecords = '';
+    await waitFor(
+      async () => {
+        const [hooks, moves] = [await countOf('webhook.delivered'), await countOf('lead.moved')];
+        seenRecords = `webhook.delivered ${hooks} of ${expectedRecords['webhook.delivered']}, lead.moved ${moves} of ${WRAPS}`;
+        return hooks === expectedRecords['webhook.delivered'] && moves === WRAPS;
+      },
+      { timeoutMs: 180_000, intervalMs: 1000, description: 'every record in MongoDB' },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message} (${seenRecords})`);
     });
 
     // Exact accounting.
