@@ -10,29 +10,25 @@ export interface Harness {
   readonly driver: PipelineDriver;
   /** A webhook receiver started before the tests. */
   readonly receiver: WebhookReceiver;
-  /** The apps started so far. */
-  readonly apps: AppProcess[];
   /** Starts an app with the context's environment (plus `env`) and waits until it is healthy. */
   start(name: string, env?: Record<string, string>): Promise<AppProcess>;
-  /** Another receiver, closed after the tests. */
-  newReceiver(...args: Parameters<typeof startWebhookReceiver>): Promise<WebhookReceiver>;
 }
 
 /**
  * Registers the before/after hooks of a pipeline test and returns its harness: the driver and a
- * receiver come up before the tests, and every app and receiver started is stopped after them.
+ * receiver come up before the tests, and every app started and the receiver are stopped after them.
  */
 export function useHarness(ctx: () => TestContext): Harness {
   let driver: PipelineDriver | undefined;
-  const receivers: WebhookReceiver[] = [];
+  let receiver: WebhookReceiver | undefined;
   const apps: AppProcess[] = [];
   beforeAll(async () => {
     driver = new PipelineDriver(ctx());
-    receivers.push(await startWebhookReceiver());
+    receiver = await startWebhookReceiver();
   });
   afterAll(async () => {
     await Promise.all(apps.map((a) => a.stop()));
-    await Promise.all(receivers.map((r) => r.close()));
+    await receiver?.close();
     await driver?.close();
   });
   return {
@@ -40,18 +36,12 @@ export function useHarness(ctx: () => TestContext): Harness {
       return driver!;
     },
     get receiver() {
-      return receivers[0];
+      return receiver!;
     },
-    apps,
     async start(name, env = {}) {
       const app = await startHealthyApp(ctx().env, name, env);
       apps.push(app);
       return app;
-    },
-    async newReceiver(...args) {
-      const r = await startWebhookReceiver(...args);
-      receivers.push(r);
-      return r;
     },
   };
 }
