@@ -1,4 +1,5 @@
-import { Partitioners } from 'kafkajs';
+import { KafkaJSConnectionError, Partitioners } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import { WebhookCommand } from '@triggers/contracts';
 import { TransientError } from '@triggers/errors';
 import { TransactionalProcessor, createTopicsAndWait } from '@triggers/kafka';
@@ -127,6 +128,53 @@ describe('Kafka transactions on the local single-node broker', () => {
       const dead = await readTopic(ctx.kafka, dlq, { expected: 1 });
       expect(dead[0].headers!['dlq-error-class']!.toString()).toBe('TypeError');
       expect(dead[0].headers!['dlq-source-offset']!.toString()).toBe('1');
+    } finally {
+      await processor.stop();
+    }
+  });
+
+  it('makes the output of a batch once when its commit reached the broker but the answer was lost', async () => {
+    const topicIn = `${ctx.namespace}.lost-in`;
+    const topicOut = `${ctx.namespace}.lost-out`;
+    await createTopicsAndWait(ctx.admin, [{ topic: topicIn }, { topic: topicOut }]);
+    const words = Array.from({ length: 20 }, (_, i) => `lost-${i}`);
+    await sendCommands(ctx, topicIn, words);
+
+    // The first commit is made for real, then reported failed, as when a broker restarts before it answers.
+    let lost = 0;
+    const losingKafka = Object.create(ctx.kafka) as Kafka;
+    losingKafka.producer = (config) => {
+      const producer: Producer = ctx.kafka.producer(config);
+      const transaction = producer.transaction.bind(producer);
+      producer.transaction = async () => {
+        const tx = await transaction();
+        const commit = tx.commit.bind(tx);
+        tx.commit = async () => {
+          await commit();
+          if (lost++ === 0) throw new KafkaJSConnectionError('Connection closed (the answer to EndTxn was lost)');
+        };
+        return tx;
+      };
+      return producer;
+    };
+    const processor = new TransactionalProcessor<WebhookCommand>({
+      kafka: losingKafka,
+      groupId: uniqueId('g'),
+      transactionalIdPrefix: uniqueId('tx'),
+      topics: [topicIn],
+      logger: ctx.logger,
+      serde: ctx.serde,
+      records: 'webhookCommands',
+      deadLetterTopic: `${ctx.namespace}.lost-dlq`,
+      handler: { handle: (command, m, source, out) => out.push(topicOut, { value: command.eventId }) },
+    });
+    await processor.start();
+    try {
+      await waitFor(() => lost === 1, { description: 'the lost commit' });
+      // A message sent after it comes out after any repeat of what the lost commit held.
+      await sendCommands(ctx, topicIn, ['after']);
+      const out = await readTopic(ctx.kafka, topicOut, { expected: words.length + 1, timeoutMs: 20_000 });
+      expect(out.map((m) => m.value!.toString())).toEqual([...words, 'after']);
     } finally {
       await processor.stop();
     }

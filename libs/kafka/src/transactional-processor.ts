@@ -117,7 +117,7 @@ export class TransactionalProcessor<T> {
   private stopping = false;
   private admin?: Admin;
   private readonly producers = new Map<string, Promise<Producer>>();
-  /** Per partition owned in this generation: offsets below this were committed by a previous owner. */
+  /** Per partition, offsets below this were committed already (by a previous owner, or by a commit whose answer was lost). */
   private readonly committedFloor = new Map<string, Promise<bigint>>();
   /** Per partition, the batch being processed: the next one (of any generation) waits for it. */
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -172,6 +172,7 @@ export class TransactionalProcessor<T> {
 
   private async processBatchAlone({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    const key = `${batch.topic}-${batch.partition}`;
     const producer = await this.producerFor(batch.topic, batch.partition);
     // The consumer may have read its start offset before a previous owner's last transaction
     // finished committing. Connecting the partition's producer fenced that owner (and waited for
@@ -220,8 +221,10 @@ export class TransactionalProcessor<T> {
     } catch (err) {
       await transaction.abort().catch((abortErr: unknown) => this.options.logger.error({ err: abortErr }, 'transaction abort failed'));
       // A fresh producer next time: this one may be fenced or in an unknown state. The batch is
-      // not committed, and the consumer's restart reads it again.
-      this.producers.delete(`${batch.topic}-${batch.partition}`);
+      // read again; it may have been committed all the same (a commit whose answer was lost, as
+      // in a broker restart), so the floor is read again too, after the new producer fences.
+      this.producers.delete(key);
+      this.committedFloor.delete(key);
       await producer.disconnect().catch(() => undefined);
       this.options.logger.warn({ ...source, err, kind: classify(err).kind }, 'batch transaction failed; the batch is read again');
       throw err;
@@ -279,7 +282,7 @@ export class TransactionalProcessor<T> {
     return this.group.assignment();
   }
 
-  /** The group's committed offset of a partition, read once per generation after fencing. */
+  /** The group's committed offset of a partition, read after fencing: once per generation, and again after a failed transaction. */
   private floorOf(topic: string, partition: number): Promise<bigint> {
     const key = `${topic}-${partition}`;
     let floor = this.committedFloor.get(key);
