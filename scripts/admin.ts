@@ -15,6 +15,7 @@ import { parse } from 'csv-parse/sync';
 import { AccessError, AccessStore } from '@triggers/access';
 import { loadBaseConfig } from '@triggers/config';
 import { ImportError, connectMongo, importLeads, importLists } from '@triggers/mongo';
+import { UsageError, runCli } from './cli';
 
 const USAGE = `usage: npm run -s admin -- <command>
   tenants create <tenantId> [--name <name>]
@@ -25,8 +26,6 @@ const USAGE = `usage: npm run -s admin -- <command>
   leads import --tenant <tenantId> --file <leads.csv|leads.json>   columns: leadId, campaignId, listId
   (CSV with a header row, or a JSON array of objects; the embedded leads store of the lead-mover)
 `;
-
-class UsageError extends Error {}
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -120,8 +119,4 @@ function readRows(file: string): Record<string, unknown>[] {
   }
 }
 
-main().catch((err: Error) => {
-  if (err instanceof UsageError) process.stderr.write(`error: ${err.message}\n${USAGE}`);
-  else process.stderr.write(`error: ${err.message}\n`);
-  process.exit(err instanceof UsageError || err instanceof AccessError || err instanceof ImportError ? 2 : 1);
-});
+runCli(main, { usage: USAGE, isUsage: (err) => err instanceof AccessError || err instanceof ImportError });

@@ -11,8 +11,7 @@ import { loadBaseConfig } from '@triggers/config';
 import { ContractError, EVENT_TYPES, EVENT_TYPE_IDS, HEADERS, eventKey, eventTopicKeyOf, isEventType } from '@triggers/contracts';
 import { AvroSerde, createIdempotentProducer, createKafka, createRegistry } from '@triggers/kafka';
 import { createLogger } from '@triggers/logging';
-
-class UsageError extends Error {}
+import { UsageError, runCli } from './cli';
 
 function readEventFile(file: string): { type: string; payload: Record<string, unknown> } {
   let text: string;
@@ -113,9 +112,7 @@ async function main(): Promise<void> {
   process.stdout.write(`sent ${count} ${type} event(s) to ${topic} in ${seconds.toFixed(2)}s (${Math.round(count / Math.max(seconds, 0.001))}/s)\n`);
 }
 
-main().catch((err: Error) => {
-  if (err instanceof UsageError) process.stderr.write(`error: ${err.message}\n`);
-  else if (err instanceof ContractError) process.stderr.write(`error: the payload does not fit the schema: ${err.message}\n`);
-  else process.stderr.write(`error: ${err.message}\n`);
-  process.exit(err instanceof UsageError || err instanceof ContractError ? 2 : 1);
+runCli(main, {
+  isUsage: (err) => err instanceof ContractError,
+  describe: (err) => (err instanceof ContractError ? `the payload does not fit the schema: ${err.message}` : err.message),
 });

@@ -8,7 +8,7 @@ import type { MongoHandle } from '@triggers/mongo';
 import { MONGO, RuntimeModule } from '@triggers/runtime';
 import { ApiExceptionFilter } from './handlers/api-exception.filter';
 import { ApiKeyGuard } from './handlers/api-key.guard';
-import { EventLogsController } from './handlers/event-logs.controller';
+import { EventLogsController, JobsController } from './handlers/event-logs.controller';
 import { KeyThrottlerGuard } from './handlers/key-throttler.guard';
 import { EventTypesController } from './handlers/event-types.controller';
 import { WebController } from './handlers/web.controller';
@@ -16,6 +16,8 @@ import { TriggersController } from './handlers/triggers.controller';
 import { CommandProducer } from './services/command-producer.service';
 import { ConfigPublisher } from './services/config-publisher.service';
 import { ConfigReconciler } from './services/config-reconciler.service';
+import { BulkRedeliveryService } from './services/bulk-redelivery.service';
+import { DeliveryStatsService } from './services/delivery-stats.service';
 import { EventLogService } from './services/event-log.service';
 import { TriggerRepository } from './services/trigger.repository';
 import { TriggerService } from './services/trigger.service';
@@ -34,7 +36,7 @@ export class TriggersApiModule {
           { name: 'tenant', ttl: 60_000, limit: config.tenantRateLimitPerMinute },
         ]),
       ],
-      controllers: [TriggersController, EventLogsController, EventTypesController, WebController],
+      controllers: [TriggersController, EventLogsController, JobsController, EventTypesController, WebController],
       providers: [
         {
           provide: AccessStore,
@@ -55,6 +57,8 @@ export class TriggersApiModule {
         WebhookUrls,
         CommandProducer,
         EventLogService,
+        DeliveryStatsService,
+        BulkRedeliveryService,
       ],
     };
   }

@@ -51,6 +51,8 @@ export interface ApiConfig extends BaseConfig {
   authFailuresPerMinute: number;
   /** Requests one tenant may make per minute, across its keys. */
   tenantRateLimitPerMinute: number;
+  /** Most commands one bulk redelivery sends (the newest first); the rest are reported left out. */
+  bulkRedeliveryMaxCommands: number;
 }
 
 /** matcher: events + trigger config → commands. */
@@ -114,6 +116,7 @@ export const appConfig = {
         API_MAX_BODY_BYTES: positiveInt().default(256 * 1024),
         API_AUTH_FAILURES_PER_MINUTE: positiveInt().default(30),
         API_TENANT_RATE_LIMIT_PER_MINUTE: positiveInt().default(3000),
+        BULK_REDELIVERY_MAX_COMMANDS: positiveInt().default(10_000),
       },
       env,
     );
@@ -128,6 +131,7 @@ export const appConfig = {
       maxBodyBytes: v.API_MAX_BODY_BYTES,
       authFailuresPerMinute: v.API_AUTH_FAILURES_PER_MINUTE,
       tenantRateLimitPerMinute: v.API_TENANT_RATE_LIMIT_PER_MINUTE,
+      bulkRedeliveryMaxCommands: v.BULK_REDELIVERY_MAX_COMMANDS,
     };
   },
   matcher: (env: Env = process.env): MatcherConfig => {

@@ -33,6 +33,8 @@ export const DEAD_LETTER_HEADERS = {
   at: 'dlq-at',
   truncated: 'dlq-truncated',
   originalSize: 'dlq-original-size',
+  /** On a message sent back by `dlq replay`: the dead letter it came from (`<topic>:<partition>:<offset>`). */
+  replayedFrom: 'dlq-replayed-from',
 } as const;
 
 /** The due time a message's `due-at` header names (epoch ms), or null when it has none readable. */

@@ -35,7 +35,7 @@ export interface WebhookCommand {
   attempt: number;
   firstAttemptAt: number;
   dueAt: number | null;
-  origin: 'event' | 'test' | 'manual';
+  origin: 'event' | 'test' | 'manual' | 'bulk';
 }
 
 /** A lead move to apply (schemas/commands/lead-command.avsc). */

@@ -11,3 +11,4 @@ export * from './producers';
 export * from './windowed-consumer';
 export * from './compacted-topic-reader';
 export * from './trigger-config-feed';
+export * from './topic-range';

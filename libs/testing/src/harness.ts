@@ -2,7 +2,7 @@ import type { AppProcess } from '@triggers/local-infra';
 import { startHealthyApp } from '@triggers/local-infra';
 import { PipelineDriver } from './pipeline-helpers';
 import type { TestContext } from './test-context';
-import { WebhookReceiver, startWebhookReceiver } from './webhook-receiver';
+import { ReceivedWebhook, ReceiverReply, WebhookReceiver, startWebhookReceiver } from './webhook-receiver';
 
 /** What a pipeline test drives: apps, a webhook receiver and the topics, all stopped after its tests. */
 export interface Harness {
@@ -16,15 +16,16 @@ export interface Harness {
 
 /**
  * Registers the before/after hooks of a pipeline test and returns its harness: the driver and a
- * receiver come up before the tests, and every app started and the receiver are stopped after them.
+ * receiver (answering with `reply`, 200 by default) come up before the tests, and every app
+ * started and the receiver are stopped after them.
  */
-export function useHarness(ctx: () => TestContext): Harness {
+export function useHarness(ctx: () => TestContext, opts: { reply?: (req: ReceivedWebhook, index: number) => ReceiverReply } = {}): Harness {
   let driver: PipelineDriver | undefined;
   let receiver: WebhookReceiver | undefined;
   const apps: AppProcess[] = [];
   beforeAll(async () => {
     driver = new PipelineDriver(ctx());
-    receiver = await startWebhookReceiver();
+    receiver = await startWebhookReceiver(opts.reply);
   });
   afterAll(async () => {
     await Promise.all(apps.map((a) => a.stop()));

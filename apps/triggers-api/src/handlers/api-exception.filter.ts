@@ -36,6 +36,10 @@ export class ApiExceptionFilter implements ExceptionFilter {
         typeof response === 'string' ? response : Array.isArray(response.message) ? response.message.join('; ') : (response.message ?? exception.message);
       const isBodyParse = status === 400 && /JSON/i.test(message);
       body = isBodyParse ? { error: 'the request body is not valid JSON', details: [{ path: 'body', message }], requestId } : { error: message, requestId };
+    } else if ((exception as { codeName?: string }).codeName === 'MaxTimeMSExpired') {
+      // A query bounded by maxTimeMS (delivery stats) ran out of time: the caller can ask for less.
+      status = 503;
+      body = { error: 'the database took too long to answer; try a shorter window or again later', requestId };
     } else {
       this.logger.error({ err: exception, requestId, method: req.method, path: req.originalUrl }, 'unhandled error');
     }

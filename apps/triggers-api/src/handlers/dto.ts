@@ -58,6 +58,18 @@ export class TestSendBody {
   payload?: Record<string, unknown>;
 }
 
+/** Which failed webhooks to redeliver in bulk. */
+export class BulkRedeliverBody {
+  @ApiProperty({ enum: ['failed', 'gave_up'], description: 'failed: commands with a failed attempt in the range; gave_up: commands given up in it' })
+  status!: 'failed' | 'gave_up';
+
+  @ApiProperty({ example: '2026-11-28T00:00:00Z' })
+  from!: string;
+
+  @ApiProperty({ example: '2026-11-29T00:00:00Z' })
+  to!: string;
+}
+
 /** The error shape of every failure. */
 export class ErrorResponse {
   @ApiProperty({ example: 'Invalid action parameters' })

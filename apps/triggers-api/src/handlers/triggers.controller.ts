@@ -5,10 +5,12 @@ import type { Caller } from '@triggers/access';
 import { isPlainObject as isObject } from '@triggers/contracts';
 import { explain, normaliseEventType, validateTrigger } from '@triggers/rules';
 import { ApiError, invalidTrigger } from '../services/api-errors';
+import { BulkRedeliveryService, BulkSelection } from '../services/bulk-redelivery.service';
+import { DeliveryStatsService } from '../services/delivery-stats.service';
 import { EventLogService } from '../services/event-log.service';
 import { TriggerService } from '../services/trigger.service';
 import { ApiKeyGuard, CurrentCaller, RequirePermission } from './api-key.guard';
-import { ErrorResponse, EvaluateBody, EvaluateStoredBody, TestSendBody, TriggerBody } from './dto';
+import { BulkRedeliverBody, ErrorResponse, EvaluateBody, EvaluateStoredBody, TestSendBody, TriggerBody } from './dto';
 import { KeyThrottlerGuard } from './key-throttler.guard';
 import { expectedVersion, parseBool, parseDate, parseLimit } from './query';
 
@@ -17,6 +19,24 @@ function readEvent(raw: unknown): { type: string; payload: Record<string, unknow
     throw new ApiError(400, 'invalid event', [{ path: 'event', message: 'give the event as {"type": "<event type>", "payload": {...}}' }]);
   }
   return { type: raw.type, payload: raw.payload };
+}
+
+/** The body of a bulk redelivery: which failures, and their time range (at most 31 days). */
+function readBulkRequest(raw: unknown): { status: BulkSelection; from: Date; to: Date } {
+  const bad = (path: string, message: string) => new ApiError(400, 'invalid bulk redelivery', [{ path, message }]);
+  if (!isObject(raw)) throw bad('body', 'send {"status": "failed" | "gave_up", "from": "<ISO time>", "to": "<ISO time>"}');
+  if (raw.status !== 'failed' && raw.status !== 'gave_up') throw bad('status', 'status must be "failed" or "gave_up"');
+  const time = (path: 'from' | 'to') => {
+    const v = raw[path];
+    const d = typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v) ? new Date(v) : null;
+    if (!d || Number.isNaN(d.getTime())) throw bad(path, `${path} must be an ISO 8601 time, e.g. 2024-05-03T06:41:08Z`);
+    return d;
+  };
+  const from = time('from');
+  const to = time('to');
+  if (from > to) throw bad('from', 'from is after to');
+  if (to.getTime() - from.getTime() > 31 * 24 * 3_600_000) throw bad('from', 'the range may span 31 days at most');
+  return { status: raw.status, from, to };
 }
 
 /** The spec's "Integration > Triggers" module over HTTP. */
@@ -32,6 +52,8 @@ export class TriggersController {
   constructor(
     private readonly triggers: TriggerService,
     private readonly eventLogs: EventLogService,
+    private readonly stats: DeliveryStatsService,
+    private readonly bulk: BulkRedeliveryService,
   ) {}
 
   @Post()
@@ -50,8 +72,12 @@ export class TriggersController {
 
   @Get()
   @RequirePermission('triggers:read')
-  @ApiOperation({ summary: 'List triggers', description: 'Oldest first, `limit` per page (default 50); pass `nextCursor` as `cursor` for the next page.' })
-  list(
+  @ApiOperation({
+    summary: 'List triggers',
+    description:
+      'Oldest first, `limit` per page (default 50); pass `nextCursor` as `cursor` for the next page. Each trigger carries `deliveries24h`: its attempts delivered and failed, webhooks given up and success ratio over the last 24 hours.',
+  })
+  async list(
     @CurrentCaller() caller: Caller,
     @Query('eventType') eventType?: string,
     @Query('enabled') enabled?: string,
@@ -60,7 +86,17 @@ export class TriggersController {
   ) {
     const type = eventType ? normaliseEventType(eventType) : undefined;
     if (eventType && !type) throw new ApiError(400, 'invalid query', [{ path: 'eventType', message: `unknown event type "${eventType}"` }]);
-    return this.triggers.list(caller, { eventType: type, enabled: parseBool(enabled, 'enabled'), limit: parseLimit(limit), cursor });
+    const page = await this.triggers.list(caller, { eventType: type, enabled: parseBool(enabled, 'enabled'), limit: parseLimit(limit), cursor });
+    // Each trigger's last 24 hours of deliveries; the list still answers when they cannot be counted.
+    const health = await this.stats.health(caller.tenantId).catch(() => null);
+    const byTrigger = new Map(health?.map(({ triggerId, ...h }) => [triggerId, h]));
+    return {
+      ...page,
+      items: page.items.map((t) => ({
+        ...t,
+        deliveries24h: health ? (byTrigger.get(t.id) ?? { delivered: 0, failedAttempts: 0, gaveUp: 0, successRatio: null }) : null,
+      })),
+    };
   }
 
   @Post('evaluate')
@@ -144,6 +180,34 @@ export class TriggersController {
   })
   rotate(@CurrentCaller() caller: Caller, @Param('id') id: string) {
     return this.triggers.rotateSecret(caller, id);
+  }
+
+  @Get(':id/stats')
+  @RequirePermission('triggers:read')
+  @ApiOperation({
+    summary: 'Delivery health of a trigger',
+    description:
+      'Over the last 24h (default) or 7d: attempts delivered and failed, retries waiting, webhooks given up, the success ratio (delivered ÷ attempts), p50/p95 latency of delivered attempts, and attempts by outcome per hour (24h) or 6 hours (7d).',
+  })
+  async statsOf(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query('window') window?: string) {
+    const w = DeliveryStatsService.window(window);
+    await this.triggers.get(caller, id);
+    return this.stats.stats(caller.tenantId, id, w);
+  }
+
+  @Post(':id/event-logs\\:redeliver')
+  @HttpCode(202)
+  @RequirePermission('triggers:write')
+  @ApiOperation({
+    summary: 'Redeliver failed webhooks in bulk',
+    description:
+      'Every command whose attempts failed (status "failed") or gave up (status "gave_up") between from and to is sent again once, from its latest failed attempt, logged with origin "bulk"; commands delivered since are skipped. Answers a job id; GET /v1/jobs/{jobId} shows its progress. One running job per tenant (409 otherwise).',
+  })
+  @ApiBody({ type: BulkRedeliverBody })
+  async redeliverMany(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body?: BulkRedeliverBody) {
+    const request = readBulkRequest(body);
+    await this.triggers.get(caller, id);
+    return this.bulk.start(caller, id, request);
   }
 
   @Get(':id/event-logs')

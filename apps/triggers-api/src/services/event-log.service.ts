@@ -3,7 +3,7 @@ import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import type { Collection, Filter } from 'mongodb';
 import type { Caller } from '@triggers/access';
 import type { ApiConfig } from '@triggers/config';
-import { EventType, newWebhookCommand, sampleEvent, webhookBody } from '@triggers/contracts';
+import { EventType, WebhookCommand, newWebhookCommand, sampleEvent, webhookBody } from '@triggers/contracts';
 import { EventLogDocument, MongoHandle, ensureEventLogIndexes, eventLogsCollection } from '@triggers/mongo';
 import { APP_CONFIG, MONGO } from '@triggers/runtime';
 import { ApiError, notFound } from './api-errors';
@@ -42,6 +42,26 @@ function decodeCursor(cursor: string): { time: Date; id: string } {
   if (!Number.isFinite(time) || rest.length === 0)
     throw new ApiError(400, 'invalid cursor', [{ path: 'cursor', message: 'pass the nextCursor of a previous page' }]);
   return { time: new Date(time), id: rest.join('|') };
+}
+
+/**
+ * The command that sends a logged attempt's webhook again, now: the same command id (receivers
+ * see the same `webhook-id`), URL and body, a new delivery window. Null for a record with no request.
+ */
+export function redeliveryOf(doc: EventLogDocument, origin: WebhookCommand['origin'], now: number): WebhookCommand | null {
+  if (!doc.http || !doc.commandId || !doc.triggerId || !doc.eventId) return null;
+  return newWebhookCommand({
+    commandId: doc.commandId,
+    tenantId: doc.tenantId,
+    triggerId: doc.triggerId,
+    eventId: doc.eventId,
+    eventType: doc.eventType ?? 'unknown',
+    actionIndex: 0,
+    url: doc.http.url,
+    body: doc.http.requestBody,
+    origin,
+    now,
+  });
 }
 
 /** The Event Logs view, redeliveries and test sends. */
@@ -128,22 +148,9 @@ export class EventLogService implements OnModuleInit {
    */
   async redeliver(caller: Caller, logId: string): Promise<{ commandId: string; url: string }> {
     const doc = await this.find(caller, logId);
-    if (!doc.http || !doc.commandId || !doc.triggerId || !doc.eventId) {
-      throw new ApiError(409, 'only a webhook delivery can be redelivered; this log entry has no request');
-    }
-    await this.urls.check([{ path: 'http.url', url: doc.http.url }]);
-    const command = newWebhookCommand({
-      commandId: doc.commandId,
-      tenantId: doc.tenantId,
-      triggerId: doc.triggerId,
-      eventId: doc.eventId,
-      eventType: doc.eventType ?? 'unknown',
-      actionIndex: 0,
-      url: doc.http.url,
-      body: doc.http.requestBody,
-      origin: 'manual',
-      now: Date.now(),
-    });
+    const command = redeliveryOf(doc, 'manual', Date.now());
+    if (!command) throw new ApiError(409, 'only a webhook delivery can be redelivered; this log entry has no request');
+    await this.urls.check([{ path: 'http.url', url: command.url }]);
     await this.commands.send([command]);
     return { commandId: command.commandId, url: command.url };
   }

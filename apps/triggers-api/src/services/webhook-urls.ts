@@ -19,6 +19,12 @@ export class WebhookUrls {
     this.policy = new AddressPolicy(config.allowedCidrs);
   }
 
+  /** Why the URL is refused as written (credentials, a refused address literal), or null; no DNS lookup. */
+  refused(url: string): string | null {
+    const verdict = this.policy.judgeUrl(url);
+    return verdict.ok ? null : verdict.reason;
+  }
+
   /** @throws ApiError 400 for the first URL refused as written; returns warnings for the others. */
   async check(urls: { path: string; url: string }[]): Promise<string[]> {
     const problems = urls.flatMap(({ path, url }) => {

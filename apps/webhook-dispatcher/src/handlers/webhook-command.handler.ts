@@ -2,12 +2,22 @@ import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nest
 import type { KafkaMessage } from 'kafkajs';
 import { Gauge } from 'prom-client';
 import type { DispatcherConfig } from '@triggers/config';
-import { WebhookCommand, dueAtOf } from '@triggers/contracts';
+import { DEAD_LETTER_HEADERS, WebhookCommand, dueAtOf } from '@triggers/contracts';
 import { MessageSource, WindowedConsumer } from '@triggers/kafka';
 import { AppRuntime, consumerHealthCheck } from '@triggers/runtime';
 import { WebhookDeliveryService } from '../services/webhook-delivery.service';
 import { DeliveredCommands } from '../services/delivered-commands';
 import { WebhookSecretsStore } from '../services/webhook-secrets.store';
+
+/**
+ * A command sent back from the dead-letter topic by `dlq replay` starts a new delivery window,
+ * counted from when it was replayed (its message's time, the same however often it is read), so a
+ * webhook given up after 48 hours gets its full retries again rather than one attempt.
+ */
+export function replayedCommand(command: WebhookCommand, m: Pick<KafkaMessage, 'headers' | 'timestamp'>): WebhookCommand {
+  if (m.headers?.[DEAD_LETTER_HEADERS.replayedFrom] === undefined) return command;
+  return { ...command, attempt: 1, firstAttemptAt: Number(m.timestamp), dueAt: null };
+}
 
 /**
  * Reads webhook commands and the retry tier in one consumer group with many deliveries in flight
@@ -82,7 +92,8 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
     await this.delivery.close();
   }
 
-  private async handle(command: WebhookCommand, m: KafkaMessage, source: MessageSource): Promise<void> {
+  private async handle(read: WebhookCommand, m: KafkaMessage, source: MessageSource): Promise<void> {
+    const command = replayedCommand(read, m);
     const outcome = await this.delivery.deliver(command, m, source);
     if (this.rt.logger.isLevelEnabled('debug'))
       this.rt.logger.debug(

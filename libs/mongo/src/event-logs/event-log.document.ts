@@ -10,7 +10,14 @@ export interface EventLogDocument extends Omit<LogRecord, 'logId' | 'time' | 'ne
   _id: string;
   time: Date;
   nextDueAt: Date | null;
+  /**
+   * `time` cut to the hour: delivery stats group by it, since not every MongoDB-protocol server
+   * computes dates in a pipeline (FerretDB groups by fields only). Absent on older documents.
+   */
+  hour?: Date;
 }
+
+const HOUR = 3_600_000;
 
 /** The name of the collection. */
 export const EVENT_LOGS_COLLECTION = 'event_logs';
@@ -18,7 +25,7 @@ export const EVENT_LOGS_COLLECTION = 'event_logs';
 /** A log record as the document the collection holds. */
 export function toEventLogDocument(record: LogRecord): EventLogDocument {
   const { logId, time, nextDueAt, ...rest } = record;
-  return { _id: logId, ...rest, time: new Date(time), nextDueAt: nextDueAt === null ? null : new Date(nextDueAt) };
+  return { _id: logId, ...rest, time: new Date(time), hour: new Date(time - (time % HOUR)), nextDueAt: nextDueAt === null ? null : new Date(nextDueAt) };
 }
 
 /** The collection, typed. */
@@ -27,11 +34,13 @@ export function eventLogsCollection(db: Db): Collection<EventLogDocument> {
 }
 
 /**
- * The indexes the Event Logs view's queries use (idempotent): a trigger's rows by time, an
- * event's rows, a tenant's failures by time. The log-sink adds the retention's TTL index.
+ * The indexes the Event Logs view's queries use (idempotent): a trigger's rows by time (also
+ * the delivery stats' and bulk redelivery's), an event's rows, a command's rows, a tenant's
+ * failures by time. The log-sink adds the retention's TTL index.
  */
 export async function ensureEventLogIndexes(logs: Collection<EventLogDocument>): Promise<void> {
   await logs.createIndex({ tenantId: 1, triggerId: 1, time: -1 });
+  await logs.createIndex({ tenantId: 1, commandId: 1 });
   await logs.createIndex({ tenantId: 1, eventId: 1 });
   await logs.createIndex({ tenantId: 1, status: 1, time: -1 });
 }
