@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Browser, Page, chromium } from 'playwright-core';
 import {
+  ApiClient,
   AppProcess,
   PipelineDriver,
   WebhookReceiver,
@@ -15,6 +16,7 @@ import {
   useTestContext,
   waitFor,
 } from '@triggers/testing';
+import { EVENT_LOGS_COLLECTION } from '@triggers/mongo';
 
 /** Debian's Chromium (`apt-get install chromium`; .ci/run installs it when missing). */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -35,19 +37,23 @@ describe('the Triggers web page', () => {
   let apiUrl: string;
   let key: string;
   const tenantId = uniqueId('tenant');
+  let down = true;
+  let matcher: AppProcess;
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    receiver = await startWebhookReceiver();
+    // /hooks/down answers 503 until the test brings it back.
+    receiver = await startWebhookReceiver((req) => (down && req.path.startsWith('/hooks/down') ? { status: 503, body: 'down' } : { status: 200, body: 'ok' }));
     driver = new PipelineDriver(ctx());
     const loopback = { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' };
     const { app, client } = await startApi(ctx(), loopback);
     running.push(app);
     apiUrl = client.baseUrl;
+    // A compressed retry window: webhooks to /hooks/down are given up within a second.
     running.push(
       ...(await Promise.all([
-        startHealthyApp(ctx().env, 'matcher'),
-        startHealthyApp(ctx().env, 'webhook-dispatcher', loopback),
+        startHealthyApp(ctx().env, 'matcher').then((m) => (matcher = m)),
+        startHealthyApp(ctx().env, 'webhook-dispatcher', { ...loopback, WEBHOOK_RETRY_DELAY_MS: '300', WEBHOOK_RETRY_WINDOW_MS: '1000' }),
         startHealthyApp(ctx().env, 'log-sink'),
       ])),
     );
@@ -80,6 +86,12 @@ describe('the Triggers web page', () => {
       .fill('{"conditions": [ {"reference": "campaignId", "operator": "in", "value": "215,223"} ');
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('alert').getByText('Invalid JSON format').waitFor();
+    // The form points at the line the parser stopped on.
+    await page
+      .locator('#parameters-error')
+      .getByText(/^line 1: \{"conditions"/)
+      .waitFor();
+    expect(await page.locator('#parameters-error').textContent()).toMatch(/\^ /);
     await shot('02-invalid-json');
 
     const parameters = {
@@ -131,5 +143,81 @@ describe('the Triggers web page', () => {
     await page.getByLabel('Status', { exact: true }).selectOption('failed');
     await page.getByRole('button', { name: 'Refresh' }).click();
     await page.getByText('No event logs yet.').waitFor();
+  }, 120_000);
+
+  it('shows delivery health with a chart, and redelivers the failed webhooks in bulk', async () => {
+    const client = new ApiClient(apiUrl, key);
+    const created = await client.request('POST', '/v1/triggers', {
+      name: 'Wraps of campaign 999 to the CRM',
+      eventType: 'agent.wrap',
+      enabled: true,
+      parameters: {
+        conditions: [{ reference: 'campaignId', operator: '=', value: '999' }],
+        actions: [{ action: 'webhook', parameters: { url: `${receiver.url}/hooks/down` } }],
+      },
+    });
+    expect(created.status).toBe(201);
+    await waitFor(
+      async () => {
+        const health = (await (await fetch(`http://127.0.0.1:${matcher.port}/healthz`)).json()) as {
+          checks: Record<string, { detail: { triggers?: number } }>;
+        };
+        return health.checks.triggerConfig?.detail.triggers === 2;
+      },
+      { description: 'the trigger in the matcher' },
+    );
+    const { event } = specPayload('agent-wrap-inbound.json');
+    await driver.events(
+      tenantId,
+      [0, 1].map(() => ({ type: event.type, payload: { ...event.payload, campaignId: '999' } })),
+    );
+    const { db } = await ctx().mongo();
+    const gaveUp = () => db.collection(EVENT_LOGS_COLLECTION).countDocuments({ tenantId, triggerId: created.body.id, step: 'webhook.gave_up' });
+    await waitFor(async () => (await gaveUp()) === 2, { timeoutMs: 60_000, description: 'two webhooks given up' });
+    down = false;
+    const fixedAt = Date.now();
+
+    // The list shows each trigger's 24-hour success ratio: none of this one's attempts succeeded.
+    // (Health answers are kept a few seconds: reload until the failures count.)
+    const row = page.getByRole('row', { name: /Wraps of campaign 999 to the CRM agent\.wrap/ });
+    await waitFor(
+      async () => {
+        await page.reload();
+        await row.waitFor();
+        return (await row.getByText('0 %').count()) > 0;
+      },
+      { timeoutMs: 30_000, intervalMs: 1000, description: 'the 24-hour success ratio in the list' },
+    );
+    await row.getByRole('button', { name: 'Wraps of campaign 999 to the CRM' }).click();
+    await page.getByRole('tab', { name: 'Delivery health' }).click();
+    const counts = page.locator('#health-counts');
+    await counts.getByText('Given up').waitFor();
+    expect(await counts.locator('div', { hasText: 'Given up' }).locator('dd').textContent()).toBe('2');
+    expect(await counts.locator('div', { hasText: 'Delivered' }).locator('dd').textContent()).toBe('0');
+    const chart = page.getByRole('img', { name: /Attempts per hour/ });
+    await chart.waitFor();
+    expect(await chart.locator('rect.bar-failed').count()).toBeGreaterThan(0);
+    expect(await chart.locator('rect.bar-ok').count()).toBe(0);
+    await shot('07-delivery-health');
+
+    await page.getByLabel('Which').selectOption('gave_up');
+    await page.getByRole('button', { name: 'Redeliver failed' }).click();
+    await page.getByText('Redelivery done: redelivered 2, skipped 0').waitFor({ timeout: 30_000 });
+    await shot('08-bulk-redelivery');
+    const ok = await receiver.waitFor(2, { timeoutMs: 30_000, where: (r) => r.path === '/hooks/down' && r.at >= fixedAt });
+    expect(new Set(ok.map((r) => r.headers['webhook-id'])).size).toBe(2);
+
+    // Stats are kept a few seconds: refresh until the deliveries show, in the counts and the chart.
+    await waitFor(
+      async () => {
+        await page.getByRole('button', { name: 'Refresh health' }).click();
+        return (await counts.locator('div', { hasText: 'Delivered' }).locator('dd').textContent()) === '2';
+      },
+      { timeoutMs: 30_000, intervalMs: 1000, description: 'two deliveries in the health counts' },
+    );
+    expect(await chart.locator('rect.bar-ok').count()).toBeGreaterThan(0);
+    await page.getByLabel('Window', { exact: true }).selectOption('7d');
+    await page.getByRole('img', { name: /Attempts per 6 hours/ }).waitFor();
+    await shot('09-delivery-health-after');
   }, 120_000);
 });

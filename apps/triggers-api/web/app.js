@@ -68,6 +68,14 @@ async function lastDelivery(id) {
   return el('span', { class: last.status }, `${last.step} ${last.responseStatus ?? ''} ${new Date(last.time).toLocaleString()}`.trim());
 }
 
+const percent = (ratio) => `${(ratio * 100).toFixed(ratio === 1 || ratio === 0 ? 0 : 1)} %`;
+
+function successCell(h) {
+  if (!h || h.successRatio === null) return el('span', { class: 'info', title: 'no attempt in the last 24 hours' }, '—');
+  const cls = h.successRatio >= 0.99 ? 'ok' : h.successRatio >= 0.9 ? 'info' : 'failed';
+  return el('span', { class: cls, title: `${h.delivered} delivered, ${h.failedAttempts} failed attempts, ${h.gaveUp} given up` }, percent(h.successRatio));
+}
+
 async function loadTriggers() {
   const res = await api('GET', '/v1/triggers?limit=200');
   if (!res.ok) return say(`Could not load triggers: ${res.data?.error ?? res.status}`);
@@ -81,6 +89,7 @@ async function loadTriggers() {
         el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => openTrigger(t.id) }, t.name)),
         el('td', {}, t.eventType),
         el('td', {}, toggle),
+        el('td', {}, successCell(t.deliveries24h)),
         el('td', {}, await lastDelivery(t.id)),
         el('td', {}, el('button', { type: 'button', onclick: () => deleteTrigger(t) }, 'Delete')),
       );
@@ -104,12 +113,15 @@ async function deleteTrigger(t) {
   await loadTriggers();
 }
 
+const TABS = ['settings', 'try', 'logs', 'health'];
+
 function selectTab(name) {
-  for (const tab of ['settings', 'try', 'logs']) {
+  for (const tab of TABS) {
     $(`tab-${tab}`).setAttribute('aria-selected', String(tab === name));
     $(`panel-${tab}`).hidden = tab !== name;
   }
   if (name === 'logs') loadLogs();
+  if (name === 'health') loadHealth();
 }
 
 function sampleFor(type) {
@@ -135,7 +147,12 @@ function showForm(t) {
   $('try-event').value = sampleFor($('event-type').value);
   $('try-result').replaceChildren();
   $('log-detail').hidden = true;
-  for (const tab of ['try', 'logs']) $(`tab-${tab}`).disabled = !t;
+  for (const tab of TABS.slice(1)) $(`tab-${tab}`).disabled = !t;
+  $('parameters-error').hidden = true;
+  $('bulk-result').textContent = '';
+  const local = (ms) => new Date(ms - new Date().getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+  $('bulk-from').value = local(Date.now() - 24 * 3_600_000);
+  $('bulk-to').value = local(Date.now() + 60_000);
   selectTab('settings');
   $('name').focus();
 }
@@ -151,8 +168,10 @@ async function save(event) {
   const t = state.trigger;
   const res = t ? await api('PUT', `/v1/triggers/${encodeURIComponent(t.id)}`, { ...body, version: t.version }) : await api('POST', '/v1/triggers', body);
   const out = $('save-result');
+  $('parameters-error').hidden = true;
   if (!res.ok) {
     out.replaceChildren(errorBox(res.data));
+    pointAtLine(res.data);
     return;
   }
   out.replaceChildren(
@@ -161,12 +180,28 @@ async function save(event) {
   );
   state.trigger = res.data;
   $('detail-title').textContent = res.data.name;
-  for (const tab of ['try', 'logs']) $(`tab-${tab}`).disabled = false;
+  for (const tab of TABS.slice(1)) $(`tab-${tab}`).disabled = false;
   if (res.data.webhookSecret) {
     $('secret').hidden = false;
     $('secret').textContent = `Signing secret (shown once; receivers verify the webhook-signature header with it): ${res.data.webhookSecret}`;
   }
   await loadTriggers();
+}
+
+/** Shows the line of the parameters an error names ("line L, column C: …") with a caret, and selects it. */
+function pointAtLine(data) {
+  const detail = (data?.details ?? []).find((d) => /^parameters/.test(d.path ?? '') && /line \d+, column \d+/.test(d.message));
+  if (!detail) return;
+  const [, line, column] = /line (\d+), column (\d+)/.exec(detail.message).map(Number);
+  const area = $('parameters');
+  const lines = area.value.split('\n');
+  const text = lines[line - 1] ?? '';
+  const box = $('parameters-error');
+  box.textContent = `line ${line}: ${text}\n${' '.repeat(`line ${line}: `.length + column - 1)}^ ${detail.message.replace(/^line \d+, column \d+: /, '')}`;
+  box.hidden = false;
+  const start = lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0);
+  area.focus();
+  area.setSelectionRange(start, start + text.length);
 }
 
 function readTryEvent() {
@@ -267,6 +302,93 @@ async function redeliver() {
   say(res.ok ? `Redelivery queued to ${res.data.url}.` : `Could not redeliver: ${res.data?.error}`);
 }
 
+const SVG = 'http://www.w3.org/2000/svg';
+
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+/** Stacked bars of delivered (below) and failed (above) attempts per bucket, drawn as inline SVG. */
+function chart(series, bucketHours) {
+  const width = 720;
+  const height = 200;
+  const left = 36;
+  const bottom = 24;
+  const max = Math.max(1, ...series.map((b) => b.delivered + b.failed));
+  const step = (width - left) / series.length;
+  const y = (n) => ((height - bottom) * n) / max;
+  const total = series.reduce((n, b) => n + b.delivered + b.failed, 0);
+  const root = svg('svg', {
+    viewBox: `0 0 ${width} ${height}`,
+    role: 'img',
+    'aria-label': `Attempts per ${bucketHours === 1 ? 'hour' : `${bucketHours} hours`}: ${total} in the window, at most ${max} in one`,
+  });
+  root.append(svg('line', { class: 'axis', x1: left, y1: height - bottom, x2: width, y2: height - bottom }));
+  root.append(svg('text', { x: 0, y: 10 }, String(max)), svg('text', { x: 0, y: height - bottom }, '0'));
+  series.forEach((b, i) => {
+    const x = left + i * step + 1;
+    const w = Math.max(1, step - 2);
+    const okH = y(b.delivered);
+    const failH = y(b.failed);
+    const label = `${new Date(b.t).toLocaleString()}: ${b.delivered} delivered, ${b.failed} failed`;
+    if (okH > 0) root.append(svg('rect', { class: 'bar-ok', x, y: height - bottom - okH, width: w, height: okH }, svg('title', {}, label)));
+    if (failH > 0) root.append(svg('rect', { class: 'bar-failed', x, y: height - bottom - okH - failH, width: w, height: failH }, svg('title', {}, label)));
+    if (i % Math.ceil(series.length / 6) === 0) {
+      const d = new Date(b.t);
+      const tick =
+        bucketHours === 1 ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : d.toLocaleDateString([], { month: 'short', day: 'numeric' });
+      root.append(svg('text', { x, y: height - 8 }, tick));
+    }
+  });
+  return root;
+}
+
+async function loadHealth() {
+  if (!state.trigger) return;
+  const span = $('health-window').value;
+  const res = await api('GET', `/v1/triggers/${encodeURIComponent(state.trigger.id)}/stats?window=${span}`);
+  if (!res.ok) return say(`Could not load delivery health: ${res.data?.error}`);
+  const s = res.data;
+  const ms = (v) => (v === null ? '—' : `${v} ms`);
+  const counts = [
+    ['Success ratio', s.successRatio === null ? '—' : percent(s.successRatio)],
+    ['Delivered', s.delivered],
+    ['Failed attempts', s.failedAttempts],
+    ['Waiting retries', s.waitingRetries],
+    ['Given up', s.gaveUp],
+    ['Latency p50', ms(s.latencyMs.p50)],
+    ['Latency p95', ms(s.latencyMs.p95)],
+  ];
+  $('health-counts').replaceChildren(...counts.map(([k, v]) => el('div', {}, el('dt', {}, k), el('dd', {}, v))));
+  const bucketHours = span === '24h' ? 1 : 6;
+  $('health-bucket').textContent = bucketHours === 1 ? 'hour' : '6 hours';
+  $('health-chart').replaceChildren(chart(s.series, bucketHours));
+}
+
+async function redeliverFailed(event) {
+  event.preventDefault();
+  const body = { status: $('bulk-status').value, from: new Date($('bulk-from').value).toISOString(), to: new Date($('bulk-to').value).toISOString() };
+  const res = await api('POST', `/v1/triggers/${encodeURIComponent(state.trigger.id)}/event-logs:redeliver`, body);
+  const out = $('bulk-result');
+  if (!res.ok) return out.replaceChildren(errorBox(res.data));
+  out.textContent = 'Redelivery started…';
+  for (;;) {
+    const job = await api('GET', `/v1/jobs/${encodeURIComponent(res.data.jobId)}`);
+    if (!job.ok) return out.replaceChildren(errorBox(job.data));
+    const j = job.data;
+    const progress = `redelivered ${j.redelivered}, skipped ${j.skipped} (delivered since, or URL refused)${j.leftOut ? `, ${j.leftOut} left out (too many for one job)` : ''}`;
+    if (j.state !== 'running') {
+      out.textContent = j.state === 'done' ? `Redelivery done: ${progress}.` : `Redelivery failed: ${j.error}`;
+      return;
+    }
+    out.textContent = `Redelivery running: ${progress}…`;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 document.addEventListener('DOMContentLoaded', () => {
   $('sign-in-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -276,7 +398,10 @@ document.addEventListener('DOMContentLoaded', () => {
   $('new-trigger').addEventListener('click', () => showForm(null));
   $('trigger-form').addEventListener('submit', save);
   $('event-type').addEventListener('change', () => ($('try-event').value = sampleFor($('event-type').value)));
-  for (const tab of ['settings', 'try', 'logs']) $(`tab-${tab}`).addEventListener('click', () => selectTab(tab));
+  for (const tab of TABS) $(`tab-${tab}`).addEventListener('click', () => selectTab(tab));
+  $('health-refresh').addEventListener('click', loadHealth);
+  $('health-window').addEventListener('change', loadHealth);
+  $('bulk-form').addEventListener('submit', redeliverFailed);
   $('evaluate').addEventListener('click', evaluate);
   $('send-test').addEventListener('click', sendTest);
   $('log-filters').addEventListener('submit', loadLogs);
