@@ -147,14 +147,16 @@ describe('the Triggers web page', () => {
 
   it('shows delivery health with a chart, and redelivers the failed webhooks in bulk', async () => {
     const client = new ApiClient(apiUrl, key);
+    const parameters = {
+      conditions: [{ reference: 'campaignId', operator: '=', value: '999' }],
+      actions: [{ action: 'webhook', parameters: { url: `${receiver.url}/hooks/down` } }],
+    };
+    // Saved through the API as one line of JSON.
     const created = await client.request('POST', '/v1/triggers', {
       name: 'Wraps of campaign 999 to the CRM',
       eventType: 'agent.wrap',
       enabled: true,
-      parameters: {
-        conditions: [{ reference: 'campaignId', operator: '=', value: '999' }],
-        actions: [{ action: 'webhook', parameters: { url: `${receiver.url}/hooks/down` } }],
-      },
+      parameters: JSON.stringify(parameters),
     });
     expect(created.status).toBe(201);
     await waitFor(
@@ -189,6 +191,10 @@ describe('the Triggers web page', () => {
       { timeoutMs: 30_000, intervalMs: 1000, description: 'the 24-hour success ratio in the list' },
     );
     await row.getByRole('button', { name: 'Wraps of campaign 999 to the CRM' }).click();
+    // The form shows it pretty-printed.
+    await waitFor(async () => (await page.getByLabel('Parameters (JSON: conditions and actions)').inputValue()) === JSON.stringify(parameters, null, 2), {
+      description: 'the parameters pretty-printed',
+    });
     await page.getByRole('tab', { name: 'Delivery health' }).click();
     const counts = page.locator('#health-counts');
     await counts.getByText('Given up').waitFor();

@@ -128,6 +128,16 @@ function sampleFor(type) {
   return JSON.stringify(state.eventTypes.find((t) => t.id === type)?.sample ?? { type, payload: {} }, null, 2);
 }
 
+/** The parameters as saved, pretty-printed; text with comments stays as it was written. */
+function prettyParameters(t) {
+  const text = t.parametersText ?? JSON.stringify(t.parameters);
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
 function showForm(t) {
   state.trigger = t;
   $('detail').hidden = false;
@@ -136,7 +146,7 @@ function showForm(t) {
   $('event-type').value = t?.eventType ?? state.eventTypes[0]?.id;
   $('enabled').checked = t?.enabled ?? true;
   $('parameters').value = t
-    ? (t.parametersText ?? JSON.stringify(t.parameters, null, 2))
+    ? prettyParameters(t)
     : JSON.stringify(
         { conditions: [{ reference: 'campaignId', operator: '=', value: '' }], actions: [{ action: 'webhook', parameters: { url: 'https://' } }] },
         null,
