@@ -219,6 +219,35 @@ describe('recovery: dead letters, bulk redelivery, delivery stats, the log reade
     await db.collection('jobs').deleteMany({ tenantId, state: 'running' });
   });
 
+  it('takes over a bulk redelivery whose API stopped, and finishes it', async () => {
+    const { db } = await ctx().mongo();
+    const jobId = `job_${uniqueId('orphan')}`;
+    const stale = new Date(Date.now() - 60_000);
+    await db.collection('jobs').insertOne({
+      _id: jobId,
+      tenantId,
+      triggerId,
+      kind: 'redeliver',
+      state: 'running',
+      request: { status: 'gave_up', from: new Date(started), to: new Date() },
+      total: null,
+      redelivered: 0,
+      skipped: 0,
+      leftOut: 0,
+      cursor: null,
+      error: null,
+      createdAt: stale,
+      updatedAt: stale,
+    } as never);
+    let job: Record<string, unknown> = {};
+    await waitFor(async () => (job = (await api.request('GET', `/v1/jobs/${jobId}`)).body).state === 'done', {
+      timeoutMs: 40_000,
+      description: 'the orphaned job taken over and done',
+    });
+    // Everything was delivered by then: the job finds three commands and skips them.
+    expect(job).toMatchObject({ total: 3, redelivered: 0, skipped: 3 });
+  }, 60_000);
+
   it('reads the log topic: one tenant, one trigger, one step, as lines or JSON', async () => {
     const all = await tool(ctx(), 'logs', ['tail', '--tenant', tenantId, '--json']);
     expect(all.code).toBe(0);
