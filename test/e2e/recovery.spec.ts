@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   ApiClient,
@@ -15,6 +16,7 @@ import {
   waitFor,
 } from '@triggers/testing';
 import { EVENT_LOGS_COLLECTION } from '@triggers/mongo';
+import { newLogRecord } from '@triggers/contracts';
 
 const run = promisify(execFile);
 
@@ -267,5 +269,34 @@ describe('recovery: dead letters, bulk redelivery, delivery stats, the log reade
     expect(delivered.stderr).toContain('3 record(s)');
     expect(lines((await tool(ctx(), 'logs', ['tail', '--tenant', tenantId, '--json', '--to', started])).stdout)).toHaveLength(0);
     expect((await tool(ctx(), 'logs', ['follow'])).code).toBe(2);
+  }, 60_000);
+
+  it('follows the log topic until interrupted', async () => {
+    const follower = spawn(join(repoRoot(), 'node_modules/.bin/tsx'), ['scripts/logs.ts', 'tail', '--tenant', tenantId, '--step', 'lead.moved', '--follow'], {
+      cwd: repoRoot(),
+      env: { ...process.env, ...ctx().env },
+    });
+    let out = '';
+    let err = '';
+    follower.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    follower.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const exited = new Promise<number | null>((resolve) => follower.on('exit', resolve));
+    // Nothing of that step yet; one arrives while it follows.
+    const logId = uniqueId('log');
+    const record = newLogRecord({
+      logId,
+      tenantId,
+      triggerId,
+      step: 'lead.moved',
+      status: 'ok',
+      time: Date.now(),
+      message: `moved to list 445 (${logId})`,
+    });
+    await h.driver.logRecords([record]);
+    await waitFor(() => out.includes(logId), { timeoutMs: 30_000, description: 'the new record followed' });
+    follower.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(lines(out)).toEqual([expect.stringMatching(new RegExp(`lead\\.moved ok moved to list 445 \\(${record.logId}\\)$`))]);
+    expect(err).toMatch(/\d+ record\(s\)/);
   }, 60_000);
 });
