@@ -1,6 +1,6 @@
 /**
  * Publishes events the way platform services do:
- *   npm run -s produce -- --tenant <id> --file <{type,payload}.json> [--count N] [--rate R]
+ *   npm run -s produce -- --tenant <id> --file <{type,payload}.json> [--count N] [--rate R] [--traceparent <W3C traceparent>]
  * Each event gets a fresh eventId, is wrapped in the envelope, Avro-encoded with the registry and
  * sent to its type's topic. Prints one line per event sent (a summary for large counts).
  */
@@ -11,6 +11,7 @@ import { loadBaseConfig } from '@triggers/config';
 import { ContractError, EVENT_TYPES, EVENT_TYPE_IDS, HEADERS, eventKey, eventTopicKeyOf, isEventType } from '@triggers/contracts';
 import { AvroSerde, createIdempotentProducer, createKafka, createRegistry } from '@triggers/kafka';
 import { createLogger } from '@triggers/logging';
+import { parseTraceparent } from '@triggers/tracing';
 import { UsageError, runCli } from './cli';
 
 function readEventFile(file: string): { type: string; payload: Record<string, unknown> } {
@@ -43,11 +44,14 @@ async function main(): Promise<void> {
       file: { type: 'string' },
       count: { type: 'string', default: '1' },
       rate: { type: 'string' },
+      traceparent: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: npm run -s produce -- --tenant <id> --file <payload.json> [--count N] [--rate R events/s]\n');
+    process.stdout.write(
+      'usage: npm run -s produce -- --tenant <id> --file <payload.json> [--count N] [--rate R events/s] [--traceparent 00-<trace id>-<span id>-<flags>]\n',
+    );
     return;
   }
   if (!values.tenant) throw new UsageError('--tenant <id> is required');
@@ -57,6 +61,13 @@ async function main(): Promise<void> {
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   if (rate !== undefined && !(rate > 0)) throw new UsageError(`--rate must be a number of events per second > 0, got "${values.rate}"`);
 
+  // The events continue the caller's trace when one is given (the matcher picks it up from the header).
+  if (values.traceparent !== undefined && !parseTraceparent(values.traceparent)) {
+    throw new UsageError(
+      `--traceparent must be a W3C traceparent such as 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01, got "${values.traceparent}"`,
+    );
+  }
+  const traceHeaders = values.traceparent ? { [HEADERS.traceparent]: values.traceparent } : {};
   const event = readEventFile(values.file);
   const type = event.type as keyof typeof EVENT_TYPES;
   const config = loadBaseConfig('producer', { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
@@ -88,7 +99,7 @@ async function main(): Promise<void> {
         ids.push(eventId);
         const value = await serde.encode(topicKey, { tenantId: values.tenant, eventId, type, payload: event.payload });
         // Same tenant and lead (or activity) → same partition, so one lead's events stay in order.
-        messages.push({ key: eventKey(values.tenant, routing || eventId), value, headers: { [HEADERS.eventType]: type } });
+        messages.push({ key: eventKey(values.tenant, routing || eventId), value, headers: { [HEADERS.eventType]: type, ...traceHeaders } });
       }
       const results = await producer.send({ topic, messages });
       if (verbose) {

@@ -24,6 +24,7 @@ export function newLogRecord(r: Pick<LogRecord, 'logId' | 'tenantId' | 'step' | 
     message: null,
     http: null,
     nextDueAt: null,
+    traceId: null,
     ...r,
   };
 }

@@ -85,4 +85,5 @@ export interface LogRecord {
   message: string | null;
   http: HttpExchange | null;
   nextDueAt: number | null;
+  traceId: string | null;
 }

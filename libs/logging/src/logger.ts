@@ -1,3 +1,4 @@
+import { context, trace } from '@opentelemetry/api';
 import pino, { Logger, LevelWithSilent } from 'pino';
 
 export type { Logger } from 'pino';
@@ -12,10 +13,19 @@ export interface LoggerOptions {
   destination?: pino.DestinationStream;
 }
 
+/** `trace_id` and `span_id` of the span active when a line is written (tracing on), else nothing. */
+function traceFields(): Record<string, string> {
+  const span = trace.getSpan(context.active());
+  if (!span) return {};
+  const c = span.spanContext();
+  return { trace_id: c.traceId, span_id: c.spanId };
+}
+
 /**
  * One structured JSON logger per process. Lines about a Kafka message carry topic, partition,
  * offset, tenantId and correlationId as fields, so a person can grep
- * one event's path through every app.
+ * one event's path through every app; lines written inside a traced span carry its
+ * `trace_id` and `span_id`.
  */
 export function createLogger(options: LoggerOptions): Logger {
   return pino(
@@ -24,6 +34,7 @@ export function createLogger(options: LoggerOptions): Logger {
       base: { app: options.app, pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      mixin: traceFields,
     },
     options.destination,
   );

@@ -1,3 +1,4 @@
+import { Tracing, tracing } from '@triggers/tracing';
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { BaseConfig } from '@triggers/config';
@@ -20,6 +21,11 @@ export class AppRuntime<C extends BaseConfig = BaseConfig> {
     readonly metrics: Registry,
     readonly health: HealthRegistry,
   ) {}
+
+  /** Trace context and spans (recorded when OTEL_EXPORTER_OTLP_ENDPOINT is set). */
+  get tracing(): Tracing {
+    return tracing();
+  }
 
   /** What every consumer engine takes from its app: the client, the group, logs, metrics, the serde and the consumer timeouts. */
   engine(groupId: string) {

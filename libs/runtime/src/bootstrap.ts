@@ -3,6 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, BaseConfig } from '@triggers/config';
 import { createLogger, Logger } from '@triggers/logging';
+import { startTracing, stopTracing } from '@triggers/tracing';
 import { PinoNestLogger } from './nest-logger';
 
 /**
@@ -28,6 +29,8 @@ export async function runApp<C extends BaseConfig>(
     process.exit(78); // EX_CONFIG
   }
   const logger = createLogger({ app, level: config.logLevel });
+  if ((await startTracing(app)).enabled)
+    logger.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, 'tracing on');
   const nest = await NestFactory.create(createModule(config, logger) as never, {
     logger: new PinoNestLogger(logger),
     ...nestOptions,
@@ -41,13 +44,16 @@ export async function runApp<C extends BaseConfig>(
       logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'graceful shutdown took too long; exiting');
       process.exit(1);
     }, config.shutdownTimeoutMs).unref();
-    nest.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    nest
+      .close()
+      .then(() => stopTracing())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);

@@ -81,33 +81,51 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
         leadId: command.leadId,
         correlationId: command.eventId,
       };
+      // Each move continues the trace its command carries (its event's match).
+      const span = this.rt.tracing.startSpan('lead.update.list', {
+        parent: m.headers,
+        attributes: {
+          'messaging.system': 'kafka',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': source.topic,
+          'messaging.kafka.offset': Number(m.offset),
+          'triggers.tenant_id': command.tenantId,
+          'triggers.command_id': command.commandId,
+          'triggers.lead_id': command.leadId,
+          'triggers.to_list_id': command.toListId,
+        },
+      });
       let outcome: LeadMoveOutcome;
       try {
-        outcome = await applyLeadMove(this.store, command);
+        outcome = await span.run(() => applyLeadMove(this.store, command));
       } catch (err) {
+        span.fail(classify(err).kind, (err as Error).message);
+        span.end();
         // What came before this command is recorded first; the engine then waits out a store
         // that is down, or dead-letters a command that is itself bad.
         if (classify(err).kind !== 'poison' && !this.failedLogged.has(command.commandId)) {
           this.failedLogged.add(command.commandId);
-          logs.push(await this.log(command, { step: 'lead.failed', status: 'failed', message: `failed, will retry: ${(err as Error).message}` }));
+          logs.push(await this.log(command, { step: 'lead.failed', status: 'failed', message: `failed, will retry: ${(err as Error).message}` }, span.traceId));
         }
         this.rt.logger.warn({ ...ctx, err: (err as Error).message }, 'lead command not applied; the batch goes on from this command');
         await record();
         this.outcomes.inc({ outcome: 'failed' });
         throw err;
       }
-      logs.push(await this.log(command, outcome));
+      span.setAttributes({ 'triggers.outcome': outcome.step });
+      span.end();
+      logs.push(await this.log(command, outcome, span.traceId));
       this.outcomes.inc({ outcome: outcome.step.replace('lead.', '') });
       this.failedLogged.delete(command.commandId);
       lastApplied = m.offset;
-      this.rt.logger.info({ ...ctx, outcome: outcome.step, message: outcome.message }, 'lead command applied');
+      span.run(() => this.rt.logger.info({ ...ctx, outcome: outcome.step, message: outcome.message }, 'lead command applied'));
       if (logs.length >= RECORD_EVERY || Date.now() - since >= RECORD_EVERY_MS) await record();
       await progress.heartbeat();
     }
     await record();
   }
 
-  private async log(c: LeadCommand, outcome: { step: string; status: LeadMoveOutcome['status']; message: string }): Promise<Message> {
+  private async log(c: LeadCommand, outcome: { step: string; status: LeadMoveOutcome['status']; message: string }, traceId: string): Promise<Message> {
     const record = newLogRecord({
       logId: logIdFor(c.commandId, outcome.step),
       tenantId: c.tenantId,
@@ -119,6 +137,7 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
       status: outcome.status,
       time: Date.now(),
       message: outcome.message,
+      traceId,
     });
     return { key: triggerKey(c.tenantId, c.triggerId), value: await this.rt.serde.encode('log', record), headers: { [HEADERS.correlationId]: c.eventId } };
   }

@@ -4,6 +4,8 @@ import type { LogSinkConfig } from '@triggers/config';
 import { LogRecord } from '@triggers/contracts';
 import { BatchConsumer, DecodedMessage, MessageSource } from '@triggers/kafka';
 import { AppRuntime, consumerHealthCheck } from '@triggers/runtime';
+import { EVENT_LOGS_COLLECTION } from '@triggers/mongo';
+import { SpanKind } from '@triggers/tracing';
 import { EventLogWriter } from '../services/event-log.writer';
 
 /**
@@ -38,11 +40,34 @@ export class LogBatchHandler implements OnApplicationBootstrap, OnApplicationShu
 
   /** One bulk upsert of the batch's records; safe to repeat, so a failure retries the whole batch. */
   private async handle(records: DecodedMessage<LogRecord>[], source: MessageSource): Promise<void> {
-    const { inserted, alreadyStored } = await this.writer.write(records.map((r) => r.value));
-    this.written.inc(inserted);
-    this.rt.logger.info(
-      { ...source, firstOffset: records[0].message.offset, lastOffset: records[records.length - 1].message.offset, inserted, alreadyStored },
-      'log batch written',
-    );
+    const tracing = this.rt.tracing;
+    // The batch write is its own trace (its records belong to many); only recorded when tracing is on.
+    const span = tracing.enabled
+      ? tracing.startSpan('insert event_logs', {
+          kind: SpanKind.CLIENT,
+          attributes: {
+            'db.system.name': 'mongodb',
+            'db.operation.name': 'insert',
+            'db.collection.name': EVENT_LOGS_COLLECTION,
+            'messaging.destination.name': source.topic,
+            'messaging.destination.partition.id': String(source.partition),
+            'messaging.batch.message_count': records.length,
+          },
+        })
+      : undefined;
+    try {
+      const { inserted, alreadyStored } = await this.writer.write(records.map((r) => r.value));
+      span?.setAttributes({ 'triggers.inserted': inserted, 'triggers.already_stored': alreadyStored });
+      this.written.inc(inserted);
+      this.rt.logger.info(
+        { ...source, firstOffset: records[0].message.offset, lastOffset: records[records.length - 1].message.offset, inserted, alreadyStored },
+        'log batch written',
+      );
+    } catch (err) {
+      span?.fail((err as Error).name, (err as Error).message);
+      throw err;
+    } finally {
+      span?.end();
+    }
   }
 }

@@ -5,11 +5,12 @@ import type { MatcherConfig } from '@triggers/config';
 import { ContractError, EVENT_TYPE_IDS, EventEnvelope, EventType, HEADERS, eventTopicKeyOf, leadKey, triggerKey } from '@triggers/contracts';
 import { BatchOutput, MessageSource, TransactionalHandler, TransactionalProcessor } from '@triggers/kafka';
 import { AppRuntime, consumerHealthCheck } from '@triggers/runtime';
-import { matchEvent } from '../services/event-matcher';
+import { SpanKind, TraceSpan } from '@triggers/tracing';
+import { MatchOutput, matchEvent } from '../services/event-matcher';
 import { TriggerConfigStore } from '../services/trigger-config.store';
 
 type Encoder = (value: unknown) => Buffer;
-type BatchCounts = { matched: number; unmatched: number; webhooks: number; leads: number; stopTimer: () => void };
+type BatchCounts = { matched: number; unmatched: number; webhooks: number; leads: number; stopTimer: () => void; span?: TraceSpan };
 
 /**
  * The matcher's consume → produce loop over the six event topics. Each batch runs in one Kafka
@@ -100,7 +101,27 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
   private readonly batches = new Map<string, BatchCounts>();
 
   async beginBatch(source: MessageSource): Promise<void> {
-    this.batches.set(`${source.topic}:${source.partition}`, { matched: 0, unmatched: 0, webhooks: 0, leads: 0, stopTimer: this.batchSeconds.startTimer() });
+    const tracing = this.rt.tracing;
+    const span = tracing.enabled
+      ? tracing.startSpan(`process ${source.topic}`, {
+          kind: SpanKind.CONSUMER,
+          attributes: {
+            'messaging.system': 'kafka',
+            'messaging.operation.type': 'process',
+            'messaging.destination.name': source.topic,
+            'messaging.destination.partition.id': String(source.partition),
+            'messaging.consumer.group.name': this.rt.config.groupId,
+          },
+        })
+      : undefined;
+    this.batches.set(`${source.topic}:${source.partition}`, {
+      matched: 0,
+      unmatched: 0,
+      webhooks: 0,
+      leads: 0,
+      stopTimer: this.batchSeconds.startTimer(),
+      span,
+    });
     if (this.encoders) return;
     const [webhook, lead, log] = await Promise.all([
       this.rt.serde.encoderFor('webhookCommands'),
@@ -121,13 +142,39 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
   handle(event: EventEnvelope, message: KafkaMessage, source: MessageSource, out: BatchOutput): void {
     const topics = this.rt.config.kafka.topics;
     const encoders = this.encoders!;
+    const tracing = this.rt.tracing;
+    // The match continues the event's trace (its producer's traceparent) or starts one.
+    const span = tracing.enabled
+      ? tracing.startSpan(`match ${event.type}`, {
+          parent: message.headers,
+          attributes: {
+            'messaging.system': 'kafka',
+            'messaging.operation.type': 'process',
+            'messaging.destination.name': source.topic,
+            'messaging.destination.partition.id': String(source.partition),
+            'messaging.kafka.offset': Number(message.offset),
+            'messaging.message.id': event.eventId,
+            'triggers.tenant_id': event.tenantId,
+          },
+        })
+      : undefined;
     const result = matchEvent(this.store.index, event, Date.now());
     const matched = result.logs.some((l) => l.step === 'matched');
-    const headers = { [HEADERS.correlationId]: event.eventId };
+    span?.setAttributes({ 'triggers.matched': matched, 'triggers.webhooks': result.webhookCommands.length, 'triggers.lead_moves': result.leadCommands.length });
+    span?.end();
+    if (result.logs.length === 0) return this.count(source, result, matched, event, message);
+    // What follows from the event carries its trace: the match span, or (tracing off) the event's context passed on.
+    const trace = span ?? tracing.startSpan('match', { parent: message.headers });
+    const headers = { [HEADERS.correlationId]: event.eventId, ...trace.headers() };
+    for (const r of result.logs) r.traceId = trace.traceId;
     for (const c of result.webhookCommands) out.push(topics.webhookCommands, { key: triggerKey(c.tenantId, c.triggerId), value: encoders.webhook(c), headers });
     // Keyed by lead: one lead's moves stay in order.
     for (const c of result.leadCommands) out.push(topics.leadCommands, { key: leadKey(c.tenantId, c.leadId), value: encoders.lead(c), headers });
     for (const r of result.logs) out.push(topics.log, { key: triggerKey(r.tenantId, r.triggerId!), value: encoders.log(r) });
+    this.count(source, result, matched, event, message);
+  }
+
+  private count(source: MessageSource, result: MatchOutput, matched: boolean, event: EventEnvelope, message: KafkaMessage): void {
     const counts = this.batches.get(`${source.topic}:${source.partition}`);
     if (counts) {
       counts[matched ? 'matched' : 'unmatched']++;
@@ -168,5 +215,7 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
     this.commands.inc({ kind: 'webhook' }, webhooks);
     this.commands.inc({ kind: 'lead' }, leads);
     counts.stopTimer();
+    counts.span?.setAttributes({ 'messaging.batch.message_count': matched + unmatched, 'triggers.matched': matched });
+    counts.span?.end();
   }
 }

@@ -33,6 +33,8 @@ export interface EventLogRow {
   durationMs: number | null;
   errorClass: string | null;
   nextDueAt: string | null;
+  /** The W3C trace id of the event this step follows from (find its spans in the tracing backend). */
+  traceId: string | null;
 }
 
 const encodeCursor = (d: EventLogDocument) => Buffer.from(`${d.time.getTime()}|${d._id}`).toString('base64url');
@@ -119,6 +121,7 @@ export class EventLogService implements OnModuleInit {
         durationMs: d.http?.durationMs ?? null,
         errorClass: d.http?.errorClass ?? null,
         nextDueAt: d.nextDueAt ? d.nextDueAt.toISOString() : null,
+        traceId: d.traceId ?? null,
       })),
       nextCursor: docs.length > q.limit ? encodeCursor(page[page.length - 1]) : null,
     };

@@ -6,6 +6,7 @@ import { HEADERS, HttpExchange, LogRecord, WebhookCommand, logIdFor, newLogRecor
 import { BufferedProducer, MessageSource, createIdempotentProducer, deadLetter } from '@triggers/kafka';
 import { AppRuntime } from '@triggers/runtime';
 import { parseHttpUrl, redactUserinfo } from '@triggers/address-policy';
+import { SpanKind, TraceSpan, traceContextOf } from '@triggers/tracing';
 import { AddressGuard } from './address-guard';
 import { WebhookClient, WebhookResult } from './webhook-client';
 import { DeliveredCommands } from './delivered-commands';
@@ -34,6 +35,16 @@ export function deliveryLogId(command: WebhookCommand, step: string): string {
 }
 
 export const USER_AGENT = 'Triggers-Webhooks/1.0';
+
+/** The W3C trace context headers of a message as read. */
+function pickTraceHeaders(m: KafkaMessage): Record<string, Buffer | string> {
+  const out: Record<string, Buffer | string> = {};
+  for (const name of [HEADERS.traceparent, HEADERS.tracestate]) {
+    const v = m.headers?.[name];
+    if (v !== undefined && !Array.isArray(v)) out[name] = v;
+  }
+  return out;
+}
 
 /**
  * One delivery attempt of a webhook command and everything that follows from it: the signed
@@ -121,7 +132,6 @@ export class WebhookDeliveryService implements OnModuleInit {
   }
 
   private async attempt(command: WebhookCommand, read: KafkaMessage, source: MessageSource): Promise<DeliveryOutcome> {
-    const topics = this.rt.config.kafka.topics;
     const encoders = this.encoders ?? (await this.loadEncoders());
     const ctx = { tenantId: command.tenantId, triggerId: command.triggerId, commandId: command.commandId, attempt: command.attempt };
     // A retry may be stale: it waits until the recent deliveries of every instance are known.
@@ -131,9 +141,46 @@ export class WebhookDeliveryService implements OnModuleInit {
       this.count('already_delivered', ctx);
       return 'already_delivered';
     }
+    // The attempt continues the trace the command carries (its event's match); the receiver gets it as the parent.
+    const url = parseHttpUrl(command.url);
+    const span = this.rt.tracing.startSpan('POST', {
+      kind: SpanKind.CLIENT,
+      parent: read.headers,
+      attributes: {
+        'http.request.method': 'POST',
+        'url.full': redactUserinfo(command.url),
+        ...(url ? { 'server.address': url.hostname, 'server.port': Number(url.port) || (url.protocol === 'https:' ? 443 : 80) } : {}),
+        'triggers.attempt': command.attempt,
+        'triggers.origin': command.origin,
+        'triggers.command_id': command.commandId,
+        'triggers.tenant_id': command.tenantId,
+      },
+    });
+    try {
+      const outcome = await span.run(() => this.attemptIn(span, url, command, read, source, encoders, ctx));
+      span.setAttributes({ 'triggers.outcome': outcome });
+      return outcome;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async attemptIn(
+    span: TraceSpan,
+    url: URL | undefined,
+    command: WebhookCommand,
+    read: KafkaMessage,
+    source: MessageSource,
+    encoders: NonNullable<WebhookDeliveryService['encoders']>,
+    ctx: object,
+  ): Promise<DeliveryOutcome> {
+    const topics = this.rt.config.kafka.topics;
+    const traceId = span.traceId;
     const secrets = await this.secrets.secretsFor(command.tenantId, command.triggerId, Date.now());
     if (secrets === null) {
-      await this.send([{ topic: topics.log, messages: [this.logMessage(command, 'webhook.gave_up', 'failed', 'cancelled: the trigger was deleted')] }]);
+      await this.send([
+        { topic: topics.log, messages: [this.logMessage(command, 'webhook.gave_up', 'failed', 'cancelled: the trigger was deleted', traceId)] },
+      ]);
       this.count('cancelled', ctx);
       return 'cancelled';
     }
@@ -147,8 +194,9 @@ export class WebhookDeliveryService implements OnModuleInit {
     };
     // secretsFor never answers an empty list (the delivery waits instead): no webhook leaves unsigned.
     headers['webhook-signature'] = signWebhook(secrets, command.commandId, timestamp, command.body);
+    headers.traceparent = span.traceparent;
+    if (span.tracestate) headers.tracestate = span.tracestate;
 
-    const url = parseHttpUrl(command.url);
     const result: WebhookResult = url
       ? await this.client.post(url, headers, command.body)
       : {
@@ -167,23 +215,29 @@ export class WebhookDeliveryService implements OnModuleInit {
 
     if (result.errorClass === null) {
       const message = `delivered: HTTP ${result.responseStatus} in ${result.durationMs} ms (attempt ${command.attempt})`;
-      await this.send([{ topic: topics.log, messages: [this.logMessage(command, 'webhook.delivered', 'ok', message, http)] }]);
+      span.setAttributes({ 'http.response.status_code': result.responseStatus! });
+      await this.send([{ topic: topics.log, messages: [this.logMessage(command, 'webhook.delivered', 'ok', message, traceId, http)] }]);
       this.delivered.remember(deliveryLogId(command, 'webhook.delivered'));
       this.count('delivered', ctx, result);
       return 'delivered';
     }
     if (result.errorClass === 'blocked') {
-      await this.send([{ topic: topics.log, messages: [this.logMessage(command, 'webhook.blocked', 'failed', `blocked, not retried: ${error}`, http)] }]);
+      span.fail('blocked', error ?? undefined);
+      await this.send([
+        { topic: topics.log, messages: [this.logMessage(command, 'webhook.blocked', 'failed', `blocked, not retried: ${error}`, traceId, http)] },
+      ]);
       this.count('blocked', ctx, result);
       return 'blocked';
     }
 
     const failure = result.responseStatus !== null ? `HTTP ${result.responseStatus}` : `${result.errorClass}: ${error}`;
+    if (result.responseStatus !== null) span.setAttributes({ 'http.response.status_code': result.responseStatus });
+    span.fail(result.responseStatus !== null ? String(result.responseStatus) : (result.errorClass ?? 'error'), failure);
     const failedAt = Date.now();
     const next = nextAttempt(command, failedAt, { delayMs: this.rt.config.webhook.retryDelayMs, windowMs: this.rt.config.webhook.retryWindowMs }, failure);
     if ('giveUp' in next) {
       await this.send([
-        { topic: topics.log, messages: [this.logMessage(command, 'webhook.gave_up', 'failed', next.reason, http)] },
+        { topic: topics.log, messages: [this.logMessage(command, 'webhook.gave_up', 'failed', next.reason, traceId, http)] },
         { topic: topics.deadLetterWebhook, messages: [deadLetter(read, source, { reason: next.reason, errorClass: 'gave_up' })] },
       ]);
       this.count('gave_up', ctx, result);
@@ -193,10 +247,21 @@ export class WebhookDeliveryService implements OnModuleInit {
     const retry: WebhookCommand = { ...command, attempt: command.attempt + 1, dueAt: nextDueAt };
     const message = `attempt ${command.attempt} failed: ${failure}; next attempt at ${new Date(nextDueAt).toISOString()}`;
     await this.send([
-      { topic: topics.log, messages: [this.logMessage(command, 'webhook.attempt', 'failed', message, http, nextDueAt, failedAt)] },
+      { topic: topics.log, messages: [this.logMessage(command, 'webhook.attempt', 'failed', message, traceId, http, nextDueAt, failedAt)] },
       {
         topic: topics.webhookRetry,
-        messages: [{ key: read.key, value: encoders.retry(retry), headers: { [HEADERS.dueAt]: String(nextDueAt), [HEADERS.correlationId]: command.eventId } }],
+        // The retry keeps the trace context the command came with (every attempt a child of the match), or continues this attempt's.
+        messages: [
+          {
+            key: read.key,
+            value: encoders.retry(retry),
+            headers: {
+              [HEADERS.dueAt]: String(nextDueAt),
+              [HEADERS.correlationId]: command.eventId,
+              ...(traceContextOf(read.headers) ? { ...pickTraceHeaders(read) } : span.headers()),
+            },
+          },
+        ],
       },
     ]);
     this.count('retry', ctx, result);
@@ -217,6 +282,7 @@ export class WebhookDeliveryService implements OnModuleInit {
     step: string,
     status: LogRecord['status'],
     message: string,
+    traceId: string | null,
     http: HttpExchange | null = null,
     nextDueAt: number | null = null,
     time = Date.now(),
@@ -237,6 +303,7 @@ export class WebhookDeliveryService implements OnModuleInit {
       message,
       http,
       nextDueAt,
+      traceId,
     });
     return {
       key: triggerKey(command.tenantId, command.triggerId),

@@ -1,0 +1,131 @@
+import { ROOT_CONTEXT, Span, SpanKind, SpanStatusCode, TraceFlags, Tracer, context, createTraceState, trace } from '@opentelemetry/api';
+import type { Attributes } from '@opentelemetry/api';
+import type { IHeaders } from 'kafkajs';
+import { TraceContext, formatTraceparent, newSpanId, newTraceId, parseTraceparent } from './trace-context';
+
+export { SpanKind } from '@opentelemetry/api';
+
+/** One unit of work in a trace: what is passed on downstream (`traceparent`), and its span when tracing is on. */
+export interface TraceSpan {
+  readonly traceId: string;
+  readonly spanId: string;
+  /** The `traceparent` to pass on: this span as the parent of what follows. */
+  readonly traceparent: string;
+  readonly tracestate?: string;
+  /** Kafka headers carrying this span's context. */
+  headers(): Record<string, string>;
+  setAttributes(attributes: Attributes): void;
+  /** Marks the span failed (`error.type` set to `errorType`). */
+  fail(errorType: string, message?: string): void;
+  /** Runs `fn` with this span active, so log lines written meanwhile carry its ids. */
+  run<T>(fn: () => T): T;
+  end(): void;
+}
+
+/** What a span is started with. */
+export interface SpanOptions {
+  kind?: SpanKind;
+  /** The context it continues: a `traceparent` header (and `tracestate`), or Kafka headers holding them. */
+  parent?: IHeaders | TraceContext | null;
+  attributes?: Attributes;
+}
+
+const header = (headers: IHeaders | undefined, name: string): string | undefined => {
+  const v = headers?.[name];
+  const first = Array.isArray(v) ? v[0] : v;
+  return first === undefined ? undefined : first.toString();
+};
+
+/** The trace context Kafka headers carry, or null. */
+export function traceContextOf(headers: IHeaders | undefined): TraceContext | null {
+  return parseTraceparent(header(headers, 'traceparent'), header(headers, 'tracestate'));
+}
+
+const isContext = (p: SpanOptions['parent']): p is TraceContext => !!p && typeof (p as TraceContext).traceId === 'string';
+
+function headersOf(traceparent: string, tracestate: string | undefined): Record<string, string> {
+  return tracestate ? { traceparent, tracestate } : { traceparent };
+}
+
+/** A span of a trace that is not recorded (tracing off): ids only, so context still flows downstream. */
+class PassedOnSpan implements TraceSpan {
+  readonly traceparent: string;
+  constructor(
+    readonly traceId: string,
+    readonly spanId: string,
+    sampled: boolean,
+    readonly tracestate?: string,
+  ) {
+    this.traceparent = formatTraceparent({ traceId, spanId, sampled });
+  }
+  headers() {
+    return headersOf(this.traceparent, this.tracestate);
+  }
+  setAttributes(): void {}
+  fail(): void {}
+  run<T>(fn: () => T): T {
+    return fn();
+  }
+  end(): void {}
+}
+
+/** A span of the OpenTelemetry SDK (recorded when sampled). */
+class SdkSpan implements TraceSpan {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly traceparent: string;
+  readonly tracestate?: string;
+  constructor(private readonly span: Span) {
+    const c = span.spanContext();
+    this.traceId = c.traceId;
+    this.spanId = c.spanId;
+    this.tracestate = c.traceState?.serialize() || undefined;
+    this.traceparent = formatTraceparent({ traceId: c.traceId, spanId: c.spanId, sampled: (c.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED });
+  }
+  headers() {
+    return headersOf(this.traceparent, this.tracestate);
+  }
+  setAttributes(attributes: Attributes): void {
+    this.span.setAttributes(attributes);
+  }
+  fail(errorType: string, message?: string): void {
+    this.span.setAttribute('error.type', errorType);
+    this.span.setStatus({ code: SpanStatusCode.ERROR, message });
+  }
+  run<T>(fn: () => T): T {
+    return context.with(trace.setSpan(context.active(), this.span), fn);
+  }
+  end(): void {
+    this.span.end();
+  }
+}
+
+/**
+ * Trace context and spans for one process. W3C trace context always flows (an event's
+ * `traceparent`, or a new trace, is carried to the commands, the webhook request and the log
+ * records); spans are recorded and exported only when the OpenTelemetry SDK runs
+ * ({@link startTracing}: `OTEL_EXPORTER_OTLP_ENDPOINT` set), sampled by `OTEL_TRACES_SAMPLER`.
+ */
+export class Tracing {
+  private readonly tracer?: Tracer;
+
+  constructor(readonly enabled: boolean) {
+    if (enabled) this.tracer = trace.getTracer('triggers');
+  }
+
+  /** Starts a span continuing `parent` (a new trace when it has no valid context). */
+  startSpan(name: string, options: SpanOptions = {}): TraceSpan {
+    const parent = isContext(options.parent) ? options.parent : options.parent ? traceContextOf(options.parent) : null;
+    if (!this.tracer) return new PassedOnSpan(parent?.traceId ?? newTraceId(), newSpanId(), parent?.sampled ?? false, parent?.tracestate);
+    const parentContext = parent
+      ? trace.setSpanContext(ROOT_CONTEXT, {
+          traceId: parent.traceId,
+          spanId: parent.spanId,
+          traceFlags: parent.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+          isRemote: true,
+          ...(parent.tracestate ? { traceState: createTraceState(parent.tracestate) } : {}),
+        })
+      : ROOT_CONTEXT;
+    return new SdkSpan(this.tracer.startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes }, parentContext));
+  }
+}
