@@ -33,6 +33,13 @@ describe('the README configuration tables', () => {
     'REGISTRY_JAVA',
     'TRIGGERS_KEEP_INFRA',
     'TOPIC_<KEY>',
+    // Read by the OpenTelemetry SDK (and libs/tracing), by the specification's names.
+    'OTEL_EXPORTER_OTLP_ENDPOINT',
+    'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    'OTEL_TRACES_SAMPLER',
+    'OTEL_TRACES_SAMPLER_ARG',
+    'OTEL_SERVICE_NAME',
+    'OTEL_SDK_DISABLED',
   ]);
 
   beforeAll(() => {
