@@ -7,6 +7,7 @@ import { AppProcess, PipelineDriver, TestContext, freePort, specPayload, startAp
 import { BASELINE_RUNS, median, percentile, report } from './bench-report';
 import { CpuMeter } from './cpu-meter';
 import { benchContext } from './infra';
+import { TRACING_SAMPLE_RATIO, startOtlpSink } from './otlp-sink';
 import { startBenchReceivers } from './webhook-receivers';
 
 const DELIVERIES = 30_000;
@@ -54,6 +55,17 @@ export async function dispatcherBenchmark(): Promise<void> {
     process.stderr.write(`the dispatcher's Kafka work alone: ${DELIVERIES} commands\n`);
     const kafkaSide = await kafkaSideAlone(ctx, producer, body, serverPids);
     const cpuMicrosecondsPerDelivery = { rawUndiciPool: rawCpu, kafkaSideAlone: kafkaSide.cpu, dispatcherOneEndpoint: single.cpu };
+    process.stderr.write(`dispatcher, one endpoint, tracing at ${TRACING_SAMPLE_RATIO * 100}% sampling\n`);
+    const sink = await startOtlpSink();
+    const traced = await scenario(ctx, producer, body, 1, -1, serverPids, sink.env);
+    await sink.close();
+    const tracing = {
+      sampleRatio: TRACING_SAMPLE_RATIO,
+      spansExported: sink.spans(),
+      dispatcherCpuMicrosecondsPerDelivery: { off: single.cpu.dispatcher, on: traced.cpu.dispatcher },
+      cpuPerDeliveryRatio: +(traced.cpu.dispatcher / single.cpu.dispatcher).toFixed(3),
+    };
+    process.stderr.write(`tracing: ${JSON.stringify(tracing)}\n`);
     if (process.env.BENCH_QUICK) {
       return void process.stderr.write(
         `one endpoint: ${Math.round(single.rate)}/s, raw ${Math.round(raw)}/s, Kafka side alone ${Math.round(kafkaSide.rate)}/s; CPU µs per delivery ${JSON.stringify(cpuMicrosecondsPerDelivery)}\n`,
@@ -90,6 +102,7 @@ export async function dispatcherBenchmark(): Promise<void> {
       cpuMicrosecondsPerDelivery,
       // Cores the whole path (dispatcher, receivers, broker) would keep busy at 10,000 deliveries/s.
       coresFor10kPerSecond: +((single.cpu.total * 10_000) / 1e6).toFixed(2),
+      tracing,
     });
   } finally {
     await producer.disconnect();
@@ -164,7 +177,7 @@ async function dispatcherTopics(ctx: TestContext): Promise<DispatcherTopics> {
   return topics;
 }
 
-async function startDispatcher(ctx: TestContext, topics?: DispatcherTopics): Promise<{ app: AppProcess } & DispatcherTopics> {
+async function startDispatcher(ctx: TestContext, topics?: DispatcherTopics, env: Record<string, string> = {}): Promise<{ app: AppProcess } & DispatcherTopics> {
   const { id, commandTopic, retryTopic } = topics ?? (await dispatcherTopics(ctx));
   const app = startApp(
     'webhook-dispatcher',
@@ -176,6 +189,7 @@ async function startDispatcher(ctx: TestContext, topics?: DispatcherTopics): Pro
       TOPIC_WEBHOOK_RETRY: retryTopic,
       WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
       LOG_LEVEL: 'warn',
+      ...env,
       // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the dispatcher.
     },
     undefined,
@@ -201,6 +215,7 @@ async function scenario(
   endpoints: number,
   hung: number,
   serverPids: Record<string, number | undefined> = {},
+  env: Record<string, string> = {},
 ): Promise<{ rate: number; rssMB: number; cpu: Record<string, number> }> {
   const rx = await startBenchReceivers(endpoints, DELIVERIES, hung);
   // Every command is on its topic before the dispatcher starts: producing them does not share
@@ -208,7 +223,7 @@ async function scenario(
   const topics = await dispatcherTopics(ctx);
   const commands = Array.from({ length: DELIVERIES }, (_, i) => command(`${rx.urls[i % endpoints]}/hook/${i}`, i, body));
   await produce(ctx, producer, topics.commandTopic, commands);
-  const { app } = await startDispatcher(ctx, topics);
+  const { app } = await startDispatcher(ctx, topics, env);
   const meter = new CpuMeter({ dispatcher: app.child.pid, receivers: process.pid, kafka: serverPids.kafka });
   try {
     const answered = commands.map((_, i) => i).filter((i) => i % endpoints !== hung);

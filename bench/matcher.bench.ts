@@ -3,10 +3,11 @@ import { Partitioners } from 'kafkajs';
 import { EventType, HEADERS, eventTopicKeyOf, logIdFor, newLogRecord, newWebhookCommand, webhookBody } from '@triggers/contracts';
 import { TransactionalProcessor, createTopicsAndWait } from '@triggers/kafka';
 import { createLogger } from '@triggers/logging';
-import { PipelineDriver, freePort, specPayload, startApp, uniqueId, waitFor, waitForConsumed, waitForHealthy } from '@triggers/testing';
+import { AppProcess, PipelineDriver, freePort, specPayload, startApp, uniqueId, waitFor, waitForConsumed, waitForHealthy } from '@triggers/testing';
 import { BASELINE_RUNS, median, percentile, report } from './bench-report';
 import { CpuMeter } from './cpu-meter';
 import { benchContext } from './infra';
+import { TRACING_SAMPLE_RATIO, startOtlpSink } from './otlp-sink';
 
 const TENANTS = 100;
 const TRIGGERS_PER_TENANT = 100;
@@ -62,17 +63,25 @@ export async function matcherBenchmark(): Promise<void> {
 
     // The matcher: from a cold start with all events waiting, until its group has consumed them.
     // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the matcher process.
-    const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
-    const app = startApp('matcher', { ...ctx.env, PORT: String(await freePort()), MATCHER_INSTANCE_ID: uniqueId('bench') }, undefined, nodeArgs);
+    const run = await runMatcher(ctx, serverPids, 'matcher');
+    const { app } = run;
     try {
-      await waitForHealthy(app, 120_000);
-      const started = Date.now();
-      meter = new CpuMeter({ matcher: app.child.pid, kafka: serverPids.kafka });
-      await waitForConsumed(ctx, `${ctx.namespace}-matcher`, topics['events.agent.wrap'], 600_000);
-      const matcherSeconds = (Date.now() - started) / 1000;
-      const matcherCpu = meter.perUnit(EVENTS);
+      const { seconds: matcherSeconds, cpu: matcherCpu } = run;
       const cpuMicrosecondsPerEvent = { passThrough: passThroughCpu, exactlyOnceFanOut: fanOutCpu, matcher: matcherCpu };
       const matcherRate = EVENTS / matcherSeconds;
+      // The same events again through a matcher with tracing on at 10% sampling, exporting to a local sink.
+      process.stderr.write(`matcher with tracing at ${TRACING_SAMPLE_RATIO * 100}% sampling\n`);
+      const sink = await startOtlpSink();
+      const tracedRun = await runMatcher(ctx, serverPids, 'matcher-traced', sink.env);
+      await tracedRun.app.stop();
+      await sink.close();
+      const tracing = {
+        sampleRatio: TRACING_SAMPLE_RATIO,
+        spansExported: sink.spans(),
+        matcherCpuMicrosecondsPerEvent: { off: matcherCpu.matcher, on: tracedRun.cpu.matcher },
+        cpuPerEventRatio: +(tracedRun.cpu.matcher / matcherCpu.matcher).toFixed(3),
+      };
+      process.stderr.write(`tracing: ${JSON.stringify(tracing)}\n`);
       if (process.env.BENCH_QUICK) {
         process.stderr.write(`CPU µs per event: ${JSON.stringify(cpuMicrosecondsPerEvent)}\n`);
         return void process.stderr.write(
@@ -102,6 +111,7 @@ export async function matcherBenchmark(): Promise<void> {
           p99Ms: percentile(latencies, 99),
         },
         matcherRssMB: +(rss / 2 ** 20).toFixed(1),
+        tracing,
       });
     } finally {
       await app.stop();
@@ -109,6 +119,36 @@ export async function matcherBenchmark(): Promise<void> {
   } finally {
     await driver.close();
     await stopInfra();
+  }
+}
+
+/**
+ * A matcher process from a cold start with every event waiting, in its own group, until the group
+ * has consumed them all. BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles it.
+ */
+async function runMatcher(
+  ctx: Awaited<ReturnType<typeof benchContext>>['ctx'],
+  serverPids: Record<string, number | undefined>,
+  name: string,
+  env: Record<string, string> = {},
+): Promise<{ app: AppProcess; seconds: number; cpu: Record<string, number> }> {
+  const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
+  const groupId = `${ctx.namespace}-${name}`;
+  const app = startApp(
+    'matcher',
+    { ...ctx.env, PORT: String(await freePort()), MATCHER_INSTANCE_ID: uniqueId('bench'), KAFKA_GROUP_ID: groupId, ...env },
+    undefined,
+    nodeArgs,
+  );
+  try {
+    await waitForHealthy(app, 120_000);
+    const started = Date.now();
+    const meter = new CpuMeter({ matcher: app.child.pid, kafka: serverPids.kafka });
+    await waitForConsumed(ctx, groupId, ctx.config.kafka.topics['events.agent.wrap'], 600_000);
+    return { app, seconds: (Date.now() - started) / 1000, cpu: meter.perUnit(EVENTS) };
+  } catch (err) {
+    await app.stop();
+    throw err;
   }
 }
 
