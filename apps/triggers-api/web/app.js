@@ -291,7 +291,8 @@ async function openLog(logId) {
   const l = res.data;
   state.logId = logId;
   $('log-detail').hidden = false;
-  $('log-message').textContent = `${l.step} (${l.status}) at ${new Date(l.time).toLocaleString()}: ${l.message ?? ''}`;
+  $('log-message').textContent =
+    `${l.step} (${l.status}) at ${new Date(l.time).toLocaleString()}: ${l.message ?? ''}${l.traceId ? ` — trace ${l.traceId}` : ''}`;
   const h = l.http;
   const headers = (o) =>
     Object.entries(o ?? {})
