@@ -14,6 +14,7 @@ import {
   useHarness,
   useTestContext,
   waitFor,
+  waitForTriggers,
 } from '@triggers/testing';
 import { EVENT_LOGS_COLLECTION } from '@triggers/mongo';
 import { newLogRecord } from '@triggers/contracts';
@@ -81,15 +82,7 @@ describe('recovery: dead letters, bulk redelivery, delivery stats, the log reade
     expect(created.status).toBe(201);
     triggerId = created.body.id;
     // The matcher knows the trigger before the events arrive.
-    await waitFor(
-      async () => {
-        const health = (await (await fetch(`http://127.0.0.1:${matcher.port}/healthz`)).json()) as {
-          checks: Record<string, { detail: { triggers?: number } }>;
-        };
-        return health.checks.triggerConfig?.detail.triggers === 1;
-      },
-      { description: 'the trigger in the matcher' },
-    );
+    await waitForTriggers(matcher, 1);
     const { event } = specPayload('agent-wrap-inbound.json');
     eventIds = await h.driver.events(
       tenantId,

@@ -309,7 +309,16 @@ describe('triggers-api', () => {
     it("lists a trigger's log newest first, filters, pages, shows one in full and redelivers it", async () => {
       const created = await acme.post('/v1/triggers', { name: 'logs', eventType: 'agent.wrap', parameters: WEBHOOK_PARAMS });
       const triggerId = created.body.id;
-      const base = { tenantId: 'acme', triggerId, eventId: 'ev-1', eventType: 'agent.wrap', commandId: 'cmd_1', origin: 'event', nextDueAt: null, traceId: null };
+      const base = {
+        tenantId: 'acme',
+        triggerId,
+        eventId: 'ev-1',
+        eventType: 'agent.wrap',
+        commandId: 'cmd_1',
+        origin: 'event',
+        nextDueAt: null,
+        traceId: null,
+      };
       const http = {
         method: 'POST',
         url: 'https://hooks.example/a',

@@ -15,6 +15,7 @@ import {
   uniqueId,
   useTestContext,
   waitFor,
+  waitForTriggers,
 } from '@triggers/testing';
 import { EVENT_LOGS_COLLECTION } from '@triggers/mongo';
 
@@ -159,15 +160,7 @@ describe('the Triggers web page', () => {
       parameters: JSON.stringify(parameters),
     });
     expect(created.status).toBe(201);
-    await waitFor(
-      async () => {
-        const health = (await (await fetch(`http://127.0.0.1:${matcher.port}/healthz`)).json()) as {
-          checks: Record<string, { detail: { triggers?: number } }>;
-        };
-        return health.checks.triggerConfig?.detail.triggers === 2;
-      },
-      { description: 'the trigger in the matcher' },
-    );
+    await waitForTriggers(matcher, 2);
     const { event } = specPayload('agent-wrap-inbound.json');
     await driver.events(
       tenantId,

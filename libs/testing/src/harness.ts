@@ -1,5 +1,5 @@
 import type { AppProcess } from '@triggers/local-infra';
-import { startHealthyApp } from '@triggers/local-infra';
+import { startHealthyApp, waitFor } from '@triggers/local-infra';
 import { PipelineDriver } from './pipeline-helpers';
 import type { TestContext } from './test-context';
 import { ReceivedWebhook, ReceiverReply, WebhookReceiver, startWebhookReceiver } from './webhook-receiver';
@@ -45,4 +45,15 @@ export function useHarness(ctx: () => TestContext, opts: { reply?: (req: Receive
       return app;
     },
   };
+}
+
+/** Waits until `app` (a matcher or a dispatcher) holds `count` triggers from the config topic, by its /healthz. */
+export async function waitForTriggers(app: AppProcess, count: number, timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    async () => {
+      const health = (await (await fetch(`http://127.0.0.1:${app.port}/healthz`)).json()) as { checks: Record<string, { detail?: { triggers?: number } }> };
+      return health.checks.triggerConfig?.detail?.triggers === count;
+    },
+    { timeoutMs, description: `${count} trigger(s) in ${app.name}` },
+  );
 }

@@ -36,6 +36,17 @@ const header = (headers: IHeaders | undefined, name: string): string | undefined
   return first === undefined ? undefined : first.toString();
 };
 
+/** OpenTelemetry's messaging attributes for processing what was read from a Kafka partition (at `offset`). */
+export function kafkaProcessAttributes(source: { topic: string; partition: number }, offset?: string): Attributes {
+  return {
+    'messaging.system': 'kafka',
+    'messaging.operation.type': 'process',
+    'messaging.destination.name': source.topic,
+    'messaging.destination.partition.id': String(source.partition),
+    ...(offset !== undefined ? { 'messaging.kafka.offset': Number(offset) } : {}),
+  };
+}
+
 /** The trace context Kafka headers carry, or null. */
 export function traceContextOf(headers: IHeaders | undefined): TraceContext | null {
   return parseTraceparent(header(headers, 'traceparent'), header(headers, 'tracestate'));

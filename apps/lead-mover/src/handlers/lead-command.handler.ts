@@ -6,6 +6,7 @@ import { HEADERS, LeadCommand, logIdFor, newLogRecord, triggerKey } from '@trigg
 import { classify } from '@triggers/errors';
 import { BatchConsumer, BatchProgress, DecodedMessage, MessageSource } from '@triggers/kafka';
 import { AppRuntime, consumerHealthCheck } from '@triggers/runtime';
+import { kafkaProcessAttributes } from '@triggers/tracing';
 import { LEADS_STORE, LeadsStore } from '../services/leads.store';
 import { LeadMoveOutcome, applyLeadMove } from '../services/lead-move.service';
 
@@ -85,10 +86,7 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
       const span = this.rt.tracing.startSpan('lead.update.list', {
         parent: m.headers,
         attributes: {
-          'messaging.system': 'kafka',
-          'messaging.operation.type': 'process',
-          'messaging.destination.name': source.topic,
-          'messaging.kafka.offset': Number(m.offset),
+          ...kafkaProcessAttributes(source, m.offset),
           'triggers.tenant_id': command.tenantId,
           'triggers.command_id': command.commandId,
           'triggers.lead_id': command.leadId,

@@ -5,7 +5,7 @@ import type { MatcherConfig } from '@triggers/config';
 import { ContractError, EVENT_TYPE_IDS, EventEnvelope, EventType, HEADERS, eventTopicKeyOf, leadKey, triggerKey } from '@triggers/contracts';
 import { BatchOutput, MessageSource, TransactionalHandler, TransactionalProcessor } from '@triggers/kafka';
 import { AppRuntime, consumerHealthCheck } from '@triggers/runtime';
-import { SpanKind, TraceSpan } from '@triggers/tracing';
+import { SpanKind, TraceSpan, kafkaProcessAttributes } from '@triggers/tracing';
 import { MatchOutput, matchEvent } from '../services/event-matcher';
 import { TriggerConfigStore } from '../services/trigger-config.store';
 
@@ -105,13 +105,7 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
     const span = tracing.enabled
       ? tracing.startSpan(`process ${source.topic}`, {
           kind: SpanKind.CONSUMER,
-          attributes: {
-            'messaging.system': 'kafka',
-            'messaging.operation.type': 'process',
-            'messaging.destination.name': source.topic,
-            'messaging.destination.partition.id': String(source.partition),
-            'messaging.consumer.group.name': this.rt.config.groupId,
-          },
+          attributes: { ...kafkaProcessAttributes(source), 'messaging.consumer.group.name': this.rt.config.groupId },
         })
       : undefined;
     this.batches.set(`${source.topic}:${source.partition}`, {
@@ -148,11 +142,7 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
       ? tracing.startSpan(`match ${event.type}`, {
           parent: message.headers,
           attributes: {
-            'messaging.system': 'kafka',
-            'messaging.operation.type': 'process',
-            'messaging.destination.name': source.topic,
-            'messaging.destination.partition.id': String(source.partition),
-            'messaging.kafka.offset': Number(message.offset),
+            ...kafkaProcessAttributes(source, message.offset),
             'messaging.message.id': event.eventId,
             'triggers.tenant_id': event.tenantId,
           },
