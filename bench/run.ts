@@ -6,6 +6,7 @@ import { apiBenchmark } from './api.bench';
 import { dispatcherBenchmark } from './dispatcher.bench';
 import { logSinkBenchmark } from './log-sink.bench';
 import { matcherBenchmark } from './matcher.bench';
+import { pipelineBenchmark } from './pipeline.bench';
 import { rulesBenchmark } from './rules.bench';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
@@ -14,6 +15,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   dispatcher: dispatcherBenchmark,
   'log-sink': logSinkBenchmark,
   api: apiBenchmark,
+  pipeline: pipelineBenchmark,
 };
 
 async function main(): Promise<void> {
