@@ -20,7 +20,7 @@ import { benchContext } from './infra';
 
 const TENANTS = 10;
 /** Events at full speed (BENCH_EVENTS overrides); one in LEAD_EVERY is a wrap that also moves its lead. */
-const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000);
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000); // a multiple of TENANTS × LEAD_EVERY
 const LEAD_EVERY = 20;
 const FIXED_RATES = [500, 1_000];
 const FIXED_SECONDS = 10;
@@ -71,7 +71,7 @@ export async function pipelineBenchmark(): Promise<void> {
     apps.push(api);
     const { db } = await ctx.mongo();
     const tenants = Array.from({ length: TENANTS }, (_, t) => `pipe-${t}-${uniqueId('t')}`);
-    const leadsPerTenant = Math.ceil(EVENTS / LEAD_EVERY / TENANTS) + 10;
+    const leadsPerTenant = Math.ceil((EVENTS + FIXED_RATES.reduce((n, r) => n + r * FIXED_SECONDS, 0)) / TENANTS / LEAD_EVERY) + 10;
     for (const tenantId of tenants) {
       const tenant = client.withKey(await createTenantKey(ctx, tenantId));
       const hook = await tenant.post('/v1/triggers', {
@@ -109,7 +109,8 @@ export async function pipelineBenchmark(): Promise<void> {
     const eventOf = (run: string, i: number) => {
       const tenantId = tenants[i % TENANTS];
       const payload: Record<string, unknown> = { ...wrap.payload, agentInteractionId: `${run}-${i}` };
-      if (i % LEAD_EVERY === 0) {
+      // Every LEAD_EVERY-th event of each tenant.
+      if (Math.floor(i / TENANTS) % LEAD_EVERY === 0) {
         const n = leadCounters.get(tenantId) ?? 0;
         leadCounters.set(tenantId, n + 1);
         Object.assign(payload, { campaignId: '1695', leadId: `${tenantId}-L${n}` });
@@ -137,18 +138,33 @@ export async function pipelineBenchmark(): Promise<void> {
     for (let i = 0; i < EVENTS; i += 1000) await send('full', i, Math.min(EVENTS, i + 1000));
     await waitFor(() => rx.arrivedAt.size >= EVENTS, { timeoutMs: 900_000, intervalMs: 100, description: `${EVENTS} webhooks` });
     const deliveredAt = Math.max(...rx.arrivedAt.values());
-    await waitFor(async () => (await deliveredRecords()) >= EVENTS, { timeoutMs: 900_000, intervalMs: 500, description: 'every delivery in the Event Logs' });
-    const loggedAt = Date.now();
-    // The lead moves are part of the work too: the stretch ends when they are logged as well.
-    const moves = Math.ceil(EVENTS / LEAD_EVERY);
-    await waitFor(async () => (await logs.countDocuments({ tenantId: { $in: tenants }, step: 'lead.moved' })) >= moves, {
+    // The stretch ends when the lead moves and every log record are stored too, as the apps'
+    // counters say: polling FerretDB here would put the bench's own load on it (and committed
+    // offsets stop short of a transactional topic's last commit markers).
+    const moves = EVENTS / LEAD_EVERY;
+    const records = 2 * EVENTS + 2 * moves; // matched and delivered per event; matched and moved per lead event
+    const counter = async (app: string, metric: string) => {
+      const port = apps.find((a) => a.name === app)!.port;
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return [...text.matchAll(new RegExp(`^${metric}\\{[^}]*\\} (\\d+)`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    await waitFor(async () => (await counter('lead-mover', 'triggers_lead_commands_total')) >= moves, {
       timeoutMs: 900_000,
-      intervalMs: 500,
-      description: `${moves} lead moves in the Event Logs`,
+      intervalMs: 200,
+      description: `${moves} lead moves`,
     });
     const movedAt = Date.now();
+    await waitFor(async () => (await counter('log-sink', 'triggers_log_sink_records_total')) >= records, {
+      timeoutMs: 900_000,
+      intervalMs: 200,
+      description: `${records} log records stored`,
+    });
+    const loggedAt = Date.now();
     const cpu = meter.perUnit(EVENTS);
     const apart = receiverMeter.perUnit(EVENTS);
+    // Then, once, that it all arrived: every delivery and move in the Event Logs.
+    const stored = { delivered: await deliveredRecords(), moved: await logs.countDocuments({ tenantId: { $in: tenants }, step: 'lead.moved' }) };
+    if (stored.delivered < EVENTS || stored.moved < moves) throw new Error(`the Event Logs lack records: ${JSON.stringify(stored)} of ${EVENTS} and ${moves}`);
     const appsCpu = Object.keys(pids).reduce((n, k) => n + cpu[k], 0);
     const fullSpeed = {
       deliveriesPerSecond: Math.round(EVENTS / ((deliveredAt - started) / 1000)),

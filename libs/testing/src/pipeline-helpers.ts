@@ -60,15 +60,17 @@ export function newTestSecret(): { id: string; secret: string; notAfter: number 
 
 /** Produces events and trigger config records into a test context, as platform services and the API do. */
 export class PipelineDriver {
-  private producer?: Producer;
+  private producer?: Promise<Producer>;
 
   constructor(private readonly ctx: TestContext) {}
 
-  private async connect(): Promise<Producer> {
-    if (!this.producer) {
-      this.producer = createIdempotentProducer(this.ctx.kafka);
-      await this.producer.connect();
-    }
+  /** The driver's producer, connected once however many callers ask at the same time. */
+  private connect(): Promise<Producer> {
+    this.producer ??= (async () => {
+      const producer = createIdempotentProducer(this.ctx.kafka);
+      await producer.connect();
+      return producer;
+    })();
     return this.producer;
   }
 
@@ -173,7 +175,7 @@ export class PipelineDriver {
   }
 
   async close(): Promise<void> {
-    await this.producer?.disconnect();
+    await (await this.producer?.catch(() => undefined))?.disconnect();
   }
 }
 
