@@ -65,4 +65,58 @@ describe('read_committed with overlapping aborted transactions', () => {
       await consumer.stop();
     }
   });
+
+  it('commits past the transaction markers and aborted records: the group reaches the end of the topic', async () => {
+    const topic = `${ctx().namespace}.markers`;
+    await createTopicsAndWait(ctx().admin, [
+      { topic, numPartitions: 1 },
+      { topic: `${topic}.dlq`, numPartitions: 1 },
+    ]);
+    const producer = ctx().kafka.producer({
+      transactionalId: uniqueId('tx'),
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await producer.connect();
+    try {
+      const committed = await producer.transaction();
+      await committed.send({ topic, messages: [{ key: 'k', value: await ctx().serde.encode('webhookCommands', testWebhookCommand({ eventId: 'kept' })) }] });
+      await committed.commit();
+      // The topic ends in an aborted transaction: its record and marker are never read.
+      const aborted = await producer.transaction();
+      await aborted.send({ topic, messages: [{ key: 'k', value: await ctx().serde.encode('webhookCommands', testWebhookCommand({ eventId: 'dropped' })) }] });
+      await aborted.abort();
+    } finally {
+      await producer.disconnect();
+    }
+    const groupId = uniqueId('markers');
+    const seen: string[] = [];
+    const consumer = new BatchConsumer<WebhookCommand>({
+      kafka: ctx().kafka,
+      groupId,
+      topics: [topic],
+      logger: ctx().logger,
+      serde: ctx().serde,
+      records: 'webhookCommands',
+      deadLetterTopic: `${topic}.dlq`,
+      handle: async (records) => void seen.push(...records.map((r) => r.value.eventId)),
+    });
+    await consumer.start();
+    try {
+      // Offsets 0 (kept), 1 (its commit marker), 2 (dropped), 3 (its abort marker): the end is 4.
+      const [{ high }] = await ctx().admin.fetchTopicOffsets(topic);
+      expect(high).toBe('4');
+      await waitFor(
+        async () => {
+          const [{ partitions }] = await ctx().admin.fetchOffsets({ groupId, topics: [topic] });
+          return partitions[0].offset === high;
+        },
+        { timeoutMs: 20_000, description: 'the group committed to the end of the topic' },
+      );
+      expect(seen).toEqual(['kept']);
+    } finally {
+      await consumer.stop();
+    }
+  });
 });

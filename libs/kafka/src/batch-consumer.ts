@@ -58,6 +58,15 @@ export class BatchConsumer<T> {
       maxWaitTimeInMs: 500,
       run: async (consumer) => {
         for (const topic of options.topics) await consumer.subscribe({ topic, fromBeginning: true });
+        // A fetch of transaction markers (or aborted records) only reaches no eachBatch: its
+        // offsets are committed here, so the group's lag on a transactional topic reaches 0 (KEDA
+        // scales on it). Batches of a partition are handled one after the other, so everything
+        // before these markers is done.
+        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+          if (payload.batchSize > 0 || this.stopping) return;
+          const offset = (BigInt(payload.lastOffset) + 1n).toString();
+          consumer.commitOffsets([{ topic: payload.topic, partition: payload.partition, offset }]).catch(() => undefined);
+        });
         await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.processBatch(p) });
       },
     });
@@ -111,7 +120,8 @@ export class BatchConsumer<T> {
       }
       await this.sendDeadLetters(dead, source, keepAlive);
       if (records.length > 0) await this.handle(records, source, keepAlive, commit);
-      await commit(batch.messages[batch.messages.length - 1].offset);
+      // The batch's last offset, transaction markers and aborted records included.
+      await commit(batch.lastOffset());
     } catch (err) {
       if (err instanceof AbandonedError) return;
       throw err;
