@@ -28,4 +28,30 @@ export async function setUpInfra(profile: 'test' | 'faults' | 'compat'): Promise
   process.env.TRIGGERS_TEST_STARTED = Object.values(outcomes).includes('started') ? '1' : '';
   process.env.TRIGGERS_TEST_PROFILE = profile;
   Object.assign(process.env, env, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' });
+  await warmUpRegistry(env.SCHEMA_REGISTRY_URL);
+}
+
+/**
+ * A registry just started answers health checks before its first registration is quick (one took
+ * over the client's 10 s timeout on a busy machine and failed the first test file's encode). One
+ * registration is awaited here, as long as it takes up to two minutes, before any test runs.
+ */
+async function warmUpRegistry(url: string | undefined): Promise<void> {
+  if (!url) return;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      const res = await fetch(`${url}/subjects/triggers-test-warm-up-value/versions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+        body: JSON.stringify({ schema: JSON.stringify({ type: 'record', name: 'WarmUp', fields: [{ name: 'at', type: 'long' }] }) }),
+        signal: AbortSignal.timeout(60_000),
+      });
+      if (res.ok) return;
+      if (Date.now() > deadline) throw new Error(`the schema registry at ${url} refused a registration: HTTP ${res.status} ${await res.text()}`);
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
 }
