@@ -9,6 +9,8 @@ export { SpanKind } from '@opentelemetry/api';
 export interface TraceSpan {
   readonly traceId: string;
   readonly spanId: string;
+  /** Whether the span is recorded (sampled, with tracing on): attributes are worth building only then. */
+  readonly recording: boolean;
   /** The `traceparent` to pass on: this span as the parent of what follows. */
   readonly traceparent: string;
   readonly tracestate?: string;
@@ -27,7 +29,8 @@ export interface SpanOptions {
   kind?: SpanKind;
   /** The context it continues: a `traceparent` header (and `tracestate`), or Kafka headers holding them. */
   parent?: IHeaders | TraceContext | null;
-  attributes?: Attributes;
+  /** Its attributes; a function is called only for a span that is recorded (most are not, when sampling). */
+  attributes?: Attributes | (() => Attributes);
 }
 
 const header = (headers: IHeaders | undefined, name: string): string | undefined => {
@@ -60,6 +63,7 @@ function headersOf(traceparent: string, tracestate: string | undefined): Record<
 
 /** A span of a trace that is not recorded (tracing off): ids only, so context still flows downstream. */
 class PassedOnSpan implements TraceSpan {
+  readonly recording = false;
   readonly traceparent: string;
   constructor(
     readonly traceId: string,
@@ -82,16 +86,23 @@ class PassedOnSpan implements TraceSpan {
 
 /** A span of the OpenTelemetry SDK (recorded when sampled). */
 class SdkSpan implements TraceSpan {
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly traceparent: string;
-  readonly tracestate?: string;
+  readonly recording: boolean;
   constructor(private readonly span: Span) {
-    const c = span.spanContext();
-    this.traceId = c.traceId;
-    this.spanId = c.spanId;
-    this.tracestate = c.traceState?.serialize() || undefined;
-    this.traceparent = formatTraceparent({ traceId: c.traceId, spanId: c.spanId, sampled: (c.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED });
+    this.recording = span.isRecording();
+  }
+  get traceId(): string {
+    return this.span.spanContext().traceId;
+  }
+  get spanId(): string {
+    return this.span.spanContext().spanId;
+  }
+  // Made only when asked for: most spans of unmatched events pass nothing on.
+  get tracestate(): string | undefined {
+    return this.span.spanContext().traceState?.serialize() || undefined;
+  }
+  get traceparent(): string {
+    const c = this.span.spanContext();
+    return formatTraceparent({ traceId: c.traceId, spanId: c.spanId, sampled: (c.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED });
   }
   headers() {
     return headersOf(this.traceparent, this.tracestate);
@@ -137,6 +148,8 @@ export class Tracing {
           ...(parent.tracestate ? { traceState: createTraceState(parent.tracestate) } : {}),
         })
       : ROOT_CONTEXT;
-    return new SdkSpan(this.tracer.startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes }, parentContext));
+    const span = new SdkSpan(this.tracer.startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL }, parentContext));
+    if (span.recording && options.attributes) span.setAttributes(typeof options.attributes === 'function' ? options.attributes() : options.attributes);
+    return span;
   }
 }

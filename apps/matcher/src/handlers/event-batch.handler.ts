@@ -141,16 +141,21 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
     const span = tracing.enabled
       ? tracing.startSpan(`match ${event.type}`, {
           parent: message.headers,
-          attributes: {
+          attributes: () => ({
             ...kafkaProcessAttributes(source, message.offset),
             'messaging.message.id': event.eventId,
             'triggers.tenant_id': event.tenantId,
-          },
+          }),
         })
       : undefined;
     const result = matchEvent(this.store.index, event, Date.now());
     const matched = result.logs.some((l) => l.step === 'matched');
-    span?.setAttributes({ 'triggers.matched': matched, 'triggers.webhooks': result.webhookCommands.length, 'triggers.lead_moves': result.leadCommands.length });
+    if (span?.recording)
+      span.setAttributes({
+        'triggers.matched': matched,
+        'triggers.webhooks': result.webhookCommands.length,
+        'triggers.lead_moves': result.leadCommands.length,
+      });
     span?.end();
     if (result.logs.length === 0) return this.count(source, result, matched, event, message);
     // What follows from the event carries its trace: the match span, or (tracing off) the event's context passed on.

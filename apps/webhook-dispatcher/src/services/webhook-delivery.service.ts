@@ -146,7 +146,7 @@ export class WebhookDeliveryService implements OnModuleInit {
     const span = this.rt.tracing.startSpan('POST', {
       kind: SpanKind.CLIENT,
       parent: read.headers,
-      attributes: {
+      attributes: () => ({
         'http.request.method': 'POST',
         'url.full': redactUserinfo(command.url),
         ...(url ? { 'server.address': url.hostname, 'server.port': Number(url.port) || (url.protocol === 'https:' ? 443 : 80) } : {}),
@@ -154,7 +154,7 @@ export class WebhookDeliveryService implements OnModuleInit {
         'triggers.origin': command.origin,
         'triggers.command_id': command.commandId,
         'triggers.tenant_id': command.tenantId,
-      },
+      }),
     });
     try {
       const outcome = await span.run(() => this.attemptIn(span, url, command, read, source, encoders, ctx));
