@@ -2,7 +2,7 @@ import { KafkaJSConnectionError, Partitioners } from 'kafkajs';
 import type { Kafka, Producer } from 'kafkajs';
 import { WebhookCommand } from '@triggers/contracts';
 import { TransientError } from '@triggers/errors';
-import { TransactionalProcessor, createTopicsAndWait } from '@triggers/kafka';
+import { TransactionalProcessor, TransactionalProcessorOptions, createTopicsAndWait } from '@triggers/kafka';
 import { TestContext, createTestContext, readTopic, testWebhookCommand, uniqueId, waitFor } from '@triggers/testing';
 
 /** Webhook commands as Avro input (the engines decode what they consume), keyed by their event id. */
@@ -36,6 +36,21 @@ describe('Kafka transactions on the local single-node broker', () => {
 
   afterAll(() => ctx.close());
 
+  /** A processor of webhook commands on the test context, with a fresh group and transactional ids unless given. */
+  const commandsProcessor = (
+    options: Pick<TransactionalProcessorOptions<WebhookCommand>, 'topics' | 'deadLetterTopic' | 'handler'> &
+      Partial<TransactionalProcessorOptions<WebhookCommand>>,
+  ) =>
+    new TransactionalProcessor<WebhookCommand>({
+      kafka: ctx.kafka,
+      groupId: uniqueId('g'),
+      transactionalIdPrefix: uniqueId('tx'),
+      logger: ctx.logger,
+      serde: ctx.serde,
+      records: 'webhookCommands',
+      ...options,
+    });
+
   it('hides an aborted transaction from read_committed readers', async () => {
     const topic = `${ctx.namespace}.abort`;
     await createTopicsAndWait(ctx.admin, [{ topic, numPartitions: 1 }]);
@@ -65,14 +80,9 @@ describe('Kafka transactions on the local single-node broker', () => {
     await sendCommands(ctx, input, words);
 
     const groupId = uniqueId('g');
-    const processor = new TransactionalProcessor<WebhookCommand>({
-      kafka: ctx.kafka,
+    const processor = commandsProcessor({
       groupId,
-      transactionalIdPrefix: uniqueId('tx'),
       topics: [input],
-      logger: ctx.logger,
-      serde: ctx.serde,
-      records: 'webhookCommands',
       deadLetterTopic: `${ctx.namespace}.dlq`,
       handler: { handle: (command, m, source, out) => out.push(output, { key: m.key, value: command.eventId.toUpperCase() }) },
     });
@@ -102,14 +112,8 @@ describe('Kafka transactions on the local single-node broker', () => {
     await sendCommands(ctx, topicIn, ['first', 'bad', 'last']);
 
     let calls = 0;
-    const processor = new TransactionalProcessor<WebhookCommand>({
-      kafka: ctx.kafka,
-      groupId: uniqueId('g'),
-      transactionalIdPrefix: uniqueId('tx'),
+    const processor = commandsProcessor({
       topics: [topicIn],
-      logger: ctx.logger,
-      serde: ctx.serde,
-      records: 'webhookCommands',
       deadLetterTopic: dlq,
       retryMinMs: 50,
       handler: {
@@ -157,14 +161,9 @@ describe('Kafka transactions on the local single-node broker', () => {
       };
       return producer;
     };
-    const processor = new TransactionalProcessor<WebhookCommand>({
+    const processor = commandsProcessor({
       kafka: losingKafka,
-      groupId: uniqueId('g'),
-      transactionalIdPrefix: uniqueId('tx'),
       topics: [topicIn],
-      logger: ctx.logger,
-      serde: ctx.serde,
-      records: 'webhookCommands',
       deadLetterTopic: `${ctx.namespace}.lost-dlq`,
       handler: { handle: (command, m, source, out) => out.push(topicOut, { value: command.eventId }) },
     });

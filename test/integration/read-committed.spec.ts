@@ -12,6 +12,19 @@ import { testWebhookCommand, uniqueId, useTestContext, waitFor } from '@triggers
 describe('read_committed with overlapping aborted transactions', () => {
   const ctx = useTestContext();
 
+  /** The project's batch consumer over `topic`, pushing each record's event id to `seen`. */
+  const readEventIds = (topic: string, groupId: string, seen: string[]) =>
+    new BatchConsumer<WebhookCommand>({
+      kafka: ctx().kafka,
+      groupId,
+      topics: [topic],
+      logger: ctx().logger,
+      serde: ctx().serde,
+      records: 'webhookCommands',
+      deadLetterTopic: `${topic}.dlq`,
+      handle: async (records) => void seen.push(...records.map((r) => r.value.eventId)),
+    });
+
   it('returns no record of any aborted transaction', async () => {
     const topic = `${ctx().namespace}.overlap`;
     await createTopicsAndWait(ctx().admin, [
@@ -47,16 +60,7 @@ describe('read_committed with overlapping aborted transactions', () => {
     }
 
     const seen: string[] = [];
-    const consumer = new BatchConsumer<WebhookCommand>({
-      kafka: ctx().kafka,
-      groupId: uniqueId('rc'),
-      topics: [topic],
-      logger: ctx().logger,
-      serde: ctx().serde,
-      records: 'webhookCommands',
-      deadLetterTopic: `${topic}.dlq`,
-      handle: async (records) => void seen.push(...records.map((r) => r.value.eventId)),
-    });
+    const consumer = readEventIds(topic, uniqueId('rc'), seen);
     await consumer.start();
     try {
       await waitFor(() => seen.includes('committed'), { timeoutMs: 20_000, description: 'the committed record' });
@@ -92,16 +96,7 @@ describe('read_committed with overlapping aborted transactions', () => {
     }
     const groupId = uniqueId('markers');
     const seen: string[] = [];
-    const consumer = new BatchConsumer<WebhookCommand>({
-      kafka: ctx().kafka,
-      groupId,
-      topics: [topic],
-      logger: ctx().logger,
-      serde: ctx().serde,
-      records: 'webhookCommands',
-      deadLetterTopic: `${topic}.dlq`,
-      handle: async (records) => void seen.push(...records.map((r) => r.value.eventId)),
-    });
+    const consumer = readEventIds(topic, groupId, seen);
     await consumer.start();
     try {
       // Offsets 0 (kept), 1 (its commit marker), 2 (dropped), 3 (its abort marker): the end is 4.
