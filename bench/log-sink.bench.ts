@@ -217,7 +217,7 @@ async function leadMoves(ctx: TestContext, producer: Producer, uri: string): Pro
   try {
     const rate = await rateOf(app, /triggers_lead_commands_total\{[^}]*outcome="moved"[^}]*\} (\d+)/, LEADS);
     const stillOnOld = await mongo.db.collection(LEADS_COLLECTION).countDocuments({ tenantId, listId: '100' });
-    if (stillOnOld !== 0) throw new Error(`${stillOnOld} leads were not moved`);
+    if (stillOnOld !== 0) throw new Error(`${stillOnOld} leads were not moved; the lead-mover's last words:\n${app.output().slice(-4000)}`);
     return rate;
   } finally {
     await app.stop(10_000);

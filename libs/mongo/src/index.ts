@@ -1,5 +1,6 @@
 // The connection, then one folder per collection shared by several apps: its document type, its
 // indexes and what writes it. Collections one app owns live with that app (triggers: the API).
+export * from './bulk-write';
 export * from './connection';
 export * from './event-logs/event-log.document';
 export * from './leads/lead.documents';

@@ -7,10 +7,10 @@ import { classify } from '@triggers/errors';
 import { BatchConsumer, BatchProgress, DecodedMessage, MessageSource } from '@triggers/kafka';
 import { AppRuntime, consumerHealthCheck } from '@triggers/runtime';
 import { kafkaProcessAttributes } from '@triggers/tracing';
-import { LEADS_STORE, LeadsStore } from '../services/leads.store';
-import { LeadMoveOutcome, applyLeadMove } from '../services/lead-move.service';
+import { LEADS_STORE, LeadsStore, isBulkLeadsStore } from '../services/leads.store';
+import { LeadMoveOutcome, applyLeadMove, applyLeadMoves } from '../services/lead-move.service';
 
-/** Outcomes are recorded (and their commands committed) at least every this many commands... */
+/** Commands judged together, and outcomes recorded (their commands committed) at least every this many commands... */
 const RECORD_EVERY = 100;
 /** ...and at least this often. */
 const RECORD_EVERY_MS = 1000;
@@ -58,13 +58,18 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
   }
 
   /**
-   * Applies the batch's commands in order. Outcomes are recorded in groups (every
-   * {@link RECORD_EVERY} commands or {@link RECORD_EVERY_MS}) and the engine is told those are
-   * done, so a crash replays little; a replayed command that had moved its lead records the same
-   * `lead.moved` again (same log id), never a noop. Heartbeats go between commands, so a slow
-   * store never costs the group membership.
+   * Applies the batch's commands in order, in runs of {@link RECORD_EVERY} when the store moves
+   * leads in bulk (one read of the run's leads, one of its lists, one write per moved lead), else
+   * one by one. Outcomes are recorded in groups (every {@link RECORD_EVERY} commands or
+   * {@link RECORD_EVERY_MS}) and the engine is told those are done, so a crash replays little; a
+   * replayed command that had moved its lead records the same `lead.moved` again (same log id),
+   * never a noop. Heartbeats go between runs, so a slow store never costs the group membership.
    */
   private async handle(records: DecodedMessage<LeadCommand>[], source: MessageSource, progress: BatchProgress): Promise<void> {
+    const store = this.store;
+    const [runSize, apply] = isBulkLeadsStore(store)
+      ? [RECORD_EVERY, (commands: LeadCommand[]) => applyLeadMoves(store, commands, progress.heartbeat)]
+      : [1, async (commands: LeadCommand[]) => [await applyLeadMove(store, commands[0])]];
     const logs: Message[] = [];
     let lastApplied: string | undefined;
     let since = Date.now();
@@ -73,50 +78,79 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
       if (lastApplied !== undefined) progress.done(lastApplied);
       since = Date.now();
     };
-    for (const { value: command, message: m } of records) {
-      const ctx = {
-        ...source,
-        offset: m.offset,
-        tenantId: command.tenantId,
-        commandId: command.commandId,
-        leadId: command.leadId,
-        correlationId: command.eventId,
-      };
+    for (let start = 0; start < records.length; start += runSize) {
+      const run = records.slice(start, start + runSize);
       // Each move continues the trace its command carries (its event's match).
-      const span = this.rt.tracing.startSpan('lead.update.list', {
-        parent: m.headers,
-        attributes: {
-          ...kafkaProcessAttributes(source, m.offset),
-          'triggers.tenant_id': command.tenantId,
-          'triggers.command_id': command.commandId,
-          'triggers.lead_id': command.leadId,
-          'triggers.to_list_id': command.toListId,
-        },
-      });
-      let outcome: LeadMoveOutcome;
+      const spans = run.map(({ value: c, message: m }) =>
+        this.rt.tracing.startSpan('lead.update.list', {
+          parent: m.headers,
+          attributes: {
+            ...kafkaProcessAttributes(source, m.offset),
+            'triggers.tenant_id': c.tenantId,
+            'triggers.command_id': c.commandId,
+            'triggers.lead_id': c.leadId,
+            'triggers.to_list_id': c.toListId,
+          },
+        }),
+      );
+      let outcomes: LeadMoveOutcome[];
       try {
-        outcome = await span.run(() => applyLeadMove(this.store, command));
+        outcomes = await spans[0].run(() => apply(run.map((r) => r.value)));
       } catch (err) {
-        span.fail(classify(err).kind, (err as Error).message);
-        span.end();
-        // What came before this command is recorded first; the engine then waits out a store
-        // that is down, or dead-letters a command that is itself bad.
-        if (classify(err).kind !== 'poison' && !this.failedLogged.has(command.commandId)) {
-          this.failedLogged.add(command.commandId);
-          logs.push(await this.log(command, { step: 'lead.failed', status: 'failed', message: `failed, will retry: ${(err as Error).message}` }, span.traceId));
+        const { kind } = classify(err);
+        for (const span of spans) {
+          span.fail(kind, (err as Error).message);
+          span.end();
         }
-        this.rt.logger.warn({ ...ctx, err: (err as Error).message }, 'lead command not applied; the batch goes on from this command');
+        // What came before this run is recorded first; the engine then waits out a store that
+        // is down from the run's first command, or judges a poison run command by command.
+        const { value: first, message: m } = run[0];
+        if (kind !== 'poison' && !this.failedLogged.has(first.commandId)) {
+          this.failedLogged.add(first.commandId);
+          logs.push(
+            await this.log(first, { step: 'lead.failed', status: 'failed', message: `failed, will retry: ${(err as Error).message}` }, spans[0].traceId),
+          );
+        }
+        this.rt.logger.warn(
+          {
+            ...source,
+            offset: m.offset,
+            tenantId: first.tenantId,
+            commandId: first.commandId,
+            leadId: first.leadId,
+            commands: run.length,
+            err: (err as Error).message,
+          },
+          'lead commands not applied; the batch goes on from the first of them',
+        );
         await record();
         this.outcomes.inc({ outcome: 'failed' });
         throw err;
       }
-      span.setAttributes({ 'triggers.outcome': outcome.step });
-      span.end();
-      logs.push(await this.log(command, outcome, span.traceId));
-      this.outcomes.inc({ outcome: outcome.step.replace('lead.', '') });
-      this.failedLogged.delete(command.commandId);
-      lastApplied = m.offset;
-      span.run(() => this.rt.logger.info({ ...ctx, outcome: outcome.step, message: outcome.message }, 'lead command applied'));
+      for (const [i, { value: command, message: m }] of run.entries()) {
+        const outcome = outcomes[i];
+        spans[i].setAttributes({ 'triggers.outcome': outcome.step });
+        spans[i].end();
+        logs.push(await this.log(command, outcome, spans[i].traceId));
+        this.outcomes.inc({ outcome: outcome.step.replace('lead.', '') });
+        this.failedLogged.delete(command.commandId);
+        spans[i].run(() =>
+          this.rt.logger.info(
+            {
+              ...source,
+              offset: m.offset,
+              tenantId: command.tenantId,
+              commandId: command.commandId,
+              leadId: command.leadId,
+              correlationId: command.eventId,
+              outcome: outcome.step,
+              message: outcome.message,
+            },
+            'lead command applied',
+          ),
+        );
+      }
+      lastApplied = run[run.length - 1].message.offset;
       if (logs.length >= RECORD_EVERY || Date.now() - since >= RECORD_EVERY_MS) await record();
       await progress.heartbeat();
     }

@@ -34,6 +34,46 @@ export interface LeadsStore {
   close(): Promise<void>;
 }
 
+/** A lead's planned move: every command of one partition batch that moves it, in order, as one conditional write. */
+export interface PlannedMove {
+  tenantId: string;
+  leadId: string;
+  /** The list the lead was read on: the write applies only if it is still there. */
+  fromListId: string;
+  /** Where the last of its commands leaves it. */
+  toListId: string;
+  /** The commands applied by this write, in order; none may have been applied before. */
+  commandIds: string[];
+}
+
+/** A lead or list by tenant. */
+export interface LeadRef {
+  tenantId: string;
+  leadId: string;
+}
+export interface ListRef {
+  tenantId: string;
+  listId: string;
+}
+
+/**
+ * A store that reads and moves many leads per round trip (the Mongo adapter). Maps are keyed by
+ * `leadKey` / `listKey`; a missing key means not found.
+ */
+export interface BulkLeadsStore extends LeadsStore {
+  getLeads(refs: LeadRef[]): Promise<Map<string, Lead>>;
+  getLists(refs: ListRef[]): Promise<Map<string, LeadList>>;
+  /**
+   * Applies each move whose lead is still on its `fromListId` with none of its commands applied;
+   * answers how many were. `between` runs between the round trips of a long run (a heartbeat).
+   */
+  moveLeads(moves: PlannedMove[], between?: () => Promise<void>): Promise<number>;
+}
+
+export function isBulkLeadsStore(store: LeadsStore): store is BulkLeadsStore {
+  return typeof (store as Partial<BulkLeadsStore>).moveLeads === 'function';
+}
+
 /** Nest token of the configured {@link LeadsStore}. */
 export const LEADS_STORE = Symbol('LEADS_STORE');
 

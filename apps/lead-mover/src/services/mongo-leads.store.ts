@@ -1,8 +1,8 @@
 import type { Collection, Db } from 'mongodb';
 import { classify } from '@triggers/errors';
 import { leadKey, listKey } from '@triggers/contracts';
-import { APPLIED_COMMANDS_KEPT, LEADS_COLLECTION, LISTS_COLLECTION, LeadDocument, ListDocument, ensureLeadIndexes } from '@triggers/mongo';
-import { Lead, LeadList, LeadsStore, LeadsStoreUnavailableError, MoveResult } from './leads.store';
+import { APPLIED_COMMANDS_KEPT, LEADS_COLLECTION, bulkWriteInChunks, LISTS_COLLECTION, LeadDocument, ListDocument, ensureLeadIndexes } from '@triggers/mongo';
+import { BulkLeadsStore, Lead, LeadList, LeadRef, LeadsStoreUnavailableError, ListRef, MoveResult, PlannedMove } from './leads.store';
 
 /** Network failures in a row after which the store takes a fresh client. */
 const RECONNECT_AFTER = 3;
@@ -10,9 +10,10 @@ const RECONNECT_AFTER = 3;
 /**
  * The embedded leads store: `leads` and `lists` collections in MongoDB (or FerretDB), filled with
  * `npm run admin -- leads import` / `lists import`. A move is one conditional update of the lead
- * that also records the command id, so it is atomic and a command is applied at most once.
+ * that also records the command id, so it is atomic and a command is applied at most once. Many
+ * leads are read with one query and moved with one ordered bulk write.
  */
-export class MongoLeadsStore implements LeadsStore {
+export class MongoLeadsStore implements BulkLeadsStore {
   private leads!: Collection<LeadDocument>;
   private lists!: Collection<ListDocument>;
   /** Network failures in a row; past {@link RECONNECT_AFTER} the store takes a fresh client. */
@@ -78,6 +79,29 @@ export class MongoLeadsStore implements LeadsStore {
   async getList(tenantId: string, listId: string): Promise<LeadList | null> {
     const doc = await this.unavailable('read the list', () => this.lists.findOne({ _id: listKey(tenantId, listId) }));
     return doc ? { listId: doc.listId, campaignId: doc.campaignId, name: doc.name } : null;
+  }
+
+  async getLeads(refs: LeadRef[]): Promise<Map<string, Lead>> {
+    const ids = [...new Set(refs.map((r) => leadKey(r.tenantId, r.leadId)))];
+    const docs = await this.unavailable('read the leads', () => this.leads.find({ _id: { $in: ids } }).toArray());
+    return new Map(docs.map((d) => [d._id, { leadId: d.leadId, campaignId: d.campaignId, listId: d.listId, appliedCommandIds: d.appliedCommandIds ?? [] }]));
+  }
+
+  async getLists(refs: ListRef[]): Promise<Map<string, LeadList>> {
+    const ids = [...new Set(refs.map((r) => listKey(r.tenantId, r.listId)))];
+    const docs = await this.unavailable('read the lists', () => this.lists.find({ _id: { $in: ids } }).toArray());
+    return new Map(docs.map((d) => [d._id, { listId: d.listId, campaignId: d.campaignId, name: d.name }]));
+  }
+
+  async moveLeads(moves: PlannedMove[], between?: () => Promise<void>): Promise<number> {
+    const updatedAt = new Date();
+    const writes = moves.map((m) => ({
+      updateOne: {
+        filter: { _id: leadKey(m.tenantId, m.leadId), listId: m.fromListId, appliedCommandIds: { $nin: m.commandIds } },
+        update: { $set: { listId: m.toListId, updatedAt }, $push: { appliedCommandIds: { $each: m.commandIds, $slice: -APPLIED_COMMANDS_KEPT } } },
+      },
+    }));
+    return (await this.unavailable('move the leads', () => bulkWriteInChunks(this.leads, writes, { ordered: true }, between))).modifiedCount;
   }
 
   async moveLead(tenantId: string, leadId: string, fromListId: string, toListId: string, commandId: string): Promise<MoveResult> {

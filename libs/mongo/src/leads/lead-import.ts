@@ -1,6 +1,7 @@
 import type { Db } from 'mongodb';
 import { z } from 'zod';
 import { leadKey, listKey } from '@triggers/contracts';
+import { bulkWriteInChunks } from '../bulk-write';
 import { LEADS_COLLECTION, LISTS_COLLECTION, LeadDocument, ListDocument, ensureLeadIndexes } from './lead.documents';
 
 const id = z.union([z.string().min(1), z.number().int().nonnegative()]).transform(String);
@@ -34,7 +35,8 @@ export async function importLists(db: Db, tenantId: string, rows: Record<string,
   const lists = validate(rows, listRow);
   if (lists.length === 0) return 0;
   await ensureLeadIndexes(db);
-  await db.collection<ListDocument>(LISTS_COLLECTION).bulkWrite(
+  await bulkWriteInChunks(
+    db.collection<ListDocument>(LISTS_COLLECTION),
     lists.map((l) => ({ replaceOne: { filter: { _id: listKey(tenantId, l.listId) }, replacement: { tenantId, ...l }, upsert: true } })),
     { ordered: false },
   );
@@ -50,7 +52,8 @@ export async function importLeads(db: Db, tenantId: string, rows: Record<string,
   if (leads.length === 0) return 0;
   await ensureLeadIndexes(db);
   const now = new Date();
-  await db.collection<LeadDocument>(LEADS_COLLECTION).bulkWrite(
+  await bulkWriteInChunks(
+    db.collection<LeadDocument>(LEADS_COLLECTION),
     leads.map((l) => ({
       updateOne: {
         filter: { _id: leadKey(tenantId, l.leadId) },
