@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { LogRecord } from './messages';
 
 /**
@@ -6,10 +6,10 @@ import type { LogRecord } from './messages';
  * attempt...): writing the same step twice yields the same id, so the log-sink stores it once.
  */
 export function logIdFor(...parts: (string | number | null | undefined)[]): string {
-  return `log_${createHash('sha256')
-    .update(parts.map((p) => String(p ?? '')).join('\u0000'))
-    .digest('hex')
-    .slice(0, 32)}`;
+  let text = '';
+  for (let i = 0; i < parts.length; i++) text += (i > 0 ? '\u0000' : '') + (parts[i] ?? '');
+  // The one-shot digest: the same SHA-256 as a Hash object, at half its cost (two ids per event, more per delivery).
+  return `log_${hash('sha256', text, 'hex').slice(0, 32)}`;
 }
 
 /** A log record with the optional fields defaulted. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { WebhookCommand } from './messages';
 
 /**
@@ -7,7 +7,7 @@ import type { WebhookCommand } from './messages';
  * as the stable `webhook-id` header across retries.
  */
 export function commandIdFor(eventId: string, triggerId: string, actionIndex: number): string {
-  return `cmd_${createHash('sha256').update(`${eventId}\u0000${triggerId}\u0000${actionIndex}`).digest('hex').slice(0, 32)}`;
+  return `cmd_${hash('sha256', `${eventId}\u0000${triggerId}\u0000${actionIndex}`, 'hex').slice(0, 32)}`;
 }
 
 /** The exact JSON text a webhook posts: the spec's `{"type": ..., "payload": {...}}`. */

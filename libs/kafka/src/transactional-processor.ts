@@ -1,11 +1,10 @@
-import { Partitioners } from 'kafkajs';
 import type { Admin, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs';
 import { classify } from '@triggers/errors';
 import { ConsumerStatus } from './consumer-status';
 import type { MessageSource } from './dead-letters';
 import { SupervisedConsumer } from './group-consumer';
 import { AbandonedError, ConsumerEngineOptions, KeepAlive, MessageJudge } from './message-judge';
-import { messageBytes } from './producers';
+import { KeyedPartitioner, messageBytes } from './producers';
 
 /** Messages to write to one topic as the result of a batch. */
 export interface OutgoingMessages {
@@ -306,7 +305,7 @@ export class TransactionalProcessor<T> {
         transactionalId: `${this.options.transactionalIdPrefix}-${key}`,
         idempotent: true,
         maxInFlightRequests: 1,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: KeyedPartitioner,
         transactionTimeout: this.options.transactionTimeoutMs,
       });
       // An empty transaction initialises the transactional id (kafkajs does it lazily): that is

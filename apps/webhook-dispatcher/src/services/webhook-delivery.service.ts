@@ -34,6 +34,15 @@ export function deliveryLogId(command: WebhookCommand, step: string): string {
     : logIdFor(command.commandId, command.origin, command.firstAttemptAt, command.attempt, step);
 }
 
+const deliveredIds = new WeakMap<WebhookCommand, string>();
+
+/** The log id of the command's `webhook.delivered` record, hashed once per command as read (an attempt asks for it four times). */
+function deliveredIdOf(command: WebhookCommand): string {
+  let id = deliveredIds.get(command);
+  if (id === undefined) deliveredIds.set(command, (id = deliveryLogId(command, 'webhook.delivered')));
+  return id;
+}
+
 export const USER_AGENT = 'Triggers-Webhooks/1.0';
 
 /** The W3C trace context headers of a message as read. */
@@ -120,7 +129,7 @@ export class WebhookDeliveryService implements OnModuleInit {
    * the other, so the second sees the first's delivery and is dropped.
    */
   async deliver(command: WebhookCommand, read: KafkaMessage, source: MessageSource): Promise<DeliveryOutcome> {
-    const id = deliveryLogId(command, 'webhook.delivered');
+    const id = deliveredIdOf(command);
     for (let running = this.underWay.get(id); running; running = this.underWay.get(id)) await running.catch(() => undefined);
     const attempt = this.attempt(command, read, source);
     this.underWay.set(id, attempt);
@@ -136,7 +145,7 @@ export class WebhookDeliveryService implements OnModuleInit {
     const ctx = { tenantId: command.tenantId, triggerId: command.triggerId, commandId: command.commandId, attempt: command.attempt };
     // A retry may be stale: it waits until the recent deliveries of every instance are known.
     if (command.attempt > 1) await this.delivered.ready();
-    if (this.delivered.has(deliveryLogId(command, 'webhook.delivered'))) {
+    if (this.delivered.has(deliveredIdOf(command))) {
       // A stale retry, or an attempt repeated after a crash, of a command delivered already.
       this.count('already_delivered', ctx);
       return 'already_delivered';
@@ -217,7 +226,7 @@ export class WebhookDeliveryService implements OnModuleInit {
       const message = `delivered: HTTP ${result.responseStatus} in ${result.durationMs} ms (attempt ${command.attempt})`;
       span.setAttributes({ 'http.response.status_code': result.responseStatus! });
       await this.send([{ topic: topics.log, messages: [this.logMessage(command, 'webhook.delivered', 'ok', message, traceId, http)] }]);
-      this.delivered.remember(deliveryLogId(command, 'webhook.delivered'));
+      this.delivered.remember(deliveredIdOf(command));
       this.count('delivered', ctx, result);
       return 'delivered';
     }
@@ -287,7 +296,7 @@ export class WebhookDeliveryService implements OnModuleInit {
     nextDueAt: number | null = null,
     time = Date.now(),
   ): Message {
-    const logId = deliveryLogId(command, step);
+    const logId = step === 'webhook.delivered' ? deliveredIdOf(command) : deliveryLogId(command, step);
     const record = newLogRecord({
       logId,
       tenantId: command.tenantId,
