@@ -12,19 +12,23 @@ export function logIdFor(...parts: (string | number | null | undefined)[]): stri
   return `log_${hash('sha256', text, 'hex').slice(0, 32)}`;
 }
 
-/** A log record with the optional fields defaulted. */
+/** A log record with the optional fields defaulted, its fields always in one order (one object shape for the encoder). */
 export function newLogRecord(r: Pick<LogRecord, 'logId' | 'tenantId' | 'step' | 'status' | 'time'> & Partial<LogRecord>): LogRecord {
   return {
-    triggerId: null,
-    eventId: null,
-    eventType: null,
-    commandId: null,
-    attempt: null,
-    origin: 'event',
-    message: null,
-    http: null,
-    nextDueAt: null,
-    traceId: null,
-    ...r,
+    logId: r.logId,
+    tenantId: r.tenantId,
+    triggerId: r.triggerId ?? null,
+    eventId: r.eventId ?? null,
+    eventType: r.eventType ?? null,
+    commandId: r.commandId ?? null,
+    step: r.step,
+    status: r.status,
+    time: r.time,
+    attempt: r.attempt ?? null,
+    origin: r.origin ?? 'event',
+    message: r.message ?? null,
+    http: r.http ?? null,
+    nextDueAt: r.nextDueAt ?? null,
+    traceId: r.traceId ?? null,
   };
 }

@@ -9,13 +9,26 @@ import {
   newWebhookCommand,
   webhookBody,
 } from '@triggers/contracts';
-import type { TriggerIndex } from '@triggers/rules';
+import type { IndexedTrigger, TriggerIndex } from '@triggers/rules';
 
 /** What one event produces: the commands of every matching action and the log records. */
 export interface MatchOutput {
   webhookCommands: WebhookCommand[];
   leadCommands: LeadCommand[];
   logs: LogRecord[];
+}
+
+const matchedMessages = new WeakMap<IndexedTrigger, string>();
+
+/** The `matched` record's message of a held trigger version, made once per version (not per event). */
+function matchedMessage(hit: IndexedTrigger): string {
+  let message = matchedMessages.get(hit);
+  if (message === undefined) {
+    const { name, actions } = hit.compiled.trigger;
+    message = `matched trigger "${name}" (version ${hit.version}): ${actions.map((a) => a.action).join(', ')}`;
+    matchedMessages.set(hit, message);
+  }
+  return message;
 }
 
 /**
@@ -26,34 +39,44 @@ export interface MatchOutput {
 export function matchEvent(index: TriggerIndex, event: EventEnvelope, now: number): MatchOutput {
   const out: MatchOutput = { webhookCommands: [], leadCommands: [], logs: [] };
   const payload = event.payload as Record<string, unknown>;
+  const { tenantId, eventId, type: eventType } = event;
   let body: string | undefined;
-  for (const hit of index.match(event.tenantId, event.type, payload)) {
-    const trigger = hit.compiled.trigger;
-    const base = { tenantId: event.tenantId, triggerId: hit.triggerId, eventId: event.eventId, eventType: event.type };
+  for (const hit of index.match(tenantId, eventType, payload)) {
+    const { triggerId } = hit;
     out.logs.push(
       newLogRecord({
-        ...base,
-        logId: logIdFor(event.eventId, hit.triggerId, 'matched'),
+        logId: logIdFor(eventId, triggerId, 'matched'),
+        tenantId,
+        triggerId,
+        eventId,
+        eventType,
         step: 'matched',
         status: 'info',
         time: now,
-        message: `matched trigger "${trigger.name}" (version ${hit.version}): ${trigger.actions.map((a) => a.action).join(', ')}`,
+        message: matchedMessage(hit),
       }),
     );
-    trigger.actions.forEach((action, actionIndex) => {
+    const actions = hit.compiled.trigger.actions;
+    for (let actionIndex = 0; actionIndex < actions.length; actionIndex++) {
+      const action = actions[actionIndex];
       if (action.action === 'webhook') {
         // The body is the event's JSON exactly as the spec shows it, built once per event.
-        body ??= webhookBody(event.type, payload);
-        out.webhookCommands.push(newWebhookCommand({ ...base, actionIndex, url: action.parameters.url, body, origin: 'event', now }));
-        return;
+        body ??= webhookBody(eventType, payload);
+        out.webhookCommands.push(
+          newWebhookCommand({ tenantId, triggerId, eventId, eventType, actionIndex, url: action.parameters.url, body, origin: 'event', now }),
+        );
+        continue;
       }
       const leadId = payload.leadId;
-      const commandId = commandIdFor(event.eventId, hit.triggerId, actionIndex);
+      const commandId = commandIdFor(eventId, triggerId, actionIndex);
       if (typeof leadId !== 'string' || leadId === '') {
         out.logs.push(
           newLogRecord({
-            ...base,
             logId: logIdFor(commandId, 'lead.skipped'),
+            tenantId,
+            triggerId,
+            eventId,
+            eventType,
             commandId,
             step: 'lead.skipped',
             status: 'info',
@@ -61,16 +84,19 @@ export function matchEvent(index: TriggerIndex, event: EventEnvelope, now: numbe
             message: 'skipped: event has no lead',
           }),
         );
-        return;
+        continue;
       }
       out.leadCommands.push({
-        ...base,
+        tenantId,
+        triggerId,
+        eventId,
+        eventType,
         commandId,
         leadId,
         campaignId: typeof payload.campaignId === 'string' ? payload.campaignId : null,
         toListId: action.parameters.listId,
       });
-    });
+    }
   }
   return out;
 }
