@@ -84,13 +84,13 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
       const spans = run.map(({ value: c, message: m }) =>
         this.rt.tracing.startSpan('lead.update.list', {
           parent: m.headers,
-          attributes: {
+          attributes: () => ({
             ...kafkaProcessAttributes(source, m.offset),
             'triggers.tenant_id': c.tenantId,
             'triggers.command_id': c.commandId,
             'triggers.lead_id': c.leadId,
             'triggers.to_list_id': c.toListId,
-          },
+          }),
         }),
       );
       let outcomes: LeadMoveOutcome[];
