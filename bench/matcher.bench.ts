@@ -117,7 +117,11 @@ export async function matcherBenchmark(): Promise<void> {
         },
         matcherRssMB: rss,
         // Where the resident memory is: the V8 heap (used of total) and Buffers outside it.
-        matcherMemoryMB: { heapUsed: mb('nodejs_heap_size_used_bytes'), heapTotal: mb('nodejs_heap_size_total_bytes'), external: mb('nodejs_external_memory_bytes') },
+        matcherMemoryMB: {
+          heapUsed: mb('nodejs_heap_size_used_bytes'),
+          heapTotal: mb('nodejs_heap_size_total_bytes'),
+          external: mb('nodejs_external_memory_bytes'),
+        },
         tracing,
       });
     } finally {
