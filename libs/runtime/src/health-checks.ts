@@ -2,7 +2,6 @@ import type { Kafka } from 'kafkajs';
 import type { BaseConfig } from '@triggers/config';
 import type { ConsumerStatus } from '@triggers/kafka';
 import type { MongoHandle } from '@triggers/mongo';
-import { pingMongo } from '@triggers/mongo';
 
 /** One dependency /healthz reports on. */
 export interface HealthCheck {
@@ -109,6 +108,7 @@ export function mongoHealthCheck(mongo: MongoHandle): HealthCheck {
   return {
     name: 'mongodb',
     async check() {
+      const { pingMongo } = await import('@triggers/mongo');
       const ok = await withTimeout(pingMongo(mongo.db), 2500, 'mongodb').catch(() => false);
       return { ok, detail: ok ? undefined : 'ping failed' };
     },

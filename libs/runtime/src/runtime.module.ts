@@ -3,7 +3,8 @@ import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
 import type { BaseConfig } from '@triggers/config';
 import { AvroSerde, TriggerConfigFeed, createKafka, createRegistry } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
-import { MongoHandle, connectMongo } from '@triggers/mongo';
+// Types only: the MongoDB driver is loaded by the apps that connect (it holds 20 MB the others never use).
+import type { MongoHandle } from '@triggers/mongo';
 import { HealthRegistry, kafkaHealthCheck, mongoHealthCheck, registryHealthCheck } from './health-checks';
 import { retryWithBackoff } from '@triggers/errors';
 import { AppRuntime } from './app-runtime';
@@ -119,6 +120,7 @@ export class RuntimeModule {
  * Every service keeps the `db` it took, which works from then on; their writes wait meanwhile.
  */
 async function connectMongoLazily(uri: string, logger: Logger): Promise<MongoHandle> {
+  const { connectMongo } = await import('@triggers/mongo');
   try {
     return await connectMongo(uri);
   } catch (err) {
