@@ -1,4 +1,7 @@
-import { APP_NAMES, AppProcess, freePort, startApp, waitForHealthy, useTestContext } from '@triggers/testing';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { APP_NAMES, AppProcess, freePort, repoRoot, startApp, waitForHealthy, useTestContext } from '@triggers/testing';
 
 interface Health {
   status: string;
@@ -22,6 +25,11 @@ describe('the five apps as processes', () => {
         const metrics = await (await fetch(`http://127.0.0.1:${app.port}/metrics`)).text();
         expect(metrics).toContain(`triggers_app_info{app="${app.name}"} 1`);
         expect(metrics).toContain('triggers_process_resident_memory_bytes');
+        // Launched through deploy/run-app.sh, as in the image: the pid is node's, with the memory settings.
+        const argv = readFileSync(`/proc/${app.child.pid}/cmdline`, 'utf8').split('\0');
+        expect(argv).toContain('--max-semi-space-size=8');
+        expect(argv).toContain(join(repoRoot(), 'dist/apps', app.name, 'src/main.js'));
+        expect(readFileSync(`/proc/${app.child.pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_MMAP_THRESHOLD_=131072');
       }
       const usesMongo = ['triggers-api', 'lead-mover', 'log-sink'];
       for (const app of apps.filter((a) => usesMongo.includes(a.name))) {
@@ -54,6 +62,12 @@ describe('the five apps as processes', () => {
     } finally {
       await app.stop();
     }
+  });
+
+  it('run-app.sh names the apps when asked for one that does not exist', () => {
+    const run = spawnSync('/bin/sh', [join(repoRoot(), 'deploy/run-app.sh'), 'matchr'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    expect(run.status).toBe(64);
+    expect(run.stderr).toContain("one of triggers-api, matcher, webhook-dispatcher, lead-mover, log-sink; got 'matchr'");
   });
 
   it('refuse to start with a bad variable and name it', async () => {

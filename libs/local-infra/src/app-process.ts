@@ -35,14 +35,19 @@ export interface AppProcess {
 
 /**
  * Starts a compiled app (`npm run build` first) as its own process, with `env` on top of the
- * current environment; its output is kept (and appended to `logFile` when given).
+ * current environment; its output is kept (and appended to `logFile` when given). It goes through
+ * `deploy/run-app.sh`, as in the image, so it runs with the same Node and allocator settings
+ * (`nodeArgs` are added to them); the shell execs node, so the child's pid is the app's.
  */
 export function startApp(name: string, env: Record<string, string>, logFile?: string, nodeArgs: string[] = []): AppProcess {
   const main = join(repoRoot(), 'dist/apps', name, 'src/main.js');
   // Under Jest every app's output is kept in test/artifacts/logs/, to read when a test fails.
   logFile ??= process.env.JEST_WORKER_ID ? join(repoRoot(), 'test/artifacts/logs', `${name}-${env.PORT ?? 'x'}-${Date.now()}.log`) : undefined;
   if (!existsSync(main)) throw new Error(`${main} is missing: run "npm run build" first`);
-  const child = spawn(process.execPath, [...nodeArgs, main], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('/bin/sh', [join(repoRoot(), 'deploy/run-app.sh'), name, ...nodeArgs], {
+    env: { ...process.env, ...env, NODE: process.execPath },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   let file: ReturnType<typeof createWriteStream> | undefined;
   if (logFile) {
