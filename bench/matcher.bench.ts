@@ -87,6 +87,7 @@ export async function matcherBenchmark(): Promise<void> {
       process.stderr.write(`CPU per event to the fan-out floor: ${ratios.cpuPerEventToFloor}\n`);
       if (process.env.BENCH_QUICK) {
         process.stderr.write(`CPU µs per event: ${JSON.stringify(cpuMicrosecondsPerEvent)}\n`);
+        process.stderr.write(`memory after the run: ${JSON.stringify(await memoryOf(app))}\n`);
         return void process.stderr.write(
           `matcher ${Math.round(matcherRate)}/s (${matcherSeconds}s), pass-through ${Math.round(passthrough)}/s, exactly-once fan-out ${Math.round(fanOut)}/s\n`,
         );
@@ -94,9 +95,7 @@ export async function matcherBenchmark(): Promise<void> {
 
       // Latency at a fixed rate: event produced → its command readable (read_committed).
       const latencies = await latencyAtRate(ctx, driver, wrap);
-      const metrics = await (await fetch(`http://127.0.0.1:${app.port}/metrics`)).text();
-      const mb = (name: string) => +(Number(new RegExp(`triggers_${name}\\{[^}]*\\} (\\d+)`).exec(metrics)?.[1] ?? NaN) / 2 ** 20).toFixed(1);
-      const rss = mb('process_resident_memory_bytes');
+      const { rss, ...memory } = await memoryOf(app);
       report('matcher', {
         setup: { tenants: TENANTS, triggers: TENANTS * TRIGGERS_PER_TENANT, events: EVENTS, partitions: 3, exactlyOnce: true, matchesPerEvent: 1 },
         matcherEventsPerSecond: Math.round(matcherRate),
@@ -117,11 +116,7 @@ export async function matcherBenchmark(): Promise<void> {
         },
         matcherRssMB: rss,
         // Where the resident memory is: the V8 heap (used of total) and Buffers outside it.
-        matcherMemoryMB: {
-          heapUsed: mb('nodejs_heap_size_used_bytes'),
-          heapTotal: mb('nodejs_heap_size_total_bytes'),
-          external: mb('nodejs_external_memory_bytes'),
-        },
+        matcherMemoryMB: memory,
         tracing,
       });
     } finally {
@@ -131,6 +126,18 @@ export async function matcherBenchmark(): Promise<void> {
     await driver.close();
     await stopInfra();
   }
+}
+
+/** The matcher's resident memory, and where it is: the V8 heap (used of total) and Buffers outside it, in MB. */
+async function memoryOf(app: AppProcess): Promise<{ rss: number; heapUsed: number; heapTotal: number; external: number }> {
+  const metrics = await (await fetch(`http://127.0.0.1:${app.port}/metrics`)).text();
+  const mb = (name: string) => +(Number(new RegExp(`triggers_${name}\\{[^}]*\\} (\\d+)`).exec(metrics)?.[1] ?? NaN) / 2 ** 20).toFixed(1);
+  return {
+    rss: mb('process_resident_memory_bytes'),
+    heapUsed: mb('nodejs_heap_size_used_bytes'),
+    heapTotal: mb('nodejs_heap_size_total_bytes'),
+    external: mb('nodejs_external_memory_bytes'),
+  };
 }
 
 /**
