@@ -13,6 +13,8 @@ export interface SupervisedConsumerOptions {
   run: (consumer: Consumer) => Promise<void>;
   sessionTimeoutMs?: number;
   maxWaitTimeInMs?: number;
+  /** Bytes the broker gathers before answering a fetch (or until `maxWaitTimeInMs`); 1 answers at once. */
+  minBytes?: number;
   /** `read_committed` unless false. */
   readCommitted?: boolean;
   /** Runs on every (re)join, before the first batch of the new generation. */
@@ -80,6 +82,7 @@ export class SupervisedConsumer {
       groupId,
       readUncommitted: this.options.readCommitted === false,
       maxWaitTimeInMs: this.options.maxWaitTimeInMs ?? 1000,
+      minBytes: this.options.minBytes ?? 1,
       sessionTimeout,
       heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
       // Every crash comes to this supervisor, which restarts and counts, rather than kafkajs
