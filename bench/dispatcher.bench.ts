@@ -178,21 +178,31 @@ interface DispatcherTopics {
   id: string;
   commandTopic: string;
   retryTopic: string;
+  logTopic: string;
 }
 
-/** Fresh command and retry topics (and, through the id, a fresh group), so each run reads only its own commands. */
+/**
+ * Fresh command, retry and log topics (and, through the id, a fresh group), so each run reads only
+ * its own commands, and starts without the earlier runs' log records: a dispatcher reads the log
+ * topic's last three retry delays at start, which would grow run by run.
+ */
 async function dispatcherTopics(ctx: TestContext): Promise<DispatcherTopics> {
   const id = uniqueId('d');
-  const topics = { id, commandTopic: `${ctx.namespace}.bench.commands.${id}`, retryTopic: `${ctx.namespace}.bench.retry.${id}` };
+  const topics = {
+    id,
+    commandTopic: `${ctx.namespace}.bench.commands.${id}`,
+    retryTopic: `${ctx.namespace}.bench.retry.${id}`,
+    logTopic: `${ctx.namespace}.bench.log.${id}`,
+  };
   await createTopicsAndWait(
     ctx.admin,
-    [topics.commandTopic, topics.retryTopic].map((topic) => ({ topic, numPartitions: 3 })),
+    [topics.commandTopic, topics.retryTopic, topics.logTopic].map((topic) => ({ topic, numPartitions: 3 })),
   );
   return topics;
 }
 
 async function startDispatcher(ctx: TestContext, topics?: DispatcherTopics, env: Record<string, string> = {}): Promise<{ app: AppProcess } & DispatcherTopics> {
-  const { id, commandTopic, retryTopic } = topics ?? (await dispatcherTopics(ctx));
+  const { id, commandTopic, retryTopic, logTopic } = topics ?? (await dispatcherTopics(ctx));
   const app = startApp(
     'webhook-dispatcher',
     {
@@ -201,6 +211,7 @@ async function startDispatcher(ctx: TestContext, topics?: DispatcherTopics, env:
       KAFKA_GROUP_ID: `${ctx.namespace}-${id}`,
       TOPIC_WEBHOOK_COMMANDS: commandTopic,
       TOPIC_WEBHOOK_RETRY: retryTopic,
+      TOPIC_LOG: logTopic,
       WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
       LOG_LEVEL: 'warn',
       ...env,
@@ -210,7 +221,7 @@ async function startDispatcher(ctx: TestContext, topics?: DispatcherTopics, env:
     process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [],
   );
   await waitForHealthy(app, 120_000);
-  return { app, id, commandTopic, retryTopic };
+  return { app, id, commandTopic, retryTopic, logTopic };
 }
 
 async function rssMB(app: AppProcess): Promise<number> {
