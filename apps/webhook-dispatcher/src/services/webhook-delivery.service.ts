@@ -96,7 +96,11 @@ export class WebhookDeliveryService implements OnModuleInit {
   async onModuleInit(): Promise<void> {
     this.producer = createIdempotentProducer(this.rt.kafka);
     await this.producer.connect();
-    this.out = new BufferedProducer(this.producer);
+    // Log records wait up to 10 ms for others (after the POST: the receiver never waits for it).
+    // Against 2 ms, the dispatcher bench made a fifth of the produce requests (397-470 against
+    // 2,201-2,418 for 30,000 deliveries), with 255-302 µs of the dispatcher's CPU per delivery
+    // against 337-377, and 76-104 µs of the broker's against 139-177.
+    this.out = new BufferedProducer(this.producer, { lingerMs: 10 });
   }
 
   /**
