@@ -27,6 +27,18 @@ export function median(values: number[]): number {
  */
 export const BASELINE_RUNS = 3;
 
+/** An app process's resident memory, and where it is: the V8 heap (used of total) and Buffers outside it, in MB, from its /metrics. */
+export async function appMemoryMB(port: number): Promise<{ rss: number; heapUsed: number; heapTotal: number; external: number }> {
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const mb = (name: string) => +(Number(new RegExp(`triggers_${name}\\{[^}]*\\} (\\d+)`).exec(metrics)?.[1] ?? NaN) / 2 ** 20).toFixed(1);
+  return {
+    rss: mb('process_resident_memory_bytes'),
+    heapUsed: mb('nodejs_heap_size_used_bytes'),
+    heapTotal: mb('nodejs_heap_size_total_bytes'),
+    external: mb('nodejs_external_memory_bytes'),
+  };
+}
+
 /** Prints the figures and writes them to bench/results/<name>.json. */
 export function report(name: string, figures: Record<string, unknown>): void {
   const result = { benchmark: name, at: new Date().toISOString(), machine: machine(), ...figures };

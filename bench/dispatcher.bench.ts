@@ -4,7 +4,7 @@ import { Pool } from 'undici';
 import { HEADERS, WebhookCommand, triggerKey, logIdFor, newLogRecord, newWebhookCommand, webhookBody } from '@triggers/contracts';
 import { chunkBySize, createTopicsAndWait } from '@triggers/kafka';
 import { AppProcess, PipelineDriver, TestContext, freePort, specPayload, startApp, uniqueId, waitFor, waitForHealthy } from '@triggers/testing';
-import { BASELINE_RUNS, median, percentile, report } from './bench-report';
+import { BASELINE_RUNS, appMemoryMB, median, percentile, report } from './bench-report';
 import { CpuMeter } from './cpu-meter';
 import { benchContext } from './infra';
 import { TRACING_SAMPLE_RATIO, startOtlpSink } from './otlp-sink';
@@ -224,11 +224,6 @@ async function startDispatcher(ctx: TestContext, topics?: DispatcherTopics, env:
   return { app, id, commandTopic, retryTopic, logTopic };
 }
 
-async function rssMB(app: AppProcess): Promise<number> {
-  const metrics = await (await fetch(`http://127.0.0.1:${app.port}/metrics`)).text();
-  return +(Number(/triggers_process_resident_memory_bytes\{[^}]*\} (\d+)/.exec(metrics)?.[1] ?? NaN) / 2 ** 20).toFixed(1);
-}
-
 /**
  * Deliveries/s with every command waiting before the dispatcher starts, from the first arrival
  * to the last one of the endpoints that answer.
@@ -255,7 +250,7 @@ async function scenario(
     await waitFor(() => answered.every((i) => rx.arrivedAt(i) > 0), { timeoutMs: 600_000, intervalMs: 100, description: 'every answered delivery' });
     const times = answered.map((i) => rx.arrivedAt(i));
     const rate = answered.length / ((Math.max(...times) - Math.min(...times)) / 1000);
-    return { rate, rssMB: await rssMB(app), cpu: meter.perUnit(answered.length) };
+    return { rate, rssMB: (await appMemoryMB(app.port)).rss, cpu: meter.perUnit(answered.length) };
   } finally {
     await app.stop(10_000);
     await rx.close();
@@ -383,7 +378,7 @@ async function waitingRetries(ctx: TestContext, producer: Producer, body: string
       },
       { timeoutMs: 60_000, description: 'all three retry partitions paused' },
     );
-    return { rssMB: await rssMB(app) };
+    return { rssMB: (await appMemoryMB(app.port)).rss };
   } finally {
     await app.stop(10_000);
   }

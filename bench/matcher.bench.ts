@@ -4,7 +4,7 @@ import { EventType, HEADERS, eventTopicKeyOf, logIdFor, newLogRecord, newWebhook
 import { TransactionalProcessor, createTopicsAndWait } from '@triggers/kafka';
 import { createLogger } from '@triggers/logging';
 import { AppProcess, PipelineDriver, freePort, specPayload, startApp, uniqueId, waitFor, waitForConsumed, waitForHealthy } from '@triggers/testing';
-import { BASELINE_RUNS, median, percentile, report } from './bench-report';
+import { BASELINE_RUNS, appMemoryMB, median, percentile, report } from './bench-report';
 import { CpuMeter } from './cpu-meter';
 import { benchContext } from './infra';
 import { TRACING_SAMPLE_RATIO, startOtlpSink } from './otlp-sink';
@@ -87,7 +87,7 @@ export async function matcherBenchmark(): Promise<void> {
       process.stderr.write(`CPU per event to the fan-out floor: ${ratios.cpuPerEventToFloor}\n`);
       if (process.env.BENCH_QUICK) {
         process.stderr.write(`CPU µs per event: ${JSON.stringify(cpuMicrosecondsPerEvent)}\n`);
-        process.stderr.write(`memory after the run: ${JSON.stringify(await memoryOf(app))}\n`);
+        process.stderr.write(`memory after the run: ${JSON.stringify(await appMemoryMB(app.port))}\n`);
         return void process.stderr.write(
           `matcher ${Math.round(matcherRate)}/s (${matcherSeconds}s), pass-through ${Math.round(passthrough)}/s, exactly-once fan-out ${Math.round(fanOut)}/s\n`,
         );
@@ -95,7 +95,7 @@ export async function matcherBenchmark(): Promise<void> {
 
       // Latency at a fixed rate: event produced → its command readable (read_committed).
       const latencies = await latencyAtRate(ctx, driver, wrap);
-      const { rss, ...memory } = await memoryOf(app);
+      const { rss, ...memory } = await appMemoryMB(app.port);
       report('matcher', {
         setup: { tenants: TENANTS, triggers: TENANTS * TRIGGERS_PER_TENANT, events: EVENTS, partitions: 3, exactlyOnce: true, matchesPerEvent: 1 },
         matcherEventsPerSecond: Math.round(matcherRate),
@@ -126,18 +126,6 @@ export async function matcherBenchmark(): Promise<void> {
     await driver.close();
     await stopInfra();
   }
-}
-
-/** The matcher's resident memory, and where it is: the V8 heap (used of total) and Buffers outside it, in MB. */
-async function memoryOf(app: AppProcess): Promise<{ rss: number; heapUsed: number; heapTotal: number; external: number }> {
-  const metrics = await (await fetch(`http://127.0.0.1:${app.port}/metrics`)).text();
-  const mb = (name: string) => +(Number(new RegExp(`triggers_${name}\\{[^}]*\\} (\\d+)`).exec(metrics)?.[1] ?? NaN) / 2 ** 20).toFixed(1);
-  return {
-    rss: mb('process_resident_memory_bytes'),
-    heapUsed: mb('nodejs_heap_size_used_bytes'),
-    heapTotal: mb('nodejs_heap_size_total_bytes'),
-    external: mb('nodejs_external_memory_bytes'),
-  };
 }
 
 /**
