@@ -101,10 +101,19 @@ const writers = new WeakMap<Type, Writer>();
 const refused = () => new ContractError('does not fit', '');
 const writerFor = (type: Type): Writer => compiledFor(writers, type, compileWriter);
 
+const boxes = new Map<string, (v: unknown) => unknown>();
+/** Wraps a value as the union branch `name`, `{ [name]: v }`, as a generated literal of constant shape (cached by name). */
+function boxFor(name: string): (v: unknown) => unknown {
+  let box = boxes.get(name);
+  if (!box) boxes.set(name, (box = new Function('v', `return { ${JSON.stringify(name)}: v };`) as (v: unknown) => unknown));
+  return box;
+}
+
 /** The conversion of {@link jsonToAvro}, compiled once per type into closures; throws a bare ContractError. */
 function compileWriter(type: Type): Writer {
   if (isUnion(type)) {
-    const named = (t: Type | undefined) => (t ? { name: t.branchName!, write: t instanceof EnumType ? (v: unknown) => v : writerFor(t), type: t } : undefined);
+    const named = (t: Type | undefined) =>
+      t ? { name: t.branchName!, box: boxFor(t.branchName!), write: t instanceof EnumType ? (v: unknown) => v : writerFor(t), type: t } : undefined;
     const types = type.types;
     const absent = types.find((t) => t instanceof EnumType && t.name === ABSENT_TYPE);
     const hasNull = types.some((t) => t.typeName === 'null');
@@ -119,12 +128,13 @@ function compileWriter(type: Type): Writer {
     const object = named(types.find((t) => t instanceof RecordType) ?? types.find((t) => t instanceof MapType));
     const wrap = (b: ReturnType<typeof named>, v: unknown) => {
       if (!b) throw refused();
-      return { [b.name]: b.write(v) };
+      return b.box(b.write(v));
     };
+    const boxAbsent = absent ? boxFor(absent.branchName!) : undefined;
     return (v) => {
       if (v === undefined) {
-        if (!absent) throw refused();
-        return { [absent.branchName!]: ABSENT_SYMBOL };
+        if (!boxAbsent) throw refused();
+        return boxAbsent(ABSENT_SYMBOL);
       }
       if (v === null) {
         if (!hasNull) throw refused();
@@ -132,10 +142,10 @@ function compileWriter(type: Type): Writer {
       }
       switch (typeof v) {
         case 'string': {
-          if (str) return { [str.name]: v };
+          if (str) return str.box(v);
           const e = enums.find((t) => t.isValid(v));
           if (!e) throw refused();
-          return { [e.branchName!]: v };
+          return boxFor(e.branchName!)(v);
         }
         case 'boolean':
           return wrap(bool, v);
@@ -147,13 +157,20 @@ function compileWriter(type: Type): Writer {
     };
   }
   if (type instanceof RecordType) {
+    // Generated, as the reader's: one object literal of the record's fields, in schema order.
     const fields = type.fields.map((f) => ({ name: f.name, write: writerFor(f.type) }));
-    return (v) => {
-      if (!isPlainObject(v)) throw refused();
-      const out: Record<string, unknown> = {};
-      for (let i = 0; i < fields.length; i++) out[fields[i].name] = fields[i].write(v[fields[i].name]);
-      return out;
-    };
+    const literal = fields.map((f, i) => `${JSON.stringify(f.name)}: w[${i}](v[${JSON.stringify(f.name)}])`).join(',\n');
+    const make = new Function(
+      'w',
+      'isPlainObject',
+      'refused',
+      `return function writeRecord(v) { if (!isPlainObject(v)) throw refused(); return {\n${literal}\n}; };`,
+    );
+    return make(
+      fields.map((f) => f.write),
+      isPlainObject,
+      refused,
+    ) as Writer;
   }
   if (type instanceof MapType) {
     const write = writerFor(type.valuesType);
@@ -196,35 +213,50 @@ type Reader = Conversion;
 const readers = new WeakMap<Type, Reader>();
 const readerFor = (type: Type): Reader => compiledFor(readers, type, compileReader);
 
+/**
+ * A record's reader as generated code, as avsc generates its own: each field is read and stored
+ * by its name as a constant (a store the JIT caches, where a computed one is a slow dictionary
+ * write), and a field holding the Absent branch is left out. Names go into the code as JSON
+ * string literals (they are Avro names, checked by avsc, in any case).
+ */
+function compileRecordReader(fields: { name: string; read: Reader }[]): Reader {
+  const body = fields.map((f, i) => `v = r[${i}](rec[${JSON.stringify(f.name)}]); if (v !== ABSENT) out[${JSON.stringify(f.name)}] = v;`).join('\n');
+  const make = new Function('r', 'ABSENT', `return function readRecord(rec) { const out = {}; let v;\n${body}\nreturn out; };`) as (
+    r: Reader[],
+    absent: symbol,
+  ) => Reader;
+  return make(
+    fields.map((f) => f.read),
+    ABSENT,
+  );
+}
+
 function compileReader(type: Type): Reader {
   if (isUnion(type)) {
     const byBranch = new Map<string, Reader>();
+    // avsc reads each branch as an instance of that branch type's own class (`constructor.type`):
+    // found by identity, not by enumerating the wrapper's one key.
+    const byType = new Map<Type, Reader>();
     for (const branch of type.types) {
       if (branch.typeName === 'null') continue;
-      byBranch.set(branch.branchName!, branch instanceof EnumType && branch.name === ABSENT_TYPE ? () => ABSENT : readerFor(branch));
+      const read = branch instanceof EnumType && branch.name === ABSENT_TYPE ? () => ABSENT : readerFor(branch);
+      byBranch.set(branch.branchName!, read);
+      byType.set(branch, read);
     }
     return (value) => {
       if (value === null) return null;
+      const wrapped = value as { constructor: { type?: Type }; unwrap?: () => unknown };
+      const read = byType.get(wrapped.constructor.type!);
+      if (read && wrapped.unwrap) return read(wrapped.unwrap());
       for (const key in value as Record<string, unknown>) {
-        const read = byBranch.get(key);
-        if (!read) throw new ContractError(`unknown union branch ${key}`, '');
-        return read((value as Record<string, unknown>)[key]);
+        const byName = byBranch.get(key);
+        if (!byName) throw new ContractError(`unknown union branch ${key}`, '');
+        return byName((value as Record<string, unknown>)[key]);
       }
       throw new ContractError('empty union value', '');
     };
   }
-  if (type instanceof RecordType) {
-    const fields = type.fields.map((f) => ({ name: f.name, read: readerFor(f.type) }));
-    return (value) => {
-      const rec = value as Record<string, unknown>;
-      const out: Record<string, unknown> = {};
-      for (let i = 0; i < fields.length; i++) {
-        const v = fields[i].read(rec[fields[i].name]);
-        if (v !== ABSENT) out[fields[i].name] = v;
-      }
-      return out;
-    };
-  }
+  if (type instanceof RecordType) return compileRecordReader(type.fields.map((f) => ({ name: f.name, read: readerFor(f.type) })));
   if (type instanceof MapType) {
     const read = readerFor(type.valuesType);
     return (value) => {
