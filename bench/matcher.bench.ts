@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
-import { EventType, HEADERS, eventTopicKeyOf, logIdFor, newLogRecord, newWebhookCommand, webhookBody } from '@triggers/contracts';
-import { TransactionalProcessor, createTopicsAndWait } from '@triggers/kafka';
-import { createLogger } from '@triggers/logging';
+import { EventType, HEADERS } from '@triggers/contracts';
+import { createTopicsAndWait } from '@triggers/kafka';
 import { AppProcess, PipelineDriver, freePort, specPayload, startApp, uniqueId, waitFor, waitForConsumed, waitForHealthy } from '@triggers/testing';
 import { BASELINE_RUNS, appMemoryMB, median, percentile, report } from './bench-report';
 import { CpuMeter } from './cpu-meter';
+import { exactlyOnceFanOut } from './fan-out-floor';
 import { benchContext } from './infra';
 import { TRACING_SAMPLE_RATIO, startOtlpSink } from './otlp-sink';
 
@@ -49,24 +49,48 @@ export async function matcherBenchmark(): Promise<void> {
     for (let t = 0; t < TENANTS; t++) await driver.events(`tenant-${t}`, events(EVENTS / TENANTS));
 
     // Bare pass-through: consume the event topic, produce each value unchanged, no transactions.
-    let meter = new CpuMeter({ passThrough: process.pid, kafka: serverPids.kafka });
+    const meter = new CpuMeter({ passThrough: process.pid, kafka: serverPids.kafka });
     const passThroughRuns: number[] = [];
     for (let run = 0; run < BASELINE_RUNS; run++) {
       passThroughRuns.push(await passThrough(ctx, topics['events.agent.wrap'], `${ctx.namespace}.passthrough.${run}`, EVENTS));
     }
     const passthrough = median(passThroughRuns);
     const passThroughCpu = meter.perUnit(EVENTS * BASELINE_RUNS);
-    // The Kafka side of the matcher's work alone: the same exactly-once transactions and output.
-    meter = new CpuMeter({ fanOut: process.pid, kafka: serverPids.kafka });
-    const fanOut = await exactlyOnceFanOut(ctx, topics['events.agent.wrap'], wrap, EVENTS);
-    const fanOutCpu = meter.perUnit(EVENTS);
-
-    // The matcher: from a cold start with all events waiting, until its group has consumed them.
-    // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the matcher process.
-    const run = await runMatcher(ctx, serverPids, 'matcher');
+    // The Kafka side of the matcher's work alone (the same exactly-once transactions and output),
+    // and the matcher itself, BASELINE_RUNS times each, in turn. The same matcher measured 81 to
+    // 135 µs per event from run to run in one session (the whole profile scaled: the shared
+    // machine, not the code), so the goal's ratio compares medians of runs that shared their
+    // conditions, and the pairs alternate which runs first.
+    const fanOutRuns: { rate: number; cpu: Record<string, number> }[] = [];
+    const matcherRuns: Awaited<ReturnType<typeof runMatcher>>[] = [];
+    for (let r = 0; r < BASELINE_RUNS; r++) {
+      const floor = async () => {
+        process.stderr.write(`exactly-once fan-out floor (${r + 1} of ${BASELINE_RUNS})\n`);
+        fanOutRuns.push(await exactlyOnceFanOut(ctx, topics['events.agent.wrap'], wrap, EVENTS, r, serverPids.kafka));
+      };
+      // From a cold start with all events waiting, until its group has consumed them; the last
+      // one stays up for the latency and memory figures. BENCH_NODE_ARGS profiles it.
+      const matcher = async () => {
+        process.stderr.write(`matcher (${r + 1} of ${BASELINE_RUNS})\n`);
+        const run = await runMatcher(ctx, serverPids, `matcher-${r}`);
+        if (r < BASELINE_RUNS - 1) await run.app.stop();
+        matcherRuns.push(run);
+      };
+      for (const step of r % 2 === 0 ? [floor, matcher] : [matcher, floor]) await step();
+    }
+    const fanOut = median(fanOutRuns.map((f) => f.rate));
+    const fanOutCpu = medianRun(
+      fanOutRuns.map((f) => f.cpu),
+      'fanOut',
+    );
+    const run = matcherRuns[matcherRuns.length - 1];
     const { app } = run;
     try {
-      const { seconds: matcherSeconds, cpu: matcherCpu } = run;
+      const matcherCpu = medianRun(
+        matcherRuns.map((m) => m.cpu),
+        'matcher',
+      );
+      const matcherSeconds = median(matcherRuns.map((m) => m.seconds));
       const cpuMicrosecondsPerEvent = { passThrough: passThroughCpu, exactlyOnceFanOut: fanOutCpu, matcher: matcherCpu };
       const matcherRate = EVENTS / matcherSeconds;
       // The same events again through a matcher with tracing on at 10% sampling, exporting to a local sink.
@@ -83,8 +107,11 @@ export async function matcherBenchmark(): Promise<void> {
       };
       process.stderr.write(`tracing: ${JSON.stringify(tracing)}\n`);
       // The goal's figure: the matcher's own CPU per event over the fan-out floor's, both measured in this run.
-      const ratios = { cpuPerEventToFloor: +(matcherCpu.matcher / fanOutCpu.fanOut).toFixed(3) };
-      process.stderr.write(`CPU per event to the fan-out floor: ${ratios.cpuPerEventToFloor}\n`);
+      const ratios = {
+        cpuPerEventToFloor: +(matcherCpu.matcher / fanOutCpu.fanOut).toFixed(3),
+        runs: { matcher: matcherRuns.map((m) => m.cpu.matcher), fanOut: fanOutRuns.map((f) => f.cpu.fanOut) },
+      };
+      process.stderr.write(`CPU per event to the fan-out floor: ${ratios.cpuPerEventToFloor} (runs, µs per event: ${JSON.stringify(ratios.runs)})\n`);
       if (process.env.BENCH_QUICK) {
         process.stderr.write(`CPU µs per event: ${JSON.stringify(cpuMicrosecondsPerEvent)}\n`);
         process.stderr.write(`memory after the run: ${JSON.stringify(await appMemoryMB(app.port))}\n`);
@@ -181,69 +208,10 @@ async function passThrough(ctx: Awaited<ReturnType<typeof benchContext>>['ctx'],
   return expected / seconds;
 }
 
-/**
- * What Kafka and kafkajs alone allow the matcher: the same exactly-once consume → produce (one
- * transaction per partition batch, read_committed, offsets in the transaction) writing, for every
- * event, a webhook command and a `matched` log record of exactly the matcher's bytes, keys and
- * headers, made once up front, with no decoding, matching or encoding per event.
- */
-async function exactlyOnceFanOut(
-  ctx: Awaited<ReturnType<typeof benchContext>>['ctx'],
-  from: string,
-  wrap: { type: EventType; payload: unknown },
-  expected: number,
-): Promise<number> {
-  const topics = ctx.config.kafka.topics;
-  const to = `${ctx.namespace}.fanout`;
-  await createTopicsAndWait(ctx.admin, [{ topic: to, numPartitions: 3 }]);
-  const now = Date.now();
-  const base = { tenantId: 'tenant-0', triggerId: 'trigger-0', eventId: randomUUID(), eventType: wrap.type };
-  const command = newWebhookCommand({
-    ...base,
-    actionIndex: 0,
-    url: 'https://hooks.example/0/0',
-    body: webhookBody(wrap.type, wrap.payload),
-    origin: 'event',
-    now,
-  });
-  const matched = newLogRecord({
-    ...base,
-    logId: logIdFor(base.eventId, base.triggerId, 'matched'),
-    step: 'matched',
-    status: 'info',
-    time: now,
-    message: 'matched trigger "t0" (version 1): webhook',
-  });
-  const commandValue = await ctx.serde.encode('webhookCommands', command);
-  const logValue = await ctx.serde.encode('log', matched);
-  const groupId = uniqueId('fanout');
-  let started = 0;
-  // The engine decodes every event (it owns decoding and dead letters); nothing else is done per event.
-  const processor = new TransactionalProcessor<unknown>({
-    kafka: ctx.kafka,
-    groupId,
-    transactionalIdPrefix: groupId,
-    topics: [from],
-    logger: createLogger({ app: 'bench', level: 'silent' }),
-    serde: ctx.serde,
-    records: eventTopicKeyOf(wrap.type),
-    deadLetterTopic: topics.deadLetterEvents,
-    handler: {
-      beginBatch: () => void (started ||= Date.now()),
-      handle: (value, m, source, out) => {
-        const key = `${m.key?.toString()}/trigger-0`;
-        out.push(to, { key, value: commandValue, headers: { [HEADERS.correlationId]: base.eventId } });
-        out.push(to, { key, value: logValue });
-      },
-    },
-  });
-  await processor.start();
-  try {
-    await waitForConsumed(ctx, groupId, from, 300_000);
-    return expected / ((Date.now() - started) / 1000);
-  } finally {
-    await processor.stop();
-  }
+/** Of CPU figures by process (one per run), the one whose `key` process is the median: its other processes' figures come with it. */
+function medianRun(runs: Record<string, number>[], key: string): Record<string, number> {
+  const sorted = [...runs].sort((a, b) => a[key] - b[key]);
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 async function latencyAtRate(
