@@ -1,4 +1,3 @@
-import { context, trace } from '@opentelemetry/api';
 import pino, { Logger, LevelWithSilent } from 'pino';
 
 export type { Logger } from 'pino';
@@ -13,19 +12,11 @@ export interface LoggerOptions {
   destination?: pino.DestinationStream;
 }
 
-/** `trace_id` and `span_id` of the span active when a line is written (tracing on), else nothing. */
-function traceFields(): Record<string, string> {
-  const span = trace.getSpan(context.active());
-  if (!span) return {};
-  const c = span.spanContext();
-  return { trace_id: c.traceId, span_id: c.spanId };
-}
-
 /**
  * One structured JSON logger per process. Lines about a Kafka message carry topic, partition,
  * offset, tenantId and correlationId as fields, so a person can grep
- * one event's path through every app; lines written inside a traced span carry its
- * `trace_id` and `span_id`.
+ * one event's path through every app; lines about a traced span's work carry its `trace_id`
+ * and `span_id` (`TraceSpan.logFields()`).
  */
 export function createLogger(options: LoggerOptions): Logger {
   return pino(
@@ -34,7 +25,6 @@ export function createLogger(options: LoggerOptions): Logger {
       base: { app: options.app, pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      mixin: traceFields,
     },
     options.destination,
   );

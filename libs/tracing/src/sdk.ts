@@ -18,7 +18,16 @@ export function tracingEndpoint(env: NodeJS.ProcessEnv): string | undefined {
 export async function startTracing(app: string, env: NodeJS.ProcessEnv = process.env): Promise<Tracing> {
   if (!tracingEndpoint(env) || stop) return current;
   const [{ NodeSDK }, { OTLPTraceExporter }] = await Promise.all([import('@opentelemetry/sdk-node'), import('@opentelemetry/exporter-trace-otlp-http')]);
-  const sdk = new NodeSDK({ serviceName: env.OTEL_SERVICE_NAME || `triggers-${app}`, traceExporter: new OTLPTraceExporter(), instrumentations: [] });
+  // No context manager: every span names its parent explicitly and log lines take their ids from
+  // `logFields()`. The SDK's default (AsyncLocalStorage) turns on async hooks on Node 20, and they
+  // slow every promise of the process: a loop of awaits ran 1.5-3× slower with them on.
+  const sdk = new NodeSDK({
+    serviceName: env.OTEL_SERVICE_NAME || `triggers-${app}`,
+    traceExporter: new OTLPTraceExporter(),
+    instrumentations: [],
+    // null: register none (sdk-node's own rule; its typings leave null out).
+    contextManager: null as unknown as undefined,
+  });
   sdk.start();
   stop = () => sdk.shutdown();
   current = new Tracing(true);

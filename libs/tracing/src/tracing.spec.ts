@@ -1,8 +1,8 @@
-import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { ROOT_CONTEXT, context, createContextKey, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createLogger } from '@triggers/logging';
 import { formatTraceparent, newSpanId, newTraceId, parseTraceparent } from './trace-context';
+import { startTracing, stopTracing } from './sdk';
 import { SpanKind, Tracing, traceContextOf } from './tracing';
 
 const PARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
@@ -60,16 +60,13 @@ describe('Tracing with the SDK off', () => {
 describe('Tracing with the SDK on', () => {
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  const contextManager = new AsyncLocalStorageContextManager();
 
   beforeAll(() => {
     trace.setGlobalTracerProvider(provider);
-    context.setGlobalContextManager(contextManager.enable());
   });
   afterAll(async () => {
     await provider.shutdown();
     trace.disable();
-    context.disable();
   });
 
   it('records spans as children of the remote parent, and passes each on as the next parent', () => {
@@ -90,14 +87,30 @@ describe('Tracing with the SDK on', () => {
     expect(attempt.traceparent).toBe(`00-4bf92f3577b34da6a3ce929d0e0e4736-${a.spanContext().spanId}-01`);
   });
 
-  it('puts trace_id and span_id on log lines written inside a span', () => {
+  it('gives the log lines about a span its trace_id and span_id, across awaits, and none with tracing off', async () => {
     const lines: string[] = [];
     const logger = createLogger({ app: 'test', destination: { write: (l: string) => void lines.push(l) } as never });
     const span = new Tracing(true).startSpan('work');
-    span.run(() => logger.info('inside'));
-    logger.info('outside');
+    await Promise.resolve();
+    logger.info(span.logFields(), 'about the span');
+    logger.info('about nothing traced');
     span.end();
-    expect(JSON.parse(lines[0])).toMatchObject({ msg: 'inside', trace_id: span.traceId, span_id: span.spanId });
+    expect(JSON.parse(lines[0])).toMatchObject({ msg: 'about the span', trace_id: span.traceId, span_id: span.spanId });
     expect(JSON.parse(lines[1]).trace_id).toBeUndefined();
+    expect(new Tracing(false).startSpan('work').logFields()).toEqual({});
+  });
+});
+
+describe('startTracing', () => {
+  it('registers no context manager: no async hooks slow the process, and every span names its parent', async () => {
+    await startTracing('test', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' });
+    try {
+      const key = createContextKey('probe');
+      // With AsyncLocalStorage registered, the value set here would be the active one inside.
+      expect(context.with(ROOT_CONTEXT.setValue(key, 1), () => context.active().getValue(key))).toBeUndefined();
+      expect(new Tracing(true).startSpan('work').recording).toBe(true);
+    } finally {
+      await stopTracing();
+    }
   });
 });

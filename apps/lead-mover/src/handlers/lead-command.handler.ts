@@ -95,7 +95,7 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
       );
       let outcomes: LeadMoveOutcome[];
       try {
-        outcomes = await spans[0].run(() => apply(run.map((r) => r.value)));
+        outcomes = await apply(run.map((r) => r.value));
       } catch (err) {
         const { kind } = classify(err);
         for (const span of spans) {
@@ -113,6 +113,7 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
         }
         this.rt.logger.warn(
           {
+            ...spans[0].logFields(),
             ...source,
             offset: m.offset,
             tenantId: first.tenantId,
@@ -134,20 +135,19 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
         logs.push(await this.log(command, outcome, spans[i].traceId));
         this.outcomes.inc({ outcome: outcome.step.replace('lead.', '') });
         this.failedLogged.delete(command.commandId);
-        spans[i].run(() =>
-          this.rt.logger.info(
-            {
-              ...source,
-              offset: m.offset,
-              tenantId: command.tenantId,
-              commandId: command.commandId,
-              leadId: command.leadId,
-              correlationId: command.eventId,
-              outcome: outcome.step,
-              message: outcome.message,
-            },
-            'lead command applied',
-          ),
+        this.rt.logger.info(
+          {
+            ...spans[i].logFields(),
+            ...source,
+            offset: m.offset,
+            tenantId: command.tenantId,
+            commandId: command.commandId,
+            leadId: command.leadId,
+            correlationId: command.eventId,
+            outcome: outcome.step,
+            message: outcome.message,
+          },
+          'lead command applied',
         );
       }
       lastApplied = run[run.length - 1].message.offset;

@@ -170,7 +170,7 @@ export class WebhookDeliveryService implements OnModuleInit {
       }),
     });
     try {
-      const outcome = await span.run(() => this.attemptIn(span, url, command, read, source, encoders, ctx));
+      const outcome = await this.attemptIn(span, url, command, read, source, encoders, { ...ctx, ...span.logFields() });
       span.setAttributes({ 'triggers.outcome': outcome });
       return outcome;
     } finally {
