@@ -170,6 +170,11 @@ export interface WebhookTimingConfig {
   bodyTimeoutMs: number;
   /** The spec: "will not process webhook responses larger than 10kb". */
   maxResponseBytes: number;
+  /**
+   * How long a delivery may wait for a connection to its endpoint (all of the origin's connections
+   * busy) before it counts as a failed attempt (`origin.busy`) and is retried on the schedule.
+   */
+  maxQueueWaitMs: number;
 }
 
 const webhookTimingShape = {
@@ -179,6 +184,7 @@ const webhookTimingShape = {
   WEBHOOK_HEADERS_TIMEOUT_MS: durationMs().default(10_000),
   WEBHOOK_BODY_TIMEOUT_MS: durationMs().default(10_000),
   WEBHOOK_MAX_RESPONSE_BYTES: positiveInt().default(10 * 1024),
+  WEBHOOK_MAX_QUEUE_WAIT_MS: durationMs().default(30_000),
 };
 
 /** Reads webhook timing from `env`. */
@@ -191,5 +197,6 @@ export function loadWebhookTimingConfig(env: Env): WebhookTimingConfig {
     headersTimeoutMs: v.WEBHOOK_HEADERS_TIMEOUT_MS,
     bodyTimeoutMs: v.WEBHOOK_BODY_TIMEOUT_MS,
     maxResponseBytes: v.WEBHOOK_MAX_RESPONSE_BYTES,
+    maxQueueWaitMs: v.WEBHOOK_MAX_QUEUE_WAIT_MS,
   };
 }

@@ -11,6 +11,7 @@ const timing: WebhookTimingConfig = {
   headersTimeoutMs: 300,
   bodyTimeoutMs: 300,
   maxResponseBytes: 10 * 1024,
+  maxQueueWaitMs: 60_000,
 };
 
 describe('WebhookClient', () => {
@@ -88,5 +89,37 @@ describe('WebhookClient', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(client.load()[base]).toEqual({ running: 4, waiting: 2 });
     await results;
+  });
+
+  describe('with WEBHOOK_MAX_QUEUE_WAIT_MS 500', () => {
+    // Each hung request takes its 300 ms headers timeout; 4 connections per origin.
+    const strict = new WebhookClient({ ...timing, maxQueueWaitMs: 500 }, new AddressGuard(['127.0.0.0/8']), 4);
+    const send = (path: string) => strict.post(new URL(base + path), { 'content-type': 'application/json' }, '{}');
+    afterAll(() => strict.close());
+
+    it('lets no delivery wait past it, and refuses at once while a hung endpoint makes no progress', async () => {
+      const started = Date.now();
+      const first = Array.from({ length: 14 }, () => send('/hang'));
+      await new Promise((r) => setImmediate(r));
+      // Just started: 4 run and the rest wait.
+      expect(strict.load()[base]).toEqual({ running: 4, waiting: 10 });
+      // Once no request has started or finished for 250 ms (half the limit), a new one is refused at once.
+      await new Promise((r) => setTimeout(r, 300));
+      const late = await Promise.race([send('/hang'), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('not refused at once')), 100))]);
+      expect(late).toMatchObject({ responseStatus: null, errorClass: 'origin.busy', error: expect.stringContaining('none started or finished') });
+      const results = await Promise.all(first);
+      // The ten waiting ones were refused after 500 ms; without the limit the last would have
+      // started after two rounds of hung requests and ended after three.
+      expect(results.filter((r) => r.errorClass === 'timeout.headers')).toHaveLength(4);
+      const refused = results.filter((r) => r.errorClass === 'origin.busy');
+      expect(refused).toHaveLength(10);
+      expect(refused[0].error).toContain('WEBHOOK_MAX_QUEUE_WAIT_MS');
+      expect(Date.now() - started).toBeLessThan(2 * results[0].durationMs);
+    });
+
+    it('serves the long queue of a fast endpoint: 200 at once on 4 connections, none refused', async () => {
+      const results = await Promise.all(Array.from({ length: 200 }, () => send('/ok')));
+      expect(results.filter((r) => r.responseStatus === 201)).toHaveLength(200);
+    });
   });
 });

@@ -42,33 +42,97 @@ export function errorClassOf(err: unknown): string {
   return 'network';
 }
 
-/** Counts requests per origin and queues the ones over the cap, so one receiver cannot take every connection. */
+/** A delivery waiting for a connection to its origin, since `at`. */
+type Waiter = { at: number; grant: (slot: Slot) => void };
+/** A connection slot: `release` when the request is over; or why none is given. */
+export type Slot = { release: () => void; busy?: undefined } | { release?: undefined; busy: string };
+
+interface OriginState {
+  running: number;
+  queue: Waiter[];
+  /** When a request of the origin last started, and last finished: its progress. */
+  lastStartAt: number;
+  lastDoneAt: number;
+}
+
+/**
+ * Counts requests per origin and queues the ones over the cap, so one receiver cannot take every
+ * connection. Nor may one receiver hold the dispatcher's in-flight window: a delivery waits for a
+ * connection at most `maxWaitMs`, and one that arrives while every connection of its origin has
+ * been busy with no request started or finished for `stallMs` is refused at once (`busy`). A hung
+ * endpoint otherwise holds every delivery sent to it while its connections time out one round at
+ * a time (16 per 10 s by default), and with steady traffic those deliveries fill the window for
+ * every endpoint. A refused delivery is a failed attempt, retried on the schedule.
+ */
 class OriginLimiter {
-  private readonly active = new Map<string, { running: number; queue: (() => void)[] }>();
+  private readonly active = new Map<string, OriginState>();
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly stallMs: number;
 
-  constructor(private readonly perOrigin: number) {}
+  constructor(
+    private readonly perOrigin: number,
+    private readonly maxWaitMs: number,
+  ) {
+    this.stallMs = Math.min(1000, maxWaitMs / 2);
+    this.sweeper = setInterval(() => this.expireWaiters(), Math.max(50, Math.min(1000, maxWaitMs / 4)));
+    this.sweeper.unref();
+  }
 
-  /** A slot for `origin`: at once when one is free (no promise on the hot path), else once one frees up. */
-  acquire(origin: string): (() => void) | Promise<() => void> {
-    let slot = this.active.get(origin);
-    if (!slot) this.active.set(origin, (slot = { running: 0, queue: [] }));
-    const s = slot;
-    const release = () => {
-      const next = s.queue.shift();
-      if (next) return next(); // the slot passes straight to the next waiter
-      s.running--;
-      if (s.running === 0) this.active.delete(origin);
-    };
-    if (s.running < this.perOrigin) {
-      s.running++;
-      return release;
+  /** A slot for `origin`: at once when one is free (no promise on the hot path), else once one frees up, or refused. */
+  acquire(origin: string): Slot | Promise<Slot> {
+    const now = Date.now();
+    let s = this.active.get(origin);
+    if (!s) this.active.set(origin, (s = { running: 0, queue: [], lastStartAt: now, lastDoneAt: now }));
+    if (s.running < this.perOrigin) return this.start(s, now);
+    const still = now - Math.max(s.lastStartAt, s.lastDoneAt);
+    if (still >= this.stallMs) {
+      return {
+        busy: `not sent: ${origin} has had all ${s.running} of its connections busy, none started or finished, for ${still} ms, and ${s.queue.length} deliveries wait for them`,
+      };
     }
-    return new Promise<() => void>((resolve) => s.queue.push(() => resolve(release)));
+    const state = s;
+    return new Promise<Slot>((resolve) => state.queue.push({ at: now, grant: resolve }));
+  }
+
+  private start(s: OriginState, now: number): Slot {
+    s.running++;
+    s.lastStartAt = now;
+    return {
+      release: () => {
+        s.running--;
+        s.lastDoneAt = Date.now();
+        const next = s.queue.shift();
+        if (next) next.grant(this.start(s, s.lastDoneAt)); // the slot passes straight to the next waiter
+      },
+    };
+  }
+
+  /**
+   * Refuses the deliveries that have waited `maxWaitMs` for a connection (each queue is oldest
+   * first), and forgets the origins with nothing running or waiting.
+   */
+  private expireWaiters(): void {
+    const now = Date.now();
+    for (const [origin, s] of this.active) {
+      while (s.queue.length > 0 && now - s.queue[0].at >= this.maxWaitMs) {
+        const waiter = s.queue.shift()!;
+        waiter.grant({
+          busy: `not sent: waited ${now - waiter.at} ms for a connection to ${origin}, the most a delivery may wait (WEBHOOK_MAX_QUEUE_WAIT_MS)`,
+        });
+      }
+      if (s.running === 0 && s.queue.length === 0) this.active.delete(origin);
+    }
   }
 
   /** Requests running and waiting, by origin. */
   load(): Record<string, { running: number; waiting: number }> {
-    return Object.fromEntries([...this.active].map(([o, s]) => [o, { running: s.running, waiting: s.queue.length }]));
+    return Object.fromEntries(
+      [...this.active].filter(([, s]) => s.running > 0 || s.queue.length > 0).map(([o, s]) => [o, { running: s.running, waiting: s.queue.length }]),
+    );
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
   }
 }
 
@@ -95,7 +159,7 @@ export class WebhookClient {
       keepAliveTimeout: 30_000,
       connect: { timeout: timing.connectTimeoutMs, lookup: guard.lookup },
     });
-    this.limiter = new OriginLimiter(connectionsPerOrigin);
+    this.limiter = new OriginLimiter(connectionsPerOrigin, timing.maxQueueWaitMs);
   }
 
   /** Requests under way and queued, by origin (for /healthz). */
@@ -104,10 +168,14 @@ export class WebhookClient {
   }
 
   async post(url: URL, headers: Record<string, string>, body: string): Promise<WebhookResult> {
-    const slot = this.limiter.acquire(url.origin);
-    const release = typeof slot === 'function' ? slot : await slot;
+    const acquired = this.limiter.acquire(url.origin);
+    const slot = 'then' in acquired ? await acquired : acquired;
     const started = performance.now();
     const done = (r: Omit<WebhookResult, 'durationMs'>): WebhookResult => ({ ...r, durationMs: Math.round(performance.now() - started) });
+    if (slot.busy !== undefined) {
+      return done({ responseStatus: null, responseHeaders: {}, responseBody: null, responseTruncated: false, errorClass: 'origin.busy', error: slot.busy });
+    }
+    const release = slot.release;
     try {
       const checking = this.guard.check(url);
       if (checking) await checking;
@@ -139,6 +207,7 @@ export class WebhookClient {
   }
 
   async close(): Promise<void> {
+    this.limiter.close();
     await this.agent.close();
   }
 }
