@@ -21,6 +21,20 @@ export function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/** Of figures by process (one record per run), the run whose `key` figure is the median: its other processes' figures come with it. */
+export function medianRun(runs: Record<string, number>[], key: string): Record<string, number> {
+  const sorted = [...runs].sort((a, b) => a[key] - b[key]);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/**
+ * Runs two scenarios `pairs` times each, in turn, alternating which goes first (a, b, then b, a…):
+ * later runs of a bench measure slower on this shared machine, so neither may always run second.
+ */
+export async function inAlternatingPairs(pairs: number, a: (run: number) => Promise<void>, b: (run: number) => Promise<void>): Promise<void> {
+  for (let run = 0; run < pairs; run++) for (const step of run % 2 === 0 ? [a, b] : [b, a]) await step(run);
+}
+
 /**
  * Runs of a bare baseline (pass-through, raw client) per benchmark: a single run of a fraction of
  * a second swings widely on a shared machine, the median of three much less.

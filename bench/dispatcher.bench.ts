@@ -4,7 +4,7 @@ import { Pool } from 'undici';
 import { HEADERS, WebhookCommand, triggerKey, logIdFor, newLogRecord, newWebhookCommand, webhookBody } from '@triggers/contracts';
 import { chunkBySize, createTopicsAndWait } from '@triggers/kafka';
 import { AppProcess, PipelineDriver, TestContext, freePort, specPayload, startApp, uniqueId, waitFor, waitForHealthy } from '@triggers/testing';
-import { BASELINE_RUNS, appMemoryMB, median, percentile, report } from './bench-report';
+import { BASELINE_RUNS, appMemoryMB, inAlternatingPairs, median, percentile, report } from './bench-report';
 import { CpuMeter } from './cpu-meter';
 import { benchContext } from './infra';
 import { TRACING_SAMPLE_RATIO, startOtlpSink } from './otlp-sink';
@@ -78,23 +78,21 @@ export async function dispatcherBenchmark(): Promise<void> {
         `one endpoint: ${Math.round(single.rate)}/s, raw ${Math.round(raw)}/s, Kafka side alone ${Math.round(kafkaSide.rate)}/s; CPU µs per delivery ${JSON.stringify(cpuMicrosecondsPerDelivery)}\n`,
       );
     }
-    // All healthy and one hung, HUNG_PAIRS times each, in turn. A run swings by 10-30% on a shared
-    // machine, so the slowdown compares medians; and each later run of a bench measured slower than
-    // the one before it (about 3%), so the pairs alternate their order (healthy first, then hung
-    // first) and neither scenario always runs second.
+    // All healthy and one hung, HUNG_PAIRS times each, in alternating pairs; a run swings by 10-30%
+    // on a shared machine, so the slowdown compares medians.
     const hundredRuns: number[] = [];
     const oneHungRuns: number[] = [];
-    for (let run = 0; run < HUNG_PAIRS; run++) {
-      const healthy = async () => {
+    await inAlternatingPairs(
+      HUNG_PAIRS,
+      async (run) => {
         process.stderr.write(`dispatcher, 100 endpoints: ${DELIVERIES} deliveries (${run + 1} of ${HUNG_PAIRS})\n`);
         hundredRuns.push((await scenario(ctx, producer, body, 100, -1)).rate);
-      };
-      const hung = async () => {
+      },
+      async (run) => {
         process.stderr.write(`dispatcher, 100 endpoints, one never answers (${run + 1} of ${HUNG_PAIRS})\n`);
         oneHungRuns.push((await scenario(ctx, producer, body, 100, 0)).rate);
-      };
-      for (const step of run % 2 === 0 ? [healthy, hung] : [hung, healthy]) await step();
-    }
+      },
+    );
     const hundred = median(hundredRuns);
     const oneHung = median(oneHungRuns);
     process.stderr.write(`latency at ${LATENCY_RATE}/s for ${LATENCY_SECONDS} s\n`);

@@ -3,7 +3,7 @@ import { Partitioners } from 'kafkajs';
 import { EventType, HEADERS } from '@triggers/contracts';
 import { createTopicsAndWait } from '@triggers/kafka';
 import { AppProcess, PipelineDriver, freePort, specPayload, startApp, uniqueId, waitFor, waitForConsumed, waitForHealthy } from '@triggers/testing';
-import { BASELINE_RUNS, appMemoryMB, median, percentile, report } from './bench-report';
+import { BASELINE_RUNS, appMemoryMB, inAlternatingPairs, median, medianRun, percentile, report } from './bench-report';
 import { CpuMeter } from './cpu-meter';
 import { exactlyOnceFanOut } from './fan-out-floor';
 import { benchContext } from './infra';
@@ -60,24 +60,24 @@ export async function matcherBenchmark(): Promise<void> {
     // and the matcher itself, BASELINE_RUNS times each, in turn. The same matcher measured 81 to
     // 135 µs per event from run to run in one session (the whole profile scaled: the shared
     // machine, not the code), so the goal's ratio compares medians of runs that shared their
-    // conditions, and the pairs alternate which runs first.
+    // conditions.
     const fanOutRuns: { rate: number; cpu: Record<string, number> }[] = [];
     const matcherRuns: Awaited<ReturnType<typeof runMatcher>>[] = [];
-    for (let r = 0; r < BASELINE_RUNS; r++) {
-      const floor = async () => {
+    await inAlternatingPairs(
+      BASELINE_RUNS,
+      async (r) => {
         process.stderr.write(`exactly-once fan-out floor (${r + 1} of ${BASELINE_RUNS})\n`);
         fanOutRuns.push(await exactlyOnceFanOut(ctx, topics['events.agent.wrap'], wrap, EVENTS, r, serverPids.kafka));
-      };
+      },
       // From a cold start with all events waiting, until its group has consumed them; the last
       // one stays up for the latency and memory figures. BENCH_NODE_ARGS profiles it.
-      const matcher = async () => {
+      async (r) => {
         process.stderr.write(`matcher (${r + 1} of ${BASELINE_RUNS})\n`);
         const run = await runMatcher(ctx, serverPids, `matcher-${r}`);
         if (r < BASELINE_RUNS - 1) await run.app.stop();
         matcherRuns.push(run);
-      };
-      for (const step of r % 2 === 0 ? [floor, matcher] : [matcher, floor]) await step();
-    }
+      },
+    );
     const fanOut = median(fanOutRuns.map((f) => f.rate));
     const fanOutCpu = medianRun(
       fanOutRuns.map((f) => f.cpu),
@@ -206,12 +206,6 @@ async function passThrough(ctx: Awaited<ReturnType<typeof benchContext>>['ctx'],
   await consumer.disconnect();
   await producer.disconnect();
   return expected / seconds;
-}
-
-/** Of CPU figures by process (one per run), the one whose `key` process is the median: its other processes' figures come with it. */
-function medianRun(runs: Record<string, number>[], key: string): Record<string, number> {
-  const sorted = [...runs].sort((a, b) => a[key] - b[key]);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 async function latencyAtRate(

@@ -65,6 +65,8 @@ function headersOf(traceparent: string, tracestate: string | undefined): Record<
   return tracestate ? { traceparent, tracestate } : { traceparent };
 }
 
+const NO_LOG_FIELDS: { trace_id?: string; span_id?: string } = Object.freeze({});
+
 /** A span of a trace that is not recorded (tracing off): ids only, so context still flows downstream. */
 class PassedOnSpan implements TraceSpan {
   readonly recording = false;
@@ -83,7 +85,7 @@ class PassedOnSpan implements TraceSpan {
   setAttributes(): void {}
   fail(): void {}
   logFields() {
-    return {};
+    return NO_LOG_FIELDS;
   }
   end(): void {}
 }

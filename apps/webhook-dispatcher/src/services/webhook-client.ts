@@ -45,7 +45,7 @@ export function errorClassOf(err: unknown): string {
 /** A delivery waiting for a connection to its origin, since `at`. */
 type Waiter = { at: number; grant: (slot: Slot) => void };
 /** A connection slot: `release` when the request is over; or why none is given. */
-export type Slot = { release: () => void; busy?: undefined } | { release?: undefined; busy: string };
+type Slot = { release: () => void; busy?: undefined } | { release?: undefined; busy: string };
 
 interface OriginState {
   running: number;

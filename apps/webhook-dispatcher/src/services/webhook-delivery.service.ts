@@ -170,7 +170,7 @@ export class WebhookDeliveryService implements OnModuleInit {
       }),
     });
     try {
-      const outcome = await this.attemptIn(span, url, command, read, source, encoders, { ...ctx, ...span.logFields() });
+      const outcome = await this.attemptIn(span, url, command, read, source, encoders, this.rt.tracing.enabled ? { ...ctx, ...span.logFields() } : ctx);
       span.setAttributes({ 'triggers.outcome': outcome });
       return outcome;
     } finally {
