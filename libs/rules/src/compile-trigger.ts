@@ -18,47 +18,94 @@ export function readPath(payload: unknown, segments: readonly string[]): Resolve
   return current === undefined ? MISSING : current;
 }
 
-type Check = (actual: ActualValue | typeof MISSING) => boolean;
-
 /**
  * Values read from one payload while it is judged, by reference, so many triggers testing the
  * same field read and parse it once.
  */
 export type ReadCache = Map<string, ActualValue | typeof MISSING>;
 
-function compileCheck(condition: Condition): Check {
-  const expected = prepareValue(condition.value);
-  const ordered =
-    (test: (o: number) => boolean): Check =>
-    (actual) => {
-      if (actual === MISSING) return false;
-      const o = order(actual, expected);
-      return o !== undefined && test(o);
-    };
-  switch (condition.operator) {
-    case '=':
-      return (actual) => actual !== MISSING && equals(actual, expected);
-    case 'in': {
-      // "215,223" and "215, 223" are the same list.
-      const items: PreparedValue[] = condition.value
-        .split(',')
-        .map((v) => v.trim())
-        .filter((v) => v !== '')
-        .map(prepareValue);
-      return (actual) => actual !== MISSING && items.some((item) => equals(actual, item));
-    }
+/**
+ * A condition compiled once: its payload path, and its value parsed (`in`: each item). Plain
+ * data judged by {@link holds}, not a closure per condition: an index of 10,000 triggers held
+ * 40,000 closures and their contexts.
+ */
+interface CompiledCondition {
+  path: string;
+  segments: readonly string[];
+  operator: Condition['operator'];
+  /** The value of `=`, `>`, `<`, `>=`, `<=`. */
+  expected?: PreparedValue;
+  /** The items of `in`. */
+  items?: readonly PreparedValue[];
+}
+
+/**
+ * Strings many triggers share (references, paths, operators, action names) and split paths, held
+ * once, up to a bound: references come from tenants, and a pool without one would grow with them.
+ */
+const POOL_LIMIT = 4096;
+const strings = new Map<string, string>();
+const splitPaths = new Map<string, readonly string[]>();
+
+/** The pooled copy of `s` (or `s` itself once the pool is full). */
+export function shared(s: string): string {
+  const held = strings.get(s);
+  if (held !== undefined) return held;
+  if (strings.size < POOL_LIMIT) strings.set(s, s);
+  return s;
+}
+
+function segmentsOf(path: string): readonly string[] {
+  let segments = splitPaths.get(path);
+  if (segments === undefined) {
+    segments = path.split('.').map(shared);
+    if (splitPaths.size < POOL_LIMIT) splitPaths.set(path, segments);
+  }
+  return segments;
+}
+
+function compileCondition(eventType: string, c: Condition): CompiledCondition {
+  const path = shared(resolveReference(eventType as EventType, c.reference));
+  const isIn = c.operator === 'in';
+  return {
+    path,
+    segments: segmentsOf(path),
+    operator: c.operator,
+    expected: isIn ? undefined : prepareValue(c.value),
+    // "215,223" and "215, 223" are the same list.
+    items: isIn
+      ? c.value
+          .split(',')
+          .map((v) => v.trim())
+          .filter((v) => v !== '')
+          .map(prepareValue)
+      : undefined,
+  };
+}
+
+/** Whether a compiled condition holds for the value its path reads (a missing path fails). */
+function holds(c: CompiledCondition, actual: ActualValue | typeof MISSING): boolean {
+  if (actual === MISSING) return false;
+  if (c.operator === '=') return equals(actual, c.expected!);
+  if (c.operator === 'in') {
+    for (const item of c.items!) if (equals(actual, item)) return true;
+    return false;
+  }
+  const o = order(actual, c.expected!);
+  if (o === undefined) return false;
+  switch (c.operator) {
     case '>':
-      return ordered((o) => o > 0);
+      return o > 0;
     case '<':
-      return ordered((o) => o < 0);
+      return o < 0;
     case '>=':
-      return ordered((o) => o >= 0);
+      return o >= 0;
     case '<=':
-      return ordered((o) => o <= 0);
+      return o <= 0;
   }
 }
 
-/** A trigger compiled once: its conditions as closures over pre-parsed values and paths. */
+/** A trigger compiled once: its conditions with pre-parsed values and paths. */
 export interface CompiledTrigger {
   trigger: Trigger;
   /** Number of conditions, for counting checks in benchmarks and metrics. */
@@ -70,32 +117,49 @@ export interface CompiledTrigger {
   matches(payload: unknown, cache?: ReadCache): boolean;
 }
 
+class Compiled implements CompiledTrigger {
+  constructor(
+    readonly trigger: Trigger,
+    private readonly conditions: readonly CompiledCondition[],
+  ) {}
+
+  get conditionCount(): number {
+    return this.conditions.length;
+  }
+
+  matches(payload: unknown, cache: ReadCache = new Map()): boolean {
+    if (!this.trigger.enabled) return false;
+    for (let i = 0; i < this.conditions.length; i++) {
+      const c = this.conditions[i];
+      let actual = cache.get(c.path);
+      if (actual === undefined) {
+        const raw = readPath(payload, c.segments);
+        actual = raw === MISSING ? MISSING : new ActualValue(raw);
+        cache.set(c.path, actual);
+      }
+      if (!holds(c, actual)) return false;
+    }
+    return true;
+  }
+}
+
 /**
  * Compiles a trigger into a predicate over payloads: all conditions must hold (AND), no
  * conditions match every event of the type, a missing path fails its condition, and a disabled
- * trigger never matches.
+ * trigger never matches. The compiled trigger keeps its own copy of `trigger`, with the strings
+ * triggers share pooled.
  */
 export function compileTrigger(trigger: Trigger): CompiledTrigger {
-  const parts = trigger.conditions.map((c) => {
-    const path = resolveReference(trigger.eventType, c.reference);
-    return { path, segments: path.split('.'), check: compileCheck(c) };
-  });
-  const matches = trigger.enabled
-    ? (payload: unknown, cache: ReadCache = new Map()) => {
-        for (let i = 0; i < parts.length; i++) {
-          const part = parts[i];
-          let actual = cache.get(part.path);
-          if (actual === undefined) {
-            const raw = readPath(payload, part.segments);
-            actual = raw === MISSING ? MISSING : new ActualValue(raw);
-            cache.set(part.path, actual);
-          }
-          if (!part.check(actual)) return false;
-        }
-        return true;
-      }
-    : () => false;
-  return { trigger, conditionCount: parts.length, matches };
+  const held: Trigger = {
+    ...trigger,
+    eventType: shared(trigger.eventType) as Trigger['eventType'],
+    conditions: trigger.conditions.map((c) => ({ reference: shared(c.reference), operator: shared(c.operator) as Condition['operator'], value: c.value })),
+    actions: trigger.actions.map((a) => ({ ...a, action: shared(a.action) }) as Action),
+  };
+  return new Compiled(
+    held,
+    held.conditions.map((c) => compileCondition(held.eventType, c)),
+  );
 }
 
 /** One condition's verdict in {@link explain}. */
@@ -138,7 +202,7 @@ export function explain(trigger: Trigger, event: { type: string; payload: unknow
       expected: c.value,
       ...(found ? { actual } : {}),
       found,
-      passed: compileCheck(c)(actual === MISSING ? MISSING : new ActualValue(actual)),
+      passed: holds(compileCondition(trigger.eventType, c), actual === MISSING ? MISSING : new ActualValue(actual)),
     };
   });
   const matched = trigger.enabled && eventTypeMatches && conditions.every((c) => c.passed);

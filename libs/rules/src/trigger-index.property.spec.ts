@@ -89,7 +89,7 @@ describe('TriggerIndex filing', () => {
     let judged = 0;
     for (const h of index.triggersOf('tenant', 'agent.wrap')) {
       const compiled = h.compiled;
-      const original = compiled.matches;
+      const original = compiled.matches.bind(compiled);
       compiled.matches = (p, c) => {
         judged++;
         return original(p, c);
