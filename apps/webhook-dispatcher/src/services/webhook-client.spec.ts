@@ -26,6 +26,7 @@ describe('WebhookClient', () => {
       req.on('end', () => {
         if (req.url === '/big') return res.end('y'.repeat(50 * 1024));
         if (req.url === '/hang') return;
+        if (req.url === '/slow') return void setTimeout(() => res.writeHead(201).end('late'), 50);
         if (req.url === '/drip') {
           res.writeHead(200);
           res.write('a');
@@ -97,9 +98,9 @@ describe('WebhookClient', () => {
     const send = (path: string) => strict.post(new URL(base + path), { 'content-type': 'application/json' }, '{}');
     afterAll(() => strict.close());
 
-    it('lets no delivery wait past it, and refuses at once while a hung endpoint makes no progress', async () => {
+    it('refuses at once while a hung endpoint makes no progress, the deliveries waiting for it included', async () => {
       const started = Date.now();
-      const first = Array.from({ length: 14 }, () => send('/hang'));
+      const first = Array.from({ length: 14 }, () => send('/hang').then((r) => ({ ...r, at: Date.now() - started })));
       await new Promise((r) => setImmediate(r));
       // Just started: 4 run and the rest wait.
       expect(strict.load()[base]).toEqual({ running: 4, waiting: 10 });
@@ -108,13 +109,33 @@ describe('WebhookClient', () => {
       const late = await Promise.race([send('/hang'), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('not refused at once')), 100))]);
       expect(late).toMatchObject({ responseStatus: null, errorClass: 'origin.busy', error: expect.stringContaining('none started or finished') });
       const results = await Promise.all(first);
-      // The ten waiting ones were refused after 500 ms; without the limit the last would have
-      // started after two rounds of hung requests and ended after three.
       expect(results.filter((r) => r.errorClass === 'timeout.headers')).toHaveLength(4);
+      // The ten waiting ones were refused as soon as the stall was seen, not after waiting out the
+      // 500 ms limit with their in-flight slots held; without the limiter the last would have
+      // started after two rounds of hung requests and ended after three.
       const refused = results.filter((r) => r.errorClass === 'origin.busy');
       expect(refused).toHaveLength(10);
-      expect(refused[0].error).toContain('WEBHOOK_MAX_QUEUE_WAIT_MS');
+      for (const r of refused) {
+        expect(r.error).toContain('none started or finished');
+        expect(r.at).toBeGreaterThanOrEqual(250);
+        expect(r.at).toBeLessThan(500);
+      }
       expect(Date.now() - started).toBeLessThan(2 * results[0].durationMs);
+    });
+
+    it('lets no delivery wait past it behind an endpoint that is slow but answers', async () => {
+      // 50 ms per request on 4 connections: 80 a second, so 60 at once cannot all start within 500 ms.
+      const started = Date.now();
+      const results = await Promise.all(Array.from({ length: 60 }, () => send('/slow').then((r) => ({ ...r, at: Date.now() - started }))));
+      const served = results.filter((r) => r.responseStatus === 201);
+      const refused = results.filter((r) => r.errorClass === 'origin.busy');
+      expect(served.length + refused.length).toBe(60);
+      expect(served.length).toBeGreaterThanOrEqual(4);
+      expect(refused.length).toBeGreaterThanOrEqual(10);
+      for (const r of refused) {
+        expect(r.error).toContain('WEBHOOK_MAX_QUEUE_WAIT_MS');
+        expect(r.at).toBeGreaterThanOrEqual(500);
+      }
     });
 
     it('serves the long queue of a fast endpoint: 200 at once on 4 connections, none refused', async () => {

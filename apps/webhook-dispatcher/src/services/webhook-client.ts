@@ -74,7 +74,7 @@ class OriginLimiter {
     private readonly maxWaitMs: number,
   ) {
     this.stallMs = Math.min(1000, maxWaitMs / 2);
-    this.sweeper = setInterval(() => this.expireWaiters(), Math.max(50, Math.min(1000, maxWaitMs / 4)));
+    this.sweeper = setInterval(() => this.expireWaiters(), Math.max(50, Math.min(this.stallMs / 2, maxWaitMs / 4)));
     this.sweeper.unref();
   }
 
@@ -84,14 +84,19 @@ class OriginLimiter {
     let s = this.active.get(origin);
     if (!s) this.active.set(origin, (s = { running: 0, queue: [], lastStartAt: now, lastDoneAt: now }));
     if (s.running < this.perOrigin) return this.start(s, now);
-    const still = now - Math.max(s.lastStartAt, s.lastDoneAt);
-    if (still >= this.stallMs) {
-      return {
-        busy: `not sent: ${origin} has had all ${s.running} of its connections busy, none started or finished, for ${still} ms, and ${s.queue.length} deliveries wait for them`,
-      };
-    }
+    const stalled = this.stalled(origin, s, now);
+    if (stalled) return stalled;
     const state = s;
     return new Promise<Slot>((resolve) => state.queue.push({ at: now, grant: resolve }));
+  }
+
+  /** The refusal for `origin` when all its connections have been busy, none started or finished, for `stallMs`. */
+  private stalled(origin: string, s: OriginState, now: number): { busy: string } | undefined {
+    const still = now - Math.max(s.lastStartAt, s.lastDoneAt);
+    if (s.running < this.perOrigin || still < this.stallMs) return undefined;
+    return {
+      busy: `not sent: ${origin} has had all ${s.running} of its connections busy, none started or finished, for ${still} ms, and ${s.queue.length} deliveries wait for them`,
+    };
   }
 
   private start(s: OriginState, now: number): Slot {
@@ -108,12 +113,15 @@ class OriginLimiter {
   }
 
   /**
-   * Refuses the deliveries that have waited `maxWaitMs` for a connection (each queue is oldest
-   * first), and forgets the origins with nothing running or waiting.
+   * Refuses the deliveries waiting for a stalled origin's connections (they would hold their
+   * in-flight slots until `maxWaitMs`), and those that have waited `maxWaitMs` for a connection
+   * (each queue is oldest first); forgets the origins with nothing running or waiting.
    */
   private expireWaiters(): void {
     const now = Date.now();
     for (const [origin, s] of this.active) {
+      const stalled = s.queue.length > 0 ? this.stalled(origin, s, now) : undefined;
+      if (stalled) for (const waiter of s.queue.splice(0)) waiter.grant(stalled);
       while (s.queue.length > 0 && now - s.queue[0].at >= this.maxWaitMs) {
         const waiter = s.queue.shift()!;
         waiter.grant({
