@@ -15,6 +15,33 @@ const groupMessagesPerPartition = require('kafkajs/src/producer/groupMessagesPer
   partitioner: (args: { message: { key: string } }) => number;
 }) => Record<string, { key: string }[]>;
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const crc32C = require('kafkajs/src/protocol/recordBatch/crc32C/crc32C') as (buffer: Buffer) => number;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as {
+  RecordBatch(args: Record<string, unknown>): Promise<{ buffer: Buffer }>;
+};
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const decodeRecordBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (decoder: unknown) => Promise<{
+  firstTimestamp: string;
+  lastOffsetDelta: number;
+  producerId: string;
+  inTransaction: boolean;
+  records: { offset: string; timestamp: string; key: Buffer | null; value: Buffer | null; headers: Record<string, Buffer | Buffer[]> }[];
+}>;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => unknown;
+
+/** CRC-32C from its definition: reflected polynomial 0x82F63B78, one bit at a time. */
+function crc32CByBits(buffer: Buffer): number {
+  let crc = 0xffffffff;
+  for (const byte of buffer) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
 /** Kafka's varint: unsigned LEB128, 7 bits a byte, low group first. */
 function leb128(n: bigint): Buffer {
   const bytes: number[] = [];
@@ -77,6 +104,75 @@ describe('kafkajs as patched', () => {
         expect(Object.values(grouped).flat()).toHaveLength(messages.length);
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('computes CRC-32C as defined, eight bytes at a time or one', () => {
+    expect(crc32C(Buffer.from('123456789'))).toBe(0xe3069283);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat(7), (bytes, from) => {
+        const view = Buffer.from(bytes).subarray(Math.min(from, bytes.length));
+        expect(crc32C(view)).toBe(crc32CByBits(view));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('writes a record batch in one pass that reads back record for record, with a valid CRC', async () => {
+    const message = fc.record({
+      key: fc.option(fc.string(), { nil: null }),
+      value: fc.option(
+        fc.oneof(
+          fc.string(),
+          fc.uint8Array({ maxLength: 6000 }).map((b) => Buffer.from(b)),
+        ),
+        { nil: null },
+      ),
+      headers: fc.dictionary(fc.string({ minLength: 1, maxLength: 5 }), fc.oneof(fc.string(), fc.array(fc.string(), { minLength: 1, maxLength: 3 })), {
+        maxKeys: 3,
+      }),
+      timestamp: fc.option(fc.integer({ min: 0, max: 100_000 }), { nil: undefined }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(message, { maxLength: 40 }), fc.boolean(), async (messages, reserved) => {
+        const base = 1_700_000_000_000;
+        const now = base + 200_000;
+        const at = (m: { timestamp?: number }) => (m.timestamp === undefined ? now : base + m.timestamp);
+        const firstTimestamp = Math.min(now, ...messages.map(at));
+        const reserve = reserved ? 8 : 0;
+        const encoded = await RecordBatch({
+          messages: messages.map((m) => ({ ...m, timestamp: m.timestamp === undefined ? undefined : String(base + m.timestamp) })),
+          messageTimestamp: (m: { timestamp?: string }) => (m.timestamp ? Number(m.timestamp) : now),
+          firstTimestamp,
+          maxTimestamp: Math.max(...messages.map(at), firstTimestamp),
+          producerId: 42,
+          producerEpoch: 1,
+          firstSequence: 0,
+          transactional: true,
+          lastOffsetDelta: messages.length - 1,
+          reserve,
+        });
+        const bytes = encoded.buffer.subarray(reserve);
+        // Length counts what follows it; the CRC covers everything from the attributes on.
+        expect(bytes.readInt32BE(8)).toBe(bytes.length - 12);
+        expect(bytes.readUInt32BE(17)).toBe(crc32CByBits(bytes.subarray(21)));
+        const batch = await decodeRecordBatch(new Decoder(bytes));
+        expect(batch.inTransaction).toBe(true);
+        expect(batch.producerId).toBe('42');
+        expect(batch.records).toHaveLength(messages.length);
+        batch.records.forEach((r, i) => {
+          const m = messages[i];
+          expect(r.offset).toBe(String(i));
+          expect(Number(r.timestamp)).toBe(at(m));
+          expect(r.key === null ? null : r.key.toString()).toBe(m.key);
+          expect(r.value === null ? null : Buffer.from(r.value)).toEqual(m.value === null ? null : Buffer.from(m.value));
+          for (const [k, v] of Object.entries(m.headers)) {
+            const got = r.headers[k];
+            expect(Array.isArray(got) ? got.map(String) : String(got)).toEqual(Array.isArray(v) && v.length > 1 ? v : String(v));
+          }
+        });
+      }),
+      { numRuns: 300 },
     );
   });
 });
