@@ -63,10 +63,6 @@ class PartitionWindow {
   committable(): bigint {
     return this.taken.length > 0 ? this.taken[0].offset : this.next;
   }
-
-  get unfinished(): number {
-    return this.taken.length;
-  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
