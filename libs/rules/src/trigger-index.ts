@@ -102,12 +102,11 @@ export class TriggerIndex {
     const held = this.byId.get(key);
     if (held && held.version > version) return false;
     if (held) this.detach(held);
-    const compiled = compileTrigger(trigger);
     const entry: Entry = {
       tenantId,
       triggerId,
       version,
-      compiled,
+      compiled: compileTrigger(trigger),
       seq: this.seq++,
       filed: trigger.enabled ? filingOf(trigger) : undefined,
     };
