@@ -4,9 +4,27 @@ import fc from 'fast-check';
 // the protocol's definitions rather than against kafkajs itself.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Encoder = require('kafkajs/src/protocol/encoder') as {
-  new (): { writeVarInt(v: number): unknown; writeUVarInt(v: number): unknown; writeVarLong(v: number | bigint): unknown; buffer: Buffer };
+  new (): KafkaEncoder;
   sizeOfVarLong(v: number): number;
 };
+interface KafkaEncoder {
+  writeVarInt(v: number): unknown;
+  writeUVarInt(v: number): unknown;
+  writeVarLong(v: number | bigint): unknown;
+  writeInt32(v: number): KafkaEncoder;
+  writeBuffer(v: Buffer): KafkaEncoder;
+  writeEncoder(v: KafkaEncoder): KafkaEncoder;
+  writeArray(v: KafkaEncoder[]): KafkaEncoder;
+  size(): number;
+  buffers(): Buffer[];
+  buffer: Buffer;
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const createRequest = require('kafkajs/src/protocol/request') as (args: {
+  correlationId: number;
+  clientId: string;
+  request: { apiKey: number; apiVersion: number; encode(): Promise<KafkaEncoder> };
+}) => Promise<KafkaEncoder>;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const groupMessagesPerPartition = require('kafkajs/src/producer/groupMessagesPerPartition') as (args: {
   topic: string;
@@ -31,6 +49,12 @@ const decodeRecordBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder')
 }>;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => unknown;
+
+const int32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n);
+  return b;
+};
 
 /** CRC-32C from its definition: reflected polynomial 0x82F63B78, one bit at a time. */
 function crc32CByBits(buffer: Buffer): number {
@@ -88,6 +112,47 @@ describe('kafkajs as patched', () => {
     for (const v of values) encoder.writeUVarInt(v);
     expect(encoder.buffer).toEqual(Buffer.concat(values.map((v) => leb128(BigInt(v)))));
     expect(leb128(BigInt(2 ** 32 - 1))).toHaveLength(5);
+  });
+
+  it('writes a large encoder into another by reference, with the same bytes as a copy', async () => {
+    // A tree of encoders as a produce request nests them (request > topics > partitions), of
+    // sizes on both sides of the by-reference threshold (16 KiB), read as buffers or as one.
+    const leaf = fc.uint8Array({ maxLength: 40_000 }).map((b) => Buffer.from(b));
+    type Tree = Buffer | Tree[];
+    const tree = fc.letrec<{ node: Tree }>((tie) => ({
+      node: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, fc.array(tie('node'), { maxLength: 4 })),
+    })).node;
+    const build = (t: Tree): { encoder: KafkaEncoder; bytes: Buffer } => {
+      if (Buffer.isBuffer(t)) return { encoder: new Encoder().writeInt32(t.length).writeBuffer(t), bytes: Buffer.concat([int32(t.length), t]) };
+      const parts = t.map(build);
+      const encoder = new Encoder()
+        .writeInt32(7)
+        .writeArray(parts.map((p) => p.encoder))
+        .writeInt32(9);
+      return { encoder, bytes: Buffer.concat([int32(7), int32(parts.length), ...parts.map((p) => p.bytes), int32(9)]) };
+    };
+    await fc.assert(
+      fc.asyncProperty(tree, fc.boolean(), async (t, asOne) => {
+        const { encoder, bytes } = build(t);
+        expect(encoder.size()).toBe(bytes.length);
+        expect(asOne ? encoder.buffer : Buffer.concat(encoder.buffers())).toEqual(bytes);
+        // Framed as a request is sent: the size, the header, then the payload.
+        const frame = await createRequest({ correlationId: 5, clientId: 'c', request: { apiKey: 0, apiVersion: 3, encode: async () => encoder } });
+        const sent = Buffer.concat(frame.buffers());
+        expect(sent.readInt32BE(0)).toBe(sent.length - 4);
+        expect(sent.subarray(sent.length - bytes.length)).toEqual(bytes);
+        expect(frame.buffer).toEqual(sent);
+      }),
+      { numRuns: 150 },
+    );
+    // Not copied: the frame holds the large batch's own memory.
+    const batch = new Encoder().writeBuffer(Buffer.alloc(20_000, 1));
+    const frame = await createRequest({
+      correlationId: 1,
+      clientId: 'c',
+      request: { apiKey: 0, apiVersion: 3, encode: async () => new Encoder().writeArray([batch]) },
+    });
+    expect(frame.buffers().some((b) => b.buffer === (batch as unknown as { buf: Buffer }).buf.buffer)).toBe(true);
   });
 
   it('groups a batch by partition, every message once and in the order it came', () => {
