@@ -28,6 +28,7 @@ describe('the five apps as processes', () => {
         // Launched through deploy/run-app.sh, as in the image: the pid is node's, with the memory settings.
         const argv = readFileSync(`/proc/${app.child.pid}/cmdline`, 'utf8').split('\0');
         expect(argv).toContain('--max-semi-space-size=8');
+        expect(argv).toContain('--max-old-space-size=1536');
         expect(argv).toContain(join(repoRoot(), 'dist/apps', app.name, 'src/main.js'));
         expect(readFileSync(`/proc/${app.child.pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_MMAP_THRESHOLD_=131072');
       }
