@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   ApiClient,
+  AppProcess,
   ReceivedWebhook,
   TestContext,
   createTenantKey,
@@ -52,6 +53,8 @@ describe('recovery: dead letters, bulk redelivery, delivery stats, the log reade
     },
   });
   let api: ApiClient;
+  // Not one of the harness's apps: stopped here, or it would outlive the run.
+  let apiApp: AppProcess | undefined;
   let other: ApiClient;
   const tenantId = uniqueId('tenant');
   let triggerId: string;
@@ -65,12 +68,13 @@ describe('recovery: dead letters, bulk redelivery, delivery stats, the log reade
 
   beforeAll(async () => {
     const loopback = { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' };
-    const [{ client }, matcher] = await Promise.all([
+    const [{ app: started, client }, matcher] = await Promise.all([
       startApi(ctx(), loopback),
       h.start('matcher'),
       h.start('webhook-dispatcher', { ...loopback, WEBHOOK_RETRY_DELAY_MS: '300', WEBHOOK_RETRY_WINDOW_MS: '1000' }),
       h.start('log-sink'),
     ]);
+    apiApp = started;
     api = client.withKey(await createTenantKey(ctx(), tenantId));
     other = client.withKey(await createTenantKey(ctx(), uniqueId('tenant')));
     const created = await api.request('POST', '/v1/triggers', {
@@ -144,6 +148,7 @@ describe('recovery: dead letters, bulk redelivery, delivery stats, the log reade
     expect((await api.request('GET', `/v1/triggers/${triggerId}/stats?window=1y`)).status).toBe(400);
     expect((await other.request('GET', `/v1/triggers/${triggerId}/stats`)).status).toBe(404);
   });
+  afterAll(() => apiApp?.stop());
 
   it('replays a given-up webhook from the dead-letter topic with a fresh window, and it is delivered', async () => {
     failing = false;
