@@ -4,7 +4,9 @@
  * event, a webhook command and a `matched` log record of exactly the matcher's bytes, keys and
  * headers, made once up front, with no decoding, matching or encoding per event. It starts cold
  * like the matcher, so the two compare like for like (in the benchmark's own process the floor
- * ran warm from its second run: 56-57 µs per event against 71 for its first).
+ * ran warm from its second run: 56-57 µs per event against 71 for its first), and with the
+ * apps' Node and allocator settings (deploy/run-app.sh), so the difference is the matcher's own
+ * work and not its runtime's settings.
  */
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -12,7 +14,7 @@ import { EventType, HEADERS, eventTopicKeyOf, logIdFor, newLogRecord, newWebhook
 import { loadBaseConfig } from '@triggers/config';
 import { AvroSerde, TransactionalProcessor, createKafka, createRegistry, createTopicsAndWait } from '@triggers/kafka';
 import { createLogger } from '@triggers/logging';
-import { TestContext, uniqueId, waitForConsumed } from '@triggers/testing';
+import { TestContext, appRuntimeSettings, uniqueId, waitForConsumed } from '@triggers/testing';
 import { CpuMeter } from './cpu-meter';
 
 interface FloorJob {
@@ -40,7 +42,12 @@ export async function exactlyOnceFanOut(
   await createTopicsAndWait(ctx.admin, [{ topic: to, numPartitions: 3 }]);
   const job: FloorJob = { env: ctx.env, from, to, groupId: uniqueId('fanout'), wrap };
   // The benchmark runs under tsx; the child inherits its loader (process.execArgv).
-  const child = fork(__filename, ['--floor-child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const runtime = appRuntimeSettings();
+  const child = fork(__filename, ['--floor-child'], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...runtime.env },
+    execArgv: [...process.execArgv, ...runtime.nodeArgs],
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   try {
     const message = (type: string) =>

@@ -194,6 +194,14 @@ async function passThrough(ctx: Awaited<ReturnType<typeof benchContext>>['ctx'],
   await consumer.subscribe({ topic: from, fromBeginning: true });
   let done = 0;
   let started = 0;
+  // A consumer that crashed and will not restart has stopped for good: say why at once rather
+  // than wait out the timeout.
+  const crashed = new Promise<never>((_, reject) =>
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!e.payload.restart) reject(new Error(`the pass-through consumer crashed after ${done} of ${expected} events: ${e.payload.error.stack}`));
+    }),
+  );
+  crashed.catch(() => undefined);
   await consumer.run({
     eachBatch: async ({ batch }) => {
       started ||= Date.now();
@@ -201,7 +209,7 @@ async function passThrough(ctx: Awaited<ReturnType<typeof benchContext>>['ctx'],
       done += batch.messages.length;
     },
   });
-  await waitFor(() => done >= expected, { timeoutMs: 300_000, intervalMs: 20, description: 'pass-through' });
+  await Promise.race([waitFor(() => done >= expected, { timeoutMs: 300_000, intervalMs: 20, description: 'pass-through' }), crashed]);
   const seconds = (Date.now() - started) / 1000;
   await consumer.disconnect();
   await producer.disconnect();

@@ -2,11 +2,13 @@
 # Runs one app: the first argument, else $APP; any further arguments go to node (--cpu-prof, say).
 # Every launch comes through here (the image's entrypoint, `npm start`, the tests and the
 # benchmarks), so an app runs with the same Node and allocator settings wherever it runs.
+# `run-app.sh --settings` prints those settings instead (the allocator's variable, then the node
+# flags), for a process that must run as the apps do: the benchmarks' floors.
 set -eu
 app="${1:-${APP:-}}"
 [ "$#" -gt 0 ] && shift
 case "$app" in
-  triggers-api|matcher|webhook-dispatcher|lead-mover|log-sink) ;;
+  triggers-api|matcher|webhook-dispatcher|lead-mover|log-sink|--settings) ;;
   *) echo "run-app: set APP (or pass an argument) to one of triggers-api, matcher, webhook-dispatcher, lead-mover, log-sink; got '${app}'" >&2; exit 64 ;;
 esac
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -25,4 +27,8 @@ export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-131072}"
 # (RUNBOOK: Memory).
 heap="--max-semi-space-size=8 --max-old-space-size=1536"
 
+if [ "$app" = "--settings" ]; then
+  printf 'MALLOC_MMAP_THRESHOLD_=%s\n%s\n' "$MALLOC_MMAP_THRESHOLD_" "${NODE_HEAP_FLAGS-$heap}"
+  exit 0
+fi
 exec "${NODE:-node}" ${NODE_HEAP_FLAGS-$heap} "$@" "$root/dist/apps/$app/src/main.js"

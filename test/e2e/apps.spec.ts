@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { APP_NAMES, AppProcess, freePort, repoRoot, startApp, waitForHealthy, useTestContext } from '@triggers/testing';
+import { APP_NAMES, AppProcess, appRuntimeSettings, freePort, repoRoot, startApp, waitForHealthy, useTestContext } from '@triggers/testing';
 
 interface Health {
   status: string;
@@ -31,6 +31,10 @@ describe('the five apps as processes', () => {
         expect(argv).toContain('--max-old-space-size=1536');
         expect(argv).toContain(join(repoRoot(), 'dist/apps', app.name, 'src/main.js'));
         expect(readFileSync(`/proc/${app.child.pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_MMAP_THRESHOLD_=131072');
+        // What `run-app.sh --settings` reports (the benches' floors run with it) is what the apps got.
+        const settings = appRuntimeSettings();
+        expect(settings).toEqual({ env: { MALLOC_MMAP_THRESHOLD_: '131072' }, nodeArgs: ['--max-semi-space-size=8', '--max-old-space-size=1536'] });
+        for (const flag of settings.nodeArgs) expect(argv).toContain(flag);
       }
       const usesMongo = ['triggers-api', 'lead-mover', 'log-sink'];
       for (const app of apps.filter((a) => usesMongo.includes(a.name))) {

@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -31,6 +31,18 @@ export interface AppProcess {
   exited: Promise<number | null>;
   /** SIGTERM, then SIGKILL after `graceMs`. */
   stop(graceMs?: number): Promise<number | null>;
+}
+
+/**
+ * The Node and allocator settings `deploy/run-app.sh` gives every app (NODE_HEAP_FLAGS and
+ * MALLOC_MMAP_THRESHOLD_ from `env` apply as they would there), for a process that must run as
+ * the apps do without being one: a benchmark's floor.
+ */
+export function appRuntimeSettings(env: Record<string, string | undefined> = process.env): { env: Record<string, string>; nodeArgs: string[] } {
+  const out = execFileSync('/bin/sh', [join(repoRoot(), 'deploy/run-app.sh'), '--settings'], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  const [allocator, flags = ''] = out.split('\n');
+  const [name, value] = allocator.split('=');
+  return { env: { [name]: value }, nodeArgs: flags.split(' ').filter(Boolean) };
 }
 
 /**
