@@ -103,6 +103,7 @@ async function child(job: FloorJob): Promise<void> {
     groupId: job.groupId,
     transactionalIdPrefix: job.groupId,
     topics: [job.from],
+    outputTopics: [job.to],
     logger,
     serde,
     records: eventTopicKeyOf(job.wrap.type),

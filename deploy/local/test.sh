@@ -8,4 +8,7 @@ npm run -s build
 # JEST_PROJECTS picks the suites: unit and integration for npm test, faults for npm run test:faults.
 # --forceExit: a test that times out must not leave the run hanging on open Kafka clients.
 read -r -a projects <<< "${JEST_PROJECTS:-unit integration}"
-exec node_modules/.bin/jest --selectProjects "${projects[@]}" --maxWorkers=2 --forceExit "$@"
+# The fault suite's files restart its broker: one file at a time, so none restarts it under another.
+workers=2
+[[ "${JEST_PROJECTS:-}" == faults ]] && workers=1
+exec node_modules/.bin/jest --selectProjects "${projects[@]}" --maxWorkers=$workers --forceExit "$@"

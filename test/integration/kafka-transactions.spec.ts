@@ -38,7 +38,7 @@ describe('Kafka transactions on the local single-node broker', () => {
 
   /** A processor of webhook commands on the test context, with a fresh group and transactional ids unless given. */
   const commandsProcessor = (
-    options: Pick<TransactionalProcessorOptions<WebhookCommand>, 'topics' | 'deadLetterTopic' | 'handler'> &
+    options: Pick<TransactionalProcessorOptions<WebhookCommand>, 'topics' | 'outputTopics' | 'deadLetterTopic' | 'handler'> &
       Partial<TransactionalProcessorOptions<WebhookCommand>>,
   ) =>
     new TransactionalProcessor<WebhookCommand>({
@@ -83,6 +83,7 @@ describe('Kafka transactions on the local single-node broker', () => {
     const processor = commandsProcessor({
       groupId,
       topics: [input],
+      outputTopics: [output],
       deadLetterTopic: `${ctx.namespace}.dlq`,
       handler: { handle: (command, m, source, out) => out.push(output, { key: m.key, value: command.eventId.toUpperCase() }) },
     });
@@ -114,6 +115,7 @@ describe('Kafka transactions on the local single-node broker', () => {
     let calls = 0;
     const processor = commandsProcessor({
       topics: [topicIn],
+      outputTopics: [topicOut],
       deadLetterTopic: dlq,
       retryMinMs: 50,
       handler: {
@@ -164,6 +166,7 @@ describe('Kafka transactions on the local single-node broker', () => {
     const processor = commandsProcessor({
       kafka: losingKafka,
       topics: [topicIn],
+      outputTopics: [topicOut],
       deadLetterTopic: `${ctx.namespace}.lost-dlq`,
       handler: { handle: (command, m, source, out) => out.push(topicOut, { value: command.eventId }) },
     });

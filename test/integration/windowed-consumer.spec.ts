@@ -61,4 +61,53 @@ describe('WindowedConsumer', () => {
       await a.stop(1000);
     }
   }, 60_000);
+
+  it('commits past a tail of transaction markers, which reaches no eachBatch, so its lag reaches 0', async () => {
+    const topic = `${ctx().namespace}.markers`;
+    await createTopicsAndWait(ctx().admin, [{ topic, numPartitions: 1 }]);
+    const producer = ctx().kafka.producer({ transactionalId: uniqueId('tx'), idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const committed = await producer.transaction();
+    await committed.send({ topic, messages: [{ key: 'k', value: await ctx().serde.encode('webhookCommands', testWebhookCommand({ eventId: 'one' })) }] });
+    await committed.commit();
+
+    const handled: string[] = [];
+    const groupId = uniqueId('windowed');
+    const consumer = new WindowedConsumer<WebhookCommand>({
+      kafka: ctx().kafka,
+      groupId,
+      topics: [topic],
+      logger,
+      serde: ctx().serde,
+      records: 'webhookCommands',
+      deadLetterTopic: `${topic}.dlq`,
+      maxInFlight: 10,
+      commitIntervalMs: 100,
+      handle: async (c) => void handled.push(c.eventId),
+    });
+    await consumer.start();
+    try {
+      await waitFor(() => handled.length === 1, { timeoutMs: 20_000, description: 'the message handled' });
+      // Aborted transactions on the partition with nothing in them: markers only (as a new owner
+      // of a matcher partition writes), fetched on their own.
+      for (let i = 0; i < 3; i++) {
+        const markers = await producer.transaction();
+        await markers.addPartitions([{ topic, partitions: [{ partition: 0 }] }]);
+        await markers.abort();
+      }
+      const [{ high }] = await ctx().admin.fetchTopicOffsets(topic);
+      expect(Number(high)).toBeGreaterThan(2);
+      await waitFor(
+        async () => {
+          const [offsets] = await ctx().admin.fetchOffsets({ groupId, topics: [topic] });
+          return offsets.partitions[0].offset === high;
+        },
+        { timeoutMs: 20_000, description: `the committed offset at the end of the partition (${high})` },
+      );
+      expect(handled).toEqual(['one']);
+    } finally {
+      await consumer.stop();
+      await producer.disconnect();
+    }
+  });
 });

@@ -67,6 +67,11 @@ export interface TransactionalProcessorOptions<T> extends ConsumerEngineOptions<
    * open transaction at once, and partitions commit concurrently.
    */
   transactionalIdPrefix: string;
+  /**
+   * Every topic the handler writes to (the dead-letter topic is added). A new owner of an input
+   * partition ends whatever the previous owner's transaction left open on any of them.
+   */
+  outputTopics: string[];
   /** Partition batches processed at once (each in its own transaction). */
   partitionsConsumedConcurrently?: number;
   handler: TransactionalHandler<T>;
@@ -308,16 +313,42 @@ export class TransactionalProcessor<T> {
         createPartitioner: KeyedPartitioner,
         transactionTimeout: this.options.transactionTimeoutMs,
       });
-      // An empty transaction initialises the transactional id (kafkajs does it lazily): that is
-      // the moment the broker fences the previous owner and ends its open transaction.
       producer = p.connect().then(async () => {
-        await (await p.transaction()).abort();
+        await this.endLeftovers(p);
         return p;
       });
       producer.catch(() => this.producers.delete(key));
       this.producers.set(key, producer);
     }
     return producer;
+  }
+
+  /**
+   * Opens the partition's transactional id (kafkajs does it lazily, with the first transaction):
+   * the broker fences the previous owner and waits for its open transaction to end. That is not
+   * enough. Ending a transaction, a broker skips the markers of the partitions that have no leader
+   * at that moment (all of them, on a lone broker in controlled shutdown) and records it as ended
+   * all the same: its records and its offset commit stay pending, and the next marker of the same
+   * producer id (this producer's first commit) would commit them with its own. The floor, read
+   * before, would not count that batch, so it would be processed and committed a second time. A
+   * transaction on every partition this processor writes to and on the group's offsets, aborted,
+   * ends them first: the batch is read again and committed once.
+   */
+  private async endLeftovers(producer: Producer): Promise<void> {
+    const { outputTopics, deadLetterTopic, groupId } = this.options;
+    // A topic that does not exist holds nothing to end.
+    const existing = new Set(await this.admin!.listTopics());
+    const topics = [...new Set(deadLetterTopic ? [...outputTopics, deadLetterTopic] : outputTopics)].filter((t) => existing.has(t));
+    const metadata = await this.admin!.fetchTopicMetadata({ topics });
+    const transaction = await producer.transaction();
+    try {
+      await transaction.addPartitions(
+        metadata.topics.map(({ name, partitions }) => ({ topic: name, partitions: partitions.map(({ partitionId }) => ({ partition: partitionId })) })),
+      );
+      await transaction.sendOffsets({ consumerGroupId: groupId, topics: [] });
+    } finally {
+      await transaction.abort();
+    }
   }
 
   /** Finishes the batches in flight, then disconnects. */

@@ -99,6 +99,16 @@ export class WindowedConsumer<T> {
       onJoin: (assigned) => this.onJoin(assigned),
       run: async (consumer) => {
         for (const topic of options.topics) await consumer.subscribe({ topic, fromBeginning: true });
+        // A fetch of transaction markers (or aborted records) only reaches no eachBatch: the
+        // window moves past it, so the committed offset (and the lag KEDA scales on) can reach
+        // the end of a transactional topic. Batches of a partition come one after the other.
+        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+          const source = { topic: payload.topic as string, partition: payload.partition as number };
+          if (payload.batchSize > 0 || this.stopping || !this.group.assignment()?.[source.topic]?.includes(source.partition)) return;
+          const w = this.window(source);
+          const last = BigInt(payload.lastOffset);
+          if (!w.revoked && last + 1n > w.next) w.next = last + 1n;
+        });
         await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.processBatch(p) });
       },
     });

@@ -1,4 +1,5 @@
 import { Kafka, KafkaMessage } from 'kafkajs';
+import { readTopicRange } from '@triggers/kafka';
 import { uniqueId } from './test-context';
 import { waitFor } from '@triggers/local-infra';
 
@@ -28,4 +29,13 @@ export async function readTopic(
     await consumer.disconnect();
   }
   return seen;
+}
+
+/**
+ * How many committed records a topic holds, read to the end it has now. Its end offsets count
+ * transaction markers too (a new owner of a matcher partition writes abort markers to every
+ * topic the matcher writes to, the dead-letter topic included), so they are no count of records.
+ */
+export function countRecords(kafka: Kafka, topic: string): Promise<number> {
+  return readTopicRange(kafka, topic, {}, () => undefined);
 }

@@ -81,6 +81,7 @@ export class EventBatchHandler implements TransactionalHandler<EventEnvelope>, O
       transactionalIdPrefix: this.rt.config.groupId,
       transactionTimeoutMs: this.rt.config.transactionTimeoutMs,
       topics: [...this.typeOfTopic.keys()],
+      outputTopics: [topics.webhookCommands, topics.leadCommands, topics.log],
       records: (topic) => eventTopicKeyOf(this.typeOfTopic.get(topic)!),
       check: (value, source) => this.check(value, source),
       deadLetterTopic: topics.deadLetterEvents,

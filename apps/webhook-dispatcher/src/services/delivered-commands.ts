@@ -56,6 +56,8 @@ export class DeliveredCommands implements OnApplicationShutdown {
       onJoin: (assigned) => void this.seekToWindow(assigned[topic] ?? []),
       run: async (consumer) => {
         await consumer.subscribe({ topic, fromBeginning: false });
+        // After every batch, and after a fetch of transaction markers only (which reaches no eachBatch).
+        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => this.reached(payload.partition, BigInt(payload.lastOffset) + 1n));
         await consumer.run({
           autoCommit: false,
           eachBatch: async ({ batch }) => {
@@ -65,7 +67,6 @@ export class DeliveredCommands implements OnApplicationShutdown {
                 if (id) this.remember(id, Number(m.timestamp));
               }
             }
-            this.reached(batch.partition, BigInt(batch.lastOffset()) + 1n);
           },
         });
       },
