@@ -1,6 +1,6 @@
 import type { KafkaMessage } from 'kafkajs';
 import { HEADERS, WebhookCommand, dueAtOf } from '@triggers/contracts';
-import { WindowedConsumer, createIdempotentProducer, createTopicsAndWait } from '@triggers/kafka';
+import { WindowedConsumer, WindowedConsumerOptions, createIdempotentProducer, createTopicsAndWait } from '@triggers/kafka';
 import { createLogger } from '@triggers/logging';
 import { testWebhookCommand, uniqueId, useTestContext, waitFor } from '@triggers/testing';
 
@@ -8,6 +8,23 @@ import { testWebhookCommand, uniqueId, useTestContext, waitFor } from '@triggers
 describe('WindowedConsumer', () => {
   const ctx = useTestContext();
   const logger = createLogger({ app: 'test', level: 'silent' });
+  /** A consumer of webhook commands on `topic` in `groupId`, with the test's handler and options. */
+  const windowed = (
+    topic: string,
+    groupId: string,
+    options: Pick<WindowedConsumerOptions<WebhookCommand>, 'handle'> & Partial<WindowedConsumerOptions<WebhookCommand>>,
+  ) =>
+    new WindowedConsumer<WebhookCommand>({
+      kafka: ctx().kafka,
+      groupId,
+      topics: [topic],
+      logger,
+      serde: ctx().serde,
+      records: 'webhookCommands',
+      deadLetterTopic: `${topic}.dlq`,
+      maxInFlight: 10,
+      ...options,
+    });
 
   it('handles a delayed message once it is due, even after its paused partition moved away and came back', async () => {
     const topic = `${ctx().namespace}.delayed`;
@@ -30,15 +47,7 @@ describe('WindowedConsumer', () => {
     const handled: { value: string; at: number }[] = [];
     const groupId = uniqueId('windowed');
     const consumer = () =>
-      new WindowedConsumer<WebhookCommand>({
-        kafka: ctx().kafka,
-        groupId,
-        topics: [topic],
-        logger,
-        serde: ctx().serde,
-        records: 'webhookCommands',
-        deadLetterTopic: `${topic}.dlq`,
-        maxInFlight: 10,
+      windowed(topic, groupId, {
         sessionTimeoutMs: 6000,
         dueAt: (m: KafkaMessage) => dueAtOf(m.headers)!,
         handle: async (c) => void handled.push({ value: c.eventId, at: Date.now() }),
@@ -73,18 +82,7 @@ describe('WindowedConsumer', () => {
 
     const handled: string[] = [];
     const groupId = uniqueId('windowed');
-    const consumer = new WindowedConsumer<WebhookCommand>({
-      kafka: ctx().kafka,
-      groupId,
-      topics: [topic],
-      logger,
-      serde: ctx().serde,
-      records: 'webhookCommands',
-      deadLetterTopic: `${topic}.dlq`,
-      maxInFlight: 10,
-      commitIntervalMs: 100,
-      handle: async (c) => void handled.push(c.eventId),
-    });
+    const consumer = windowed(topic, groupId, { commitIntervalMs: 100, handle: async (c) => void handled.push(c.eventId) });
     await consumer.start();
     try {
       await waitFor(() => handled.length === 1, { timeoutMs: 20_000, description: 'the message handled' });
