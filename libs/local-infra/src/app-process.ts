@@ -35,11 +35,11 @@ export interface AppProcess {
 
 /**
  * The Node and allocator settings `deploy/run-app.sh` gives every app (NODE_HEAP_FLAGS and
- * MALLOC_MMAP_THRESHOLD_ from `env` apply as they would there), for a process that must run as
- * the apps do without being one: a benchmark's floor.
+ * MALLOC_MMAP_THRESHOLD_ from this process's environment apply as they would there), for a
+ * process that must run as the apps do without being one: a benchmark's floor.
  */
-export function appRuntimeSettings(env: Record<string, string | undefined> = process.env): { env: Record<string, string>; nodeArgs: string[] } {
-  const out = execFileSync('/bin/sh', [join(repoRoot(), 'deploy/run-app.sh'), '--settings'], { env: { ...process.env, ...env }, encoding: 'utf8' });
+export function appRuntimeSettings(): { env: Record<string, string>; nodeArgs: string[] } {
+  const out = execFileSync('/bin/sh', [join(repoRoot(), 'deploy/run-app.sh'), '--settings'], { encoding: 'utf8' });
   const [allocator, flags = ''] = out.split('\n');
   const [name, value] = allocator.split('=');
   return { env: { [name]: value }, nodeArgs: flags.split(' ').filter(Boolean) };
