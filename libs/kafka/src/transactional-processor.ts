@@ -6,6 +6,9 @@ import { SupervisedConsumer } from './group-consumer';
 import { AbandonedError, ConsumerEngineOptions, KeepAlive, MessageJudge } from './message-judge';
 import { KeyedPartitioner, messageBytes } from './producers';
 
+/** Partitions by topic, as a transaction adds them. */
+type PartitionsOfTopics = { topic: string; partitions: { partition: number }[] }[];
+
 /** Messages to write to one topic as the result of a batch. */
 export interface OutgoingMessages {
   topic: string;
@@ -125,6 +128,8 @@ export class TransactionalProcessor<T> {
   private readonly committedFloor = new Map<string, Promise<bigint>>();
   /** Per partition, the batch being processed: the next one (of any generation) waits for it. */
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** See {@link partitionsWritten}. */
+  private written?: Promise<PartitionsOfTopics>;
 
   constructor(private readonly options: TransactionalProcessorOptions<T>) {
     const { groupId, logger } = options;
@@ -135,6 +140,7 @@ export class TransactionalProcessor<T> {
       status: this.status,
       onJoin: (assigned) => {
         this.committedFloor.clear();
+        this.written = undefined;
         logger.info({ groupId, assigned }, 'partitions assigned');
       },
       run: async (consumer) => {
@@ -335,20 +341,34 @@ export class TransactionalProcessor<T> {
    * ends them first: the batch is read again and committed once.
    */
   private async endLeftovers(producer: Producer): Promise<void> {
-    const { outputTopics, deadLetterTopic, groupId } = this.options;
-    // A topic that does not exist holds nothing to end.
-    const existing = new Set(await this.admin!.listTopics());
-    const topics = [...new Set(deadLetterTopic ? [...outputTopics, deadLetterTopic] : outputTopics)].filter((t) => existing.has(t));
-    const metadata = await this.admin!.fetchTopicMetadata({ topics });
+    const written = await this.partitionsWritten();
     const transaction = await producer.transaction();
     try {
-      await transaction.addPartitions(
-        metadata.topics.map(({ name, partitions }) => ({ topic: name, partitions: partitions.map(({ partitionId }) => ({ partition: partitionId })) })),
-      );
-      await transaction.sendOffsets({ consumerGroupId: groupId, topics: [] });
+      await transaction.addPartitions(written);
+      await transaction.sendOffsets({ consumerGroupId: this.options.groupId, topics: [] });
     } finally {
       await transaction.abort();
     }
+  }
+
+  /** Every partition of the output and dead-letter topics that exist, read once per generation (not per input partition). */
+  private partitionsWritten(): Promise<PartitionsOfTopics> {
+    if (!this.written) {
+      const { outputTopics, deadLetterTopic } = this.options;
+      const admin = this.admin!;
+      const written = (async () => {
+        // A topic that does not exist holds nothing to end.
+        const existing = new Set(await admin.listTopics());
+        const topics = [...new Set(deadLetterTopic ? [...outputTopics, deadLetterTopic] : outputTopics)].filter((t) => existing.has(t));
+        const metadata = await admin.fetchTopicMetadata({ topics });
+        return metadata.topics.map(({ name, partitions }) => ({ topic: name, partitions: partitions.map(({ partitionId }) => ({ partition: partitionId })) }));
+      })();
+      written.catch(() => {
+        if (this.written === written) this.written = undefined;
+      });
+      this.written = written;
+    }
+    return this.written;
   }
 
   /** Finishes the batches in flight, then disconnects. */
