@@ -2,7 +2,7 @@ import { retryWithBackoff } from '@triggers/errors';
 import type { EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs';
 import { ConsumerStatus } from './consumer-status';
 import type { MessageSource } from './dead-letters';
-import { SupervisedConsumer } from './group-consumer';
+import { SupervisedConsumer, onBatchEnd } from './group-consumer';
 import { AbandonedError, ConsumerEngineOptions, KeepAlive, MessageJudge } from './message-judge';
 import { createIdempotentProducer } from './producers';
 
@@ -58,14 +58,12 @@ export class BatchConsumer<T> {
       maxWaitTimeInMs: 500,
       run: async (consumer) => {
         for (const topic of options.topics) await consumer.subscribe({ topic, fromBeginning: true });
-        // A fetch of transaction markers (or aborted records) only reaches no eachBatch: its
-        // offsets are committed here, so the group's lag on a transactional topic reaches 0 (KEDA
-        // scales on it). Batches of a partition are handled one after the other, so everything
-        // before these markers is done.
-        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-          if (payload.batchSize > 0 || this.stopping) return;
-          const offset = (BigInt(payload.lastOffset) + 1n).toString();
-          consumer.commitOffsets([{ topic: payload.topic, partition: payload.partition, offset }]).catch(() => undefined);
+        // A fetch of markers only: its offsets are committed here, so the group's lag on a
+        // transactional topic reaches 0. Batches of a partition are handled one after the other,
+        // so everything before these markers is done.
+        onBatchEnd(consumer, ({ topic, partition, next, records }) => {
+          if (records > 0 || this.stopping) return;
+          consumer.commitOffsets([{ topic, partition, offset: next.toString() }]).catch(() => undefined);
         });
         await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.processBatch(p) });
       },

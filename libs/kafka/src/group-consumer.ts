@@ -4,6 +4,28 @@ import type { Logger } from '@triggers/logging';
 import type { ConsumerStatus } from './consumer-status';
 
 /** Options of a {@link SupervisedConsumer}. */
+/** Where a fetched batch of a partition ended. */
+export interface BatchEnd {
+  topic: string;
+  partition: number;
+  /** The offset after the batch, transaction markers included. */
+  next: bigint;
+  /** Records handed to eachBatch: 0 for a fetch of transaction markers (or aborted records) only. */
+  records: number;
+}
+
+/**
+ * Calls `each` after every fetched batch of a partition: after those eachBatch handled, and after
+ * a fetch of transaction markers (or aborted records) only, which reaches no eachBatch. Readers of
+ * a transactional topic move past such a fetch with it, or their position (their committed
+ * offset, the lag KEDA scales on) never reaches the partition's end.
+ */
+export function onBatchEnd(consumer: Consumer, each: (end: BatchEnd) => void): void {
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) =>
+    each({ topic: payload.topic, partition: payload.partition, next: BigInt(payload.lastOffset) + 1n, records: payload.batchSize }),
+  );
+}
+
 export interface SupervisedConsumerOptions {
   kafka: Kafka;
   groupId: string;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
+import { onBatchEnd } from './group-consumer';
 
 /** Which part of a topic {@link readTopicRange} reads. */
 export interface TopicRange {
@@ -75,8 +76,7 @@ export async function readTopicRange(
   const onAbort = () => finish();
   range.signal?.addEventListener('abort', onAbort);
   if (range.signal?.aborted) finish();
-  // Batches of control records only (transaction markers) end no eachBatch; the event does.
-  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => reached(payload.partition, BigInt(payload.lastOffset) + 1n));
+  onBatchEnd(consumer, ({ partition, next }) => reached(partition, next));
   consumer.on(consumer.events.CRASH, ({ payload }) => fail(payload.error));
   await consumer.connect();
   try {

@@ -1,7 +1,7 @@
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { ConsumerStatus } from './consumer-status';
 import type { MessageSource } from './dead-letters';
-import { SupervisedConsumer } from './group-consumer';
+import { SupervisedConsumer, onBatchEnd } from './group-consumer';
 import { AbandonedError, ConsumerEngineOptions, KeepAlive, MessageJudge } from './message-judge';
 import { LazyProducer } from './producers';
 
@@ -99,15 +99,12 @@ export class WindowedConsumer<T> {
       onJoin: (assigned) => this.onJoin(assigned),
       run: async (consumer) => {
         for (const topic of options.topics) await consumer.subscribe({ topic, fromBeginning: true });
-        // A fetch of transaction markers (or aborted records) only reaches no eachBatch: the
-        // window moves past it, so the committed offset (and the lag KEDA scales on) can reach
+        // A fetch of markers only: the window moves past it, so the committed offset can reach
         // the end of a transactional topic. Batches of a partition come one after the other.
-        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-          const source = { topic: payload.topic as string, partition: payload.partition as number };
-          if (payload.batchSize > 0 || this.stopping || !this.group.assignment()?.[source.topic]?.includes(source.partition)) return;
-          const w = this.window(source);
-          const last = BigInt(payload.lastOffset);
-          if (!w.revoked && last + 1n > w.next) w.next = last + 1n;
+        onBatchEnd(consumer, ({ topic, partition, next, records }) => {
+          if (records > 0 || this.stopping || !this.group.assignment()?.[topic]?.includes(partition)) return;
+          const w = this.window({ topic, partition });
+          if (!w.revoked && next > w.next) w.next = next;
         });
         await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.processBatch(p) });
       },

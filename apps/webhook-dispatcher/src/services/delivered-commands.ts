@@ -4,7 +4,7 @@ import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { DispatcherConfig } from '@triggers/config';
 import { HEADERS } from '@triggers/contracts';
-import { ConsumerStatus, SupervisedConsumer } from '@triggers/kafka';
+import { ConsumerStatus, SupervisedConsumer, onBatchEnd } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 
@@ -56,8 +56,7 @@ export class DeliveredCommands implements OnApplicationShutdown {
       onJoin: (assigned) => void this.seekToWindow(assigned[topic] ?? []),
       run: async (consumer) => {
         await consumer.subscribe({ topic, fromBeginning: false });
-        // After every batch, and after a fetch of transaction markers only (which reaches no eachBatch).
-        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => this.reached(payload.partition, BigInt(payload.lastOffset) + 1n));
+        onBatchEnd(consumer, ({ partition, next }) => this.reached(partition, next));
         await consumer.run({
           autoCommit: false,
           eachBatch: async ({ batch }) => {
