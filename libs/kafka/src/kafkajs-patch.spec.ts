@@ -50,6 +50,47 @@ const decodeRecordBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder')
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => unknown;
 
+type ProtocolDefinitions = { versions: string[]; protocol(v: { version: number }): (args: object) => ProtocolRequest };
+interface ProtocolRequest {
+  request: { apiKey: number; apiVersion: number; encode(): Promise<KafkaEncoder> };
+  response: { decode(b: Buffer): Promise<unknown>; parse(d: unknown): Promise<unknown> };
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { requests } = require('kafkajs/src/protocol/requests') as { requests: Record<string, ProtocolDefinitions> };
+
+/** Kafka's compact (flexible-version) primitives, written from the protocol's definition. */
+const compact = {
+  uvarint(n: number): Buffer {
+    const bytes: number[] = [];
+    while (n >= 0x80) {
+      bytes.push((n & 0x7f) | 0x80);
+      n >>>= 7;
+    }
+    bytes.push(n);
+    return Buffer.from(bytes);
+  },
+  string(s: string | null): Buffer {
+    if (s === null) return compact.uvarint(0);
+    const b = Buffer.from(s, 'utf8');
+    return Buffer.concat([compact.uvarint(b.length + 1), b]);
+  },
+  array(items: Buffer[]): Buffer {
+    return Buffer.concat([compact.uvarint(items.length + 1), ...items]);
+  },
+  /** An empty tagged-field section. */
+  tags: Buffer.from([0]),
+};
+const int16 = (n: number) => {
+  const b = Buffer.alloc(2);
+  b.writeInt16BE(n);
+  return b;
+};
+const int64 = (n: bigint) => {
+  const b = Buffer.alloc(8);
+  b.writeBigInt64BE(n);
+  return b;
+};
+
 const int32 = (n: number) => {
   const b = Buffer.alloc(4);
   b.writeInt32BE(n);
@@ -239,5 +280,91 @@ describe('kafkajs as patched', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('asks DescribeTransactions v0 (API key 65) in the flexible format and reads its answer, an unknown id included', async () => {
+    const { request, response } = requests.DescribeTransactions.protocol({ version: 0 })({ transactionalIds: ['tx-a', 'é-b'] });
+    expect([request.apiKey, request.apiVersion]).toEqual([65, 0]);
+    // The request header's tagged fields lead the payload (header v2), then the body.
+    expect((await request.encode()).buffer).toEqual(
+      Buffer.concat([compact.tags, compact.array([compact.string('tx-a'), compact.string('é-b')]), compact.tags]),
+    );
+    const state = (id: string, errorCode: number, name: string, topics: Buffer[]) =>
+      Buffer.concat([
+        int16(errorCode),
+        compact.string(id),
+        compact.string(name),
+        int32(60000),
+        int64(1700000000000n),
+        int64(4200000000001n),
+        int16(3),
+        compact.array(topics),
+        compact.tags,
+      ]);
+    const topic = Buffer.concat([compact.string('out'), compact.array([int32(2), int32(0)]), compact.tags]);
+    const raw = Buffer.concat([
+      compact.tags, // response header v1
+      int32(0),
+      compact.array([state('tx-a', 0, 'Ongoing', [topic]), state('gone', 105, '', [])]),
+      compact.tags,
+    ]);
+    const decoded = await response.parse(await response.decode(raw));
+    expect(decoded).toEqual({
+      throttleTime: 0,
+      transactionStates: [
+        {
+          errorCode: 0,
+          transactionalId: 'tx-a',
+          transactionState: 'Ongoing',
+          transactionTimeoutMs: 60000,
+          transactionStartTimeMs: '1700000000000',
+          producerId: '4200000000001',
+          producerEpoch: 3,
+          topics: [{ topic: 'out', partitions: [2, 0] }],
+        },
+        expect.objectContaining({ errorCode: 105, transactionalId: 'gone' }),
+      ],
+    });
+    // Any other error is the request's failure (here code 15, the coordinator not available: retriable).
+    const failed = Buffer.concat([compact.tags, int32(0), compact.array([state('tx-a', 15, '', [])]), compact.tags]);
+    await expect(response.parse(await response.decode(failed))).rejects.toMatchObject({ type: 'GROUP_COORDINATOR_NOT_AVAILABLE', retriable: true });
+  });
+
+  it('asks DescribeProducers v0 (API key 61) in the flexible format and reads the producers of each partition with their open transactions', async () => {
+    const { request, response } = requests.DescribeProducers.protocol({ version: 0 })({ topics: [{ topic: 'out', partitions: [0, 7] }] });
+    expect([request.apiKey, request.apiVersion]).toEqual([61, 0]);
+    expect((await request.encode()).buffer).toEqual(
+      Buffer.concat([compact.tags, compact.array([Buffer.concat([compact.string('out'), compact.array([int32(0), int32(7)]), compact.tags])]), compact.tags]),
+    );
+    const producer = Buffer.concat([int64(9n), int32(2), int32(41), int64(1700000000123n), int32(-1), int64(1234n), compact.tags]);
+    const partition = (index: number, errorCode: number, message: string | null, producers: Buffer[]) =>
+      Buffer.concat([int32(index), int16(errorCode), compact.string(message), compact.array(producers), compact.tags]);
+    const raw = Buffer.concat([
+      compact.tags,
+      int32(0),
+      compact.array([
+        Buffer.concat([compact.string('out'), compact.array([partition(0, 0, null, [producer]), partition(7, 6, 'not the leader', [])]), compact.tags]),
+      ]),
+      compact.tags,
+    ]);
+    expect(await response.parse(await response.decode(raw))).toEqual({
+      throttleTime: 0,
+      topics: [
+        {
+          topic: 'out',
+          partitions: [
+            {
+              partition: 0,
+              errorCode: 0,
+              errorMessage: null,
+              activeProducers: [
+                { producerId: '9', producerEpoch: 2, lastSequence: 41, lastTimestamp: '1700000000123', coordinatorEpoch: -1, currentTxnStartOffset: '1234' },
+              ],
+            },
+            { partition: 7, errorCode: 6, errorMessage: 'not the leader', activeProducers: [] },
+          ],
+        },
+      ],
+    });
   });
 });

@@ -1,10 +1,16 @@
 import type { Admin, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs';
-import { classify } from '@triggers/errors';
+import { TransientError, backoffDelays, classify } from '@triggers/errors';
 import { ConsumerStatus } from './consumer-status';
 import type { MessageSource } from './dead-letters';
 import { SupervisedConsumer } from './group-consumer';
 import { AbandonedError, ConsumerEngineOptions, KeepAlive, MessageJudge } from './message-judge';
 import { KeyedPartitioner, messageBytes } from './producers';
+
+/** How a new owner ends what the previous owner's last transaction may have left without markers. */
+type LeftoverOutcome = 'commit' | 'abort';
+
+/** Longest a new owner waits for the markers of the commit that ended its predecessor's leftovers. */
+const MARKERS_WAIT_MS = 30_000;
 
 /** Partitions by topic, as a transaction adds them. */
 type PartitionsOfTopics = { topic: string; partitions: { partition: number }[] }[];
@@ -223,6 +229,9 @@ export class TransactionalProcessor<T> {
       // instance, which reads from the last committed offset: committing here would duplicate.
       if (isStale() || !isRunning()) {
         await transaction.abort();
+        // A broker stopping now may skip this abort's markers; a fresh producer next time ends
+        // them as aborted (endLeftovers) instead of this one's next commit committing them.
+        await this.forget(key, producer);
         return;
       }
       await transaction.commit();
@@ -233,12 +242,17 @@ export class TransactionalProcessor<T> {
       // A fresh producer next time: this one may be fenced or in an unknown state. The batch is
       // read again; it may have been committed all the same (a commit whose answer was lost, as
       // in a broker restart), so the floor is read again too, after the new producer fences.
-      this.producers.delete(key);
-      this.committedFloor.delete(key);
-      await producer.disconnect().catch(() => undefined);
+      await this.forget(key, producer);
       this.options.logger.warn({ ...source, err, kind: classify(err).kind }, 'batch transaction failed; the batch is read again');
       throw err;
     }
+  }
+
+  /** Drops a partition's producer and floor: the next batch opens the transactional id again (a takeover of its own). */
+  private async forget(key: string, producer: Producer): Promise<void> {
+    this.producers.delete(key);
+    this.committedFloor.delete(key);
+    await producer.disconnect().catch(() => undefined);
   }
 
   /**
@@ -319,10 +333,14 @@ export class TransactionalProcessor<T> {
         createPartitioner: KeyedPartitioner,
         transactionTimeout: this.options.transactionTimeoutMs,
       });
-      producer = p.connect().then(async () => {
-        await this.endLeftovers(p);
+      producer = (async () => {
+        // Read before connecting: connecting (InitProducerId) bumps the epoch and clears it.
+        const transactionalId = `${this.options.transactionalIdPrefix}-${key}`;
+        const outcome = await this.previousOutcome(transactionalId);
+        await p.connect();
+        await this.endLeftovers(p, transactionalId, outcome);
         return p;
-      });
+      })();
       producer.catch(() => this.producers.delete(key));
       this.producers.set(key, producer);
     }
@@ -330,25 +348,57 @@ export class TransactionalProcessor<T> {
   }
 
   /**
+   * How the coordinator last ended this transactional id's transaction, as it recorded it: a
+   * commit (also one it is still completing), or anything else (an abort, one still open, which
+   * connecting will abort, an id never seen or already reopened), which counts as an abort.
+   */
+  private async previousOutcome(transactionalId: string): Promise<LeftoverOutcome> {
+    const [described] = await this.admin!.describeTransactions([transactionalId]);
+    return described?.state === 'CompleteCommit' || described?.state === 'PrepareCommit' ? 'commit' : 'abort';
+  }
+
+  /**
    * Opens the partition's transactional id (kafkajs does it lazily, with the first transaction):
    * the broker fences the previous owner and waits for its open transaction to end. That is not
    * enough. Ending a transaction, a broker skips the markers of the partitions that have no leader
-   * at that moment (all of them, on a lone broker in controlled shutdown) and records it as ended
-   * all the same: its records and its offset commit stay pending, and the next marker of the same
-   * producer id (this producer's first commit) would commit them with its own. The floor, read
-   * before, would not count that batch, so it would be processed and committed a second time. A
-   * transaction on every partition this processor writes to and on the group's offsets, aborted,
-   * ends them first: the batch is read again and committed once.
+   * at that moment and records it as ended all the same. A lone broker in controlled shutdown
+   * takes leadership away partition by partition, so it can skip the markers of every partition,
+   * of some outputs, or of the group's offsets alone: the records and the offset commit left
+   * without a marker stay pending, and the next marker of the same producer id ends them the way
+   * that marker says. A transaction on every partition this processor writes to and on the group's
+   * offsets, ended the way the coordinator ended the previous one, finishes what it skipped before
+   * the floor is read: a commit makes the rest of a committed batch visible with its offsets (the
+   * floor then counts it), an abort discards the rest of an aborted one (it is read again).
+   * Aborting a commit whose offsets marker was written would lose the batch; aborting one whose
+   * output markers were written would commit it twice. A commit's markers are written after it
+   * returns: the floor is read once they are (the committed offset would not count the batch yet).
    */
-  private async endLeftovers(producer: Producer): Promise<void> {
+  private async endLeftovers(producer: Producer, transactionalId: string, outcome: LeftoverOutcome): Promise<void> {
     const written = await this.partitionsWritten();
     const transaction = await producer.transaction();
+    let ended = false;
     try {
       await transaction.addPartitions(written);
       await transaction.sendOffsets({ consumerGroupId: this.options.groupId, topics: [] });
+      if (outcome === 'commit') await transaction.commit();
+      else await transaction.abort();
+      ended = true;
     } finally {
-      await transaction.abort();
+      if (!ended) await transaction.abort().catch(() => undefined);
     }
+    if (outcome === 'commit') await this.markersWritten(transactionalId);
+  }
+
+  /** Waits until the coordinator has written (or given up) the markers of the id's last commit. */
+  private async markersWritten(transactionalId: string): Promise<void> {
+    const deadline = Date.now() + MARKERS_WAIT_MS;
+    for (const delay of backoffDelays(5, 200)) {
+      const [described] = await this.admin!.describeTransactions([transactionalId]);
+      if (described?.state !== 'PrepareCommit') return;
+      if (Date.now() + delay > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    throw new TransientError(`the markers of ${transactionalId}'s commit were not written within ${MARKERS_WAIT_MS} ms`, { dependency: 'kafka' });
   }
 
   /** Every partition of the output and dead-letter topics that exist, read once per generation (not per input partition). */
