@@ -3,6 +3,8 @@
 # then runs the unit and integration suites against the real servers (test profile ports).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# Node.js 24: this machine's, or the one deploy/local/node.sh fetches when it is older.
+source deploy/local/node.sh
 bash deploy/local/ensure-node-modules.sh
 npm run -s build
 # JEST_PROJECTS picks the suites: unit and integration for npm test, faults for npm run test:faults.

@@ -336,9 +336,15 @@ export class TransactionalProcessor<T> {
       producer = (async () => {
         // Read before connecting: connecting (InitProducerId) bumps the epoch and clears it.
         const transactionalId = `${this.options.transactionalIdPrefix}-${key}`;
-        const outcome = await this.previousOutcome(transactionalId);
+        const previous = await this.previousTransaction(transactionalId);
+        const outcome: LeftoverOutcome = previous === 'CompleteCommit' || previous === 'PrepareCommit' ? 'commit' : 'abort';
         await p.connect();
         await this.endLeftovers(p, transactionalId, outcome);
+        const floor = await this.floorOf(topic, partition);
+        this.options.logger.info(
+          { transactionalId, previous, ended: outcome, floor: floor.toString() },
+          'partition producer opened; what its previous transaction left was ended as it was',
+        );
         return p;
       })();
       producer.catch(() => this.producers.delete(key));
@@ -348,13 +354,13 @@ export class TransactionalProcessor<T> {
   }
 
   /**
-   * How the coordinator last ended this transactional id's transaction, as it recorded it: a
-   * commit (also one it is still completing), or anything else (an abort, one still open, which
-   * connecting will abort, an id never seen or already reopened), which counts as an abort.
+   * How the coordinator recorded this transactional id's last transaction (null for an id it does
+   * not know). A commit, or one it is still completing, is ended as a commit; anything else (an
+   * abort, one still open, which connecting aborts, an id already reopened) as an abort.
    */
-  private async previousOutcome(transactionalId: string): Promise<LeftoverOutcome> {
+  private async previousTransaction(transactionalId: string): Promise<string | null> {
     const [described] = await this.admin!.describeTransactions([transactionalId]);
-    return described?.state === 'CompleteCommit' || described?.state === 'PrepareCommit' ? 'commit' : 'abort';
+    return described?.state ?? null;
   }
 
   /**

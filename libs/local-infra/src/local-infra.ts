@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { InfraConfig } from '@triggers/config';
 import { isOurProcess, isPortOpen, readPid, removeFile, startDetached, stopProcess, tail } from './process-control';
-import { ServerDefinition, ferretdbServer, kafkaServer, registryServer } from './servers';
+import { ServerDefinition, ferretdbServer, kafkaBrokerServer, kafkaClasspath, kafkaServer, registryServer } from './servers';
 
 /** One server's state, as `infra:status` prints it. */
 export interface ServerStatus {
@@ -25,6 +25,7 @@ export type UpOutcome = 'started' | 'already running' | 'external';
  */
 export class LocalInfra {
   readonly servers: ServerDefinition[];
+  private readonly addedBrokers = new Map<number, ReturnType<typeof kafkaBrokerServer>>();
 
   constructor(
     readonly config: InfraConfig,
@@ -33,6 +34,45 @@ export class LocalInfra {
   ) {
     // Start order: the registry keeps its schemas in Kafka, so Kafka comes first.
     this.servers = [kafkaServer(config), ferretdbServer(config), registryServer(config)];
+  }
+
+  /**
+   * Adds a broker-only node `nodeId` on `port` to this profile's Kafka cluster (Kafka 4), named
+   * `kafka-<nodeId>`: `up([name])` starts it and `down([name])` stops it. Its storage is made
+   * afresh here; a restart keeps it.
+   */
+  addBroker(nodeId: number, port: number): ServerDefinition {
+    const server = kafkaBrokerServer(this.config, nodeId, port);
+    server.reset();
+    this.servers.push(server);
+    this.addedBrokers.set(nodeId, server);
+    return server;
+  }
+
+  /** Stops a node added by {@link addBroker}, unregisters it from the cluster and removes its storage. */
+  async removeBroker(nodeId: number): Promise<void> {
+    const server = this.addedBrokers.get(nodeId);
+    if (!server) return;
+    this.addedBrokers.delete(nodeId);
+    this.servers.splice(this.servers.indexOf(server), 1);
+    const pid = readPid(this.pidFile(server));
+    if (pid && isOurProcess(pid, server.marker)) await stopProcess(pid, server.stopGraceMs);
+    removeFile(this.pidFile(server));
+    execFileSync(
+      'java',
+      [
+        '-cp',
+        kafkaClasspath(this.config),
+        'org.apache.kafka.tools.ClusterTool',
+        'unregister',
+        '--bootstrap-server',
+        `127.0.0.1:${this.config.kafka.port}`,
+        '--id',
+        String(nodeId),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    server.reset();
   }
 
   /** Runs deploy/local/install.sh (cached; seconds when everything is there). */

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
@@ -14,7 +14,8 @@ const kafka4 = Number(VERSIONS.kafka.split('.')[0]) >= 4;
 
 /** One server the project runs locally. */
 export interface ServerDefinition {
-  name: 'kafka' | 'registry' | 'ferretdb';
+  /** `kafka-<node id>` for a broker added beside the profile's own (see {@link kafkaBrokerServer}). */
+  name: 'kafka' | 'registry' | 'ferretdb' | `kafka-${number}`;
   port: number;
   /** A string unique to this profile's process command line (guards pid files against reuse). */
   marker: string;
@@ -40,9 +41,6 @@ export function kafkaServer(infra: InfraConfig): ServerDefinition {
   const dir = join(infra.dataDir, `kafka-${VERSIONS.kafka}`);
   const logDir = join(dir, 'data');
   const props = join(dir, 'server.properties');
-  const log4j = join(dir, kafka4 ? 'log4j2.properties' : 'log4j.properties');
-  const logConfig = kafka4 ? `-Dlog4j2.configurationFile=${log4j}` : `-Dlog4j.configuration=file:${log4j}`;
-  const classpath = `${install(infra, `kafka-${VERSIONS.kafka}`)}/libs/*`;
   const { port, controllerPort } = infra.kafka;
   return {
     name: 'kafka',
@@ -52,133 +50,196 @@ export function kafkaServer(infra: InfraConfig): ServerDefinition {
     startTimeoutMs: 90_000,
     prepare() {
       mkdirSync(logDir, { recursive: true });
-      writeFileSync(
-        props,
-        [
-          'process.roles=broker,controller',
-          'node.id=1',
-          kafka4 ? `controller.quorum.bootstrap.servers=127.0.0.1:${controllerPort}` : `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-          `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-          `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
-          'controller.listener.names=CONTROLLER',
-          'inter.broker.listener.name=PLAINTEXT',
-          'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-          `log.dirs=${logDir}`,
-          'num.partitions=1',
-          // One node: internal topics must not ask for more replicas than exist, or
-          // transactions and consumer offsets never become available.
-          'offsets.topic.replication.factor=1',
-          'offsets.topic.num.partitions=10',
-          'transaction.state.log.replication.factor=1',
-          'transaction.state.log.min.isr=1',
-          'transaction.state.log.num.partitions=10',
-          'min.insync.replicas=1',
-          'default.replication.factor=1',
-          'group.initial.rebalance.delay.ms=0',
-          'auto.create.topics.enable=false',
-          'log.retention.hours=168',
-          'log.segment.bytes=67108864',
-          'transaction.abort.timed.out.transaction.cleanup.interval.ms=10000',
-          '',
-        ].join('\n'),
-      );
-      writeFileSync(
-        log4j,
-        (kafka4
-          ? [
-              'appender.stdout.type=Console',
-              'appender.stdout.name=STDOUT',
-              'appender.stdout.layout.type=PatternLayout',
-              'appender.stdout.layout.pattern=[%d] %p %m (%c)%n',
-              'rootLogger.level=INFO',
-              'rootLogger.appenderRef.stdout.ref=STDOUT',
-              'logger.request.name=kafka.request.logger',
-              'logger.request.level=WARN',
-              'logger.state.name=state.change.logger',
-              'logger.state.level=WARN',
-              'logger.cleaner.name=kafka.log.LogCleaner',
-              'logger.cleaner.level=WARN',
-            ]
-          : [
-              'log4j.rootLogger=INFO, stdout',
-              'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
-              'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
-              'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
-              'log4j.logger.kafka.request.logger=WARN',
-              'log4j.logger.state.change.logger=WARN',
-              'log4j.logger.kafka.log.LogCleaner=WARN',
-            ]
-        )
-          .concat('')
-          .join('\n'),
-      );
+      writeKafkaConfig(dir, [
+        'process.roles=broker,controller',
+        'node.id=1',
+        kafka4 ? `controller.quorum.bootstrap.servers=127.0.0.1:${controllerPort}` : `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+        `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+        `log.dirs=${logDir}`,
+      ]);
       if (!existsSync(join(logDir, 'meta.properties'))) {
-        const clusterIdFile = join(dir, 'cluster-id');
-        // Like Kafka's own Uuid.randomUuid: an id starting with "-" would read as an option.
-        let fresh = randomBytes(16).toString('base64url');
-        while (fresh.startsWith('-')) fresh = randomBytes(16).toString('base64url');
-        if (!existsSync(clusterIdFile)) writeFileSync(clusterIdFile, fresh);
-        const clusterId = readFileSync(clusterIdFile, 'utf8').trim();
         // Kafka 4 formats a single-node quorum with --standalone (it is its own only voter).
-        execFileSync(
-          'java',
-          [
-            logConfig,
-            '-cp',
-            classpath,
-            'kafka.tools.StorageTool',
-            'format',
-            `--cluster-id=${clusterId}`,
-            '-c',
-            props,
-            '--ignore-formatted',
-            ...(kafka4 ? ['--standalone'] : []),
-          ],
-          {
-            stdio: ['ignore', 'ignore', 'pipe'],
-          },
-        );
+        formatKafkaStorage(infra, dir, kafka4 ? ['--standalone'] : []);
       }
     },
-    command() {
-      return {
-        cmd: 'java',
-        args: [
-          `-Xmx${infra.kafka.heap}`,
-          `-Xms${infra.kafka.heap}`,
-          '-XX:+UseG1GC',
-          '-XX:MaxGCPauseMillis=20',
-          '-Djava.awt.headless=true',
-          logConfig,
-          '-cp',
-          classpath,
-          'kafka.Kafka',
-          props,
-        ],
-        env: process.env,
-        cwd: dir,
-      };
-    },
-    async ready() {
-      const kafka = new Kafka({
-        clientId: 'triggers-infra-probe',
-        brokers: [`127.0.0.1:${port}`],
-        logLevel: logLevel.NOTHING,
-        connectionTimeout: 1000,
-        retry: { retries: 0 },
-      });
-      const admin = kafka.admin();
-      try {
-        await admin.connect();
-        const cluster = await admin.describeCluster();
-        return cluster.brokers.length > 0 && cluster.controller !== null;
-      } catch {
-        return false;
-      } finally {
-        await admin.disconnect().catch(() => undefined);
-      }
-    },
+    command: () => kafkaCommand(infra, dir),
+    ready: () => kafkaAnswers(port),
   };
+}
+
+/**
+ * One more broker (no controller) that joins the profile's cluster: for a test that needs some
+ * partitions to lose their leader while the first node, which holds the transaction coordinator
+ * and the group coordinators, stays up. Kafka 4 only. Topics it leads are placed on it by
+ * assignment. Its storage survives a restart; `reset` removes it (a fresh node).
+ */
+export function kafkaBrokerServer(infra: InfraConfig, nodeId: number, port: number): ServerDefinition & { reset(): void } {
+  const dir = join(infra.dataDir, `kafka-${VERSIONS.kafka}-node${nodeId}`);
+  const logDir = join(dir, 'data');
+  const props = join(dir, 'server.properties');
+  return {
+    name: `kafka-${nodeId}`,
+    port,
+    marker: props,
+    stopGraceMs: 30_000,
+    startTimeoutMs: 90_000,
+    reset() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+    prepare() {
+      mkdirSync(logDir, { recursive: true });
+      writeKafkaConfig(dir, [
+        'process.roles=broker',
+        `node.id=${nodeId}`,
+        `controller.quorum.bootstrap.servers=127.0.0.1:${infra.kafka.controllerPort}`,
+        `listeners=PLAINTEXT://127.0.0.1:${port}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+        `log.dirs=${logDir}`,
+      ]);
+      if (!existsSync(join(logDir, 'meta.properties'))) formatKafkaStorage(infra, join(infra.dataDir, `kafka-${VERSIONS.kafka}`), [], props);
+    },
+    command: () => kafkaCommand(infra, dir),
+    ready: async () => (await kafkaAnswers(port)) && (await kafkaAnswers(infra.kafka.port, nodeId)),
+  };
+}
+
+const log4jFile = (dir: string) => join(dir, kafka4 ? 'log4j2.properties' : 'log4j.properties');
+const log4jOption = (dir: string) => (kafka4 ? `-Dlog4j2.configurationFile=${log4jFile(dir)}` : `-Dlog4j.configuration=file:${log4jFile(dir)}`);
+/** The Java classpath of the installed Kafka (its tools included). */
+export const kafkaClasspath = (infra: InfraConfig) => `${install(infra, `kafka-${VERSIONS.kafka}`)}/libs/*`;
+
+/** Writes a node's server.properties (its own lines, then what every node of a profile shares) and its logging configuration. */
+function writeKafkaConfig(dir: string, own: string[]): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'server.properties'),
+    [
+      ...own,
+      'controller.listener.names=CONTROLLER',
+      'inter.broker.listener.name=PLAINTEXT',
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      'num.partitions=1',
+      // One node: internal topics must not ask for more replicas than exist, or
+      // transactions and consumer offsets never become available.
+      'offsets.topic.replication.factor=1',
+      'offsets.topic.num.partitions=10',
+      'transaction.state.log.replication.factor=1',
+      'transaction.state.log.min.isr=1',
+      'transaction.state.log.num.partitions=10',
+      'min.insync.replicas=1',
+      'default.replication.factor=1',
+      'group.initial.rebalance.delay.ms=0',
+      'auto.create.topics.enable=false',
+      'log.retention.hours=168',
+      'log.segment.bytes=67108864',
+      'transaction.abort.timed.out.transaction.cleanup.interval.ms=10000',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    log4jFile(dir),
+    (kafka4
+      ? [
+          'appender.stdout.type=Console',
+          'appender.stdout.name=STDOUT',
+          'appender.stdout.layout.type=PatternLayout',
+          'appender.stdout.layout.pattern=[%d] %p %m (%c)%n',
+          'rootLogger.level=INFO',
+          'rootLogger.appenderRef.stdout.ref=STDOUT',
+          'logger.request.name=kafka.request.logger',
+          'logger.request.level=WARN',
+          'logger.state.name=state.change.logger',
+          'logger.state.level=WARN',
+          'logger.cleaner.name=kafka.log.LogCleaner',
+          'logger.cleaner.level=WARN',
+        ]
+      : [
+          'log4j.rootLogger=INFO, stdout',
+          'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
+          'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
+          'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
+          'log4j.logger.kafka.request.logger=WARN',
+          'log4j.logger.state.change.logger=WARN',
+          'log4j.logger.kafka.log.LogCleaner=WARN',
+        ]
+    )
+      .concat('')
+      .join('\n'),
+  );
+}
+
+/**
+ * Formats a node's storage with the cluster id kept in `clusterDir` (made there the first time).
+ * `props` is the node's configuration, `clusterDir`'s own by default.
+ */
+function formatKafkaStorage(infra: InfraConfig, clusterDir: string, extra: string[], props = join(clusterDir, 'server.properties')): void {
+  const clusterIdFile = join(clusterDir, 'cluster-id');
+  if (!existsSync(clusterIdFile)) {
+    // Like Kafka's own Uuid.randomUuid: an id starting with "-" would read as an option.
+    let fresh = randomBytes(16).toString('base64url');
+    while (fresh.startsWith('-')) fresh = randomBytes(16).toString('base64url');
+    writeFileSync(clusterIdFile, fresh);
+  }
+  const clusterId = readFileSync(clusterIdFile, 'utf8').trim();
+  const dir = join(props, '..');
+  execFileSync(
+    'java',
+    [
+      log4jOption(dir),
+      '-cp',
+      kafkaClasspath(infra),
+      'kafka.tools.StorageTool',
+      'format',
+      `--cluster-id=${clusterId}`,
+      '-c',
+      props,
+      '--ignore-formatted',
+      ...extra,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+}
+
+function kafkaCommand(infra: InfraConfig, dir: string): { cmd: string; args: string[]; env: NodeJS.ProcessEnv; cwd: string } {
+  return {
+    cmd: 'java',
+    args: [
+      `-Xmx${infra.kafka.heap}`,
+      `-Xms${infra.kafka.heap}`,
+      '-XX:+UseG1GC',
+      '-XX:MaxGCPauseMillis=20',
+      '-Djava.awt.headless=true',
+      log4jOption(dir),
+      '-cp',
+      kafkaClasspath(infra),
+      'kafka.Kafka',
+      join(dir, 'server.properties'),
+    ],
+    env: process.env,
+    cwd: dir,
+  };
+}
+
+/** True when the broker on `port` answers with a controller known and (when given) node `nodeId` among the live brokers. */
+async function kafkaAnswers(port: number, nodeId?: number): Promise<boolean> {
+  const kafka = new Kafka({
+    clientId: 'triggers-infra-probe',
+    brokers: [`127.0.0.1:${port}`],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    retry: { retries: 0 },
+  });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length > 0 && cluster.controller !== null && (nodeId === undefined || cluster.brokers.some((b) => b.nodeId === nodeId));
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
 }
 
 /**
