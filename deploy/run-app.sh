@@ -17,7 +17,12 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 # own mapping, returned to the system when freed. Left to itself it raises that threshold after
 # the first such free, and the big Buffers then fragment its heap for good (40 MB of the
 # matcher's resident memory).
-export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-131072}"
+# MALLOC_MMAP_THRESHOLD_=glibc leaves glibc its own dynamic threshold (to measure the difference).
+if [ "${MALLOC_MMAP_THRESHOLD_:-}" = glibc ]; then
+  unset MALLOC_MMAP_THRESHOLD_
+else
+  export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-131072}"
+fi
 
 # V8's young generation: semi-spaces of 8 MB instead of 16 keep less short-lived garbage
 # resident, at no measurable CPU cost. The old generation's limit of 1.5 GB (thirty times the
@@ -28,7 +33,7 @@ export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-131072}"
 heap="--max-semi-space-size=8 --max-old-space-size=1536"
 
 if [ "$app" = "--settings" ]; then
-  printf 'MALLOC_MMAP_THRESHOLD_=%s\n%s\n' "$MALLOC_MMAP_THRESHOLD_" "${NODE_HEAP_FLAGS-$heap}"
+  printf 'MALLOC_MMAP_THRESHOLD_=%s\n%s\n' "${MALLOC_MMAP_THRESHOLD_-}" "${NODE_HEAP_FLAGS-$heap}"
   exit 0
 fi
 exec "${NODE:-node}" ${NODE_HEAP_FLAGS-$heap} "$@" "$root/dist/apps/$app/src/main.js"

@@ -367,4 +367,24 @@ describe('kafkajs as patched', () => {
       ],
     });
   });
+
+  it('schedules its check of pending requests after a delay of at least 1 ms, never a negative one (Node.js 24 warns about those)', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const RequestQueue = require('kafkajs/src/network/requestQueue') as new (options: Record<string, unknown>) => {
+      scheduleCheckPendingRequests(): void;
+      destroy(): void;
+    };
+    const queue = new RequestQueue({ maxInFlightRequests: 1, requestTimeout: 1000, clientId: 'spec', broker: 'b:1', logger: { debug: () => undefined } });
+    const delays: (number | undefined)[] = [];
+    const setTimeoutSpy = jest.spyOn(global, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      delays.push(ms);
+      return { unref: () => undefined } as unknown as NodeJS.Timeout;
+    }) as typeof setTimeout);
+    try {
+      queue.scheduleCheckPendingRequests();
+    } finally {
+      setTimeoutSpy.mockRestore();
+    }
+    expect(delays).toEqual([1]);
+  });
 });

@@ -38,11 +38,12 @@ export interface AppProcess {
  * MALLOC_MMAP_THRESHOLD_ from this process's environment apply as they would there), for a
  * process that must run as the apps do without being one: a benchmark's floor.
  */
-export function appRuntimeSettings(): { env: Record<string, string>; nodeArgs: string[] } {
+export function appRuntimeSettings(): { env: Record<string, string | undefined>; nodeArgs: string[] } {
   const out = execFileSync('/bin/sh', [join(repoRoot(), 'deploy/run-app.sh'), '--settings'], { encoding: 'utf8' });
   const [allocator, flags = ''] = out.split('\n');
   const [name, value] = allocator.split('=');
-  return { env: { [name]: value }, nodeArgs: flags.split(' ').filter(Boolean) };
+  // No value: glibc keeps its own threshold, so the variable must not reach the process at all.
+  return { env: { [name]: value || undefined }, nodeArgs: flags.split(' ').filter(Boolean) };
 }
 
 /**
