@@ -1,11 +1,10 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { Partitioners } from 'kafkajs';
 import type { Consumer, KafkaMessage, Producer, Transaction } from 'kafkajs';
 import { loadInfraConfig } from '@triggers/config';
 import type { WebhookCommand } from '@triggers/contracts';
 import { TransactionalProcessor, createTopicsAndWait } from '@triggers/kafka';
-import { LocalInfra, repoRoot, testWebhookCommand, uniqueId, useTestContext, waitFor } from '@triggers/testing';
+import { LocalInfra, freePort, repoRoot, testWebhookCommand, uniqueId, useTestContext, waitFor } from '@triggers/testing';
 
 const PER_PARTITION = 2;
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -51,18 +50,6 @@ function offsetsPartitionOf(groupId: string, partitions: number): number {
   let hash = 0;
   for (let i = 0; i < groupId.length; i++) hash = (Math.imul(31, hash) + groupId.charCodeAt(i)) | 0;
   return (hash === -2147483648 ? 0 : Math.abs(hash)) % partitions;
-}
-
-/** A free loopback port. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Resolves when a line matching `pattern` is appended to `file` (read every millisecond), or false after `timeoutMs`. */
