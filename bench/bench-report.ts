@@ -62,3 +62,48 @@ export function report(name: string, figures: Record<string, unknown>): void {
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\nwritten to ${file}\n`);
 }
+
+/**
+ * The apps' runtime settings (deploy/run-app.sh), each left out in turn: `BENCH_RUNTIME=1 npm run
+ * bench -- matcher dispatcher` runs the app once per variant and round, rotating which goes
+ * first, and reports each variant's median CPU per unit and resident memory, so every setting is
+ * kept or dropped by what it does on the Node this runs on.
+ */
+export const RUNTIME_VARIANTS: { name: string; env: Record<string, string> }[] = [
+  { name: 'as deploy/run-app.sh sets them', env: {} },
+  { name: 'without --max-semi-space-size=8', env: { NODE_HEAP_FLAGS: '--max-old-space-size=1536' } },
+  { name: 'without --max-old-space-size=1536', env: { NODE_HEAP_FLAGS: '--max-semi-space-size=8' } },
+  { name: 'without either heap flag', env: { NODE_HEAP_FLAGS: '' } },
+  { name: "glibc's own mmap threshold", env: { MALLOC_MMAP_THRESHOLD_: 'glibc' } },
+];
+
+/** Rounds of the runtime variants (BENCH_RUNTIME_ROUNDS): three, so each variant's median is of three runs. */
+export const RUNTIME_ROUNDS = Number(process.env.BENCH_RUNTIME_ROUNDS ?? 3);
+
+/** Runs `measure` for every runtime variant `rounds` times (the order rotating each round) and reports the medians. */
+export async function compareRuntimeVariants(
+  name: string,
+  unit: string,
+  rounds: number,
+  measure: (env: Record<string, string>, label: string) => Promise<{ cpu: number; rssMB: number }>,
+): Promise<void> {
+  const results = RUNTIME_VARIANTS.map(() => ({ cpu: [] as number[], rssMB: [] as number[] }));
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < RUNTIME_VARIANTS.length; k++) {
+      const i = (k + round) % RUNTIME_VARIANTS.length;
+      process.stderr.write(`${name}, ${RUNTIME_VARIANTS[i].name} (round ${round + 1} of ${rounds})\n`);
+      const { cpu, rssMB } = await measure(RUNTIME_VARIANTS[i].env, `rt${round}-${i}`);
+      results[i].cpu.push(cpu);
+      results[i].rssMB.push(rssMB);
+    }
+  }
+  const variants = RUNTIME_VARIANTS.map((v, i) => ({
+    variant: v.name,
+    env: v.env,
+    [`cpuMicroseconds${unit}`]: Math.round(median(results[i].cpu)),
+    rssMB: +median(results[i].rssMB).toFixed(1),
+    runs: results[i],
+  }));
+  for (const v of variants) process.stderr.write(`${v.variant}: ${JSON.stringify({ cpu: v[`cpuMicroseconds${unit}`], rssMB: v.rssMB })}\n`);
+  report(`${name}-runtime`, { rounds, variants });
+}

@@ -4,7 +4,7 @@ import { Pool } from 'undici';
 import { HEADERS, WebhookCommand, triggerKey, logIdFor, newLogRecord, newWebhookCommand, webhookBody } from '@triggers/contracts';
 import { chunkBySize, createTopicsAndWait } from '@triggers/kafka';
 import { AppProcess, PipelineDriver, TestContext, freePort, specPayload, startApp, uniqueId, waitFor, waitForHealthy } from '@triggers/testing';
-import { BASELINE_RUNS, appMemoryMB, inAlternatingPairs, median, percentile, report } from './bench-report';
+import { BASELINE_RUNS, RUNTIME_ROUNDS, appMemoryMB, compareRuntimeVariants, inAlternatingPairs, median, percentile, report } from './bench-report';
 import { CpuMeter } from './cpu-meter';
 import { benchContext } from './infra';
 import { TRACING_SAMPLE_RATIO, startOtlpSink } from './otlp-sink';
@@ -57,6 +57,12 @@ export async function dispatcherBenchmark(): Promise<void> {
     const raw = median(rawRuns);
     const rawCpu = rawMeter.perUnit(DELIVERIES * BASELINE_RUNS);
 
+    if (process.env.BENCH_RUNTIME) {
+      return await compareRuntimeVariants('dispatcher', 'PerDelivery', RUNTIME_ROUNDS, async (env) => {
+        const run = await scenario(ctx, producer, body, 1, -1, serverPids, env);
+        return { cpu: run.cpu.dispatcher, rssMB: run.rssMB };
+      });
+    }
     process.stderr.write(`dispatcher, one endpoint: ${DELIVERIES} deliveries\n`);
     const single = await scenario(ctx, producer, body, 1, -1, serverPids);
     process.stderr.write(`the dispatcher's Kafka work alone: ${DELIVERIES} commands\n`);

@@ -3,7 +3,7 @@ import { Partitioners } from 'kafkajs';
 import { EventType, HEADERS } from '@triggers/contracts';
 import { createTopicsAndWait } from '@triggers/kafka';
 import { AppProcess, PipelineDriver, freePort, specPayload, startApp, uniqueId, waitFor, waitForConsumed, waitForHealthy } from '@triggers/testing';
-import { BASELINE_RUNS, appMemoryMB, inAlternatingPairs, median, medianRun, percentile, report } from './bench-report';
+import { BASELINE_RUNS, RUNTIME_ROUNDS, appMemoryMB, compareRuntimeVariants, inAlternatingPairs, median, medianRun, percentile, report } from './bench-report';
 import { CpuMeter } from './cpu-meter';
 import { exactlyOnceFanOut } from './fan-out-floor';
 import { benchContext } from './infra';
@@ -56,6 +56,14 @@ export async function matcherBenchmark(): Promise<void> {
     }
     const passthrough = median(passThroughRuns);
     const passThroughCpu = meter.perUnit(EVENTS * BASELINE_RUNS);
+    if (process.env.BENCH_RUNTIME) {
+      return await compareRuntimeVariants('matcher', 'PerEvent', RUNTIME_ROUNDS, async (env, label) => {
+        const run = await runMatcher(ctx, serverPids, `matcher-${label}`, env);
+        const { rss } = await appMemoryMB(run.app.port);
+        await run.app.stop();
+        return { cpu: run.cpu.matcher, rssMB: rss };
+      });
+    }
     // The Kafka side of the matcher's work alone (the same exactly-once transactions and output),
     // and the matcher itself, BASELINE_RUNS times each, in turn. The same matcher measured 81 to
     // 135 µs per event from run to run in one session (the whole profile scaled: the shared
