@@ -24,6 +24,15 @@ export async function setUpInfra(profile: 'test' | 'faults' | 'compat'): Promise
     outcomes: Record<string, string>;
     env: Record<string, string>;
   };
+  // The fault suite stops and starts its servers: one this checkout did not start (another
+  // checkout's, on the same ports) would be restarted by nobody, and its faults would not happen.
+  const external = Object.entries(outcomes).filter(([, outcome]) => outcome === 'external');
+  if (profile === 'faults' && external.length > 0) {
+    throw new Error(
+      `the fault suite restarts its own servers, but ${external.map(([name]) => name).join(', ')} on the faults ports ` +
+        'was started by another checkout or program: stop it (INFRA_PROFILE=faults npm run infra:down from that checkout) or choose other INFRA_*_PORT values',
+    );
+  }
   // Only a run that started servers stops them at the end; reused ones keep running.
   process.env.TRIGGERS_TEST_STARTED = Object.values(outcomes).includes('started') ? '1' : '';
   process.env.TRIGGERS_TEST_PROFILE = profile;
