@@ -276,9 +276,24 @@ describe('a transaction whose markers a broker skipped', () => {
       { expect: 'no markers', outputs: [2, 2], offsets: 2 },
       { expect: 'markers on all', outputs: [1, 1], offsets: 1 },
     ];
-    const broker = infra.addBroker(2, await freePort());
     const admin = ctx().admin;
-    const offsetsPartitions = (await admin.fetchTopicMetadata({ topics: ['__consumer_offsets'] })).topics[0].partitions.length;
+    // A fresh cluster makes its internal topics on first use, on any broker then up: both must be
+    // whole on node 1 before node 2 joins. Opening a transactional id makes __transaction_state,
+    // looking a group's coordinator up makes __consumer_offsets.
+    const warm = ctx().kafka.producer({ transactionalId: uniqueId('warm'), idempotent: true, maxInFlightRequests: 1 });
+    await warm.connect();
+    await (await warm.transaction()).abort();
+    await warm.disconnect();
+    await admin.describeGroups([uniqueId('warm')]);
+    const internal = await waitFor(
+      async () => {
+        const { topics } = await admin.fetchTopicMetadata({ topics: ['__consumer_offsets', '__transaction_state'] });
+        return topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader === 1)) ? topics : undefined;
+      },
+      { timeoutMs: 60_000, description: 'the internal topics made, and led by node 1' },
+    );
+    const offsetsPartitions = internal.find((t) => t.name === '__consumer_offsets')!.partitions.length;
+    const broker = infra.addBroker(2, await freePort());
     const onNode2 = offsetsPartitionOf(uniqueId('g'), offsetsPartitions);
     const groupOn = (node: 1 | 2) => {
       for (;;) {
@@ -355,11 +370,20 @@ describe('a transaction whose markers a broker skipped', () => {
         await consumer.disconnect();
       }
     } finally {
-      // __consumer_offsets must not stay on a node that leaves: the groups it holds would have no coordinator.
-      if (!(await broker.ready())) await infra.up([broker.name]);
-      await moveOffsetsPartition(1);
-      await admin.deleteTopics({ topics: copies.flatMap((c) => [c.input, c.output, c.dlq]) }).catch(() => undefined);
-      await infra.removeBroker(2);
+      // Nothing may stay on a node that leaves: a partition of __consumer_offsets there would leave
+      // its groups without a coordinator, and a topic there without a leader fails every metadata
+      // request for all topics. Node 2 is up for the clean-up, which is checked before it goes.
+      const topics = copies.flatMap((c) => [c.input, c.output, c.dlq]);
+      try {
+        if (!(await broker.ready())) await infra.up([broker.name]);
+        await moveOffsetsPartition(1);
+        const existing = new Set(await admin.listTopics());
+        const ours = topics.filter((t) => existing.has(t));
+        if (ours.length > 0) await admin.deleteTopics({ topics: ours });
+        await waitFor(async () => !(await admin.listTopics()).some((t) => topics.includes(t)), { timeoutMs: 60_000, description: "the cases' topics deleted" });
+      } finally {
+        await infra.removeBroker(2);
+      }
     }
   }, 600_000);
 
