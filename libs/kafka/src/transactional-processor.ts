@@ -341,9 +341,9 @@ export class TransactionalProcessor<T> {
         await p.connect();
         await this.endLeftovers(p, transactionalId, outcome);
         const floor = await this.floorOf(topic, partition);
-        this.options.logger.info(
+        this.options.logger.debug(
           { transactionalId, previous, ended: outcome, floor: floor.toString() },
-          'partition producer opened; what its previous transaction left was ended as it was',
+          'partition producer opened: what its previous transaction left is ended as that transaction was',
         );
         return p;
       })();
@@ -368,10 +368,11 @@ export class TransactionalProcessor<T> {
    * the broker fences the previous owner and waits for its open transaction to end. That is not
    * enough. Ending a transaction, a broker skips the markers of the partitions that have no leader
    * at that moment and records it as ended all the same. A lone broker in controlled shutdown
-   * takes leadership away partition by partition, so it can skip the markers of every partition,
-   * of some outputs, or of the group's offsets alone: the records and the offset commit left
-   * without a marker stay pending, and the next marker of the same producer id ends them the way
-   * that marker says. A transaction on every partition this processor writes to and on the group's
+   * loses every leadership in one step, and a commit whose markers are being written then has them
+   * taken on some partitions (the group's offsets, through the group coordinator) and refused and
+   * skipped on others: no marker, the offsets' alone, the outputs' alone or some outputs'. The
+   * records and the offset commit left without a marker stay pending, and the next marker of the
+   * same producer id ends them the way that marker says. A transaction on every partition this processor writes to and on the group's
    * offsets, ended the way the coordinator ended the previous one, finishes what it skipped before
    * the floor is read: a commit makes the rest of a committed batch visible with its offsets (the
    * floor then counts it), an abort discards the rest of an aborted one (it is read again).
