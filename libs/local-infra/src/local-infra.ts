@@ -53,11 +53,9 @@ export class LocalInfra {
   async removeBroker(nodeId: number): Promise<void> {
     const server = this.addedBrokers.get(nodeId);
     if (!server) return;
+    await this.down([server.name]);
     this.addedBrokers.delete(nodeId);
     this.servers.splice(this.servers.indexOf(server), 1);
-    const pid = readPid(this.pidFile(server));
-    if (pid && isOurProcess(pid, server.marker)) await stopProcess(pid, server.stopGraceMs);
-    removeFile(this.pidFile(server));
     execFileSync(
       'java',
       [

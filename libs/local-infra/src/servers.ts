@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import type { InfraConfig } from '@triggers/config';
@@ -182,7 +182,7 @@ function formatKafkaStorage(infra: InfraConfig, clusterDir: string, extra: strin
     writeFileSync(clusterIdFile, fresh);
   }
   const clusterId = readFileSync(clusterIdFile, 'utf8').trim();
-  const dir = join(props, '..');
+  const dir = dirname(props);
   execFileSync(
     'java',
     [
