@@ -4,6 +4,7 @@
  */
 import { apiBenchmark } from './api.bench';
 import { dispatcherBenchmark } from './dispatcher.bench';
+import { kafkaClientsBenchmark } from './kafka-clients.bench';
 import { logSinkBenchmark } from './log-sink.bench';
 import { matcherBenchmark } from './matcher.bench';
 import { pipelineBenchmark } from './pipeline.bench';
@@ -16,6 +17,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   'log-sink': logSinkBenchmark,
   api: apiBenchmark,
   pipeline: pipelineBenchmark,
+  'kafka-clients': kafkaClientsBenchmark,
 };
 
 async function main(): Promise<void> {
