@@ -31,7 +31,8 @@ type Scenario = (typeof SCENARIOS)[number];
 const RUN_SCENARIOS = SCENARIOS.filter((s) => !process.env.BENCH_CLIENT_SCENARIOS || process.env.BENCH_CLIENT_SCENARIOS.split(',').includes(s));
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 30_000);
-const ROUNDS = Number(process.env.BENCH_CLIENT_ROUNDS ?? 3);
+/** Three rounds, so each figure is a median of three; one with BENCH_QUICK. */
+const ROUNDS = Number(process.env.BENCH_CLIENT_ROUNDS ?? (process.env.BENCH_QUICK ? 1 : 3));
 /**
  * Events a batch (a transaction) holds at most, for both clients: kafkajs's 1 MB partition fetch
  * holds about this many (BENCH_CLIENT_BATCH sets another).
