@@ -1,16 +1,5 @@
 import { Partitioners, Producer } from 'kafkajs';
-import {
-  LeadCommand,
-  LogRecord,
-  RecordTopicKey,
-  commandIdFor,
-  leadKey,
-  triggerKey,
-  logIdFor,
-  newLogRecord,
-  sampleEvent,
-  webhookBody,
-} from '@triggers/contracts';
+import { LeadCommand, LogRecord, RecordTopicKey, commandIdFor, leadKey, triggerKey } from '@triggers/contracts';
 import { createTopicsAndWait } from '@triggers/kafka';
 import {
   EVENT_LOGS_COLLECTION,
@@ -24,6 +13,7 @@ import {
 } from '@triggers/mongo';
 import { AppProcess, TestContext, freePort, startApp, uniqueId, waitFor, waitForHealthy } from '@triggers/testing';
 import { report } from './bench-report';
+import { webhookRecord } from './log-records';
 import { benchContext } from './infra';
 
 const RECORDS = 20_000;
@@ -69,36 +59,6 @@ export async function logSinkBenchmark(): Promise<void> {
     await producer.disconnect();
     await stopInfra();
   }
-}
-
-/** A delivered-webhook record, the most common and the largest kind. */
-function webhookRecord(i: number): LogRecord {
-  const body = webhookBody('agent.wrap', sampleEvent('agent.wrap').payload);
-  return newLogRecord({
-    logId: logIdFor('bench', i),
-    tenantId: `tenant-${i % 10}`,
-    triggerId: `trigger-${i % 100}`,
-    eventId: `evt-${i}`,
-    eventType: 'agent.wrap',
-    commandId: `cmd-${i}`,
-    step: 'webhook.delivered',
-    status: 'ok',
-    time: Date.now(),
-    attempt: 1,
-    message: 'delivered: HTTP 200 in 12 ms (attempt 1)',
-    http: {
-      method: 'POST',
-      url: 'https://hooks.example.com/wrap',
-      requestHeaders: { 'content-type': 'application/json', 'webhook-id': `cmd-${i}`, 'webhook-timestamp': '1700000000' },
-      requestBody: body,
-      responseStatus: 200,
-      responseHeaders: { 'content-type': 'application/json' },
-      responseBody: '{"ok":true}',
-      responseTruncated: false,
-      durationMs: 12,
-      errorClass: null,
-    },
-  });
 }
 
 async function withIndexes(uri: string): Promise<MongoHandle> {

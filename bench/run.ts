@@ -9,6 +9,7 @@ import { logSinkBenchmark } from './log-sink.bench';
 import { matcherBenchmark } from './matcher.bench';
 import { pipelineBenchmark } from './pipeline.bench';
 import { rulesBenchmark } from './rules.bench';
+import { storeBenchmark } from './store.bench';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   rules: rulesBenchmark,
@@ -18,6 +19,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   api: apiBenchmark,
   pipeline: pipelineBenchmark,
   'kafka-clients': kafkaClientsBenchmark,
+  store: storeBenchmark,
 };
 
 async function main(): Promise<void> {

@@ -3,5 +3,6 @@
 export * from './bulk-write';
 export * from './connection';
 export * from './event-logs/event-log.document';
+export * from './event-logs/event-log.queries';
 export * from './leads/lead.documents';
 export * from './leads/lead-import';

@@ -5,7 +5,7 @@ import type { Caller } from '@triggers/access';
 import type { ApiConfig } from '@triggers/config';
 import type { WebhookCommand } from '@triggers/contracts';
 import type { Logger } from '@triggers/logging';
-import { EventLogDocument, MongoHandle, eventLogsCollection } from '@triggers/mongo';
+import { EventLogDocument, MongoHandle, eventLogsCollection, failedRecordsIn } from '@triggers/mongo';
 import { APP_CONFIG, APP_LOGGER, MONGO } from '@triggers/runtime';
 import { ApiError, notFound } from './api-errors';
 import { CommandProducer } from './command-producer.service';
@@ -16,7 +16,7 @@ import { WebhookUrls } from './webhook-urls';
 export type BulkSelection = 'failed' | 'gave_up';
 
 /** Log steps of a failed attempt, by selection. */
-const STEPS: Record<BulkSelection, string[]> = {
+export const SELECTION_STEPS: Record<BulkSelection, string[]> = {
   failed: ['webhook.attempt', 'webhook.gave_up'],
   gave_up: ['webhook.gave_up'],
 };
@@ -159,11 +159,7 @@ export class BulkRedeliveryService implements OnModuleInit, OnApplicationShutdow
   private async selection(job: JobDocument): Promise<Map<string, { logId: string; time: number }>> {
     const { status, from, to } = job.request;
     const latest = new Map<string, { logId: string; time: number }>();
-    const cursor = this.logs.find(
-      { tenantId: job.tenantId, triggerId: job.triggerId, time: { $gte: from, $lte: to }, step: { $in: STEPS[status] }, status: 'failed' },
-      { projection: { _id: 1, commandId: 1, time: 1 } },
-    );
-    for await (const d of cursor) {
+    for await (const d of failedRecordsIn(this.logs, { tenantId: job.tenantId, triggerId: job.triggerId, from, to, steps: SELECTION_STEPS[status] })) {
       if (!d.commandId) continue;
       const t = d.time.getTime();
       const seen = latest.get(d.commandId);

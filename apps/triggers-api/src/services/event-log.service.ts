@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import type { Collection, Filter } from 'mongodb';
+import type { Collection } from 'mongodb';
 import type { Caller } from '@triggers/access';
 import type { ApiConfig } from '@triggers/config';
 import { EventType, WebhookCommand, newWebhookCommand, sampleEvent, webhookBody } from '@triggers/contracts';
-import { EventLogDocument, MongoHandle, ensureEventLogIndexes, eventLogsCollection } from '@triggers/mongo';
+import { EventLogDocument, MongoHandle, PagePosition, ensureEventLogIndexes, eventLogsCollection, triggerLogsPage } from '@triggers/mongo';
 import { APP_CONFIG, MONGO } from '@triggers/runtime';
 import { ApiError, notFound } from './api-errors';
 import { CommandProducer } from './command-producer.service';
@@ -38,7 +38,7 @@ export interface EventLogRow {
 }
 
 const encodeCursor = (d: EventLogDocument) => Buffer.from(`${d.time.getTime()}|${d._id}`).toString('base64url');
-function decodeCursor(cursor: string): { time: Date; id: string } {
+function decodeCursor(cursor: string): PagePosition {
   const [t, ...rest] = Buffer.from(cursor, 'base64url').toString().split('|');
   const time = Number(t);
   if (!Number.isFinite(time) || rest.length === 0)
@@ -90,21 +90,13 @@ export class EventLogService implements OnModuleInit {
     triggerId: string,
     q: { status?: string; from?: Date; to?: Date; limit: number; cursor?: string },
   ): Promise<{ items: EventLogRow[]; nextCursor: string | null }> {
-    const filter: Filter<EventLogDocument> = { tenantId: caller.tenantId, triggerId };
-    if (q.status) filter.status = q.status as EventLogDocument['status'];
-    const and: Filter<EventLogDocument>[] = [];
-    if (q.from) and.push({ time: { $gte: q.from } });
-    if (q.to) and.push({ time: { $lte: q.to } });
-    if (q.cursor) {
-      const c = decodeCursor(q.cursor);
-      and.push({ $or: [{ time: { $lt: c.time } }, { time: c.time, _id: { $lt: c.id } }] });
-    }
-    if (and.length > 0) filter.$and = and;
-    const docs = await this.logs
-      .find(filter)
-      .sort({ time: -1, _id: -1 })
-      .limit(q.limit + 1)
-      .toArray();
+    const docs = await triggerLogsPage(
+      this.logs,
+      caller.tenantId,
+      triggerId,
+      { status: q.status as EventLogDocument['status'] | undefined, from: q.from, to: q.to, after: q.cursor ? decodeCursor(q.cursor) : undefined },
+      q.limit + 1,
+    );
     const page = docs.slice(0, q.limit);
     return {
       items: page.map((d) => ({
