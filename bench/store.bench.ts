@@ -141,9 +141,13 @@ export async function storeBenchmark(): Promise<void> {
         given.replace(/\/([^/?]*)(\?|$)/, `/${uniqueId('store')}$2`),
         undefined,
       );
+    // The slowest of the lookups measured at a size (null when every one was skipped or failed).
     const p99 = (lookups: string[]) =>
       Object.fromEntries(
-        SIZES.map((size) => [size, Math.max(...lookups.map((l) => figureP99(stores.embedded[size]?.[l])))]).map(([k, v]) => [k, Number.isFinite(v) ? v : null]),
+        SIZES.map((size) => {
+          const measured = lookups.map((l) => figureP99(stores.embedded[size]?.[l])).filter(Number.isFinite);
+          return [size, measured.length > 0 ? Math.max(...measured) : null];
+        }),
       );
     report('store', {
       tenants: TENANTS,
