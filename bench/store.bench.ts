@@ -36,11 +36,13 @@ import { CpuMeter } from './cpu-meter';
 import { benchContext } from './infra';
 import { webhookRecord } from './log-records';
 
-const SIZES = (process.env.BENCH_STORE_SIZES ?? '10000,100000,1000000').split(',').map(Number);
+const QUICK = Boolean(process.env.BENCH_QUICK);
+/** BENCH_QUICK: two small sizes and five samples, a minute or so (CI runs every bench that way). */
+const SIZES = (process.env.BENCH_STORE_SIZES ?? (QUICK ? '1000,5000' : '10000,100000,1000000')).split(',').map(Number);
 const TENANTS = 20;
 const TRIGGERS_PER_TENANT = 10;
 /** Samples per lookup and size, each on another tenant and trigger (no more once a lookup has taken OP_BUDGET_MS; at least one). */
-const SAMPLES = Number(process.env.BENCH_STORE_SAMPLES ?? 20);
+const SAMPLES = Number(process.env.BENCH_STORE_SAMPLES ?? (QUICK ? 5 : 20));
 const OP_BUDGET_MS = 20_000;
 const SKIP_MS = Number(process.env.BENCH_STORE_SKIP_MS ?? 30_000);
 const PAGE = 50;
