@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
 import { EventType, HEADERS } from '@triggers/contracts';
-import { createTopicsAndWait } from '@triggers/kafka';
+import { chunkBySize, createTopicsAndWait } from '@triggers/kafka';
 import { AppProcess, PipelineDriver, freePort, specPayload, startApp, uniqueId, waitFor, waitForConsumed, waitForHealthy } from '@triggers/testing';
 import { BASELINE_RUNS, RUNTIME_ROUNDS, appMemoryMB, compareRuntimeVariants, inAlternatingPairs, median, medianRun, percentile, report } from './bench-report';
 import { CpuMeter } from './cpu-meter';
@@ -213,7 +213,13 @@ async function passThrough(ctx: Awaited<ReturnType<typeof benchContext>>['ctx'],
   await consumer.run({
     eachBatch: async ({ batch }) => {
       started ||= Date.now();
-      await producer.send({ topic: to, messages: batch.messages.map((m) => ({ key: m.key, value: m.value })) });
+      // In requests of at most 512 KB, as the matcher sends: a whole fetched batch can pass the
+      // broker's largest record batch.
+      for (const chunk of chunkBySize(
+        batch.messages.map((m) => ({ key: m.key, value: m.value })),
+        512 * 1024,
+      ))
+        await producer.send({ topic: to, messages: chunk });
       done += batch.messages.length;
     },
   });

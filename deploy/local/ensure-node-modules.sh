@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] ||
-  [ -n "$(find patches -newer node_modules/.package-lock.json -print -quit 2>/dev/null)" ]; then
+  [ -n "$(find patches -name '*.patch' -newer node_modules/.package-lock.json -print -quit 2>/dev/null)" ]; then
   start=$SECONDS
   npm ci --no-audit --no-fund
   echo "[install] npm packages took $((SECONDS - start))s" >&2

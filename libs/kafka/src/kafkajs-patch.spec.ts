@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 
-// The parts of kafkajs that patches/kafkajs+2.2.4.patch rewrites for allocation, checked against
-// the protocol's definitions rather than against kafkajs itself.
+// The parts of kafkajs that our patches rewrite (patches/README.md: 003, the admin requests; 004,
+// the request queue's delay; 006-008, encoding for allocation), checked against the protocol's
+// definitions rather than against kafkajs itself.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Encoder = require('kafkajs/src/protocol/encoder') as {
   new (): KafkaEncoder;
