@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 
 // The parts of kafkajs that our patches rewrite (patches/README.md: 003, the admin requests; 004,
-// the request queue's delay; 006-008, encoding for allocation), checked against the protocol's
+// the request queue's delay; 005-008, encoding for allocation), checked against the protocol's
 // definitions rather than against kafkajs itself.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Encoder = require('kafkajs/src/protocol/encoder') as {
@@ -19,6 +19,7 @@ interface KafkaEncoder {
   size(): number;
   buffers(): Buffer[];
   buffer: Buffer;
+  buf: Buffer;
 }
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const createRequest = require('kafkajs/src/protocol/request') as (args: {
@@ -124,6 +125,12 @@ function leb128(n: bigint): Buffer {
 const zigzag = (v: bigint, bits: bigint) => BigInt.asUintN(Number(bits), (v << 1n) ^ (v >> (bits - 1n)));
 
 describe('kafkajs as patched', () => {
+  it("takes an encoder's buffer from Node's pool, without zero filling (Buffer.alloc never pools)", () => {
+    // 512 bytes, under half the pool's size: Buffer.allocUnsafe slices it out of the shared pool.
+    expect(new Encoder().buf.buffer.byteLength).toBe(Buffer.poolSize);
+    expect(Buffer.alloc(512).buffer.byteLength).toBe(512);
+  });
+
   it('writes signed varints and varlongs as the protocol defines them, small or large', () => {
     fc.assert(
       fc.property(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), (v) => {
