@@ -98,11 +98,17 @@ install_registry() {
 
 # `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2` builds, but the binary panics at
 # start: the module archive lacks build/version/version.txt, which FerretDB's own build generates.
-# So the same module is fetched from the Go module proxy, that one file is written, and it is built.
+# So the same module is fetched from the Go module proxy, that one file is written, our patches
+# (deploy/local/ferretdb-patches/, in order) are applied, and it is built. `.installed` holds the
+# patches' checksum: a changed or added patch rebuilds it.
 install_ferretdb() {
   local dest="$install_root/ferretdb-$FERRETDB_VERSION"
-  [ -f "$dest/.installed" ] && return 0
+  local patches_dir="$here/ferretdb-patches"
+  local sum
+  sum="$(cat "$patches_dir"/*.patch | sha256sum | cut -d' ' -f1)"
+  [ -f "$dest/.installed" ] && [ "$(cat "$dest/.installed")" = "$sum" ] && return 0
   need go "install Go 1.22+"
+  need git "install git (applies FerretDB's patches)"
   rm -rf "$dest" && mkdir -p "$dest"
   local src
   src="$(cd "$dest" && GOFLAGS=-mod=mod go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" \
@@ -111,9 +117,13 @@ install_ferretdb() {
   cp -r "$src" "$dest/src"
   chmod -R u+w "$dest/src"
   echo "$FERRETDB_VERSION" > "$dest/src/build/version/version.txt"
+  local patch
+  for patch in "$patches_dir"/*.patch; do
+    (cd "$dest/src" && git apply -p1 "$patch") || fail "FerretDB patch $(basename "$patch") does not apply to $FERRETDB_VERSION"
+  done
   (cd "$dest/src" && go build -trimpath -o "$dest/ferretdb" ./cmd/ferretdb)
   rm -rf "$dest/src"
-  touch "$dest/.installed"
+  echo "$sum" > "$dest/.installed"
 }
 
 timed "Kafka $KAFKA_VERSION" install_kafka
