@@ -62,6 +62,8 @@ interface Store {
   mongo: MongoHandle;
   leadsStore: MongoLeadsStore;
   now: number;
+  /** Leads loaded per tenant (numbered per tenant from 0). */
+  leadsPerTenant: number;
 }
 
 const pair = (sample: number) => ({ tenantId: `tenant-${sample % TENANTS}`, triggerId: `trigger-${(sample * 7) % TRIGGERS_PER_TENANT}` });
@@ -121,9 +123,8 @@ const LOOKUPS: Lookup[] = [
   },
 ];
 
-/** A lead of the sample's tenant among those loaded (they are numbered per tenant). */
-let leadsPerTenant = 0;
-const leadOf = (_s: Store, sample: number) => `lead-${(sample * 7919) % leadsPerTenant}`;
+/** A lead of the sample's tenant among those loaded. */
+const leadOf = (s: Store, sample: number) => `lead-${(sample * 7919) % s.leadsPerTenant}`;
 
 type Figure = { samples: number; p50Ms: number; p99Ms: number; storeCpuMicrosecondsPerOp?: number } | { skipped: string } | { error: string };
 
@@ -179,7 +180,7 @@ async function measureStore(label: string, uri: string, pid: number | undefined)
     const logs = eventLogsCollection(mongo.db);
     await ensureEventLogIndexes(logs);
     await ensureLeadIndexes(mongo.db);
-    const store: Store = { mongo, leadsStore: new MongoLeadsStore(mongo.db), now: Date.now() };
+    const store: Store = { mongo, leadsStore: new MongoLeadsStore(mongo.db), now: Date.now(), leadsPerTenant: 0 };
     const loaded = { logs: 0, leads: 0 };
     let previous: { size: number; figures: Record<string, Figure> } | undefined;
     for (const size of SIZES) {
@@ -196,7 +197,7 @@ async function measureStore(label: string, uri: string, pid: number | undefined)
       });
       if (toRun.some((l) => l.reads === 'logs')) loaded.logs = await loadLogs(logs, loaded.logs, size, store.now);
       if (toRun.some((l) => l.reads === 'leads')) loaded.leads = await loadLeads(mongo, loaded.leads, size);
-      leadsPerTenant = Math.floor(loaded.leads / TENANTS);
+      store.leadsPerTenant = Math.floor(loaded.leads / TENANTS);
       for (const lookup of toRun) {
         figures[lookup.name] = await measure(store, lookup, pid);
         process.stderr.write(`  ${size} ${lookup.name}: ${JSON.stringify(figures[lookup.name])}\n`);
