@@ -105,7 +105,8 @@ install_ferretdb() {
   local dest="$install_root/ferretdb-$FERRETDB_VERSION"
   local patches_dir="$here/ferretdb-patches"
   local sum
-  sum="$(cat "$patches_dir"/*.patch | sha256sum | cut -d' ' -f1)"
+  # The patches and how they are applied (a build whose patches were skipped is rebuilt).
+  sum="$( (cat "$patches_dir"/*.patch; echo "applied outside the checkout") | sha256sum | cut -d' ' -f1)"
   [ -f "$dest/.installed" ] && [ "$(cat "$dest/.installed")" = "$sum" ] && return 0
   need go "install Go 1.22+"
   need git "install git (applies FerretDB's patches)"
@@ -119,7 +120,9 @@ install_ferretdb() {
   echo "$FERRETDB_VERSION" > "$dest/src/build/version/version.txt"
   local patch
   for patch in "$patches_dir"/*.patch; do
-    (cd "$dest/src" && git apply -p1 "$patch") || fail "FerretDB patch $(basename "$patch") does not apply to $FERRETDB_VERSION"
+    # Outside any repository (the checkout holding .infra is one), so git apply neither resolves
+    # paths from the checkout's root nor skips them silently.
+    (cd "$dest/src" && GIT_CEILING_DIRECTORIES="$dest" git apply -p1 "$patch") || fail "FerretDB patch $(basename "$patch") does not apply to $FERRETDB_VERSION"
   done
   (cd "$dest/src" && go build -trimpath -o "$dest/ferretdb" ./cmd/ferretdb)
   rm -rf "$dest/src"

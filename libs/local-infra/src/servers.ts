@@ -293,10 +293,26 @@ export function registryServer(infra: InfraConfig): ServerDefinition {
   };
 }
 
-/** FerretDB over SQLite: the MongoDB wire protocol from one local binary. */
-export function ferretdbServer(infra: InfraConfig): ServerDefinition {
+/**
+ * The embedded store's folders under `<dataDir>/ferretdb/`. `store-2` is built with indexes on
+ * sort keys (deploy/local/ferretdb-patches/002); `data`, the layout before it, is served as it is
+ * but scans on every lookup, so a profile's store of that layout is copied over once with
+ * `npm run -s store:migrate` (the local profile's; a test profile's is disposable and removed).
+ */
+export const FERRETDB_STORES = { current: 'store-2', legacy: 'data' } as const;
+
+/** The folder of one of a profile's stores. */
+export function ferretdbStoreDir(infra: InfraConfig, store: string = FERRETDB_STORES.current): string {
+  return join(infra.dataDir, 'ferretdb', store);
+}
+
+/** Thrown when a profile's store must be migrated before it is served. */
+export class StoreLayoutError extends Error {}
+
+/** FerretDB over SQLite: the MongoDB wire protocol from one local binary, serving one store folder. */
+export function ferretdbServer(infra: InfraConfig, store: string = FERRETDB_STORES.current): ServerDefinition {
   const dir = join(infra.dataDir, 'ferretdb');
-  const dataDir = join(dir, 'data');
+  const dataDir = join(dir, store);
   const { port } = infra.mongo;
   return {
     name: 'ferretdb',
@@ -305,6 +321,15 @@ export function ferretdbServer(infra: InfraConfig): ServerDefinition {
     stopGraceMs: 10_000,
     startTimeoutMs: 30_000,
     prepare() {
+      const legacy = join(dir, FERRETDB_STORES.legacy);
+      if (store === FERRETDB_STORES.current && !existsSync(dataDir) && existsSync(legacy)) {
+        if (infra.profile === 'local') {
+          throw new StoreLayoutError(
+            `the store at ${legacy} has the layout before indexes on sort keys; copy it to ${dataDir} with \`npm run -s store:migrate\` (it keeps the old one), or remove it to start empty`,
+          );
+        }
+        rmSync(legacy, { recursive: true, force: true });
+      }
       mkdirSync(dataDir, { recursive: true });
     },
     command() {

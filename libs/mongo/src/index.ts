@@ -6,3 +6,4 @@ export * from './event-logs/event-log.document';
 export * from './event-logs/event-log.queries';
 export * from './leads/lead.documents';
 export * from './leads/lead-import';
+export * from './store-migration';

@@ -36,11 +36,13 @@ export function eventLogsCollection(db: Db): Collection<EventLogDocument> {
 /**
  * The indexes the Event Logs view's queries use (idempotent): a trigger's rows by time (also
  * the delivery stats' and bulk redelivery's), an event's rows, a command's rows, a tenant's
- * failures by time. The log-sink adds the retention's TTL index.
+ * failures by time, a trigger's attempts by when they are due again (the stats' waiting retries).
+ * The log-sink adds the retention's TTL index.
  */
 export async function ensureEventLogIndexes(logs: Collection<EventLogDocument>): Promise<void> {
   await logs.createIndex({ tenantId: 1, triggerId: 1, time: -1 });
   await logs.createIndex({ tenantId: 1, commandId: 1 });
   await logs.createIndex({ tenantId: 1, eventId: 1 });
   await logs.createIndex({ tenantId: 1, status: 1, time: -1 });
+  await logs.createIndex({ tenantId: 1, triggerId: 1, nextDueAt: 1 });
 }

@@ -10,7 +10,9 @@ export interface PagePosition {
 /**
  * One page of a trigger's rows, newest first (the Event Logs view), `limit` rows at most, after
  * `after` when given. Served by `{tenantId, triggerId, time: -1}` (ties on `time` come back by
- * `_id` descending).
+ * `_id` descending): the bounds on `time`, the page's position included, are on the field itself,
+ * so the index's scan starts at the page (MongoDB's bounds, and the embedded store's pushdown,
+ * read only top-level conditions); `$or` only settles the ties at the position.
  */
 export function triggerLogsPage(
   logs: Collection<EventLogDocument>,
@@ -21,11 +23,9 @@ export function triggerLogsPage(
 ): Promise<EventLogDocument[]> {
   const filter: Filter<EventLogDocument> = { tenantId, triggerId };
   if (q.status) filter.status = q.status;
-  const and: Filter<EventLogDocument>[] = [];
-  if (q.from) and.push({ time: { $gte: q.from } });
-  if (q.to) and.push({ time: { $lte: q.to } });
-  if (q.after) and.push({ $or: [{ time: { $lt: q.after.time } }, { time: q.after.time, _id: { $lt: q.after.id } }] });
-  if (and.length > 0) filter.$and = and;
+  const upTo = q.after && (!q.to || q.after.time < q.to) ? q.after.time : q.to;
+  if (q.from || upTo) filter.time = { ...(q.from && { $gte: q.from }), ...(upTo && { $lte: upTo }) };
+  if (q.after) filter.$or = [{ time: { $lt: q.after.time } }, { time: q.after.time, _id: { $lt: q.after.id } }];
   return logs.find(filter).sort({ time: -1, _id: -1 }).limit(limit).toArray();
 }
 
