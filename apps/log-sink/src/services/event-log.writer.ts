@@ -36,12 +36,18 @@ export class EventLogWriter implements OnApplicationBootstrap, OnApplicationShut
     clearInterval(this.timer);
   }
 
-  /** The Event Logs view's indexes, and a TTL index where the server supports one. */
+  /**
+   * The Event Logs view's indexes, and a TTL index where the server supports one; where it does
+   * not (FerretDB), the same index without expiry, which serves the periodic cleanup's deletes.
+   */
   async ensureIndexes(): Promise<void> {
     await ensureEventLogIndexes(this.logs);
     await this.logs
       .createIndex({ time: 1 }, { expireAfterSeconds: Math.floor(this.config.retentionMs / 1000), name: 'retention' })
-      .catch((err: unknown) => this.logger.info({ err }, 'no TTL index on this server; the periodic cleanup keeps the retention'));
+      .catch(async (err: unknown) => {
+        this.logger.info({ err }, 'no TTL index on this server; the periodic cleanup keeps the retention');
+        await this.logs.createIndex({ time: 1 }, { name: 'retention' });
+      });
   }
 
   /** Removes records older than the retention (the TTL index does it too where it exists). */
