@@ -257,7 +257,8 @@ function logRecord(i: number, now: number) {
   const trigger = Math.floor(i / TENANTS) % TRIGGERS_PER_TENANT;
   // Spread over the span without clustering by tenant (Knuth's multiplicative hash).
   const time = now - ((i * 2_654_435_761) % SPAN_MS);
-  const kind = i % 10;
+  // The kind by round over every tenant's triggers, so each trigger has every kind in the same shares.
+  const kind = Math.floor(i / (TENANTS * TRIGGERS_PER_TENANT)) % 10;
   const base = { tenantId: `tenant-${tenant}`, triggerId: `trigger-${trigger}`, logId: logIdFor(`bench-${i}`, `trigger-${trigger}`, String(kind)), time };
   if (kind < 6) return webhookRecord(i, base);
   if (kind < 9)

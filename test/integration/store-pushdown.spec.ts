@@ -158,6 +158,13 @@ describe('the embedded store answers from its indexes exactly as without them', 
     const page = { tenantId: 't1', triggerId: 'g3' };
     const plans = {
       page: await planOf(logs.find(page).sort({ time: -1, _id: -1 }).limit(50).explain()),
+      failedPage: await planOf(
+        logs
+          .find({ ...page, status: 'failed' })
+          .sort({ time: -1, _id: -1 })
+          .limit(50)
+          .explain(),
+      ),
       nextPage: await planOf(
         logs
           .find({ ...page, time: { $lte: at(200) }, $or: [{ time: { $lt: at(200) } }, { time: at(200), _id: { $lt: 'r1603' } }] })
@@ -196,6 +203,9 @@ describe('the embedded store answers from its indexes exactly as without them', 
       /USING INDEX \S+_tenantId_1_triggerId_1_time_-1__id_-1 \(<expr>=\? AND <expr>=\?\)/,
     );
     expect(plans.page.join('\n')).not.toMatch(/TEMP B-TREE/);
+    expect(plans.failedPage.filter((l) => l.startsWith('matched:')).join('\n')).toMatch(
+      /USING INDEX \S+_status_1_time_-1__id_-1 \(<expr>=\? AND <expr>=\? AND <expr>=\?\)/,
+    );
     expect(plans.byIds.join('\n')).toMatch(/USING INDEX \S+__id_ \(<expr>=\?\)/);
 
     const first = await triggerLogsPage(logs, 't1', 'g3', {}, 5);

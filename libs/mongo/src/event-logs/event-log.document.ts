@@ -35,8 +35,9 @@ export function eventLogsCollection(db: Db): Collection<EventLogDocument> {
 
 /**
  * The indexes the Event Logs view's queries use (idempotent): a trigger's rows by time (also
- * the delivery stats' and bulk redelivery's), an event's rows, a command's rows, a tenant's
- * failures by time, a trigger's attempts by when they are due again (the stats' waiting retries).
+ * the delivery stats'), an event's rows, a command's rows, a trigger's rows of one status by time
+ * (also bulk redelivery's), a trigger's attempts by when they are due again (the stats' waiting
+ * retries). README.md, "The store", lists each query with its index.
  * The log-sink adds the retention's TTL index.
  */
 export async function ensureEventLogIndexes(logs: Collection<EventLogDocument>): Promise<void> {
@@ -46,6 +47,9 @@ export async function ensureEventLogIndexes(logs: Collection<EventLogDocument>):
   await logs.dropIndex('tenantId_1_triggerId_1_time_-1').catch(() => undefined);
   await logs.createIndex({ tenantId: 1, commandId: 1 });
   await logs.createIndex({ tenantId: 1, eventId: 1 });
-  await logs.createIndex({ tenantId: 1, status: 1, time: -1 });
+  // A trigger's rows of one status by time: the page's status filter and bulk redelivery's
+  // selection (the index it replaces, by tenant and status, served no query).
+  await logs.createIndex({ tenantId: 1, triggerId: 1, status: 1, time: -1, _id: -1 });
+  await logs.dropIndex('tenantId_1_status_1_time_-1').catch(() => undefined);
   await logs.createIndex({ tenantId: 1, triggerId: 1, nextDueAt: 1 });
 }
