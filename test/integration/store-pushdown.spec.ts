@@ -134,6 +134,51 @@ describe('the embedded store answers from its indexes exactly as without them', 
     }
   });
 
+  it('groups by value as MongoDB does: numbers of any type together, null with missing, documents by keys and values (deploy/local/ferretdb-patches/003)', async () => {
+    const { db } = await ctx().mongo();
+    const coll = db.collection('groups');
+    const values: unknown[] = [
+      new Int32(1),
+      new Double(1),
+      Long.fromNumber(1),
+      new Double(1.5),
+      Long.fromString('9007199254740993'),
+      Long.fromString('9007199254740993'),
+      new Double(-0),
+      new Int32(0),
+      'x',
+      'x',
+      'X',
+      null,
+      undefined,
+      new Date(5),
+      new Date(5),
+      { h: new Int32(2), s: 'a' },
+      { h: new Double(2), s: 'a' },
+      { s: 'a', h: new Int32(2) },
+      [1, 2],
+      [1, 2],
+    ];
+    await coll.insertMany(values.map((v, i) => (v === undefined ? { _id: i } : { _id: i, v })) as never[]);
+    const groups = await coll.aggregate<{ _id: { v: unknown }; n: number }>([{ $group: { _id: { v: '$v' }, n: { $sum: 1 } } }]).toArray();
+    const counts = groups.map((g) => `${JSON.stringify(g._id.v, (_, v: unknown) => (v instanceof Long ? v.toString() : v))}:${g.n}`).sort();
+    expect(counts).toEqual(
+      [
+        '1:3',
+        '1.5:1',
+        '"9007199254740993":2',
+        '0:2',
+        '"x":2',
+        '"X":1',
+        'null:2',
+        '"1970-01-01T00:00:00.005Z":2',
+        '{"h":2,"s":"a"}:2',
+        '{"s":"a","h":2}:1',
+        '[1,2]:2',
+      ].sort(),
+    );
+  });
+
   it("serves each of the apps' event-log and lead queries from an index, the page's order included", async () => {
     const { db } = await ctx().mongo();
     const logs = eventLogsCollection(db);
