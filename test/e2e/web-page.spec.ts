@@ -219,4 +219,48 @@ describe('the Triggers web page', () => {
     await page.getByRole('img', { name: /Attempts per 6 hours/ }).waitFor();
     await shot('09-delivery-health-after');
   }, 120_000);
+
+  it('says a view is loading, and shows a failed load with its error and a Retry that loads it', async () => {
+    // The list's first request is held until the page says it loads, then fails.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let listCalls = 0;
+    await page.route(/\/v1\/triggers\?limit=200$/, async (route) => {
+      listCalls += 1;
+      if (listCalls > 1) return route.continue();
+      await held;
+      return route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'the store is unavailable' }) });
+    });
+    await page.reload();
+    await page.locator('#triggers-state').getByText('Loading triggers…').waitFor();
+    expect(await page.getByText('No triggers yet.').isVisible()).toBe(false);
+    release();
+    await page.locator('#triggers-state').getByText('Could not load triggers: the store is unavailable.').waitFor();
+    expect(await page.locator('#triggers tbody tr').count()).toBe(0);
+    expect(await page.getByText('No triggers yet.').isVisible()).toBe(false);
+    await shot('10-list-failed');
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await page.getByRole('row', { name: /Wraps of campaign 999 to the CRM agent\.wrap/ }).waitFor();
+    expect(await page.locator('#triggers-state').isVisible()).toBe(false);
+    expect(listCalls).toBe(2);
+    await page.unrouteAll();
+
+    // The health tab's first request fails: its error and Retry, then the counts.
+    let statsCalls = 0;
+    await page.route(/\/stats\?window=/, async (route) => {
+      statsCalls += 1;
+      if (statsCalls > 1) return route.continue();
+      return route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'stats took too long; ask for less' }) });
+    });
+    await page
+      .getByRole('row', { name: /Wraps of campaign 999 to the CRM agent\.wrap/ })
+      .getByRole('button', { name: 'Wraps of campaign 999 to the CRM' })
+      .click();
+    await page.getByRole('tab', { name: 'Delivery health' }).click();
+    await page.locator('#health-state').getByText('Could not load delivery health: stats took too long; ask for less.').waitFor();
+    await page.locator('#health-state').getByRole('button', { name: 'Retry' }).click();
+    await page.locator('#health-counts').getByText('Given up').waitFor();
+    expect(await page.locator('#health-state').isVisible()).toBe(false);
+    await page.unrouteAll();
+  }, 60_000);
 });

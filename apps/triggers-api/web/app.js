@@ -38,6 +38,27 @@ function errorBox(data) {
   return box;
 }
 
+/**
+ * Loads a view (`triggers`, `logs`, `health`): says so while it loads, then shows what came, or
+ * the failure with a Retry button instead of an empty view (a slow list must not look like a
+ * tenant without triggers). `load` answers nothing when it shows the view, or `{error}`.
+ */
+async function loadView(view, what, load) {
+  const note = $(`${view}-state`);
+  note.classList.remove('error');
+  note.replaceChildren(`Loading ${what}…`);
+  note.hidden = false;
+  const failed = await load().catch((err) => ({ error: err.message }));
+  if (!failed) {
+    note.hidden = true;
+    return;
+  }
+  note.classList.add('error');
+  note.replaceChildren(`Could not load ${what}: ${failed.error}. `, el('button', { type: 'button', onclick: () => loadView(view, what, load) }, 'Retry'));
+}
+
+const failure = (res) => ({ error: res.data?.error ?? `HTTP ${res.status}` });
+
 function signOut(message) {
   sessionStorage.removeItem('triggers.apiKey');
   state.key = null;
@@ -76,9 +97,14 @@ function successCell(h) {
   return el('span', { class: cls, title: `${h.delivered} delivered, ${h.failedAttempts} failed attempts, ${h.gaveUp} given up` }, percent(h.successRatio));
 }
 
-async function loadTriggers() {
+function loadTriggers() {
+  $('no-triggers').hidden = true;
+  return loadView('triggers', 'triggers', showTriggers);
+}
+
+async function showTriggers() {
   const res = await api('GET', '/v1/triggers?limit=200');
-  if (!res.ok) return say(`Could not load triggers: ${res.data?.error ?? res.status}`);
+  if (!res.ok) return failure(res);
   const rows = await Promise.all(
     res.data.items.map(async (t) => {
       const toggle = el('input', { type: 'checkbox', 'aria-label': `Enable ${t.name}`, onchange: (e) => setEnabled(t, e.target.checked) });
@@ -258,15 +284,20 @@ async function sendTest() {
   );
 }
 
-async function loadLogs(event) {
+function loadLogs(event) {
   event?.preventDefault();
   if (!state.trigger) return;
+  $('no-logs').hidden = true;
+  return loadView('logs', 'event logs', showLogs);
+}
+
+async function showLogs() {
   const q = new URLSearchParams({ limit: '100' });
   if ($('log-status').value) q.set('status', $('log-status').value);
   if ($('log-from').value) q.set('from', new Date($('log-from').value).toISOString());
   if ($('log-to').value) q.set('to', new Date($('log-to').value).toISOString());
   const res = await api('GET', `/v1/triggers/${encodeURIComponent(state.trigger.id)}/event-logs?${q}`);
-  if (!res.ok) return say(`Could not load event logs: ${res.data?.error}`);
+  if (!res.ok) return failure(res);
   const rows = res.data.items.map((l) =>
     el(
       'tr',
@@ -357,11 +388,15 @@ function chart(series, bucketHours) {
   return root;
 }
 
-async function loadHealth() {
+function loadHealth() {
   if (!state.trigger) return;
+  return loadView('health', 'delivery health', showHealth);
+}
+
+async function showHealth() {
   const span = $('health-window').value;
   const res = await api('GET', `/v1/triggers/${encodeURIComponent(state.trigger.id)}/stats?window=${span}`);
-  if (!res.ok) return say(`Could not load delivery health: ${res.data?.error}`);
+  if (!res.ok) return failure(res);
   const s = res.data;
   const ms = (v) => (v === null ? '—' : `${v} ms`);
   const counts = [
