@@ -9,11 +9,10 @@
  * With URIs that name a database, that database only is copied into the target's.
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
 import { loadInfraConfig } from '@triggers/config';
-import { FERRETDB_STORES, ferretdbServer, ferretdbStoreDir, freePort, isPortOpen, repoRoot, startDetached, stopProcess, waitFor } from '@triggers/local-infra';
+import { FERRETDB_STORES, RunningFerretDB, ferretdbStoreDir, freePort, isPortOpen, repoRoot, startFerretDB } from '@triggers/local-infra';
 import { MigrationError, checkTarget, copyDatabase, dataDatabases, recordMigration, type CollectionCopy } from '@triggers/mongo';
 import { UsageError, runCli } from './cli';
 
@@ -26,15 +25,8 @@ const USAGE = `usage: npm run -s store:migrate [-- --from <mongodb-uri> --to <mo
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 /** A FerretDB serving one store folder of the local profile on a free port, for this run only. */
-async function serveStore(store: string): Promise<{ uri: string; stop(): Promise<void> }> {
-  const infra = loadInfraConfig({ ...process.env, INFRA_MONGO_PORT: String(await freePort()) }, repoRoot(), 'local');
-  const server = ferretdbServer(infra, store);
-  server.prepare();
-  const { cmd, args, env, cwd } = server.command();
-  const base = join(infra.dataDir, 'ferretdb', `migrate-${store}`);
-  const pid = startDetached(cmd, args, { cwd, env, logFile: `${base}.log`, pidFile: `${base}.pid` });
-  await waitFor(() => server.ready(), { timeoutMs: 30_000, description: `FerretDB on ${store}` });
-  return { uri: `mongodb://127.0.0.1:${infra.mongo.port}/`, stop: async () => void (await stopProcess(pid, 10_000)) };
+async function serveStore(store: string): Promise<RunningFerretDB> {
+  return startFerretDB(loadInfraConfig({ ...process.env, INFRA_MONGO_PORT: String(await freePort()) }, repoRoot(), 'local'), store);
 }
 
 /** The database a URI names, if any (`mongodb://host:port/name`). */
@@ -89,12 +81,12 @@ async function main(): Promise<void> {
   }
   const created = !existsSync(current);
   const from = await serveStore(FERRETDB_STORES.legacy);
-  let to: Awaited<ReturnType<typeof serveStore>> | undefined;
+  let to: RunningFerretDB | undefined;
   let done = false;
   try {
     mkdirSync(current, { recursive: true }); // the target is served even though the old store is beside it
     to = await serveStore(FERRETDB_STORES.current);
-    await migrate(from.uri, to.uri, legacy);
+    await migrate(from.uri(), to.uri(), legacy);
     done = true;
   } finally {
     await Promise.all([from.stop(), to?.stop()]);

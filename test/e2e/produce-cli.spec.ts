@@ -1,23 +1,8 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { TestContext, readTopic, repoRoot, specDir, specPayload, useTestContext } from '@triggers/testing';
-
-const run = promisify(execFile);
+import { TestContext, readTopic, repoRoot, runNpmScript, specDir, specPayload, useTestContext } from '@triggers/testing';
 
 /** Runs `npm run -s produce -- ...` the way a platform team would, against the test context. */
-async function produce(ctx: TestContext, args: string[]) {
-  try {
-    const { stdout, stderr } = await run('npm', ['run', '-s', 'produce', '--', ...args], {
-      cwd: repoRoot(),
-      env: { ...process.env, ...ctx.env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const produce = (ctx: TestContext, args: string[]) => runNpmScript('produce', args, ctx.env);
 
 describe('the produce CLI', () => {
   const ctx = useTestContext({ topics: true });

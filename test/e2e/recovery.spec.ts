@@ -1,6 +1,5 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import {
   ApiClient,
   AppProcess,
@@ -9,6 +8,7 @@ import {
   createTenantKey,
   readTopic,
   repoRoot,
+  runNpmScript,
   specPayload,
   startApi,
   uniqueId,
@@ -20,18 +20,8 @@ import {
 import { EVENT_LOGS_COLLECTION } from '@triggers/mongo';
 import { newLogRecord } from '@triggers/contracts';
 
-const run = promisify(execFile);
-
 /** Runs `npm run -s <tool> -- ...` as an operator would, against the test context. */
-async function tool(ctx: TestContext, name: 'dlq' | 'logs', args: string[]) {
-  try {
-    const { stdout, stderr } = await run('npm', ['run', '-s', name, '--', ...args], { cwd: repoRoot(), env: { ...process.env, ...ctx.env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const tool = (ctx: TestContext, name: 'dlq' | 'logs', args: string[]) => runNpmScript(name, args, ctx.env);
 
 const lines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
 

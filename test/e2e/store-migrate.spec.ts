@@ -1,25 +1,13 @@
-import { execFile } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { MongoClient } from 'mongodb';
 import { loadInfraConfig } from '@triggers/config';
-import { FERRETDB_STORES, StoreLayoutError, ferretdbServer, ferretdbStoreDir, freePort, startDetached, stopProcess, waitFor } from '@triggers/local-infra';
+import { FERRETDB_STORES, StoreLayoutError, ferretdbServer, ferretdbStoreDir, freePort, startFerretDB } from '@triggers/local-infra';
 import { EVENT_LOGS_COLLECTION, MIGRATION_DATABASE, importLeads, importLists, toEventLogDocument } from '@triggers/mongo';
-import { ApiClient, AppProcess, createTenantKey, repoRoot, startApi, uniqueId, useTestContext } from '@triggers/testing';
-
-const run = promisify(execFile);
+import { ApiClient, AppProcess, createTenantKey, repoRoot, runNpmScript, startApi, uniqueId, useTestContext } from '@triggers/testing';
 
 /** `npm run -s store:migrate -- ...` as an operator runs it. */
-async function migrate(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('npm', ['run', '-s', 'store:migrate', '--', ...args], { cwd: repoRoot(), env: { ...process.env, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const migrate = (args: string[], env: NodeJS.ProcessEnv = {}) => runNpmScript('store:migrate', args, env);
 
 describe('store:migrate copies a store whole, checks it and never runs twice over the same target', () => {
   const ctx = useTestContext({ topics: true });
@@ -163,19 +151,15 @@ describe('store:migrate copies a store whole, checks it and never runs twice ove
     const infra = loadInfraConfig(env, repoRoot(), 'local');
     try {
       // A store of the old layout, written by a FerretDB serving that folder.
-      const legacy = ferretdbServer(infra, FERRETDB_STORES.legacy);
-      legacy.prepare();
-      const { cmd, args, cwd } = legacy.command();
-      const pid = startDetached(cmd, args, { cwd, env: process.env, logFile: `${infra.dataDir}/legacy.log`, pidFile: `${infra.dataDir}/legacy.pid` });
-      await waitFor(() => legacy.ready(), { timeoutMs: 20_000, description: 'the old store' });
-      const client = await MongoClient.connect(`mongodb://127.0.0.1:${infra.mongo.port}/`);
+      const legacy = await startFerretDB(infra, FERRETDB_STORES.legacy);
+      const client = await MongoClient.connect(legacy.uri());
       await client
         .db('triggers')
         .collection('leads')
         .insertMany([{ _id: 'acme/1', listId: 'a' } as never, { _id: 'acme/2', listId: 'b' } as never]);
       await client.db('triggers').collection('leads').createIndex({ listId: 1 });
       await client.close();
-      await stopProcess(pid, 10_000);
+      await legacy.stop();
 
       // npm start refuses to serve an empty store beside it, and says what to run.
       expect(() => ferretdbServer(infra).prepare()).toThrow(StoreLayoutError);
@@ -191,22 +175,13 @@ describe('store:migrate copies a store whole, checks it and never runs twice ove
       expect(existsSync(ferretdbStoreDir(infra, FERRETDB_STORES.legacy))).toBe(true);
 
       // npm start's server now serves the copy.
-      const current = ferretdbServer(infra);
-      current.prepare();
-      const started = current.command();
-      const pid2 = startDetached(started.cmd, started.args, {
-        cwd: started.cwd,
-        env: process.env,
-        logFile: `${infra.dataDir}/current.log`,
-        pidFile: `${infra.dataDir}/current.pid`,
-      });
+      const current = await startFerretDB(infra);
       try {
-        await waitFor(() => current.ready(), { timeoutMs: 20_000, description: 'the migrated store' });
-        const copy = await MongoClient.connect(`mongodb://127.0.0.1:${infra.mongo.port}/`);
+        const copy = await MongoClient.connect(current.uri());
         expect(await copy.db('triggers').collection('leads').find({ listId: 'b' }).toArray()).toEqual([{ _id: 'acme/2', listId: 'b' }]);
         await copy.close();
       } finally {
-        await stopProcess(pid2, 10_000);
+        await current.stop();
       }
       const again = await migrate([], env);
       expect(again.code).toBe(1);

@@ -5,6 +5,8 @@ import { dirname, join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import type { InfraConfig } from '@triggers/config';
+import { startDetached, stopProcess } from './process-control';
+import { waitFor } from './wait-for';
 
 /** Versions installed by deploy/local/install.sh (keep the two in step). */
 export const VERSIONS = { kafka: process.env.KAFKA_VERSION ?? '4.4.0', registry: '3.3.3', ferretdb: 'v1.24.2' } as const;
@@ -309,10 +311,39 @@ export function ferretdbStoreDir(infra: InfraConfig, store: string = FERRETDB_ST
 /** Thrown when a profile's store must be migrated before it is served. */
 export class StoreLayoutError extends Error {}
 
+/** A FerretDB serving one store folder apart from a profile's servers (log and pid file beside the folder). */
+export interface RunningFerretDB {
+  /** `mongodb://` URI of `database` on it (the server's, without one). */
+  uri(database?: string): string;
+  /** Stops it (SIGTERM, then SIGKILL). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and folder, and waits until it answers. */
+  start(): Promise<void>;
+}
+
+/** Starts a FerretDB on `infra`'s Mongo port serving `store`, and waits until it answers. */
+export async function startFerretDB(infra: InfraConfig, store: string = FERRETDB_STORES.current): Promise<RunningFerretDB> {
+  const server = ferretdbServer(infra, store);
+  server.prepare();
+  const files = ferretdbStoreDir(infra, store);
+  let pid: number | undefined;
+  const start = async () => {
+    const { cmd, args, env, cwd } = server.command();
+    pid = startDetached(cmd, args, { cwd, env, logFile: `${files}.log`, pidFile: `${files}.pid` });
+    await waitFor(() => server.ready(), { timeoutMs: 30_000, description: `FerretDB serving ${files}` });
+  };
+  const stop = async () => {
+    if (pid !== undefined) await stopProcess(pid, 10_000);
+    pid = undefined;
+  };
+  await start();
+  return { uri: (database = '') => `mongodb://127.0.0.1:${infra.mongo.port}/${database}`, start, stop };
+}
+
 /** FerretDB over SQLite: the MongoDB wire protocol from one local binary, serving one store folder. */
 export function ferretdbServer(infra: InfraConfig, store: string = FERRETDB_STORES.current): ServerDefinition {
-  const dir = join(infra.dataDir, 'ferretdb');
-  const dataDir = join(dir, store);
+  const dataDir = ferretdbStoreDir(infra, store);
+  const dir = dirname(dataDir);
   const { port } = infra.mongo;
   return {
     name: 'ferretdb',
@@ -321,7 +352,7 @@ export function ferretdbServer(infra: InfraConfig, store: string = FERRETDB_STOR
     stopGraceMs: 10_000,
     startTimeoutMs: 30_000,
     prepare() {
-      const legacy = join(dir, FERRETDB_STORES.legacy);
+      const legacy = ferretdbStoreDir(infra, FERRETDB_STORES.legacy);
       if (store === FERRETDB_STORES.current && !existsSync(dataDir) && existsSync(legacy)) {
         if (infra.profile === 'local') {
           throw new StoreLayoutError(

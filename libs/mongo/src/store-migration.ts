@@ -20,22 +20,33 @@ export interface CollectionCopy {
 export class MigrationError extends Error {}
 
 /**
- * An order-free checksum of a collection: the sum (mod 2^256) of each document's SHA-256 over its
- * canonical Extended JSON (field order and every BSON type kept), so the two sides are compared
+ * An order-free checksum of documents: the sum (mod 2^256) of each document's SHA-256 over its
+ * canonical Extended JSON (field order and every BSON type kept), so two sides are compared
  * however each returns its documents, and one missing, extra or altered document changes it.
  */
-export async function collectionChecksum(db: Db, collection: string): Promise<{ documents: number; checksum: string }> {
-  const modulus = 1n << 256n;
-  let sum = 0n;
-  let documents = 0;
-  for await (const doc of db.collection(collection).find({}, { batchSize: BATCH })) {
+class Checksum {
+  private static readonly MODULUS = 1n << 256n;
+  private sum = 0n;
+  documents = 0;
+
+  add(doc: Document): void {
     const hash = createHash('sha256')
       .update(BSON.EJSON.stringify(doc, { relaxed: false }))
       .digest('hex');
-    sum = (sum + BigInt(`0x${hash}`)) % modulus;
-    documents += 1;
+    this.sum = (this.sum + BigInt(`0x${hash}`)) % Checksum.MODULUS;
+    this.documents += 1;
   }
-  return { documents, checksum: sum.toString(16).padStart(64, '0') };
+
+  get value(): string {
+    return this.sum.toString(16).padStart(64, '0');
+  }
+}
+
+/** The checksum of a collection's documents, as read back. */
+async function collectionChecksum(db: Db, collection: string): Promise<{ documents: number; checksum: string }> {
+  const sum = new Checksum();
+  for await (const doc of db.collection(collection).find({}, { batchSize: BATCH })) sum.add(doc);
+  return { documents: sum.documents, checksum: sum.value };
 }
 
 /** The databases of a server holding data, system ones and a migration's record excepted. */
@@ -105,12 +116,16 @@ export async function copyDatabase(source: Db, target: Db, say: (line: string) =
         lastSaid = Date.now();
       }
     };
+    // The source's checksum is taken of what is copied, as it is read; the target's is read back.
+    const sourceSum = new Checksum();
     for await (const doc of source.collection(name).find({}, { batchSize: BATCH })) {
+      sourceSum.add(doc);
       batch.push(doc);
       if (batch.length >= BATCH) await flush();
     }
     await flush();
-    const [from, to] = await Promise.all([collectionChecksum(source, name), collectionChecksum(target, name)]);
+    const from = { documents: sourceSum.documents, checksum: sourceSum.value };
+    const to = await collectionChecksum(target, name);
     if (from.documents !== to.documents || from.checksum !== to.checksum) {
       throw new MigrationError(
         `${source.databaseName}.${name} differs after the copy: ${from.documents} documents (checksum ${from.checksum.slice(0, 16)}…) in the source, ` +

@@ -11,3 +11,4 @@ export * from './scratch-ferretdb';
 export * from './tcp-proxy';
 export * from './harness';
 export * from './hostile-urls';
+export * from './npm-script';

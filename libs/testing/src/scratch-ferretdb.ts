@@ -1,16 +1,10 @@
 import { rmSync } from 'node:fs';
 import { loadInfraConfig } from '@triggers/config';
-import { ferretdbServer, freePort, repoRoot, startDetached, stopProcess, waitFor } from '@triggers/local-infra';
+import { RunningFerretDB, freePort, repoRoot, startFerretDB } from '@triggers/local-infra';
 import { uniqueId } from './test-context';
 
 /** A FerretDB of one test's own, to stop and start without disturbing the others. */
-export interface ScratchFerretDB {
-  /** `mongodb://` URI of `database` on it. */
-  uri(database: string): string;
-  /** Stops it (SIGTERM, then SIGKILL), as an outage. */
-  stop(): Promise<void>;
-  /** Starts it again on the same port and data, and waits until it answers. */
-  start(): Promise<void>;
+export interface ScratchFerretDB extends RunningFerretDB {
   /** Stops it and removes its data. */
   dispose(): Promise<void>;
 }
@@ -22,25 +16,11 @@ export async function startScratchFerretDB(): Promise<ScratchFerretDB> {
     repoRoot(),
     'test',
   );
-  const ferret = ferretdbServer(infra);
-  ferret.prepare();
-  let pid: number | undefined;
-  const start = async () => {
-    const { cmd, args, env, cwd } = ferret.command();
-    pid = startDetached(cmd, args, { cwd, env, logFile: `${infra.dataDir}/ferretdb.log`, pidFile: `${infra.dataDir}/ferretdb.pid` });
-    await waitFor(() => ferret.ready(), { timeoutMs: 20_000, description: 'the scratch FerretDB' });
-  };
-  const stop = async () => {
-    if (pid !== undefined) await stopProcess(pid, 10_000);
-    pid = undefined;
-  };
-  await start();
+  const ferret = await startFerretDB(infra);
   return {
-    uri: (database) => `mongodb://127.0.0.1:${infra.mongo.port}/${database}`,
-    start,
-    stop,
+    ...ferret,
     async dispose() {
-      await stop();
+      await ferret.stop();
       rmSync(infra.dataDir, { recursive: true, force: true });
     },
   };
