@@ -74,7 +74,7 @@ async function withIndexes(uri: string): Promise<MongoHandle> {
 async function rawInsertMany(uri: string, records: LogRecord[]): Promise<{ perSecond: number; indexes: number }> {
   const mongo = await withIndexes(uri);
   try {
-    const docs = records.map(toEventLogDocument);
+    const docs = records.map((r) => toEventLogDocument(r));
     const started = Date.now();
     const logs = mongo.db.collection<EventLogDocument>(EVENT_LOGS_COLLECTION);
     for (let i = 0; i < docs.length; i += RAW_BATCH) await logs.insertMany(docs.slice(i, i + RAW_BATCH), { ordered: false });

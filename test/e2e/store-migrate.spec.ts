@@ -99,7 +99,7 @@ describe('store:migrate copies a store whole, checks it and never runs twice ove
           record('l3', 'webhook.delivered', 'ok', 30),
           record('l4', 'webhook.gave_up', 'failed', 20),
           record('l5', 'webhook.attempt', 'failed', 10),
-        ].map(toEventLogDocument) as never[],
+        ].map((r) => toEventLogDocument(r)) as never[],
       );
     const job = await client.post(`/v1/triggers/${triggerIds[0]}/event-logs:redeliver`, {
       status: 'failed',

@@ -349,7 +349,7 @@ describe('triggers-api', () => {
         { ...base, tenantId: 'globex', logId: 'g1', step: 'matched', status: 'info' as const, time: t0, attempt: null, message: 'other tenant', http: null },
       ];
       const { db } = await ctx().mongo();
-      await db.collection(EVENT_LOGS_COLLECTION).insertMany(records.map(toEventLogDocument) as never[]);
+      await db.collection(EVENT_LOGS_COLLECTION).insertMany(records.map((r) => toEventLogDocument(r)) as never[]);
 
       const all = await acme.get(`/v1/triggers/${triggerId}/event-logs`);
       expect(all.body.items.map((r: { logId: string }) => r.logId)).toEqual(['l3', 'l2', 'l1']);

@@ -82,11 +82,10 @@ async function signIn(key) {
   await loadTriggers();
 }
 
-async function lastDelivery(id) {
-  const logs = await api('GET', `/v1/triggers/${encodeURIComponent(id)}/event-logs?limit=20`);
-  const last = logs.ok ? logs.data.items.find((l) => l.step.startsWith('webhook.') || l.step.startsWith('lead.')) : undefined;
+/** The list's "Last delivery" cell: the last step the trigger's actions logged, which the list carries. */
+function lastDeliveryCell(last) {
   if (!last) return el('span', { class: 'info' }, '—');
-  return el('span', { class: last.status }, `${last.step} ${last.responseStatus ?? ''} ${new Date(last.time).toLocaleString()}`.trim());
+  return el('span', { class: last.status }, `${last.step} ${last.responseStatus ?? ''} ${new Date(last.time).toLocaleString()}`.replace(/\s+/g, ' ').trim());
 }
 
 const percent = (ratio) => `${(ratio * 100).toFixed(ratio === 1 || ratio === 0 ? 0 : 1)} %`;
@@ -105,22 +104,20 @@ function loadTriggers() {
 async function showTriggers() {
   const res = await api('GET', '/v1/triggers?limit=200');
   if (!res.ok) return failure(res);
-  const rows = await Promise.all(
-    res.data.items.map(async (t) => {
-      const toggle = el('input', { type: 'checkbox', 'aria-label': `Enable ${t.name}`, onchange: (e) => setEnabled(t, e.target.checked) });
-      toggle.checked = t.enabled;
-      return el(
-        'tr',
-        {},
-        el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => openTrigger(t.id) }, t.name)),
-        el('td', {}, t.eventType),
-        el('td', {}, toggle),
-        el('td', {}, successCell(t.deliveries24h)),
-        el('td', {}, await lastDelivery(t.id)),
-        el('td', {}, el('button', { type: 'button', onclick: () => deleteTrigger(t) }, 'Delete')),
-      );
-    }),
-  );
+  const rows = res.data.items.map((t) => {
+    const toggle = el('input', { type: 'checkbox', 'aria-label': `Enable ${t.name}`, onchange: (e) => setEnabled(t, e.target.checked) });
+    toggle.checked = t.enabled;
+    return el(
+      'tr',
+      {},
+      el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => openTrigger(t.id) }, t.name)),
+      el('td', {}, t.eventType),
+      el('td', {}, toggle),
+      el('td', {}, successCell(t.deliveries24h)),
+      el('td', {}, lastDeliveryCell(t.lastDelivery)),
+      el('td', {}, el('button', { type: 'button', onclick: () => deleteTrigger(t) }, 'Delete')),
+    );
+  });
   $('triggers').tBodies[0].replaceChildren(...rows);
   $('no-triggers').hidden = rows.length > 0;
 }

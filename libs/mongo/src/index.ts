@@ -4,6 +4,8 @@ export * from './bulk-write';
 export * from './connection';
 export * from './event-logs/event-log.document';
 export * from './event-logs/event-log.queries';
+export * from './event-logs/trigger-stats.document';
+export * from './event-logs/trigger-stats.store';
 export * from './leads/lead.documents';
 export * from './leads/lead-import';
 export * from './store-migration';

@@ -9,8 +9,8 @@ import { SpanKind } from '@triggers/tracing';
 import { EventLogWriter } from '../services/event-log.writer';
 
 /**
- * The log topic into MongoDB: each partition batch is decoded, written in one bulk upsert, and
- * only then committed. Unreadable records go to the log dead-letter topic with the reason.
+ * The log topic into MongoDB: each partition batch is decoded, written in one bulk insert,
+ * counted in its triggers' stats, and only then committed. Unreadable records go to the log dead-letter topic with the reason.
  */
 @Injectable()
 export class LogBatchHandler implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -38,7 +38,7 @@ export class LogBatchHandler implements OnApplicationBootstrap, OnApplicationShu
     await this.consumer?.stop();
   }
 
-  /** One bulk upsert of the batch's records; safe to repeat, so a failure retries the whole batch. */
+  /** One bulk insert of the batch's records, then their stats; safe to repeat, so a failure retries the whole batch. */
   private async handle(records: DecodedMessage<LogRecord>[], source: MessageSource): Promise<void> {
     const tracing = this.rt.tracing;
     // The batch write is its own trace (its records belong to many); only recorded when tracing is on.
@@ -56,11 +56,12 @@ export class LogBatchHandler implements OnApplicationBootstrap, OnApplicationShu
         })
       : undefined;
     try {
-      const { inserted, alreadyStored } = await this.writer.write(records.map((r) => r.value));
-      span?.setAttributes({ 'triggers.inserted': inserted, 'triggers.already_stored': alreadyStored });
+      const batch = records.map((r) => ({ record: r.value, offset: Number(r.message.offset) }));
+      const { inserted, alreadyStored, statsWritten } = await this.writer.write(batch, source.partition);
+      span?.setAttributes({ 'triggers.inserted': inserted, 'triggers.already_stored': alreadyStored, 'triggers.stats_written': statsWritten });
       this.written.inc(inserted);
       this.rt.logger.info(
-        { ...source, firstOffset: records[0].message.offset, lastOffset: records[records.length - 1].message.offset, inserted, alreadyStored },
+        { ...source, firstOffset: records[0].message.offset, lastOffset: records[records.length - 1].message.offset, inserted, alreadyStored, statsWritten },
         'log batch written',
       );
     } catch (err) {

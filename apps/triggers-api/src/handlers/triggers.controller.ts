@@ -75,7 +75,7 @@ export class TriggersController {
   @ApiOperation({
     summary: 'List triggers',
     description:
-      'Oldest first, `limit` per page (default 50); pass `nextCursor` as `cursor` for the next page. Each trigger carries `deliveries24h`: its attempts delivered and failed, webhooks given up and success ratio over the last 24 hours.',
+      "Oldest first, `limit` per page (default 50); pass `nextCursor` as `cursor` for the next page. Each trigger carries `deliveries24h`: its attempts delivered and failed, webhooks given up and success ratio over the last 24 hours (the 24-hour stats' window), and `lastDelivery`: the last step its actions logged (logId, time, step, status, responseStatus), or null. Both are null when they cannot be read.",
   })
   async list(
     @CurrentCaller() caller: Caller,
@@ -87,15 +87,16 @@ export class TriggersController {
     const type = eventType ? normaliseEventType(eventType) : undefined;
     if (eventType && !type) throw new ApiError(400, 'invalid query', [{ path: 'eventType', message: `unknown event type "${eventType}"` }]);
     const page = await this.triggers.list(caller, { eventType: type, enabled: parseBool(enabled, 'enabled'), limit: parseLimit(limit), cursor });
-    // Each trigger's last 24 hours of deliveries; the list still answers when they cannot be counted.
-    const health = await this.stats.health(caller.tenantId).catch(() => null);
-    const byTrigger = new Map(health?.map(({ triggerId, ...h }) => [triggerId, h]));
+    // Each trigger's last 24 hours and last step, from one query; the list still answers when they cannot be read.
+    const health = await this.stats
+      .health(
+        caller.tenantId,
+        page.items.map((t) => t.id),
+      )
+      .catch(() => null);
     return {
       ...page,
-      items: page.items.map((t) => ({
-        ...t,
-        deliveries24h: health ? (byTrigger.get(t.id) ?? { delivered: 0, failedAttempts: 0, gaveUp: 0, successRatio: null }) : null,
-      })),
+      items: page.items.map((t) => ({ ...t, deliveries24h: health?.get(t.id)?.deliveries24h ?? null, lastDelivery: health?.get(t.id)?.lastDelivery ?? null })),
     };
   }
 

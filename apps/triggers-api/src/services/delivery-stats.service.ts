@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Collection, Filter } from 'mongodb';
-import { EventLogDocument, MongoHandle, eventLogsCollection } from '@triggers/mongo';
+import type { Collection, Db } from 'mongodb';
+import { Durations, EventLogDocument, MongoHandle, addDuration, eventLogsCollection, percentile, triggerStatsFrom, triggerSummariesOf } from '@triggers/mongo';
 import { MONGO } from '@triggers/runtime';
 import { ApiError } from './api-errors';
 
@@ -12,10 +12,6 @@ export const STATS_WINDOWS = {
   '7d': { ms: 7 * 24 * HOUR, bucketMs: 6 * HOUR },
 } as const;
 export type StatsWindow = keyof typeof STATS_WINDOWS;
-
-/** Steps that are webhook attempts, by outcome. */
-const FAILED_ATTEMPT_STEPS = ['webhook.attempt', 'webhook.gave_up', 'webhook.blocked'];
-const ATTEMPT_STEPS = ['webhook.delivered', ...FAILED_ATTEMPT_STEPS];
 
 /** A trigger's delivery health over a window. */
 export interface DeliveryStats {
@@ -38,47 +34,45 @@ export interface DeliveryStats {
   series: { t: string; delivered: number; failed: number }[];
 }
 
-/** The summary of one trigger in the list. */
+/** One trigger's last 24 hours in the list. */
 export interface TriggerHealth {
-  triggerId: string;
   delivered: number;
   failedAttempts: number;
   gaveUp: number;
   successRatio: number | null;
 }
 
-/** The duration at quantile `q` (nearest rank) of a histogram of `[durationMs, count]`, shortest first. */
-export function percentile(histogram: [number, number][], q: number): number | null {
-  const count = histogram.reduce((n, [, c]) => n + c, 0);
-  if (count === 0) return null;
-  const rank = Math.min(count - 1, Math.max(0, Math.ceil(q * count) - 1));
-  let seen = 0;
-  for (const [ms, c] of histogram) {
-    seen += c;
-    if (seen > rank) return ms;
-  }
-  return null;
+/** The last step a trigger's actions logged (the list's "Last delivery"). */
+export interface LastDelivery {
+  logId: string;
+  time: string;
+  step: string;
+  status: string;
+  responseStatus: number | null;
 }
 
 const ratio = (ok: number, failed: number) => (ok + failed === 0 ? null : Math.round((ok / (ok + failed)) * 10_000) / 10_000);
 
 /**
- * Delivery stats from the `event_logs` collection: one aggregation that counts a trigger's
- * attempts by hour, step and duration (by fields only, which MongoDB and FerretDB both run; the
- * delivered attempts' durations give the latency percentiles), and one count for the waiting
- * retries, each served by an index (`libs/mongo`'s event-log indexes). Answers are kept for a
- * few seconds per trigger and window, so a page refreshing, or a tenant asking in a loop, does
- * not repeat the work; queries stop after `maxTimeMS`.
+ * Delivery stats from what the log-sink keeps per trigger (`libs/mongo`'s trigger-stats): the
+ * stats documents of the window (one per six hours, by hour, with the delivered attempts'
+ * durations, which give the latency percentiles), and one count of the waiting retries; the
+ * list's column from the summaries of a page of triggers. Each is served by an index and reads
+ * the same few documents whatever the number of records. Answers are kept for a few seconds per
+ * trigger and window, so a page refreshing, or a tenant asking in a loop, does not repeat the
+ * work; queries stop after `maxTimeMS`.
  */
 @Injectable()
 export class DeliveryStatsService {
   private readonly logs: Collection<EventLogDocument>;
+  private readonly db: Db;
   private readonly cache = new Map<string, { until: number; value: Promise<unknown> }>();
   static readonly CACHE_MS = 10_000;
   static readonly MAX_TIME_MS = 15_000;
 
   constructor(@Inject(MONGO) mongo: MongoHandle) {
     this.logs = eventLogsCollection(mongo.db);
+    this.db = mongo.db;
   }
 
   /** Parses `?window=`: 24h (the default) or 7d. */
@@ -110,72 +104,70 @@ export class DeliveryStatsService {
     // with the first (24 hours for 24h, give or take the current hour's progress).
     const buckets = ms / bucketMs;
     const firstBucket = now - (now % bucketMs) - (buckets - 1) * bucketMs;
-    const from = firstBucket;
-    const inWindow: Filter<EventLogDocument> = { tenantId, triggerId, time: { $gte: new Date(from), $lte: new Date(now) }, step: { $in: ATTEMPT_STEPS } };
-    const maxTimeMS = DeliveryStatsService.MAX_TIME_MS;
-    const [groups, waitingRetries] = await Promise.all([
-      this.logs
-        .aggregate<{ _id: { hour: Date | null; step: string; ms?: number | null }; n: number }>(
-          [{ $match: inWindow }, { $group: { _id: { hour: '$hour', step: '$step', ms: '$http.durationMs' }, n: { $sum: 1 } } }],
-          { maxTimeMS },
-        )
-        .toArray(),
-      this.logs.countDocuments({ tenantId, triggerId, step: 'webhook.attempt', nextDueAt: { $gt: new Date(now) } }, { maxTimeMS }),
+    const [docs, waitingRetries] = await Promise.all([
+      triggerStatsFrom(this.db, tenantId, triggerId, firstBucket),
+      // Served by {tenantId, triggerId, nextDueAt}: only the retries still due are read.
+      this.logs.countDocuments(
+        { tenantId, triggerId, step: 'webhook.attempt', nextDueAt: { $gt: new Date(now) } },
+        { maxTimeMS: DeliveryStatsService.MAX_TIME_MS },
+      ),
     ]);
     const series = Array.from({ length: buckets }, (_, i) => ({ t: new Date(firstBucket + i * bucketMs).toISOString(), delivered: 0, failed: 0 }));
-    let delivered = 0;
-    let failedAttempts = 0;
-    let gaveUp = 0;
-    const durations = new Map<number, number>();
-    for (const { _id, n } of groups) {
-      const ok = _id.step === 'webhook.delivered';
-      if (ok && typeof _id.ms === 'number') durations.set(_id.ms, (durations.get(_id.ms) ?? 0) + n);
-      if (ok) delivered += n;
-      else failedAttempts += n;
-      if (_id.step === 'webhook.gave_up') gaveUp += n;
-      if (_id.hour) {
-        const i = Math.floor((new Date(_id.hour).getTime() - firstBucket) / bucketMs);
-        if (i >= 0 && i < buckets) series[i][ok ? 'delivered' : 'failed'] += n;
+    const total = { delivered: 0, failed: 0, gaveUp: 0 };
+    const durations: Durations = [];
+    for (const doc of docs)
+      for (const h of doc.hours) {
+        const i = Math.floor((h.start.getTime() - firstBucket) / bucketMs);
+        if (i < 0 || i >= buckets || h.start.getTime() > now) continue;
+        series[i].delivered += h.delivered;
+        series[i].failed += h.failed;
+        total.delivered += h.delivered;
+        total.failed += h.failed;
+        total.gaveUp += h.gaveUp;
+        for (const d of h.durations) addDuration(durations, d.ms, d.n);
       }
-    }
-    const histogram = [...durations].sort(([a], [b]) => a - b);
     return {
       window,
-      from: new Date(from).toISOString(),
+      from: new Date(firstBucket).toISOString(),
       to: new Date(now).toISOString(),
-      delivered,
-      failedAttempts,
+      delivered: total.delivered,
+      failedAttempts: total.failed,
       waitingRetries,
-      gaveUp,
-      successRatio: ratio(delivered, failedAttempts),
-      latencyMs: { p50: percentile(histogram, 0.5), p95: percentile(histogram, 0.95) },
+      gaveUp: total.gaveUp,
+      successRatio: ratio(total.delivered, total.failed),
+      latencyMs: { p50: percentile(durations, 0.5), p95: percentile(durations, 0.95) },
       series,
     };
   }
 
-  /** The last 24 hours of every trigger of a tenant with attempts in them (the list's health column). */
-  health(tenantId: string): Promise<TriggerHealth[]> {
-    return this.cached(`${tenantId}\u0000*`, async () => {
-      const now = Date.now();
-      const groups = await this.logs
-        .aggregate<{ _id: { triggerId: string; step: string }; n: number }>(
-          [
-            { $match: { tenantId, time: { $gte: new Date(now - STATS_WINDOWS['24h'].ms) }, step: { $in: ATTEMPT_STEPS } } },
-            { $group: { _id: { triggerId: '$triggerId', step: '$step' }, n: { $sum: 1 } } },
-          ],
-          { maxTimeMS: DeliveryStatsService.MAX_TIME_MS },
-        )
-        .toArray();
-      const byTrigger = new Map<string, TriggerHealth>();
-      for (const { _id, n } of groups) {
-        const h = byTrigger.get(_id.triggerId) ?? { triggerId: _id.triggerId, delivered: 0, failedAttempts: 0, gaveUp: 0, successRatio: null };
-        if (_id.step === 'webhook.delivered') h.delivered += n;
-        else h.failedAttempts += n;
-        if (_id.step === 'webhook.gave_up') h.gaveUp += n;
-        byTrigger.set(_id.triggerId, h);
+  /**
+   * The list's columns for a page of a tenant's triggers: each one's last 24 hours (the same
+   * window as the 24-hour stats) and its last step, from their summaries in one query.
+   */
+  async health(
+    tenantId: string,
+    triggerIds: string[],
+    now = Date.now(),
+  ): Promise<Map<string, { deliveries24h: TriggerHealth; lastDelivery: LastDelivery | null }>> {
+    const out = new Map<string, { deliveries24h: TriggerHealth; lastDelivery: LastDelivery | null }>();
+    for (const id of triggerIds) out.set(id, { deliveries24h: { delivered: 0, failedAttempts: 0, gaveUp: 0, successRatio: null }, lastDelivery: null });
+    if (triggerIds.length === 0) return out;
+    const { ms, bucketMs } = STATS_WINDOWS['24h'];
+    const from = now - (now % bucketMs) - (ms / bucketMs - 1) * bucketMs;
+    // A trigger's records normally live in one partition, so one summary each; more are summed.
+    for (const s of await triggerSummariesOf(this.db, tenantId, triggerIds)) {
+      const entry = out.get(s.triggerId);
+      if (!entry) continue;
+      for (const h of s.hours) {
+        if (h.start.getTime() < from || h.start.getTime() > now) continue;
+        entry.deliveries24h.delivered += h.delivered;
+        entry.deliveries24h.failedAttempts += h.failed;
+        entry.deliveries24h.gaveUp += h.gaveUp;
       }
-      for (const h of byTrigger.values()) h.successRatio = ratio(h.delivered, h.failedAttempts);
-      return [...byTrigger.values()];
-    });
+      const last = entry.lastDelivery;
+      if (s.last && (!last || s.last.time.toISOString() > last.time)) entry.lastDelivery = { ...s.last, time: s.last.time.toISOString() };
+    }
+    for (const { deliveries24h: h } of out.values()) h.successRatio = ratio(h.delivered, h.failedAttempts);
+    return out;
   }
 }

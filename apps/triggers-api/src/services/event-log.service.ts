@@ -127,7 +127,8 @@ export class EventLogService implements OnModuleInit {
 
   /** The whole record, with credentials in headers redacted. */
   async get(caller: Caller, logId: string) {
-    const { _id, time, nextDueAt, http, ...rest } = await this.find(caller, logId);
+    // `hour` and `source` are the store's, not the record's.
+    const { _id, time, nextDueAt, http, hour: _hour, source: _source, ...rest } = await this.find(caller, logId);
     return {
       logId: _id,
       ...rest,

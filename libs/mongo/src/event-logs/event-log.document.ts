@@ -1,5 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import type { LogRecord } from '@triggers/contracts';
+import { HOUR } from './trigger-stats.document';
 
 /**
  * One log record as stored in the `event_logs` collection: the log topic's record with its
@@ -15,17 +16,35 @@ export interface EventLogDocument extends Omit<LogRecord, 'logId' | 'time' | 'ne
    * computes dates in a pipeline (FerretDB groups by fields only). Absent on older documents.
    */
   hour?: Date;
+  /**
+   * Where the log-sink read the record on the log topic: the stats count a stored record once,
+   * and a record met again at its own offset (a batch written again after a crash) still counts
+   * while one met at another (the same fact logged twice) does not. Absent on documents stored
+   * by older versions and by tools.
+   */
+  source?: RecordSource;
 }
 
-const HOUR = 3_600_000;
+/** A record's place on the log topic. */
+export interface RecordSource {
+  partition: number;
+  offset: number;
+}
 
 /** The name of the collection. */
 export const EVENT_LOGS_COLLECTION = 'event_logs';
 
 /** A log record as the document the collection holds. */
-export function toEventLogDocument(record: LogRecord): EventLogDocument {
+export function toEventLogDocument(record: LogRecord, source?: RecordSource): EventLogDocument {
   const { logId, time, nextDueAt, ...rest } = record;
-  return { _id: logId, ...rest, time: new Date(time), hour: new Date(time - (time % HOUR)), nextDueAt: nextDueAt === null ? null : new Date(nextDueAt) };
+  return {
+    _id: logId,
+    ...rest,
+    time: new Date(time),
+    hour: new Date(time - (time % HOUR)),
+    nextDueAt: nextDueAt === null ? null : new Date(nextDueAt),
+    ...(source && { source }),
+  };
 }
 
 /** The collection, typed. */

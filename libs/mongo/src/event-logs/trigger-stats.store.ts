@@ -1,0 +1,90 @@
+import type { Collection, Db } from 'mongodb';
+import { MongoBulkWriteError } from 'mongodb';
+import {
+  CountedRecord,
+  STATS_SPAN_MS,
+  TRIGGER_STATS_COLLECTION,
+  TRIGGER_SUMMARIES_COLLECTION,
+  TriggerStatsDocument,
+  TriggerSummaryDocument,
+  Versioned,
+  latestVersions,
+  planStats,
+  touchedKeys,
+} from './trigger-stats.document';
+
+/** The stats collection, typed. */
+export const triggerStatsCollection = (db: Db) => db.collection<TriggerStatsDocument>(TRIGGER_STATS_COLLECTION);
+/** The summaries collection, typed. */
+export const triggerSummariesCollection = (db: Db) => db.collection<TriggerSummaryDocument>(TRIGGER_SUMMARIES_COLLECTION);
+
+/**
+ * The indexes of the stats and summaries (idempotent): the versions of a document (the writer's
+ * read), a trigger's stats by start (the stats' window), the starts alone (the retention's
+ * cleanup), a tenant's summaries by trigger (a page of the list).
+ */
+export async function ensureTriggerStatsIndexes(db: Db): Promise<void> {
+  await triggerStatsCollection(db).createIndex({ key: 1 });
+  await triggerStatsCollection(db).createIndex({ tenantId: 1, triggerId: 1, start: 1 });
+  await triggerStatsCollection(db).createIndex({ start: 1 });
+  await triggerSummariesCollection(db).createIndex({ key: 1 });
+  await triggerSummariesCollection(db).createIndex({ tenantId: 1, triggerId: 1 });
+}
+
+/**
+ * Counts a batch of one partition's stored records in the stats and summaries: reads the versions
+ * of the documents it touches (served by `{key}`), plans, inserts the new versions (one that
+ * exists already is the same one, written by a try before or by another instance) and then
+ * removes the versions they supersede. Returns the versions written.
+ */
+export async function recordTriggerStats(db: Db, records: CountedRecord[], partition: number, lastOffset: number, now: number): Promise<number> {
+  const keys = touchedKeys(records, partition);
+  const stats = triggerStatsCollection(db);
+  const summaries = triggerSummariesCollection(db);
+  const [readStats, readSummaries] = await Promise.all([
+    keys.stats.length > 0 ? stats.find({ key: { $in: keys.stats } }).toArray() : [],
+    keys.summaries.length > 0 ? summaries.find({ key: { $in: keys.summaries } }).toArray() : [],
+  ]);
+  const byKey = <T extends Versioned>(docs: T[]) => new Map(latestVersions(docs).map((d) => [d.key, d]));
+  const plan = planStats(records, partition, lastOffset, { stats: byKey(readStats), summaries: byKey(readSummaries) }, now);
+  await Promise.all([writeVersions(stats, plan.stats, readStats), writeVersions(summaries, plan.summaries, readSummaries)]);
+  return plan.stats.length + plan.summaries.length;
+}
+
+async function writeVersions<T extends Versioned>(collection: Collection<T>, versions: T[], read: T[]): Promise<void> {
+  if (versions.length === 0) return;
+  try {
+    await collection.insertMany(versions as never[], { ordered: false });
+  } catch (err) {
+    const errors = err instanceof MongoBulkWriteError ? [err.writeErrors].flat().filter((e) => e) : [];
+    if (errors.length === 0 || errors.some((e) => e.code !== 11000)) throw err;
+  }
+  const written = new Set(versions.map((v) => v.key));
+  const upTo = versions[0].upTo;
+  const superseded = read.filter((d) => written.has(d.key) && d.upTo < upTo).map((d) => d._id);
+  if (superseded.length > 0) await collection.deleteMany({ _id: { $in: superseded } } as never);
+}
+
+/**
+ * A trigger's stats from the six hours `from` is in (the stats' window), latest versions only.
+ * Served by `{tenantId, triggerId, start}`.
+ */
+export async function triggerStatsFrom(db: Db, tenantId: string, triggerId: string, from: number): Promise<TriggerStatsDocument[]> {
+  const docs = await triggerStatsCollection(db)
+    .find({ tenantId, triggerId, start: { $gte: new Date(from - (from % STATS_SPAN_MS)) } })
+    .toArray();
+  return latestVersions(docs);
+}
+
+/** The summaries of some of a tenant's triggers (a page of the list), latest versions only. Served by `{tenantId, triggerId}`. */
+export async function triggerSummariesOf(db: Db, tenantId: string, triggerIds: string[]): Promise<TriggerSummaryDocument[]> {
+  const docs = await triggerSummariesCollection(db)
+    .find({ tenantId, triggerId: { $in: triggerIds } })
+    .toArray();
+  return latestVersions(docs);
+}
+
+/** Removes stats whose six hours ended before `before` (the retention). Served by `{start}`. */
+export async function removeTriggerStatsBefore(db: Db, before: number): Promise<number> {
+  return (await triggerStatsCollection(db).deleteMany({ start: { $lt: new Date(before - STATS_SPAN_MS) } })).deletedCount;
+}
