@@ -15,7 +15,7 @@ import {
 } from '@triggers/mongo';
 import { AppProcess, TestContext, freePort, startApp, uniqueId, waitFor, waitForHealthy } from '@triggers/testing';
 import { report } from './bench-report';
-import { webhookRecord } from './log-records';
+import { webhookRecord } from '@triggers/testing';
 import { benchContext } from './infra';
 
 const RECORDS = 20_000;

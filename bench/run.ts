@@ -7,6 +7,7 @@ import { dispatcherBenchmark } from './dispatcher.bench';
 import { kafkaClientsBenchmark } from './kafka-clients.bench';
 import { logSinkBenchmark } from './log-sink.bench';
 import { matcherBenchmark } from './matcher.bench';
+import { pageBenchmark } from './page.bench';
 import { pipelineBenchmark } from './pipeline.bench';
 import { rulesBenchmark } from './rules.bench';
 import { storeBenchmark } from './store.bench';
@@ -20,6 +21,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   pipeline: pipelineBenchmark,
   'kafka-clients': kafkaClientsBenchmark,
   store: storeBenchmark,
+  page: pageBenchmark,
 };
 
 async function main(): Promise<void> {

@@ -3,7 +3,7 @@
  * leads over 20 tenants and 200 triggers, grown to 10,000, 100,000 and 1,000,000
  * (BENCH_STORE_SIZES), and at each size the lookups the apps make, through the apps' own code:
  * the Event Logs page with each filter the API offers, its next page, the 24-hour and 7-day
- * delivery stats, a bulk redelivery's selection, a lead read and the conditional lead move. Each
+ * delivery stats, the list's columns for a tenant's triggers, a bulk redelivery's selection, a lead read and the conditional lead move. Each
  * gives p50/p99 and the store's CPU per operation. It runs against the embedded default (the test
  * profile's FerretDB) and, when MONGODB_URI is given, against that server too.
  *
@@ -13,29 +13,27 @@
  * store that scans as on the one that indexes.
  */
 import { randomUUID } from 'node:crypto';
-import { leadKey, logIdFor } from '@triggers/contracts';
+import { leadKey } from '@triggers/contracts';
 import {
-  EventLogDocument,
   LEADS_COLLECTION,
   LeadDocument,
   MongoHandle,
   connectMongo,
   ensureEventLogIndexes,
   ensureLeadIndexes,
+  ensureTriggerStatsIndexes,
   eventLogsCollection,
   failedRecordsIn,
   type PagePosition,
-  toEventLogDocument,
   triggerLogsPage,
 } from '@triggers/mongo';
-import { uniqueId } from '@triggers/testing';
+import { eventLogHistory, growEventLogHistory, uniqueId } from '@triggers/testing';
 import { MongoLeadsStore } from '../apps/lead-mover/src/services/mongo-leads.store';
 import { SELECTION_STEPS } from '../apps/triggers-api/src/services/bulk-redelivery.service';
 import { DeliveryStatsService } from '../apps/triggers-api/src/services/delivery-stats.service';
 import { percentile, report } from './bench-report';
 import { CpuMeter } from './cpu-meter';
 import { benchContext } from './infra';
-import { webhookRecord } from './log-records';
 
 const QUICK = Boolean(process.env.BENCH_QUICK);
 /** BENCH_QUICK: two small sizes and five samples, a minute or so (CI runs every bench that way). */
@@ -48,8 +46,6 @@ const OP_BUDGET_MS = 20_000;
 const SKIP_MS = Number(process.env.BENCH_STORE_SKIP_MS ?? 30_000);
 const PAGE = 50;
 const DAY = 86_400_000;
-/** Records span eight days back from now, so the 24-hour stats see an eighth of a trigger's and the 7-day ones most. */
-const SPAN_MS = 8 * DAY;
 const LOAD_BATCH = 1_000;
 
 interface Lookup {
@@ -101,6 +97,16 @@ const LOOKUPS: Lookup[] = [
   // A fresh service per sample: its answers are cached for a few seconds per trigger.
   { name: 'stats24h', reads: 'logs', run: (s, i) => new DeliveryStatsService(s.mongo).stats(pair(i).tenantId, pair(i).triggerId, '24h') },
   { name: 'stats7d', reads: 'logs', run: (s, i) => new DeliveryStatsService(s.mongo).stats(pair(i).tenantId, pair(i).triggerId, '7d') },
+  // The list's columns for a page of a tenant's triggers (all ten).
+  {
+    name: 'listColumns',
+    reads: 'logs',
+    run: (s, i) =>
+      new DeliveryStatsService(s.mongo).health(
+        pair(i).tenantId,
+        Array.from({ length: TRIGGERS_PER_TENANT }, (_, k) => `trigger-${k}`),
+      ),
+  },
   {
     name: 'bulkRedeliverySelection',
     reads: 'logs',
@@ -161,6 +167,7 @@ export async function storeBenchmark(): Promise<void> {
       eventLogsPageP99Ms: p99(['eventLogsPage', 'eventLogsPageFailed', 'eventLogsPageLast24h', 'eventLogsNextPage']),
       statsP99Ms: p99(['stats24h', 'stats7d']),
       stats24hP99Ms: p99(['stats24h']),
+      listColumnsP99Ms: p99(['listColumns']),
       leadMoveP99Ms: p99(['leadMove']),
       stores,
     });
@@ -181,9 +188,16 @@ async function measureStore(label: string, uri: string, pid: number | undefined)
   try {
     const logs = eventLogsCollection(mongo.db);
     await ensureEventLogIndexes(logs);
+    await ensureTriggerStatsIndexes(mongo.db);
     await ensureLeadIndexes(mongo.db);
     const store: Store = { mongo, leadsStore: new MongoLeadsStore(mongo.db), now: Date.now(), leadsPerTenant: 0 };
-    const loaded = { logs: 0, leads: 0 };
+    const loaded = { leads: 0 };
+    // Records over 20 tenants of 10 triggers each, eight days back from now: the 24-hour stats see an eighth of a trigger's, the 7-day ones most.
+    const history = eventLogHistory(
+      mongo,
+      Array.from({ length: TENANTS * TRIGGERS_PER_TENANT }, (_, j) => ({ tenantId: `tenant-${j % TENANTS}`, triggerId: `trigger-${Math.floor(j / TENANTS)}` })),
+      { now: store.now },
+    );
     let previous: { size: number; figures: Record<string, Figure> } | undefined;
     for (const size of SIZES) {
       const figures: Record<string, Figure> = {};
@@ -197,7 +211,11 @@ async function measureStore(label: string, uri: string, pid: number | undefined)
           };
         return !(l.name in figures);
       });
-      if (toRun.some((l) => l.reads === 'logs')) loaded.logs = await loadLogs(logs, loaded.logs, size, store.now);
+      if (toRun.some((l) => l.reads === 'logs') && size > history.records) {
+        const started = Date.now();
+        await growEventLogHistory(history, size);
+        process.stderr.write(`  event logs and their stats grown to ${size} in ${Math.round((Date.now() - started) / 1000)} s\n`);
+      }
       if (toRun.some((l) => l.reads === 'leads')) loaded.leads = await loadLeads(mongo, loaded.leads, size);
       store.leadsPerTenant = Math.floor(loaded.leads / TENANTS);
       for (const lookup of toRun) {
@@ -238,50 +256,6 @@ async function measure(store: Store, lookup: Lookup, pid: number | undefined): P
     p50Ms: +percentile(times, 50).toFixed(1),
     p99Ms: +percentile(times, 99).toFixed(1),
     ...(cpu === undefined ? {} : { storeCpuMicrosecondsPerOp: cpu }),
-  };
-}
-
-/**
- * Event-log records from `from` up to `to`: over 20 tenants and 10 triggers each, their times over
- * the last eight days; six in ten delivered, three failed attempts waiting for a retry, one a
- * `matched` step, as a trigger whose endpoint fails now and then leaves them.
- */
-async function loadLogs(logs: ReturnType<typeof eventLogsCollection>, from: number, to: number, now: number): Promise<number> {
-  const started = Date.now();
-  for (let i = from; i < to; i += LOAD_BATCH) {
-    const docs: EventLogDocument[] = [];
-    for (let k = i; k < Math.min(to, i + LOAD_BATCH); k++) docs.push(toEventLogDocument(logRecord(k, now)));
-    await logs.insertMany(docs, { ordered: false });
-  }
-  if (to > from) process.stderr.write(`  loaded event logs ${from} → ${to} in ${Math.round((Date.now() - started) / 1000)} s\n`);
-  return Math.max(from, to);
-}
-
-function logRecord(i: number, now: number) {
-  const tenant = i % TENANTS;
-  const trigger = Math.floor(i / TENANTS) % TRIGGERS_PER_TENANT;
-  // Spread over the span without clustering by tenant (Knuth's multiplicative hash).
-  const time = now - ((i * 2_654_435_761) % SPAN_MS);
-  // The kind by round over every tenant's triggers, so each trigger has every kind in the same shares.
-  const kind = Math.floor(i / (TENANTS * TRIGGERS_PER_TENANT)) % 10;
-  const base = { tenantId: `tenant-${tenant}`, triggerId: `trigger-${trigger}`, logId: logIdFor(`bench-${i}`, `trigger-${trigger}`, String(kind)), time };
-  if (kind < 6) return webhookRecord(i, base);
-  if (kind < 9)
-    return {
-      ...webhookRecord(i, base),
-      step: 'webhook.attempt' as const,
-      status: 'failed' as const,
-      message: 'HTTP 503 (attempt 1); next attempt in 10 minutes',
-      nextDueAt: time + 600_000,
-    };
-  return {
-    ...webhookRecord(i, base),
-    step: 'matched' as const,
-    status: 'info' as const,
-    commandId: null,
-    http: null,
-    attempt: null,
-    message: 'matched trigger',
   };
 }
 

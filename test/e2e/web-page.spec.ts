@@ -7,6 +7,8 @@ import {
   PipelineDriver,
   WebhookReceiver,
   createTenantKey,
+  eventLogHistory,
+  growEventLogHistory,
   repoRoot,
   specPayload,
   startApi,
@@ -17,7 +19,7 @@ import {
   waitFor,
   waitForTriggers,
 } from '@triggers/testing';
-import { EVENT_LOGS_COLLECTION } from '@triggers/mongo';
+import { EVENT_LOGS_COLLECTION, HOUR } from '@triggers/mongo';
 
 /** Debian's Chromium (`apt-get install chromium`; .ci/run installs it when missing). */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -183,6 +185,8 @@ describe('the Triggers web page', () => {
       },
       { timeoutMs: 30_000, intervalMs: 1000, description: 'the 24-hour success ratio in the list' },
     );
+    // Its last delivery is the last give-up, from the list's own answer.
+    await row.getByText(/^webhook\.gave_up 503 /).waitFor();
     await row.getByRole('button', { name: 'Wraps of campaign 999 to the CRM' }).click();
     // The form shows it pretty-printed.
     await waitFor(async () => (await page.getByLabel('Parameters (JSON: conditions and actions)').inputValue()) === JSON.stringify(parameters, null, 2), {
@@ -225,7 +229,7 @@ describe('the Triggers web page', () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     let listCalls = 0;
-    await page.route(/\/v1\/triggers\?limit=200$/, async (route) => {
+    await page.route(/\/v1\/triggers\?limit=50$/, async (route) => {
       listCalls += 1;
       if (listCalls > 1) return route.continue();
       await held;
@@ -263,4 +267,84 @@ describe('the Triggers web page', () => {
     expect(await page.locator('#health-state').isVisible()).toBe(false);
     await page.unrouteAll();
   }, 60_000);
+
+  it('pages a bigger tenant: 50 triggers and 50 event logs at a time, each view one request, health from the kept stats', async () => {
+    const bigTenant = uniqueId('tenant');
+    const bigKey = await createTenantKey(ctx(), bigTenant);
+    const client = new ApiClient(apiUrl, bigKey);
+    const names: string[] = [];
+    const ids: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const name = `Wraps of campaign ${2000 + i}`;
+      const created = await client.request('POST', '/v1/triggers', {
+        name,
+        eventType: 'agent.wrap',
+        enabled: false,
+        parameters: JSON.stringify({
+          conditions: [{ reference: 'campaignId', operator: '=', value: String(2000 + i) }],
+          actions: [{ action: 'webhook', parameters: { url: `${receiver.url}/hooks/${i}` } }],
+        }),
+      });
+      expect(created.status).toBe(201);
+      names.push(name);
+      ids.push(created.body.id);
+    }
+    // 120 records per trigger over eight days, stored with their stats as the log-sink keeps them.
+    const history = eventLogHistory(
+      await ctx().mongo(),
+      ids.map((triggerId) => ({ tenantId: bigTenant, triggerId })),
+    );
+    await growEventLogHistory(history, 60 * 120);
+
+    const context = await browser.newContext();
+    const big = await context.newPage();
+    const asked: string[] = [];
+    big.on('request', (r) => void (new URL(r.url()).pathname.startsWith('/v1/') && asked.push(`${r.method()} ${new URL(r.url()).pathname}`)));
+    try {
+      await big.goto(`${apiUrl}/`);
+      await big.getByLabel('API key').fill(bigKey);
+      await big.getByRole('button', { name: 'Sign in' }).click();
+      await big.locator('#triggers tbody tr').nth(49).waitFor();
+      expect(await big.locator('#triggers tbody tr').count()).toBe(50);
+      // One request for the list, its columns included (after the sign-in's event types).
+      expect(asked).toEqual(['GET /v1/event-types', 'GET /v1/triggers']);
+      const first = big.getByRole('row', { name: new RegExp(`^${names[0]} agent\\.wrap`) });
+      expect(await first.locator('td').nth(4).textContent()).toMatch(/^(webhook\.delivered 200|webhook\.attempt 503) /);
+      await big.getByRole('button', { name: 'More triggers' }).click();
+      await big.locator('#triggers tbody tr').nth(59).waitFor();
+      expect(await big.locator('#triggers tbody tr').count()).toBe(60);
+      expect(await big.getByRole('button', { name: 'More triggers' }).isVisible()).toBe(false);
+
+      asked.length = 0;
+      await big.getByRole('button', { name: names[3], exact: true }).click();
+      await big.locator('#detail-title').getByText(names[3], { exact: true }).waitFor();
+      asked.length = 0;
+      await big.getByRole('tab', { name: 'Event Logs' }).click();
+      await big.locator('#logs tbody tr').nth(49).waitFor();
+      expect(asked).toEqual([`GET /v1/triggers/${ids[3]}/event-logs`]);
+      await big.getByRole('button', { name: 'Older event logs' }).click();
+      await big.locator('#logs tbody tr').nth(99).waitFor();
+      await big.getByRole('button', { name: 'Older event logs' }).click();
+      await big.locator('#logs tbody tr').nth(119).waitFor();
+      await big.locator('#logs-state').waitFor({ state: 'hidden' });
+      expect(await big.locator('#logs tbody tr').count()).toBe(120);
+
+      asked.length = 0;
+      await big.getByRole('tab', { name: 'Delivery health' }).click();
+      await big.getByRole('img', { name: /Attempts per hour/ }).waitFor();
+      expect(asked).toEqual([`GET /v1/triggers/${ids[3]}/stats`]);
+      // The counts are the trigger's stored records of the window (its 24 whole hours).
+      const { db } = await ctx().mongo();
+      const now = Date.now();
+      const from = new Date(now - (now % HOUR) - 23 * HOUR);
+      const stored = (step: string) =>
+        db.collection(EVENT_LOGS_COLLECTION).countDocuments({ tenantId: bigTenant, triggerId: ids[3], step, time: { $gte: from } });
+      const counts = big.locator('#health-counts');
+      expect(await counts.locator('div', { hasText: 'Delivered' }).locator('dd').textContent()).toBe(String(await stored('webhook.delivered')));
+      expect(await counts.locator('div', { hasText: 'Failed attempts' }).locator('dd').textContent()).toBe(String(await stored('webhook.attempt')));
+      await big.screenshot({ path: join(SHOTS, '11-bigger-tenant-health.png'), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  }, 120_000);
 });

@@ -96,13 +96,20 @@ function successCell(h) {
   return el('span', { class: cls, title: `${h.delivered} delivered, ${h.failedAttempts} failed attempts, ${h.gaveUp} given up` }, percent(h.successRatio));
 }
 
+/** Triggers and event logs come a page at a time, by the API's cursor, with a button for the next. */
+const PAGE = 50;
+
 function loadTriggers() {
   $('no-triggers').hidden = true;
-  return loadView('triggers', 'triggers', showTriggers);
+  $('more-triggers').hidden = true;
+  return loadView('triggers', 'triggers', () => showTriggers());
 }
 
-async function showTriggers() {
-  const res = await api('GET', '/v1/triggers?limit=200');
+/** One request per page: each trigger carries its columns (24-hour success, last delivery). */
+async function showTriggers(cursor) {
+  const q = new URLSearchParams({ limit: String(PAGE) });
+  if (cursor) q.set('cursor', cursor);
+  const res = await api('GET', `/v1/triggers?${q}`);
   if (!res.ok) return failure(res);
   const rows = res.data.items.map((t) => {
     const toggle = el('input', { type: 'checkbox', 'aria-label': `Enable ${t.name}`, onchange: (e) => setEnabled(t, e.target.checked) });
@@ -118,8 +125,17 @@ async function showTriggers() {
       el('td', {}, el('button', { type: 'button', onclick: () => deleteTrigger(t) }, 'Delete')),
     );
   });
-  $('triggers').tBodies[0].replaceChildren(...rows);
-  $('no-triggers').hidden = rows.length > 0;
+  const body = $('triggers').tBodies[0];
+  if (cursor) body.append(...rows);
+  else body.replaceChildren(...rows);
+  state.triggersCursor = res.data.nextCursor;
+  $('more-triggers').hidden = !res.data.nextCursor;
+  $('no-triggers').hidden = body.rows.length > 0;
+}
+
+function moreTriggers() {
+  $('more-triggers').hidden = true;
+  return loadView('triggers', 'more triggers', () => showTriggers(state.triggersCursor));
 }
 
 async function setEnabled(t, enabled) {
@@ -285,11 +301,18 @@ function loadLogs(event) {
   event?.preventDefault();
   if (!state.trigger) return;
   $('no-logs').hidden = true;
-  return loadView('logs', 'event logs', showLogs);
+  $('more-logs').hidden = true;
+  return loadView('logs', 'event logs', () => showLogs());
 }
 
-async function showLogs() {
-  const q = new URLSearchParams({ limit: '100' });
+function moreLogs() {
+  $('more-logs').hidden = true;
+  return loadView('logs', 'older event logs', () => showLogs(state.logsCursor));
+}
+
+async function showLogs(cursor) {
+  const q = new URLSearchParams({ limit: String(PAGE) });
+  if (cursor) q.set('cursor', cursor);
   if ($('log-status').value) q.set('status', $('log-status').value);
   if ($('log-from').value) q.set('from', new Date($('log-from').value).toISOString());
   if ($('log-to').value) q.set('to', new Date($('log-to').value).toISOString());
@@ -309,8 +332,12 @@ async function showLogs() {
       el('td', {}, l.origin),
     ),
   );
-  $('logs').tBodies[0].replaceChildren(...rows);
-  $('no-logs').hidden = rows.length > 0;
+  const body = $('logs').tBodies[0];
+  if (cursor) body.append(...rows);
+  else body.replaceChildren(...rows);
+  state.logsCursor = res.data.nextCursor;
+  $('more-logs').hidden = !res.data.nextCursor;
+  $('no-logs').hidden = body.rows.length > 0;
 }
 
 async function openLog(logId) {
@@ -443,6 +470,8 @@ document.addEventListener('DOMContentLoaded', () => {
   $('event-type').addEventListener('change', () => ($('try-event').value = sampleFor($('event-type').value)));
   for (const tab of TABS) $(`tab-${tab}`).addEventListener('click', () => selectTab(tab));
   $('health-refresh').addEventListener('click', loadHealth);
+  $('more-triggers').addEventListener('click', moreTriggers);
+  $('more-logs').addEventListener('click', moreLogs);
   $('health-window').addEventListener('change', loadHealth);
   $('bulk-form').addEventListener('submit', redeliverFailed);
   $('evaluate').addEventListener('click', evaluate);

@@ -12,3 +12,4 @@ export * from './tcp-proxy';
 export * from './harness';
 export * from './hostile-urls';
 export * from './npm-script';
+export * from './event-log-history';
