@@ -6,6 +6,7 @@
  *   keys list --tenant <tenantId>
  *   lists import --tenant <tenantId> --file <lists.csv|lists.json>   (listId, campaignId, name)
  *   leads import --tenant <tenantId> --file <leads.csv|leads.json>   (leadId, campaignId, listId)
+ *   stats recount   (counts records stored before the log-sink kept stats into them; once after an upgrade)
  * Uses MONGODB_URI like the apps do.
  */
 import { readFileSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { AccessError, AccessStore } from '@triggers/access';
 import { loadBaseConfig } from '@triggers/config';
-import { ImportError, connectMongo, importLeads, importLists } from '@triggers/mongo';
+import { ImportError, connectMongo, importLeads, importLists, recountEarlierRecords } from '@triggers/mongo';
 import { UsageError, runCli } from './cli';
 
 const USAGE = `usage: npm run -s admin -- <command>
@@ -25,6 +26,8 @@ const USAGE = `usage: npm run -s admin -- <command>
   lists import --tenant <tenantId> --file <lists.csv|lists.json>   columns: listId, campaignId, name
   leads import --tenant <tenantId> --file <leads.csv|leads.json>   columns: leadId, campaignId, listId
   (CSV with a header row, or a JSON array of objects; the embedded leads store of the lead-mover)
+  stats recount   counts the event logs stored before the log-sink kept per-trigger stats into
+                  them (once after upgrading; safe to repeat, reads every record)
 `;
 
 async function main(): Promise<void> {
@@ -84,6 +87,16 @@ async function main(): Promise<void> {
         const rows = readRows(values.file);
         const n = area === 'lists' ? await importLists(mongo.db, values.tenant, rows) : await importLeads(mongo.db, values.tenant, rows);
         process.stderr.write(`imported ${n} ${area} for tenant ${values.tenant}\n`);
+        break;
+      }
+      case 'stats recount': {
+        const started = Date.now();
+        const { records, documents } = await recountEarlierRecords(mongo.db, Date.now(), (n) => {
+          if (n % 100_000 === 0) process.stderr.write(`read ${n} records…\n`);
+        });
+        process.stderr.write(
+          `counted ${records} records stored before the stats into ${documents} documents in ${Math.round((Date.now() - started) / 1000)} s\n`,
+        );
         break;
       }
       default:

@@ -1,7 +1,7 @@
 import type { LogSinkConfig } from '@triggers/config';
 import { LogRecord, newLogRecord } from '@triggers/contracts';
-import { CountedRecord, EventLogDocument, HOUR, eventLogsCollection, toEventLogDocument, triggerStatsCollection } from '@triggers/mongo';
-import { useTestContext } from '@triggers/testing';
+import { CountedRecord, EventLogDocument, HOUR, eventLogsCollection, recountEarlierRecords, toEventLogDocument, triggerStatsCollection } from '@triggers/mongo';
+import { runNpmScript, useTestContext } from '@triggers/testing';
 import { EventLogWriter } from '../../apps/log-sink/src/services/event-log.writer';
 import { DeliveryStatsService, STATS_WINDOWS, StatsWindow } from '../../apps/triggers-api/src/services/delivery-stats.service';
 
@@ -189,5 +189,27 @@ describe('trigger stats kept by the log-sink equal the stored records', () => {
     const stats = await triggerStatsCollection(mongo.db).find({ tenantId: 'two-writers' }).toArray();
     expect(stats.length).toBeGreaterThan(0);
     expect(stats.length).toBeLessThan(1.5 * new Set(stats.map((d) => d.key)).size);
+  });
+
+  it('counts records stored before the stats existed once, with the operator recount, beside what the log-sink counts', async () => {
+    const { mongo, w } = await writer();
+    const topic = logTopic('upgraded', 13, 400);
+    // The first half was stored by a version that kept no stats (no source); the rest by the log-sink.
+    for (const [partition, records] of topic) {
+      const half = Math.floor(records.length / 2);
+      await eventLogsCollection(mongo.db)
+        .insertMany(
+          records.slice(0, half).map((r) => toEventLogDocument(r.record)),
+          { ordered: false },
+        )
+        .catch(() => undefined);
+      for (let i = half; i < records.length; i += 30) await w.write(records.slice(i, i + 30), partition);
+    }
+    expect((await recountEarlierRecords(mongo.db, NOW)).records).toBeGreaterThan(0);
+    await expectExact(mongo, 'upgraded');
+    // Again, as the operator's command: it replaces what the first run counted.
+    const again = await runNpmScript('admin', ['stats', 'recount'], ctx().env);
+    expect(again).toMatchObject({ code: 0, stderr: expect.stringMatching(/^counted \d+ records stored before the stats into \d+ documents in \d+ s$/m) });
+    await expectExact(mongo, 'upgraded');
   });
 });

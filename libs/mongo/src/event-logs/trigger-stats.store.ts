@@ -1,5 +1,7 @@
 import type { Collection, Db } from 'mongodb';
 import { MongoBulkWriteError } from 'mongodb';
+import type { LogRecord } from '@triggers/contracts';
+import { eventLogsCollection } from './event-log.document';
 import {
   CountedRecord,
   STATS_SPAN_MS,
@@ -88,3 +90,48 @@ export async function triggerSummariesOf(db: Db, tenantId: string, triggerIds: s
 export async function removeTriggerStatsBefore(db: Db, before: number): Promise<number> {
   return (await triggerStatsCollection(db).deleteMany({ start: { $lt: new Date(before - STATS_SPAN_MS) } })).deletedCount;
 }
+
+/** The partition the stats of {@link recountEarlierRecords} are kept under: none of the log topic's. */
+export const EARLIER_RECORDS_PARTITION = -1;
+
+/**
+ * Counts the records stored before the log-sink kept stats (those without a `source`) into the
+ * stats and summaries, under a partition of their own ({@link EARLIER_RECORDS_PARTITION}), beside
+ * what the log-sink counts: the two never count one record both. An operator's one-off after an
+ * upgrade (`npm run -s admin -- stats recount`): it reads every record (no index serves "stored
+ * before"), replaces what an earlier run counted, and can run beside the log-sink. `progress` is
+ * told the records read so far.
+ */
+export async function recountEarlierRecords(db: Db, now: number, progress?: (records: number) => void): Promise<{ records: number; documents: number }> {
+  const state = { stats: new Map<string, TriggerStatsDocument>(), summaries: new Map<string, TriggerSummaryDocument>() };
+  const cursor = eventLogsCollection(db).find(
+    { source: { $exists: false } },
+    { projection: { tenantId: 1, triggerId: 1, step: 1, status: 1, time: 1, 'http.durationMs': 1, 'http.responseStatus': 1 }, batchSize: RECOUNT_BATCH },
+  );
+  let batch: CountedRecord[] = [];
+  let records = 0;
+  const plan = () => {
+    if (batch.length === 0) return;
+    const p = planStats(batch, EARLIER_RECORDS_PARTITION, batch[batch.length - 1].offset, state, now);
+    for (const d of p.stats) state.stats.set(d.key, d);
+    for (const d of p.summaries) state.summaries.set(d.key, d);
+    batch = [];
+    progress?.(records);
+  };
+  for await (const d of cursor) {
+    const record = { ...d, logId: d._id, time: d.time.getTime() } as unknown as LogRecord;
+    batch.push({ record, offset: records++ });
+    if (batch.length === RECOUNT_BATCH) plan();
+  }
+  plan();
+  for (const [collection, docs] of [
+    [triggerStatsCollection(db), [...state.stats.values()]],
+    [triggerSummariesCollection(db), [...state.summaries.values()]],
+  ] as const) {
+    await collection.deleteMany({ partition: EARLIER_RECORDS_PARTITION });
+    for (let i = 0; i < docs.length; i += RECOUNT_BATCH) await collection.insertMany(docs.slice(i, i + RECOUNT_BATCH) as never[], { ordered: false });
+  }
+  return { records, documents: state.stats.size + state.summaries.size };
+}
+
+const RECOUNT_BATCH = 1_000;
