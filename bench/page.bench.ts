@@ -64,8 +64,12 @@ export async function pageBenchmark(): Promise<void> {
       const page = await context.newPage();
       page.setDefaultTimeout(VIEW_TIMEOUT_MS);
       const asked: string[] = [];
+      const answered: { url: string; ms: number }[] = [];
       page.on('request', (r) => {
         if (new URL(r.url()).pathname.startsWith('/v1/')) asked.push(r.url());
+      });
+      page.on('requestfinished', (r) => {
+        if (new URL(r.url()).pathname.startsWith('/v1/')) answered.push({ url: r.url(), ms: Math.round(r.timing().responseEnd) });
       });
       await page.goto(`${client.baseUrl}/`);
       await page.getByLabel('API key').fill(key);
@@ -102,7 +106,9 @@ export async function pageBenchmark(): Promise<void> {
       requests.list = Math.max(requests.list, list.requests - 1);
       requests.eventLogs = Math.max(requests.eventLogs, eventLogs.requests);
       requests.health = Math.max(requests.health, health.requests);
-      process.stderr.write(`page: load ${load + 1}: list ${list.ms} ms, event logs ${eventLogs.ms} ms, health ${health.ms} ms\n`);
+      process.stderr.write(
+        `page: load ${load + 1}: list ${list.ms} ms, event logs ${eventLogs.ms} ms, health ${health.ms} ms; requests ${answered.map((a) => `${new URL(a.url).pathname.replace(/^\/v1\//, '')} ${a.ms} ms`).join(', ')}\n`,
+      );
       await context.close();
     }
     const summary = (values: number[]) => {

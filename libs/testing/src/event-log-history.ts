@@ -3,6 +3,8 @@ import {
   MongoHandle,
   TriggerStatsDocument,
   TriggerSummaryDocument,
+  ensureEventLogIndexes,
+  ensureTriggerStatsIndexes,
   eventLogsCollection,
   planStats,
   toEventLogDocument,
@@ -93,13 +95,17 @@ export function historyRecord(h: Pick<EventLogHistory, 'triggers' | 'now' | 'spa
 }
 
 /**
- * Grows a history to `size` records: the records as the log-sink stores them (as one partition,
+ * Grows a history to `size` records: the records as the log-sink stores them, with its indexes (as one partition,
  * record i at offset i), and their stats and summaries counted with the log-sink's own planning
  * as they load and written once at the end (the log-sink meets records in time order and writes
  * a few documents a batch, where records spread over days would make it write one per record).
  */
 export async function growEventLogHistory(h: EventLogHistory, size: number): Promise<void> {
   const db = h.mongo.db;
+  if (h.records === 0) {
+    await ensureEventLogIndexes(eventLogsCollection(db));
+    await ensureTriggerStatsIndexes(db);
+  }
   for (let i = h.records; i < size; i += LOAD_BATCH) {
     const batch = [];
     for (let k = i; k < Math.min(size, i + LOAD_BATCH); k++) batch.push({ record: historyRecord(h, k), offset: k });
