@@ -8,7 +8,7 @@
  * each view. `page.json`: `listMs`, `eventLogsMs`, `healthMs` (p50/p95 over the loads).
  */
 import { Page, chromium } from 'playwright-core';
-import { ApiClient, createTenantKey, eventLogHistory, growEventLogHistory, startApi, uniqueId } from '@triggers/testing';
+import { ApiClient, createTenantKey, createWebhookTriggers, eventLogHistory, growEventLogHistory, startApi, uniqueId } from '@triggers/testing';
 import { percentile, report } from './bench-report';
 import { benchContext } from './infra';
 
@@ -31,21 +31,7 @@ export async function pageBenchmark(): Promise<void> {
     const tenantId = uniqueId('tenant');
     const key = await createTenantKey(ctx, tenantId);
     const api = new ApiClient(client.baseUrl, key);
-    const triggers: { id: string; name: string }[] = [];
-    for (let i = 0; i < TRIGGERS; i++) {
-      const name = `Wraps of campaign ${1000 + i}`;
-      const created = await api.request('POST', '/v1/triggers', {
-        name,
-        eventType: 'agent.wrap',
-        enabled: false,
-        parameters: JSON.stringify({
-          conditions: [{ reference: 'campaignId', operator: '=', value: String(1000 + i) }],
-          actions: [{ action: 'webhook', parameters: { url: `http://127.0.0.1:9/hooks/${i}` } }],
-        }),
-      });
-      if (created.status !== 201) throw new Error(`could not create trigger ${i}: ${created.status} ${JSON.stringify(created.body)}`);
-      triggers.push({ id: created.body.id, name });
-    }
+    const triggers = await createWebhookTriggers(api, TRIGGERS, { firstCampaign: 1000, url: 'http://127.0.0.1:9/hooks' });
     process.stderr.write(`page: ${TRIGGERS} triggers created\n`);
     const started = Date.now();
     const history = eventLogHistory(

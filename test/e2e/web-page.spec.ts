@@ -7,6 +7,7 @@ import {
   PipelineDriver,
   WebhookReceiver,
   createTenantKey,
+  createWebhookTriggers,
   eventLogHistory,
   growEventLogHistory,
   repoRoot,
@@ -272,23 +273,9 @@ describe('the Triggers web page', () => {
     const bigTenant = uniqueId('tenant');
     const bigKey = await createTenantKey(ctx(), bigTenant);
     const client = new ApiClient(apiUrl, bigKey);
-    const names: string[] = [];
-    const ids: string[] = [];
-    for (let i = 0; i < 60; i++) {
-      const name = `Wraps of campaign ${2000 + i}`;
-      const created = await client.request('POST', '/v1/triggers', {
-        name,
-        eventType: 'agent.wrap',
-        enabled: false,
-        parameters: JSON.stringify({
-          conditions: [{ reference: 'campaignId', operator: '=', value: String(2000 + i) }],
-          actions: [{ action: 'webhook', parameters: { url: `${receiver.url}/hooks/${i}` } }],
-        }),
-      });
-      expect(created.status).toBe(201);
-      names.push(name);
-      ids.push(created.body.id);
-    }
+    const triggers = await createWebhookTriggers(client, 60, { firstCampaign: 2000, url: `${receiver.url}/hooks` });
+    const names = triggers.map((t) => t.name);
+    const ids = triggers.map((t) => t.id);
     // 120 records per trigger over eight days, stored with their stats as the log-sink keeps them.
     const history = eventLogHistory(
       await ctx().mongo(),

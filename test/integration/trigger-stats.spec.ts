@@ -1,7 +1,7 @@
 import type { LogSinkConfig } from '@triggers/config';
-import { LogRecord, newLogRecord } from '@triggers/contracts';
+import type { LogRecord } from '@triggers/contracts';
 import { CountedRecord, EventLogDocument, HOUR, eventLogsCollection, recountEarlierRecords, toEventLogDocument, triggerStatsCollection } from '@triggers/mongo';
-import { runNpmScript, useTestContext } from '@triggers/testing';
+import { runNpmScript, stepRecord, useTestContext } from '@triggers/testing';
 import { EventLogWriter } from '../../apps/log-sink/src/services/event-log.writer';
 import { DeliveryStatsService, STATS_WINDOWS, StatsWindow } from '../../apps/triggers-api/src/services/delivery-stats.service';
 
@@ -48,49 +48,19 @@ describe('trigger stats kept by the log-sink equal the stored records', () => {
       const repeat = facts.length > 0 && rnd() < 0.1;
       const record: LogRecord = repeat
         ? facts[Math.floor(rnd() * facts.length)]
-        : makeRecord(
+        : stepRecord({
             tenantId,
-            `log-${seed}-${i}`,
-            TRIGGERS[Math.floor(rnd() * TRIGGERS.length)],
-            STEPS[Math.floor(rnd() * STEPS.length)],
-            NOW - Math.floor(rnd() * 8 * 24 * HOUR),
-            5 + Math.floor(rnd() * 40),
-          );
+            logId: `log-${seed}-${i}`,
+            triggerId: TRIGGERS[Math.floor(rnd() * TRIGGERS.length)],
+            step: STEPS[Math.floor(rnd() * STEPS.length)],
+            time: NOW - Math.floor(rnd() * 8 * 24 * HOUR),
+            durationMs: 5 + Math.floor(rnd() * 40),
+          });
       if (!repeat) facts.push(record);
       const partition = topic.get(partitionOf(record.triggerId!))!;
       partition.push({ record, offset: partition.length });
     }
     return topic;
-  }
-
-  function makeRecord(tenantId: string, logId: string, triggerId: string, step: string, time: number, durationMs: number): LogRecord {
-    return newLogRecord({
-      logId,
-      tenantId,
-      triggerId,
-      eventId: `e-${logId}`,
-      eventType: 'agent.wrap',
-      commandId: `c-${logId}`,
-      step,
-      status: step === 'webhook.delivered' || step === 'lead.moved' ? 'ok' : step === 'matched' ? 'info' : 'failed',
-      time,
-      attempt: 1,
-      message: step,
-      http: step.startsWith('webhook.')
-        ? {
-            method: 'POST',
-            url: 'https://hooks.example.com',
-            requestHeaders: {},
-            requestBody: '{}',
-            responseStatus: step === 'webhook.delivered' ? 200 : 503,
-            responseHeaders: {},
-            responseBody: '',
-            responseTruncated: false,
-            durationMs,
-            errorClass: null,
-          }
-        : null,
-    });
   }
 
   /** The stats computed from the stored records themselves, as they were before the log-sink kept any. */

@@ -31,3 +31,32 @@ export async function createTenantKey(ctx: TestContext, tenantId: string, permis
   if (!(await store.getTenant(tenantId))) await store.createTenant(tenantId);
   return (await store.createKey(tenantId, permissions)).key;
 }
+
+/**
+ * Creates `count` disabled agent.wrap webhook triggers through the API, one per campaign from
+ * `firstCampaign` (named "Wraps of campaign <n>"), each posting to `<url>/<i>`; throws on any
+ * answer but 201. A tenant of a given size, for the page's tests and bench.
+ */
+export async function createWebhookTriggers(
+  api: ApiClient,
+  count: number,
+  opts: { firstCampaign: number; url: string },
+): Promise<{ id: string; name: string }[]> {
+  const triggers: { id: string; name: string }[] = [];
+  for (let i = 0; i < count; i++) {
+    const campaign = String(opts.firstCampaign + i);
+    const name = `Wraps of campaign ${campaign}`;
+    const created = await api.request('POST', '/v1/triggers', {
+      name,
+      eventType: 'agent.wrap',
+      enabled: false,
+      parameters: JSON.stringify({
+        conditions: [{ reference: 'campaignId', operator: '=', value: campaign }],
+        actions: [{ action: 'webhook', parameters: { url: `${opts.url}/${i}` } }],
+      }),
+    });
+    if (created.status !== 201) throw new Error(`could not create trigger ${i}: ${created.status} ${JSON.stringify(created.body)}`);
+    triggers.push({ id: created.body.id, name });
+  }
+  return triggers;
+}

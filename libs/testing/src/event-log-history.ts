@@ -48,6 +48,36 @@ export function webhookRecord(i: number, over: Partial<Pick<LogRecord, 'logId' |
   });
 }
 
+/**
+ * A record of one step of a trigger's action, for tests of what is counted: a webhook step has
+ * its HTTP exchange (200 when delivered, else 503, taking `durationMs`), others none.
+ */
+export function stepRecord(r: { logId: string; tenantId: string; triggerId: string | null; step: string; time: number; durationMs?: number }): LogRecord {
+  return newLogRecord({
+    ...r,
+    eventId: `e-${r.logId}`,
+    eventType: 'agent.wrap',
+    commandId: `c-${r.logId}`,
+    status: r.step === 'webhook.delivered' || r.step === 'lead.moved' ? 'ok' : r.step === 'matched' ? 'info' : 'failed',
+    attempt: 1,
+    message: r.step,
+    http: r.step.startsWith('webhook.')
+      ? {
+          method: 'POST',
+          url: 'https://hooks.example.com',
+          requestHeaders: {},
+          requestBody: '{}',
+          responseStatus: r.step === 'webhook.delivered' ? 200 : 503,
+          responseHeaders: {},
+          responseBody: '',
+          responseTruncated: false,
+          durationMs: r.durationMs ?? 10,
+          errorClass: null,
+        }
+      : null,
+  });
+}
+
 const DAY = 86_400_000;
 const LOAD_BATCH = 1_000;
 

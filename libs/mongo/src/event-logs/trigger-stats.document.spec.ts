@@ -1,4 +1,5 @@
-import { LogRecord, newLogRecord } from '@triggers/contracts';
+import type { LogRecord } from '@triggers/contracts';
+import { stepRecord } from '@triggers/testing';
 import {
   CountedRecord,
   Durations,
@@ -44,34 +45,10 @@ describe('planStats: a batch of one partition counted in the stats and summaries
   const P = 3;
   const record = (offset: number, step: string, over: Partial<LogRecord> = {}): CountedRecord => ({
     offset,
-    record: newLogRecord({
-      logId: `log-${offset}`,
-      tenantId: 'acme',
-      triggerId: 't1',
-      eventId: `e-${offset}`,
-      eventType: 'agent.wrap',
-      commandId: `c-${offset}`,
-      step,
-      status: step === 'webhook.delivered' ? 'ok' : step === 'matched' ? 'info' : 'failed',
-      time: NOW - 60_000,
-      attempt: 1,
-      message: step,
-      http: step.startsWith('webhook.')
-        ? {
-            method: 'POST',
-            url: 'https://hooks.example.com',
-            requestHeaders: {},
-            requestBody: '{}',
-            responseStatus: step === 'webhook.delivered' ? 200 : 503,
-            responseHeaders: {},
-            responseBody: '',
-            responseTruncated: false,
-            durationMs: 10 + (offset % 3),
-            errorClass: null,
-          }
-        : null,
+    record: {
+      ...stepRecord({ logId: `log-${offset}`, tenantId: 'acme', triggerId: 't1', step, time: NOW - 60_000, durationMs: 10 + (offset % 3) }),
       ...over,
-    }),
+    },
   });
   const empty = () => ({ stats: new Map<string, TriggerStatsDocument>(), summaries: new Map<string, TriggerSummaryDocument>() });
   /** The documents as written by a plan, as the next batch reads them. */

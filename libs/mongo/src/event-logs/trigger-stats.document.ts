@@ -190,38 +190,42 @@ export function planStats(
   for (const { record: r, offset } of records) {
     if (!r.triggerId || r.step === MATCHED) continue;
     const summaryKey = summaryKeyOf(r.tenantId, r.triggerId, partition);
-    let summary = summaries.get(summaryKey);
-    if (!summary) {
-      const read = existing.summaries.get(summaryKey);
-      summary = {
-        readAt: read ? read.upTo : -1,
-        doc: read
-          ? { ...read, hours: read.hours.map((h) => ({ ...h })) }
-          : { _id: '', key: summaryKey, tenantId: r.tenantId, triggerId: r.triggerId, partition, upTo: -1, hours: [], last: null },
-      };
-      summaries.set(summaryKey, summary);
-    }
+    const summary = entryOf(summaries, existing.summaries, summaryKey, (read) =>
+      read
+        ? { ...read, hours: read.hours.map((h) => ({ ...h })) }
+        : { _id: '', key: summaryKey, tenantId: r.tenantId, triggerId: r.triggerId!, partition, upTo: -1, hours: [], last: null },
+    );
     if (offset > summary.readAt) applyToSummary(summary.doc, r, oldestHour);
     if (!isAttempt(r.step)) continue;
     const start = floorTo(r.time, STATS_SPAN_MS);
     const statsKey = statsKeyOf(r.tenantId, r.triggerId, partition, start);
-    let entry = stats.get(statsKey);
-    if (!entry) {
-      const read = existing.stats.get(statsKey);
-      entry = {
-        readAt: read ? read.upTo : -1,
-        doc: read
-          ? { ...read, hours: read.hours.map((h) => ({ ...h, durations: h.durations.map((d) => ({ ...d })) })) }
-          : { _id: '', key: statsKey, tenantId: r.tenantId, triggerId: r.triggerId, partition, start: new Date(start), upTo: -1, hours: [] },
-      };
-      stats.set(statsKey, entry);
-    }
+    const entry = entryOf(stats, existing.stats, statsKey, (read) =>
+      read
+        ? { ...read, hours: read.hours.map((h) => ({ ...h, durations: h.durations.map((d) => ({ ...d })) })) }
+        : { _id: '', key: statsKey, tenantId: r.tenantId, triggerId: r.triggerId!, partition, start: new Date(start), upTo: -1, hours: [] },
+    );
     if (offset > entry.readAt) countInHours(entry.doc.hours, r, true);
   }
   for (const s of summaries.values()) s.doc.hours = s.doc.hours.filter((h) => h.start.getTime() >= oldestHour);
   const versions = <T extends Versioned>(entries: Iterable<{ doc: T; readAt: number }>): T[] =>
     [...entries].filter((e) => e.readAt < lastOffset).map(({ doc }) => ({ ...doc, _id: versionId(doc.key, lastOffset), upTo: lastOffset }));
   return { stats: versions(stats.values()), summaries: versions(summaries.values()) };
+}
+
+/** The document of `key` a plan changes: a copy of the version read (`copy(read)`), or a new one (`copy(undefined)`). */
+function entryOf<T extends Versioned>(
+  entries: Map<string, { doc: T; readAt: number }>,
+  read: Map<string, T>,
+  key: string,
+  copy: (read: T | undefined) => T,
+): { doc: T; readAt: number } {
+  let entry = entries.get(key);
+  if (!entry) {
+    const doc = read.get(key);
+    entry = { doc: copy(doc), readAt: doc ? doc.upTo : -1 };
+    entries.set(key, entry);
+  }
+  return entry;
 }
 
 /** Counts an attempt in its hour of `hours` (ordered by start), with its duration when `durations`. */
