@@ -81,7 +81,9 @@ describe('matcher', () => {
       name: 'Send a Webhook on MPIQ Attempt',
       eventType: 'mpiq.attempt',
       enabled: true,
-      ...normalised('webhook-on-mpiq-attempt.json'),
+      // With a retry window of its own, which its commands carry.
+      conditions: normalised('webhook-on-mpiq-attempt.json').conditions,
+      actions: normalised('webhook-on-mpiq-attempt.json').actions.map((a) => ({ ...a, parameters: { ...a.parameters, retryWindow: 'PT30M' } })),
     });
     await driver.trigger('acme', 'nolead', {
       version: 1,
@@ -144,7 +146,9 @@ describe('matcher', () => {
       origin: 'event',
       dueAt: null,
       actionIndex: 0,
+      retryWindowMinutes: null,
     });
+    expect(webhooks.find((c) => c.triggerId === 'mpiqhook')!.retryWindowMinutes).toBe(30);
     // The dispatcher's 48-hour window counts from the first attempt the command carries (retry-policy.spec).
     expect(Date.now() - wrapCommand.firstAttemptAt).toBeLessThan(5 * 60_000);
 

@@ -165,6 +165,11 @@ export interface WebhookTimingConfig {
   retryDelayMs: number;
   /** How long retries go on: the spec's "retries will happen for 48 hours". */
   retryWindowMs: number;
+  /**
+   * How long one minute of a trigger's own `retryWindow` lasts: a minute, or less where tests
+   * compress time (a 30-minute window is 30 of these).
+   */
+  retryWindowMinuteMs: number;
   connectTimeoutMs: number;
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
@@ -180,6 +185,7 @@ export interface WebhookTimingConfig {
 const webhookTimingShape = {
   WEBHOOK_RETRY_DELAY_MS: durationMs().default(10 * 60 * 1000),
   WEBHOOK_RETRY_WINDOW_MS: durationMs().default(48 * 60 * 60 * 1000),
+  WEBHOOK_RETRY_WINDOW_MINUTE_MS: durationMs().default(60 * 1000),
   WEBHOOK_CONNECT_TIMEOUT_MS: durationMs().default(5_000),
   WEBHOOK_HEADERS_TIMEOUT_MS: durationMs().default(10_000),
   WEBHOOK_BODY_TIMEOUT_MS: durationMs().default(10_000),
@@ -193,6 +199,7 @@ export function loadWebhookTimingConfig(env: Env): WebhookTimingConfig {
   return {
     retryDelayMs: v.WEBHOOK_RETRY_DELAY_MS,
     retryWindowMs: v.WEBHOOK_RETRY_WINDOW_MS,
+    retryWindowMinuteMs: v.WEBHOOK_RETRY_WINDOW_MINUTE_MS,
     connectTimeoutMs: v.WEBHOOK_CONNECT_TIMEOUT_MS,
     headersTimeoutMs: v.WEBHOOK_HEADERS_TIMEOUT_MS,
     bodyTimeoutMs: v.WEBHOOK_BODY_TIMEOUT_MS,

@@ -36,6 +36,8 @@ export interface WebhookCommand {
   firstAttemptAt: number;
   dueAt: number | null;
   origin: 'event' | 'test' | 'manual' | 'bulk';
+  /** The trigger's retry window in minutes; null or absent: the dispatcher's own (48 hours by default). */
+  retryWindowMinutes?: number | null;
 }
 
 /** A lead move to apply (schemas/commands/lead-command.avsc). */

@@ -18,7 +18,7 @@ export function webhookBody(type: string, payload: unknown): string {
 /** What {@link newWebhookCommand} needs. */
 export interface NewWebhookCommand extends Pick<
   WebhookCommand,
-  'tenantId' | 'triggerId' | 'eventId' | 'eventType' | 'actionIndex' | 'url' | 'body' | 'origin'
+  'tenantId' | 'triggerId' | 'eventId' | 'eventType' | 'actionIndex' | 'url' | 'body' | 'origin' | 'retryWindowMinutes'
 > {
   /** When the first attempt is made (epoch ms); the dispatcher's retry window counts from it. */
   now: number;
@@ -41,5 +41,6 @@ export function newWebhookCommand(c: NewWebhookCommand): WebhookCommand {
     firstAttemptAt: c.now,
     dueAt: null,
     origin: c.origin,
+    retryWindowMinutes: c.retryWindowMinutes ?? null,
   };
 }

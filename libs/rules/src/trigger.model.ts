@@ -18,7 +18,12 @@ export interface Condition {
 /** A webhook action: POST the event to `url`. */
 export interface WebhookAction {
   action: 'webhook';
-  parameters: { url: string };
+  /**
+   * `retryWindow`: how long failed deliveries are retried, as an ISO-8601 duration in minutes
+   * ("PT30M"; written as minutes or any ISO-8601 duration of whole minutes; absent: the spec's 48
+   * hours). A string, as the config topic carries parameters.
+   */
+  parameters: { url: string; retryWindow?: string };
 }
 
 /** Move the event's lead to `listId` (a list of the same campaign). */

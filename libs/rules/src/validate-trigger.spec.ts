@@ -194,3 +194,33 @@ describe('warnings', () => {
     ]);
   });
 });
+
+describe("a webhook action's retry window", () => {
+  const webhook = (parameters: Record<string, unknown>) =>
+    withParameters({ actions: [{ action: 'webhook', parameters: { url: 'https://a.example', ...parameters } }] });
+
+  it.each([
+    [30, 'PT30M'],
+    ['PT2H', 'PT120M'],
+    ['P2D', 'PT2880M'],
+  ])('keeps %j as %s, with no warning', (retryWindow, stored) => {
+    const r = valid(validateTrigger(webhook({ retryWindow })));
+    expect(r.trigger.actions).toEqual([{ action: 'webhook', parameters: { url: 'https://a.example', retryWindow: stored } }]);
+    expect(r.warnings).toEqual([]);
+  });
+
+  it('is absent when not given (the spec 48 hours)', () => {
+    expect(valid(validateTrigger(webhook({}))).trigger.actions[0].parameters).toEqual({ url: 'https://a.example' });
+  });
+
+  it.each([5, 'PT72H', 'half an hour'])('refuses %j as invalid action parameters, naming the field', (retryWindow) => {
+    const r = invalid(validateTrigger(webhook({ retryWindow })));
+    expect(r.error).toBe(SPEC_ERRORS.actionParameters);
+    expect(r.details).toEqual([
+      {
+        path: 'parameters.actions[0].parameters.retryWindow',
+        message: `retryWindow must be from 10 minutes to 48 hours, as minutes (30) or an ISO-8601 duration ("PT30M", "PT2H"), got ${JSON.stringify(retryWindow)}`,
+      },
+    ]);
+  });
+});

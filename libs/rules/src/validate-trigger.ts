@@ -2,6 +2,7 @@ import { parse as parseJsonc, ParseError, printParseErrorCode } from 'jsonc-pars
 import { EVENT_TYPE_IDS, EventType, isPlainObject as isObject } from '@triggers/contracts';
 import { parseHttpUrl } from '@triggers/address-policy';
 import { closestWord } from './did-you-mean';
+import { parseRetryWindow } from './retry-window';
 import { normaliseEventType } from './event-type-names';
 import { isKnownReference, suggestReference } from './reference-catalog';
 import {
@@ -224,7 +225,7 @@ function readActionParameters(action: Action['action'], raw: unknown, path: stri
   }
   if (action === 'webhook') {
     const url = raw.url;
-    for (const key of Object.keys(raw)) if (key !== 'url') warnings.push(`unknown webhook parameter "${key}" is ignored (${path})`);
+    for (const key of Object.keys(raw)) if (key !== 'url' && key !== 'retryWindow') warnings.push(`unknown webhook parameter "${key}" is ignored (${path})`);
     if (typeof url !== 'string' || !parseHttpUrl(url.trim())) {
       problems.add(kind, `${path}.url`, `url must be an absolute http(s) URL such as "https://your.webservice.com", got ${JSON.stringify(url ?? null)}`);
       return undefined;
@@ -233,7 +234,13 @@ function readActionParameters(action: Action['action'], raw: unknown, path: stri
       problems.add(SPEC_ERRORS.saving, `${path}.url`, `url is longer than ${LIMITS.url} characters`);
       return undefined;
     }
-    return { action, parameters: { url: url.trim() } };
+    if (raw.retryWindow === undefined) return { action, parameters: { url: url.trim() } };
+    const window = parseRetryWindow(raw.retryWindow);
+    if ('problem' in window) {
+      problems.add(kind, `${path}.retryWindow`, window.problem);
+      return undefined;
+    }
+    return { action, parameters: { url: url.trim(), retryWindow: `PT${window.minutes}M` } };
   }
   // The spec writes this parameter as "listId" in its table and "lead.listId" in an example.
   const plain = raw.listId;

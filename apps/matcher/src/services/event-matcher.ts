@@ -9,7 +9,7 @@ import {
   newWebhookCommand,
   webhookBody,
 } from '@triggers/contracts';
-import type { IndexedTrigger, TriggerIndex } from '@triggers/rules';
+import { retryWindowMinutesOf, type IndexedTrigger, type TriggerIndex } from '@triggers/rules';
 
 /** What one event produces: the commands of every matching action and the log records. */
 export interface MatchOutput {
@@ -63,7 +63,18 @@ export function matchEvent(index: TriggerIndex, event: EventEnvelope, now: numbe
         // The body is the event's JSON exactly as the spec shows it, built once per event.
         body ??= webhookBody(eventType, payload);
         out.webhookCommands.push(
-          newWebhookCommand({ tenantId, triggerId, eventId, eventType, actionIndex, url: action.parameters.url, body, origin: 'event', now }),
+          newWebhookCommand({
+            tenantId,
+            triggerId,
+            eventId,
+            eventType,
+            actionIndex,
+            url: action.parameters.url,
+            body,
+            origin: 'event',
+            now,
+            retryWindowMinutes: retryWindowMinutesOf(action),
+          }),
         );
         continue;
       }

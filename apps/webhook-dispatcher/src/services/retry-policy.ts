@@ -6,6 +6,17 @@ export interface RetryPolicy {
   delayMs: number;
   /** "retries will happen for 48 hours": WEBHOOK_RETRY_WINDOW_MS, counted from the first attempt. */
   windowMs: number;
+  /** How long a minute of a trigger's own window lasts (WEBHOOK_RETRY_WINDOW_MINUTE_MS: a minute, less in compressed time). */
+  windowMinuteMs: number;
+}
+
+/**
+ * A command's retry window: its trigger's `retryWindow` (minutes, each `windowMinuteMs` long)
+ * where it has one, never longer than the dispatcher's own; else the dispatcher's.
+ */
+export function windowOf(command: Pick<WebhookCommand, 'retryWindowMinutes'>, policy: RetryPolicy): number {
+  const minutes = command.retryWindowMinutes;
+  return minutes === null || minutes === undefined ? policy.windowMs : Math.min(policy.windowMs, minutes * policy.windowMinuteMs);
 }
 
 /** What follows a failed attempt: another one at `retryAt`, or the end of the command's window. */
@@ -13,19 +24,19 @@ export type NextAttempt = { retryAt: number } | { giveUp: true; reason: string }
 
 /**
  * The one decision of the webhook retry rule: after an attempt that failed at `failedAt`, the
- * next attempt is due `delayMs` later, unless that is past `windowMs` after the command's first
- * attempt; then the command is given up. `failure` says what the last attempt met, for the reason.
+ * next attempt is due `delayMs` later, unless that is past the command's window
+ * ({@link windowOf}) after its first attempt; then the command is given up. `failure` says what the last attempt met, for the reason.
  */
 export function nextAttempt(
-  command: Pick<WebhookCommand, 'attempt' | 'firstAttemptAt'>,
+  command: Pick<WebhookCommand, 'attempt' | 'firstAttemptAt' | 'retryWindowMinutes'>,
   failedAt: number,
   policy: RetryPolicy,
   failure = 'failed',
 ): NextAttempt {
   const retryAt = failedAt + policy.delayMs;
-  const windowEnd = command.firstAttemptAt + policy.windowMs;
-  if (retryAt <= windowEnd) return { retryAt };
-  return { giveUp: true, reason: `gave up after ${command.attempt} attempts over ${span(policy.windowMs)}; last: ${failure}` };
+  const window = windowOf(command, policy);
+  if (retryAt <= command.firstAttemptAt + window) return { retryAt };
+  return { giveUp: true, reason: `gave up after ${command.attempt} attempts over ${span(window)}; last: ${failure}` };
 }
 
 /** A window as a person reads it: `48 h`, `2 min`, `3.5 s`. */

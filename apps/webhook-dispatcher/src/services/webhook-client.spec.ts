@@ -6,6 +6,7 @@ import { WebhookClient } from './webhook-client';
 
 const timing: WebhookTimingConfig = {
   retryDelayMs: 1000,
+  retryWindowMinuteMs: 60_000,
   retryWindowMs: 10_000,
   connectTimeoutMs: 1000,
   headersTimeoutMs: 300,

@@ -247,7 +247,8 @@ export class WebhookDeliveryService implements OnModuleInit {
     if (result.responseStatus !== null) span.setAttributes({ 'http.response.status_code': result.responseStatus });
     span.fail(result.responseStatus !== null ? String(result.responseStatus) : (result.errorClass ?? 'error'), failure);
     const failedAt = Date.now();
-    const next = nextAttempt(command, failedAt, { delayMs: this.rt.config.webhook.retryDelayMs, windowMs: this.rt.config.webhook.retryWindowMs }, failure);
+    const { retryDelayMs: delayMs, retryWindowMs: windowMs, retryWindowMinuteMs: windowMinuteMs } = this.rt.config.webhook;
+    const next = nextAttempt(command, failedAt, { delayMs, windowMs, windowMinuteMs }, failure);
     if ('giveUp' in next) {
       await this.send([
         { topic: topics.log, messages: [this.logMessage(command, 'webhook.gave_up', 'failed', next.reason, traceId, http)] },
