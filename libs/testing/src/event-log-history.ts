@@ -9,7 +9,6 @@ import {
   planStats,
   toEventLogDocument,
   triggerStatsCollection,
-  triggerSummariesCollection,
 } from '@triggers/mongo';
 
 const BODY = webhookBody('agent.wrap', sampleEvent('agent.wrap').payload);
@@ -149,11 +148,8 @@ export async function growEventLogHistory(h: EventLogHistory, size: number): Pro
   }
   if (size <= h.records) return;
   h.records = size;
-  for (const [collection, docs] of [
-    [triggerStatsCollection(db), [...h.stats.values()]],
-    [triggerSummariesCollection(db), [...h.summaries.values()]],
-  ] as const) {
-    await collection.deleteMany({ tenantId: { $in: [...new Set(h.triggers.map((t) => t.tenantId))] } });
-    for (let i = 0; i < docs.length; i += LOAD_BATCH) await collection.insertMany(docs.slice(i, i + LOAD_BATCH) as never[], { ordered: false });
-  }
+  const collection = triggerStatsCollection(db);
+  const docs = [...h.stats.values(), ...h.summaries.values()];
+  await collection.deleteMany({ tenantId: { $in: [...new Set(h.triggers.map((t) => t.tenantId))] } });
+  for (let i = 0; i < docs.length; i += LOAD_BATCH) await collection.insertMany(docs.slice(i, i + LOAD_BATCH), { ordered: false });
 }

@@ -32,8 +32,8 @@ const GAVE_UP = 'webhook.gave_up';
 /** The step that is no action's outcome (the list's last delivery skips it). */
 const MATCHED = 'matched';
 
+/** Both kinds live in one collection, so a batch reads, writes and removes them in one command each. */
 export const TRIGGER_STATS_COLLECTION = 'trigger_stats';
-export const TRIGGER_SUMMARIES_COLLECTION = 'trigger_summaries';
 
 /** Webhook attempts by outcome. */
 export interface AttemptCounts {
@@ -83,11 +83,13 @@ export interface LastStep {
   responseStatus: number | null;
 }
 
-/** A trigger's recent attempts and last step (`trigger_summaries`). */
+/** A trigger's recent attempts and last step (in `trigger_stats`, with no `start`). */
 export interface TriggerSummaryDocument extends Versioned {
   tenantId: string;
   triggerId: string;
   partition: number;
+  /** null: what tells a summary from six hours of stats (`start: null` finds the summaries). */
+  start: null;
   /** The last {@link SUMMARY_HOURS} hours with attempts, oldest first, without durations. */
   hours: ({ start: Date } & AttemptCounts)[];
   last: LastStep | null;
@@ -193,7 +195,7 @@ export function planStats(
     const summary = entryOf(summaries, existing.summaries, summaryKey, (read) =>
       read
         ? { ...read, hours: read.hours.map((h) => ({ ...h })) }
-        : { _id: '', key: summaryKey, tenantId: r.tenantId, triggerId: r.triggerId!, partition, upTo: -1, hours: [], last: null },
+        : { _id: '', key: summaryKey, tenantId: r.tenantId, triggerId: r.triggerId!, partition, start: null, upTo: -1, hours: [], last: null },
     );
     if (offset > summary.readAt) applyToSummary(summary.doc, r, oldestHour);
     if (!isAttempt(r.step)) continue;

@@ -1,4 +1,4 @@
-import type { Collection, Db } from 'mongodb';
+import type { Db } from 'mongodb';
 import { MongoBulkWriteError } from 'mongodb';
 import type { LogRecord } from '@triggers/contracts';
 import { eventLogsCollection } from './event-log.document';
@@ -6,31 +6,29 @@ import {
   CountedRecord,
   STATS_SPAN_MS,
   TRIGGER_STATS_COLLECTION,
-  TRIGGER_SUMMARIES_COLLECTION,
   TriggerStatsDocument,
   TriggerSummaryDocument,
-  Versioned,
   latestVersions,
   planStats,
   touchedKeys,
 } from './trigger-stats.document';
 
-/** The stats collection, typed. */
-export const triggerStatsCollection = (db: Db) => db.collection<TriggerStatsDocument>(TRIGGER_STATS_COLLECTION);
-/** The summaries collection, typed. */
-export const triggerSummariesCollection = (db: Db) => db.collection<TriggerSummaryDocument>(TRIGGER_SUMMARIES_COLLECTION);
+type StatsOrSummary = TriggerStatsDocument | TriggerSummaryDocument;
+
+/** The collection of stats and summaries, typed. */
+export const triggerStatsCollection = (db: Db) => db.collection<StatsOrSummary>(TRIGGER_STATS_COLLECTION);
+
+const isSummary = (d: StatsOrSummary): d is TriggerSummaryDocument => d.start === null;
 
 /**
  * The indexes of the stats and summaries (idempotent): the versions of a document (the writer's
- * read), a trigger's stats by start (the stats' window), the starts alone (the retention's
- * cleanup), a tenant's summaries by trigger (a page of the list).
+ * read), a trigger's stats by start and its summary by `start: null` (the stats' window, a page
+ * of the list), the starts alone (the retention's cleanup).
  */
 export async function ensureTriggerStatsIndexes(db: Db): Promise<void> {
   await triggerStatsCollection(db).createIndex({ key: 1 });
   await triggerStatsCollection(db).createIndex({ tenantId: 1, triggerId: 1, start: 1 });
   await triggerStatsCollection(db).createIndex({ start: 1 });
-  await triggerSummariesCollection(db).createIndex({ key: 1 });
-  await triggerSummariesCollection(db).createIndex({ tenantId: 1, triggerId: 1 });
 }
 
 /**
@@ -41,30 +39,33 @@ export async function ensureTriggerStatsIndexes(db: Db): Promise<void> {
  */
 export async function recordTriggerStats(db: Db, records: CountedRecord[], partition: number, lastOffset: number, now: number): Promise<number> {
   const keys = touchedKeys(records, partition);
-  const stats = triggerStatsCollection(db);
-  const summaries = triggerSummariesCollection(db);
-  const [readStats, readSummaries] = await Promise.all([
-    keys.stats.length > 0 ? stats.find({ key: { $in: keys.stats } }).toArray() : [],
-    keys.summaries.length > 0 ? summaries.find({ key: { $in: keys.summaries } }).toArray() : [],
-  ]);
-  const byKey = <T extends Versioned>(docs: T[]) => new Map(latestVersions(docs).map((d) => [d.key, d]));
-  const plan = planStats(records, partition, lastOffset, { stats: byKey(readStats), summaries: byKey(readSummaries) }, now);
-  await Promise.all([writeVersions(stats, plan.stats, readStats), writeVersions(summaries, plan.summaries, readSummaries)]);
-  return plan.stats.length + plan.summaries.length;
-}
-
-async function writeVersions<T extends Versioned>(collection: Collection<T>, versions: T[], read: T[]): Promise<void> {
-  if (versions.length === 0) return;
+  if (keys.stats.length + keys.summaries.length === 0) return 0;
+  const collection = triggerStatsCollection(db);
+  const read = await collection.find({ key: { $in: [...keys.stats, ...keys.summaries] } }).toArray();
+  const latest = latestVersions(read);
+  const plan = planStats(
+    records,
+    partition,
+    lastOffset,
+    {
+      stats: new Map(latest.filter((d) => !isSummary(d)).map((d) => [d.key, d as TriggerStatsDocument])),
+      summaries: new Map(latest.filter(isSummary).map((d) => [d.key, d])),
+    },
+    now,
+  );
+  const versions: StatsOrSummary[] = [...plan.stats, ...plan.summaries];
+  if (versions.length === 0) return 0;
   try {
-    await collection.insertMany(versions as never[], { ordered: false });
+    await collection.insertMany(versions, { ordered: false });
   } catch (err) {
+    // A version that exists already is this one: written by a try before, or by another instance.
     const errors = err instanceof MongoBulkWriteError ? [err.writeErrors].flat().filter((e) => e) : [];
     if (errors.length === 0 || errors.some((e) => e.code !== 11000)) throw err;
   }
   const written = new Set(versions.map((v) => v.key));
-  const upTo = versions[0].upTo;
-  const superseded = read.filter((d) => written.has(d.key) && d.upTo < upTo).map((d) => d._id);
-  if (superseded.length > 0) await collection.deleteMany({ _id: { $in: superseded } } as never);
+  const superseded = read.filter((d) => written.has(d.key) && d.upTo < lastOffset).map((d) => d._id);
+  if (superseded.length > 0) await collection.deleteMany({ _id: { $in: superseded } });
+  return versions.length;
 }
 
 /**
@@ -75,15 +76,15 @@ export async function triggerStatsFrom(db: Db, tenantId: string, triggerId: stri
   const docs = await triggerStatsCollection(db)
     .find({ tenantId, triggerId, start: { $gte: new Date(from - (from % STATS_SPAN_MS)) } })
     .toArray();
-  return latestVersions(docs);
+  return latestVersions(docs as TriggerStatsDocument[]);
 }
 
-/** The summaries of some of a tenant's triggers (a page of the list), latest versions only. Served by `{tenantId, triggerId}`. */
+/** The summaries of some of a tenant's triggers (a page of the list), latest versions only. Served by `{tenantId, triggerId, start}`. */
 export async function triggerSummariesOf(db: Db, tenantId: string, triggerIds: string[]): Promise<TriggerSummaryDocument[]> {
-  const docs = await triggerSummariesCollection(db)
-    .find({ tenantId, triggerId: { $in: triggerIds } })
+  const docs = await triggerStatsCollection(db)
+    .find({ tenantId, triggerId: { $in: triggerIds }, start: null })
     .toArray();
-  return latestVersions(docs);
+  return latestVersions(docs as TriggerSummaryDocument[]);
 }
 
 /** Removes stats whose six hours ended before `before` (the retention). Served by `{start}`. */
@@ -124,13 +125,10 @@ export async function recountEarlierRecords(db: Db, now: number, progress?: (rec
     if (batch.length === RECOUNT_BATCH) plan();
   }
   plan();
-  for (const [collection, docs] of [
-    [triggerStatsCollection(db), [...state.stats.values()]],
-    [triggerSummariesCollection(db), [...state.summaries.values()]],
-  ] as const) {
-    await collection.deleteMany({ partition: EARLIER_RECORDS_PARTITION });
-    for (let i = 0; i < docs.length; i += RECOUNT_BATCH) await collection.insertMany(docs.slice(i, i + RECOUNT_BATCH) as never[], { ordered: false });
-  }
+  const collection = triggerStatsCollection(db);
+  const docs: StatsOrSummary[] = [...state.stats.values(), ...state.summaries.values()];
+  await collection.deleteMany({ partition: EARLIER_RECORDS_PARTITION });
+  for (let i = 0; i < docs.length; i += RECOUNT_BATCH) await collection.insertMany(docs.slice(i, i + RECOUNT_BATCH), { ordered: false });
   return { records, documents: state.stats.size + state.summaries.size };
 }
 
