@@ -155,16 +155,16 @@ describe('webhook-dispatcher', () => {
       expect(dead[0].headers['dlq-reason']).toContain('HTTP 503');
     });
 
-    it("gives up at the end of the trigger's own 20-minute window (compressed): 3 attempts where the dispatcher's window makes 4", async () => {
+    it("gives up at the end of the trigger's own 25-minute window (compressed): 3 attempts where the dispatcher's window makes 4", async () => {
       const r = await receiver(() => ({ status: 503 }));
       const t = await tenantWithTrigger(r.url);
-      // Attempts at about 0, 2 and 4 s (10 and 20 minutes); the next, at 30 minutes, would be past the window.
-      const c = { ...command(t, r.url, 1), retryWindowMinutes: 20 };
+      // Attempts at about 0, 2 and 4 s (0, 10 and 20 minutes); the next, at 30 minutes, would be past the window.
+      const c = { ...command(t, r.url, 1), retryWindowMinutes: 25 };
       await driver.webhookCommands([c]);
       const logs = await logsOf(t.tenantId, 3, 3000);
       expect(logs.filter((l) => l.step === 'webhook.attempt').map((l) => l.attempt)).toEqual([1, 2]);
       expect(logs.filter((l) => l.step === 'webhook.gave_up')).toEqual([
-        expect.objectContaining({ attempt: 3, message: expect.stringContaining(`gave up after 3 attempts over ${(20 * RETRY_DELAY_MS) / 10 / 1000} s`) }),
+        expect.objectContaining({ attempt: 3, message: expect.stringContaining(`gave up after 3 attempts over ${(25 * RETRY_DELAY_MS) / 10 / 1000} s`) }),
       ]);
       expect(r.received).toHaveLength(3);
     });
