@@ -41,7 +41,7 @@ const SIZES = (process.env.BENCH_STORE_SIZES ?? (QUICK ? '1000,5000' : '10000,10
 const TENANTS = 20;
 const TRIGGERS_PER_TENANT = 10;
 /** Samples per lookup and size, each on another tenant and trigger (no more once a lookup has taken OP_BUDGET_MS; at least one). */
-const SAMPLES = Number(process.env.BENCH_STORE_SAMPLES ?? (QUICK ? 5 : 20));
+const SAMPLES = Number(process.env.BENCH_STORE_SAMPLES ?? (QUICK ? 5 : 100));
 const OP_BUDGET_MS = 20_000;
 const SKIP_MS = Number(process.env.BENCH_STORE_SKIP_MS ?? 30_000);
 const PAGE = 50;

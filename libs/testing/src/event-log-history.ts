@@ -8,6 +8,7 @@ import {
   eventLogsCollection,
   planStats,
   toEventLogDocument,
+  toStored,
   triggerStatsCollection,
 } from '@triggers/mongo';
 
@@ -149,7 +150,7 @@ export async function growEventLogHistory(h: EventLogHistory, size: number): Pro
   if (size <= h.records) return;
   h.records = size;
   const collection = triggerStatsCollection(db);
-  const docs = [...h.stats.values(), ...h.summaries.values()];
+  const docs = [...h.stats.values(), ...h.summaries.values()].map(toStored);
   await collection.deleteMany({ tenantId: { $in: [...new Set(h.triggers.map((t) => t.tenantId))] } });
   for (let i = 0; i < docs.length; i += LOAD_BATCH) await collection.insertMany(docs.slice(i, i + LOAD_BATCH), { ordered: false });
 }

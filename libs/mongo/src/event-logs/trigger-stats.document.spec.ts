@@ -15,6 +15,7 @@ import {
   summaryKeyOf,
   touchedKeys,
 } from './trigger-stats.document';
+import { packDurations, unpackDurations } from './trigger-stats.store';
 
 describe('latency percentiles from a histogram of durations', () => {
   /** The nearest-rank percentile of the durations themselves, the reference. */
@@ -127,5 +128,18 @@ describe('planStats: a batch of one partition counted in the stats and summaries
       [0, 1],
       [1, 0],
     ]);
+  });
+});
+
+describe('durations as stored', () => {
+  it('pack into one string and back, counts and order kept', () => {
+    const durations = [
+      { ms: 3, n: 1 },
+      { ms: 12, n: 40 },
+      { ms: 1500, n: 2 },
+    ];
+    expect(packDurations(durations)).toBe('3 12x40 1500x2');
+    expect(unpackDurations(packDurations(durations))).toEqual(durations);
+    expect(unpackDurations(packDurations([]))).toEqual([]);
   });
 });

@@ -4,6 +4,8 @@ import type { LogRecord } from '@triggers/contracts';
 import { eventLogsCollection } from './event-log.document';
 import {
   CountedRecord,
+  Durations,
+  HourCounts,
   STATS_SPAN_MS,
   TRIGGER_STATS_COLLECTION,
   TriggerStatsDocument,
@@ -15,10 +17,45 @@ import {
 
 type StatsOrSummary = TriggerStatsDocument | TriggerSummaryDocument;
 
-/** The collection of stats and summaries, typed. */
-export const triggerStatsCollection = (db: Db) => db.collection<StatsOrSummary>(TRIGGER_STATS_COLLECTION);
+/**
+ * A stats document as stored: each hour's durations packed in one string, `ms` or `msxN` for
+ * each, shortest first, space-separated ("12x3 15 40x2"): the embedded store decodes every value
+ * of a document it returns, and a busy hour holds hundreds of durations.
+ */
+type Stored<T> = T extends TriggerStatsDocument ? Omit<T, 'hours'> & { hours: (Omit<HourCounts, 'durations'> & { durations: string })[] } : T;
+type StoredDocument = Stored<TriggerStatsDocument> | TriggerSummaryDocument;
+
+/** The collection of stats and summaries as stored. */
+export const triggerStatsCollection = (db: Db) => db.collection<StoredDocument>(TRIGGER_STATS_COLLECTION);
 
 const isSummary = (d: StatsOrSummary): d is TriggerSummaryDocument => d.start === null;
+
+/** Durations as one string (see {@link Stored}). */
+export function packDurations(durations: Durations): string {
+  return durations.map((d) => (d.n === 1 ? `${d.ms}` : `${d.ms}x${d.n}`)).join(' ');
+}
+
+/** Durations from their string. */
+export function unpackDurations(packed: string): Durations {
+  if (packed === '') return [];
+  return packed.split(' ').map((p) => {
+    const x = p.indexOf('x');
+    return x === -1 ? { ms: Number(p), n: 1 } : { ms: Number(p.slice(0, x)), n: Number(p.slice(x + 1)) };
+  });
+}
+
+/** A document as stored. */
+export function toStored(doc: StatsOrSummary): StoredDocument {
+  if (isSummary(doc)) return doc;
+  return { ...doc, hours: doc.hours.map((h) => ({ ...h, durations: packDurations(h.durations) })) };
+}
+
+/** A document as read. */
+function fromStored(doc: StoredDocument): StatsOrSummary {
+  if (doc.start === null) return doc as TriggerSummaryDocument;
+  const stats = doc as Stored<TriggerStatsDocument>;
+  return { ...stats, hours: stats.hours.map((h) => ({ ...h, durations: unpackDurations(h.durations) })) };
+}
 
 /**
  * The indexes of the stats and summaries (idempotent): the versions of a document (the writer's
@@ -41,7 +78,7 @@ export async function recordTriggerStats(db: Db, records: CountedRecord[], parti
   const keys = touchedKeys(records, partition);
   if (keys.stats.length + keys.summaries.length === 0) return 0;
   const collection = triggerStatsCollection(db);
-  const read = await collection.find({ key: { $in: [...keys.stats, ...keys.summaries] } }).toArray();
+  const read = (await collection.find({ key: { $in: [...keys.stats, ...keys.summaries] } }).toArray()).map(fromStored);
   const latest = latestVersions(read);
   const plan = planStats(
     records,
@@ -56,7 +93,7 @@ export async function recordTriggerStats(db: Db, records: CountedRecord[], parti
   const versions: StatsOrSummary[] = [...plan.stats, ...plan.summaries];
   if (versions.length === 0) return 0;
   try {
-    await collection.insertMany(versions, { ordered: false });
+    await collection.insertMany(versions.map(toStored), { ordered: false });
   } catch (err) {
     // A version that exists already is this one: written by a try before, or by another instance.
     const errors = err instanceof MongoBulkWriteError ? [err.writeErrors].flat().filter((e) => e) : [];
@@ -76,7 +113,7 @@ export async function triggerStatsFrom(db: Db, tenantId: string, triggerId: stri
   const docs = await triggerStatsCollection(db)
     .find({ tenantId, triggerId, start: { $gte: new Date(from - (from % STATS_SPAN_MS)) } })
     .toArray();
-  return latestVersions(docs as TriggerStatsDocument[]);
+  return latestVersions(docs.map(fromStored) as TriggerStatsDocument[]);
 }
 
 /** The summaries of some of a tenant's triggers (a page of the list), latest versions only. Served by `{tenantId, triggerId, start}`. */
@@ -126,7 +163,7 @@ export async function recountEarlierRecords(db: Db, now: number, progress?: (rec
   }
   plan();
   const collection = triggerStatsCollection(db);
-  const docs: StatsOrSummary[] = [...state.stats.values(), ...state.summaries.values()];
+  const docs = [...state.stats.values(), ...state.summaries.values()].map(toStored);
   await collection.deleteMany({ partition: EARLIER_RECORDS_PARTITION });
   for (let i = 0; i < docs.length; i += RECOUNT_BATCH) await collection.insertMany(docs.slice(i, i + RECOUNT_BATCH), { ordered: false });
   return { records, documents: state.stats.size + state.summaries.size };
