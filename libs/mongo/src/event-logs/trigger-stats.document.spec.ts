@@ -15,7 +15,7 @@ import {
   summaryKeyOf,
   touchedKeys,
 } from './trigger-stats.document';
-import { packDurations, unpackDurations } from './trigger-stats.store';
+import { packDurations, packHours, unpackDurations, unpackHours } from './trigger-stats.store';
 
 describe('latency percentiles from a histogram of durations', () => {
   /** The nearest-rank percentile of the durations themselves, the reference. */
@@ -131,7 +131,7 @@ describe('planStats: a batch of one partition counted in the stats and summaries
   });
 });
 
-describe('durations as stored', () => {
+describe('hours and durations as stored', () => {
   it('pack into one string and back, counts and order kept', () => {
     const durations = [
       { ms: 3, n: 1 },
@@ -141,5 +141,16 @@ describe('durations as stored', () => {
     expect(packDurations(durations)).toBe('3 12x40 1500x2');
     expect(unpackDurations(packDurations(durations))).toEqual(durations);
     expect(unpackDurations(packDurations([]))).toEqual([]);
+  });
+
+  it('pack with their hours into one string and back', () => {
+    const hours = [
+      { start: new Date(3_600_000), delivered: 2, failed: 1, gaveUp: 0, durations: [{ ms: 12, n: 2 }] },
+      { start: new Date(7_200_000), delivered: 0, failed: 3, gaveUp: 1, durations: [] },
+    ];
+    expect(packHours(hours)).toBe('3600000|2|1|0|12x2;7200000|0|3|1|');
+    expect(unpackHours(packHours(hours), true)).toEqual(hours);
+    expect(unpackHours(packHours(hours.map(({ durations: _, ...h }) => h)), false)).toEqual(hours.map(({ durations: _, ...h }) => h));
+    expect(unpackHours('', true)).toEqual([]);
   });
 });
