@@ -125,12 +125,21 @@ async function showTriggers(cursor) {
       el('td', {}, el('button', { type: 'button', onclick: () => deleteTrigger(t) }, 'Delete')),
     );
   });
-  const body = $('triggers').tBodies[0];
+  state.triggersCursor = showPage('triggers', rows, cursor, res.data.nextCursor);
+}
+
+/**
+ * Shows a page of rows in the table `name` (after those shown when `cursor`, else instead of
+ * them), its "more" button when there is a next page, its "none" note when the table is empty;
+ * answers the cursor of the next page.
+ */
+function showPage(name, rows, cursor, nextCursor) {
+  const body = $(name).tBodies[0];
   if (cursor) body.append(...rows);
   else body.replaceChildren(...rows);
-  state.triggersCursor = res.data.nextCursor;
-  $('more-triggers').hidden = !res.data.nextCursor;
-  $('no-triggers').hidden = body.rows.length > 0;
+  $(`more-${name}`).hidden = !nextCursor;
+  $(`no-${name}`).hidden = body.rows.length > 0;
+  return nextCursor;
 }
 
 function moreTriggers() {
@@ -332,12 +341,7 @@ async function showLogs(cursor) {
       el('td', {}, l.origin),
     ),
   );
-  const body = $('logs').tBodies[0];
-  if (cursor) body.append(...rows);
-  else body.replaceChildren(...rows);
-  state.logsCursor = res.data.nextCursor;
-  $('more-logs').hidden = !res.data.nextCursor;
-  $('no-logs').hidden = body.rows.length > 0;
+  state.logsCursor = showPage('logs', rows, cursor, res.data.nextCursor);
 }
 
 async function openLog(logId) {
