@@ -1,10 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Collection, Db } from 'mongodb';
-import { Durations, EventLogDocument, MongoHandle, addDuration, eventLogsCollection, percentile, triggerStatsFrom, triggerSummariesOf } from '@triggers/mongo';
+import {
+  Durations,
+  EventLogDocument,
+  HOUR,
+  MongoHandle,
+  addDuration,
+  eventLogsCollection,
+  percentile,
+  triggerStatsFrom,
+  triggerSummariesOf,
+} from '@triggers/mongo';
 import { MONGO } from '@triggers/runtime';
 import { ApiError } from './api-errors';
-
-const HOUR = 3_600_000;
 
 /** The windows stats are asked for, with the width of one chart bucket. */
 export const STATS_WINDOWS = {
@@ -12,6 +20,12 @@ export const STATS_WINDOWS = {
   '7d': { ms: 7 * 24 * HOUR, bucketMs: 6 * HOUR },
 } as const;
 export type StatsWindow = keyof typeof STATS_WINDOWS;
+
+/** The start of a window's first bucket: whole buckets, the last one the bucket `now` is in. */
+function windowStart(window: StatsWindow, now: number): number {
+  const { ms, bucketMs } = STATS_WINDOWS[window];
+  return now - (now % bucketMs) - (ms / bucketMs - 1) * bucketMs;
+}
 
 /** A trigger's delivery health over a window. */
 export interface DeliveryStats {
@@ -103,7 +117,7 @@ export class DeliveryStatsService {
     // Whole buckets, aligned on their width, the last one the bucket now is in: the window starts
     // with the first (24 hours for 24h, give or take the current hour's progress).
     const buckets = ms / bucketMs;
-    const firstBucket = now - (now % bucketMs) - (buckets - 1) * bucketMs;
+    const firstBucket = windowStart(window, now);
     const [docs, waitingRetries] = await Promise.all([
       triggerStatsFrom(this.db, tenantId, triggerId, firstBucket),
       // Served by {tenantId, triggerId, nextDueAt}: only the retries still due are read.
@@ -152,8 +166,7 @@ export class DeliveryStatsService {
     const out = new Map<string, { deliveries24h: TriggerHealth; lastDelivery: LastDelivery | null }>();
     for (const id of triggerIds) out.set(id, { deliveries24h: { delivered: 0, failedAttempts: 0, gaveUp: 0, successRatio: null }, lastDelivery: null });
     if (triggerIds.length === 0) return out;
-    const { ms, bucketMs } = STATS_WINDOWS['24h'];
-    const from = now - (now % bucketMs) - (ms / bucketMs - 1) * bucketMs;
+    const from = windowStart('24h', now);
     // A trigger's records normally live in one partition, so one summary each; more are summed.
     for (const s of await triggerSummariesOf(this.db, tenantId, triggerIds)) {
       const entry = out.get(s.triggerId);
