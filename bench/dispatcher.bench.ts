@@ -196,8 +196,7 @@ interface DispatcherTopics {
 
 /**
  * Fresh command, retry and log topics (and, through the id, a fresh group), so each run reads only
- * its own commands, and starts without the earlier runs' log records: a dispatcher reads the log
- * topic's last three retry delays at start, which would grow run by run.
+ * its own commands and its own log records.
  */
 async function dispatcherTopics(ctx: TestContext): Promise<DispatcherTopics> {
   const id = uniqueId('d');

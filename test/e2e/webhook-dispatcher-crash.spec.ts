@@ -1,4 +1,5 @@
-import { testWebhookCommand, useHarness, useTestContext, waitFor } from '@triggers/testing';
+import type { LogRecord } from '@triggers/contracts';
+import { readDecoded, testWebhookCommand, useHarness, useTestContext, waitFor } from '@triggers/testing';
 
 describe('webhook-dispatcher crash', () => {
   const ctx = useTestContext({ topics: true });
@@ -6,7 +7,7 @@ describe('webhook-dispatcher crash', () => {
 
   const start = () => t.start('webhook-dispatcher', { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' });
 
-  it('loses no command across a kill -9 during a burst of 5,000; repeats carry the same webhook-id', async () => {
+  it('loses no command across a kill -9 during a burst of 5,000; repeats carry the same webhook-id, and each command has one webhook.delivered on the log topic', async () => {
     const { tenantId, triggerId } = await t.driver.webhookTrigger(t.receiver.url);
     const commands = Array.from({ length: 5000 }, (_, i) =>
       testWebhookCommand({ tenantId, triggerId, eventId: `evt-${i}`, url: `${t.receiver.url}/${i}`, body: `{"i":${i}}` }),
@@ -33,5 +34,10 @@ describe('webhook-dispatcher crash', () => {
       expect(r.headers['webhook-id']).toBe(commands[i].commandId);
       expect(r.body).toBe(commands[i].body);
     }
+    // Outcomes are committed with the offsets: a repeated POST wrote no second record.
+    const records = await readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, { expected: 5000, where: (r) => r.tenantId === tenantId });
+    expect(records).toHaveLength(5000);
+    expect(new Set(records.map((r) => r.value.commandId))).toEqual(expected);
+    for (const { value } of records) expect(value).toMatchObject({ step: 'webhook.delivered', attempt: 1 });
   });
 });

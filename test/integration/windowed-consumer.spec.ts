@@ -2,7 +2,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { HEADERS, WebhookCommand, dueAtOf } from '@triggers/contracts';
 import { WindowedConsumer, WindowedConsumerOptions, createIdempotentProducer, createTopicsAndWait } from '@triggers/kafka';
 import { createLogger } from '@triggers/logging';
-import { testWebhookCommand, uniqueId, useTestContext, waitFor } from '@triggers/testing';
+import { countRecords, readTopic, testWebhookCommand, uniqueId, useTestContext, waitFor } from '@triggers/testing';
 
 /** The consume loop of the webhook dispatcher, on its own against the real broker. */
 describe('WindowedConsumer', () => {
@@ -23,6 +23,8 @@ describe('WindowedConsumer', () => {
       records: 'webhookCommands',
       deadLetterTopic: `${topic}.dlq`,
       maxInFlight: 10,
+      transactionalIdPrefix: groupId,
+      outputTopics: [],
       ...options,
     });
 
@@ -109,4 +111,54 @@ describe('WindowedConsumer', () => {
       await producer.disconnect();
     }
   });
+
+  it('writes what each message made once, with its offset: a partition that moves before its commit is handled again by its new owner, and only that handling is written', async () => {
+    const topic = `${ctx().namespace}.moved`;
+    const output = `${ctx().namespace}.moved.out`;
+    await createTopicsAndWait(ctx().admin, [
+      { topic, numPartitions: 2 },
+      { topic: output, numPartitions: 1 },
+    ]);
+    const producer = createIdempotentProducer(ctx().kafka);
+    await producer.connect();
+    const ids = Array.from({ length: 20 }, (_, i) => `m${i}`);
+    await producer.send({
+      topic,
+      messages: await Promise.all(
+        ids.map(async (id, i) => ({ partition: i % 2, key: id, value: await ctx().serde.encode('webhookCommands', testWebhookCommand({ eventId: id })) })),
+      ),
+    });
+    await producer.disconnect();
+
+    const handled: string[] = [];
+    const groupId = uniqueId('windowed');
+    const consumer = (commitIntervalMs: number) =>
+      windowed(topic, groupId, {
+        outputTopics: [output],
+        sessionTimeoutMs: 6000,
+        commitIntervalMs,
+        handle: async (c, _m, _source, out) => {
+          handled.push(c.eventId);
+          out.push(output, { key: c.eventId, value: c.eventId });
+        },
+      });
+    // The first owner handles everything and commits nothing until it stops.
+    const a = consumer(600_000);
+    await a.start();
+    const b = consumer(100);
+    try {
+      await waitFor(() => handled.length === 20, { timeoutMs: 20_000, description: 'every message handled once' });
+      expect(await countRecords(ctx().kafka, output)).toBe(0);
+      // A second member takes one partition: its messages were handled, and are again by their new owner.
+      await b.start();
+      await waitFor(() => handled.length === 30, { timeoutMs: 30_000, description: 'the moved partition handled again' });
+    } finally {
+      await a.stop(1000);
+      await b.stop(1000);
+    }
+    const written = (await readTopic(ctx().kafka, output, { expected: 21, timeoutMs: 5000 })).map((m) => m.value!.toString());
+    expect(written.sort()).toEqual([...ids].sort());
+    const [offsets] = await ctx().admin.fetchOffsets({ groupId, topics: [topic] });
+    expect(offsets.partitions.map((p) => p.offset).sort()).toEqual(['10', '10']);
+  }, 90_000);
 });

@@ -3,7 +3,6 @@ import type { DispatcherConfig } from '@triggers/config';
 import type { Logger } from '@triggers/logging';
 import { RuntimeModule } from '@triggers/runtime';
 import { WebhookCommandHandler } from './handlers/webhook-command.handler';
-import { DeliveredCommands } from './services/delivered-commands';
 import { WebhookDeliveryService } from './services/webhook-delivery.service';
 import { WebhookSecretsStore } from './services/webhook-secrets.store';
 
@@ -14,7 +13,7 @@ export class WebhookDispatcherModule {
     return {
       module: WebhookDispatcherModule,
       imports: [RuntimeModule.forApp({ config, logger, mongo: false, triggerConfig: { groupId: config.groupId } })],
-      providers: [WebhookSecretsStore, DeliveredCommands, WebhookDeliveryService, WebhookCommandHandler],
+      providers: [WebhookSecretsStore, WebhookDeliveryService, WebhookCommandHandler],
     };
   }
 }

@@ -77,6 +77,10 @@ export interface DispatcherConfig extends BaseConfig {
   connectionsPerOrigin: number;
   /** Opens the signing secrets the config topic carries sealed. */
   secretsKeyring: SecretKeyring;
+  /** How often each partition's finished deliveries are committed with their records, in one transaction. */
+  commitIntervalMs: number;
+  /** Longest a transaction may stay open; bounds how long a crashed instance can hold readers back. */
+  transactionTimeoutMs: number;
 }
 
 /** lead-mover: applies lead.update.list. */
@@ -160,6 +164,8 @@ export const appConfig = {
         WEBHOOK_ALLOWED_CIDRS: cidrList().optional(),
         WEBHOOK_MAX_IN_FLIGHT: positiveInt().default(2000),
         WEBHOOK_CONNECTIONS_PER_ORIGIN: positiveInt().default(16),
+        WEBHOOK_COMMIT_INTERVAL_MS: positiveInt().default(200),
+        WEBHOOK_TRANSACTION_TIMEOUT_MS: positiveInt().default(15_000),
       },
       env,
     );
@@ -171,6 +177,8 @@ export const appConfig = {
       maxInFlight: v.WEBHOOK_MAX_IN_FLIGHT,
       connectionsPerOrigin: v.WEBHOOK_CONNECTIONS_PER_ORIGIN,
       secretsKeyring: secretsKeyring(env),
+      commitIntervalMs: v.WEBHOOK_COMMIT_INTERVAL_MS,
+      transactionTimeoutMs: v.WEBHOOK_TRANSACTION_TIMEOUT_MS,
     };
   },
   'lead-mover': (env: Env = process.env): LeadMoverConfig => {

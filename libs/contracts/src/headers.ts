@@ -7,7 +7,7 @@ export const HEADERS = {
   correlationId: 'correlation-id',
   /** A webhook retry's due time (epoch ms), read without decoding the message. */
   dueAt: 'due-at',
-  /** The step and log id of a log record, read without decoding it (delivered-commands). */
+  /** The step and log id of a log record, read without decoding it. */
   logStep: 'log-step',
   logId: 'log-id',
   /** The version and revision of a trigger config record. */

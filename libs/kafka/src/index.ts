@@ -5,6 +5,7 @@ export * from './consumer-status';
 export * from './dead-letters';
 export * from './message-judge';
 export * from './group-consumer';
+export * from './partition-transactions';
 export * from './transactional-processor';
 export * from './batch-consumer';
 export * from './producers';

@@ -1,4 +1,4 @@
-import { chunkBySize } from './transactional-processor';
+import { chunkBySize } from './partition-transactions';
 
 describe('chunkBySize', () => {
   const msg = (bytes: number) => ({ key: 'k', value: Buffer.alloc(bytes) });

@@ -1,17 +1,20 @@
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
+import { classify } from '@triggers/errors';
 import { ConsumerStatus } from './consumer-status';
 import type { MessageSource } from './dead-letters';
 import { SupervisedConsumer, onBatchEnd } from './group-consumer';
 import { AbandonedError, ConsumerEngineOptions, KeepAlive, MessageJudge } from './message-judge';
-import { LazyProducer } from './producers';
+import { BatchOutput, OutputCollector, PartitionTransactions, PartitionTransactionsOptions } from './partition-transactions';
 
 /** Options of a {@link WindowedConsumer}. */
-export interface WindowedConsumerOptions<T> extends ConsumerEngineOptions<T> {
+export interface WindowedConsumerOptions<T>
+  extends ConsumerEngineOptions<T>, Pick<PartitionTransactionsOptions, 'transactionalIdPrefix' | 'outputTopics' | 'transactionTimeoutMs' | 'maxRequestBytes'> {
   /**
-   * Handles one decoded message. A transient error is waited out and the message tried again in
-   * place (no offset at or after it is committed meanwhile); anything else dead-letters it.
+   * Handles one decoded message and pushes what it makes to `out`. A transient error is waited
+   * out and the message tried again in place (what the failed try pushed is dropped, and no
+   * offset at or after it is committed meanwhile); anything else dead-letters it.
    */
-  handle: (value: T, message: KafkaMessage, source: MessageSource) => Promise<void>;
+  handle: (value: T, message: KafkaMessage, source: MessageSource, out: BatchOutput) => Promise<void>;
   /** Messages taken and not finished, across all partitions; reading waits while at the cap. */
   maxInFlight: number;
   /**
@@ -19,24 +22,35 @@ export interface WindowedConsumerOptions<T> extends ConsumerEngineOptions<T> {
    * whose next message is not yet due is paused until it is.
    */
   dueAt?: (message: KafkaMessage, source: MessageSource) => number | null;
-  /** How often finished offsets are committed. */
+  /** How often each partition's finished messages are committed, with what they made, in one transaction. */
   commitIntervalMs?: number;
   maxWaitTimeInMs?: number;
 }
 
+/** A message taken from a partition: finished once handled, with what it made. */
+interface Taken {
+  offset: bigint;
+  done: boolean;
+  out?: OutputCollector;
+}
+
 /**
- * The messages of one partition taken in this assignment, in offset order. The committable
- * offset is the lowest unfinished one, so a crash redelivers whatever was not finished (and
- * possibly some finished messages after it: at-least-once).
+ * The messages of one partition taken in this assignment, in offset order. What is committed is
+ * the run of finished messages at the head, with everything they made, in one transaction: a
+ * crash or a lost partition hands the unfinished messages, and the finished ones not yet
+ * committed, to the next owner, and nothing they made was written.
  */
 class PartitionWindow {
-  /** Offsets taken, oldest first; `done` marks finished ones. */
-  private readonly taken: { offset: bigint; done: boolean }[] = [];
-  private readonly byOffset = new Map<bigint, { offset: bigint; done: boolean }>();
+  /** Offsets taken and not yet committed, oldest first. */
+  private taken: Taken[] = [];
+  private readonly byOffset = new Map<bigint, Taken>();
   /** The offset after the last one read from this partition. */
   next = -1n;
+  /** The partition's committed offset as this window knows it (-1 before its floor is read). */
   committed = -1n;
   revoked = false;
+  /** The commit of this partition under way: one at a time. */
+  committing?: Promise<void>;
   resumeTimer?: NodeJS.Timeout;
   resumeAt = 0;
 
@@ -49,29 +63,56 @@ class PartitionWindow {
     this.next = offset + 1n;
   }
 
-  finish(offset: bigint): void {
+  finish(offset: bigint, out: OutputCollector): void {
     const entry = this.byOffset.get(offset);
     if (!entry) return;
     entry.done = true;
+    entry.out = out;
     this.byOffset.delete(offset);
-    let head = 0;
-    while (head < this.taken.length && this.taken[head].done) head++;
-    if (head > 0) this.taken.splice(0, head);
   }
 
-  /** The offset to commit: the lowest unfinished message, else everything read so far. */
-  committable(): bigint {
-    return this.taken.length > 0 ? this.taken[0].offset : this.next;
+  /**
+   * The finished run at the head: how many messages, what they made, and the offset to commit
+   * after them (everything read so far when nothing is left unfinished).
+   */
+  head(): { count: number; out: OutputCollector; nextOffset: bigint } {
+    const out = new OutputCollector();
+    let count = 0;
+    while (count < this.taken.length && this.taken[count].done) this.taken[count++].out!.drainInto(out);
+    return { count, out, nextOffset: count < this.taken.length ? this.taken[count].offset : this.next };
+  }
+
+  /** Drops the first `count` messages, committed with `nextOffset`. */
+  committedHead(count: number, nextOffset: bigint): void {
+    this.taken = this.taken.slice(count);
+    if (nextOffset > this.committed) this.committed = nextOffset;
+  }
+
+  /**
+   * Forgets what lies below `floor`, committed already (by a commit whose answer was lost, or by
+   * another owner): a message there still running finishes unrecorded.
+   */
+  dropBelow(floor: bigint): void {
+    if (floor <= this.committed) return;
+    this.committed = floor;
+    for (const t of this.taken) if (t.offset < floor) this.byOffset.delete(t.offset);
+    this.taken = this.taken.filter((t) => t.offset >= floor);
+    if (this.next < floor) this.next = floor;
   }
 }
+
+/** Errors of a producer whose transactional id another instance opened since (a rebalance moved the partition). */
+const FENCED = /^(INVALID_PRODUCER_EPOCH|PRODUCER_FENCED)$/;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * At-least-once consumption with many messages in flight at once, across and within partitions:
- * a slow message holds back only the committed offset of its partition, never the handling of
- * the messages after it. Offsets are committed up to the lowest unfinished message of each
- * partition. For delay topics, `dueAt` pauses a partition until its head message is due: every
+ * Consume → produce with many messages in flight at once, across and within partitions: a slow
+ * message holds back only what its partition commits, never the handling of the messages after
+ * it. Every `commitIntervalMs`, each partition commits the run of finished messages at its head,
+ * what they made and the offset after them, in one Kafka transaction ({@link PartitionTransactions}):
+ * a crash or rebalance may handle a message again (its effects outside Kafka repeat), but what
+ * handling writes to Kafka is written once. For delay topics, `dueAt` pauses a partition until its head message is due: every
  * message of one delay topic waits the same time, so each partition is ordered by due time and
  * only its head needs watching (no sleeping in handlers, no polling; heartbeats keep flowing).
  */
@@ -79,19 +120,21 @@ export class WindowedConsumer<T> {
   readonly status: ConsumerStatus;
   private readonly judge: MessageJudge<T>;
   private readonly group: SupervisedConsumer;
-  /** Sends dead letters; connected on first use. */
-  private readonly producer: LazyProducer;
+  private readonly transactions: PartitionTransactions;
   private readonly windows = new Map<string, PartitionWindow>();
   private inFlight = 0;
   private slotFreed?: () => void;
   private commitTimer?: NodeJS.Timeout;
   private stopping = false;
+  /** Left the group: nothing more is committed. */
+  private stopped = false;
   private committing?: Promise<void>;
 
   constructor(private readonly options: WindowedConsumerOptions<T>) {
     this.status = new ConsumerStatus(options.groupId, options.metrics);
     this.judge = new MessageJudge({ ...options, status: this.status });
-    this.producer = new LazyProducer(options.kafka);
+    const { deadLetterTopic, outputTopics } = options;
+    this.transactions = new PartitionTransactions({ ...options, outputTopics: deadLetterTopic ? [...outputTopics, deadLetterTopic] : outputTopics });
     this.group = new SupervisedConsumer({
       ...options,
       status: this.status,
@@ -114,6 +157,7 @@ export class WindowedConsumer<T> {
   /** Starts consuming, retrying with backoff until the consumer runs. */
   async start(): Promise<void> {
     const { groupId, topics, logger } = this.options;
+    await this.transactions.connect();
     this.commitTimer = setInterval(() => void this.commit(), this.options.commitIntervalMs ?? 1000);
     await this.group.start();
     logger.info({ groupId, topics, maxInFlight: this.options.maxInFlight }, 'windowed consumer started');
@@ -135,6 +179,7 @@ export class WindowedConsumer<T> {
   }
 
   private onJoin(assigned: Record<string, number[]>): void {
+    this.transactions.rejoined();
     // Partitions given to another instance: their in-flight messages finish here but are not
     // committed by us; the new owner reads from the last committed offset.
     for (const [key, w] of this.windows) {
@@ -161,6 +206,9 @@ export class WindowedConsumer<T> {
   private async processBatch({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const source = { topic: batch.topic, partition: batch.partition };
     const w = this.window(source);
+    // Below the floor was committed already: by a previous owner whose last transaction ended
+    // after this consumer read its start offset, or by a commit of this one whose answer was lost.
+    if (w.committed < 0n) w.dropBelow(await this.transactions.floor(source));
     for (const message of batch.messages) {
       if (!isRunning() || isStale() || this.stopping || w.revoked) return;
       const offset = BigInt(message.offset);
@@ -217,19 +265,21 @@ export class WindowedConsumer<T> {
   private async run(w: PartitionWindow, message: KafkaMessage, source: MessageSource): Promise<void> {
     // Outside a batch there is no kafkajs heartbeat to send: the fetch loop keeps the membership.
     const keepAlive: KeepAlive = { heartbeat: async () => undefined, active: () => !this.stopping && !w.revoked };
+    let out = new OutputCollector();
     let finished = false;
     try {
       const judged = await this.judge.read(message, source, keepAlive);
       let poison = judged.poison;
       if (poison === undefined)
-        poison = (await this.judge.attempt(message, source, keepAlive, () => this.options.handle(judged.value as T, message, source))).poison;
+        poison = (
+          await this.judge.attempt(message, source, keepAlive, () => {
+            out = new OutputCollector();
+            return this.options.handle(judged.value as T, message, source, out);
+          })
+        ).poison;
       if (poison !== undefined) {
-        const dead = this.judge.deadLetterOf(message, source, poison);
-        await this.judge.waitOut(
-          async () => (await this.producer.get()).send({ topic: this.judge.deadLetterTopic, messages: [dead] }),
-          { ...source, offset: message.offset },
-          keepAlive,
-        );
+        out = new OutputCollector();
+        out.push(this.judge.deadLetterTopic, this.judge.deadLetterOf(message, source, poison));
       }
       finished = true;
     } catch (err) {
@@ -237,34 +287,40 @@ export class WindowedConsumer<T> {
         this.options.logger.error({ err, ...source, offset: message.offset }, 'message left unfinished; it is read again after a restart or rebalance');
     } finally {
       // An abandoned message (shutdown, partition moved) stays unfinished, so it is never committed.
-      if (finished) w.finish(BigInt(message.offset));
+      if (finished) w.finish(BigInt(message.offset), out);
       this.inFlight--;
       this.slotFreed?.();
       this.slotFreed = undefined;
     }
   }
 
-  /** Commits, per owned partition, the offset of its lowest unfinished message. */
+  /** Commits, per owned partition, its finished head with what it made: one transaction per partition. */
   commit(): Promise<void> {
-    this.committing ??= this.commitNow().finally(() => (this.committing = undefined));
+    this.committing ??= Promise.all([...this.windows.values()].map((w) => this.commitWindow(w)))
+      .then(() => undefined)
+      .finally(() => (this.committing = undefined));
     return this.committing;
   }
 
-  private async commitNow(): Promise<void> {
-    const consumer = this.group.consumer;
-    if (!consumer) return;
-    const offsets = [];
-    for (const w of this.windows.values()) {
-      const offset = w.committable();
-      if (offset > w.committed && offset >= 0n) offsets.push({ w, offset });
-    }
-    if (offsets.length === 0) return;
+  private commitWindow(w: PartitionWindow): Promise<void> {
+    w.committing ??= this.commitHead(w).finally(() => (w.committing = undefined));
+    return w.committing;
+  }
+
+  private async commitHead(w: PartitionWindow): Promise<void> {
+    if (w.revoked || this.stopped || !this.group.consumer) return;
     try {
-      await consumer.commitOffsets(offsets.map(({ w, offset }) => ({ ...w.source, offset: offset.toString() })));
-      for (const { w, offset } of offsets) if (offset > w.committed) w.committed = offset;
+      // Read again after a failed commit (its producer was dropped with it): it may have gone through.
+      w.dropBelow(await this.transactions.floor(w.source));
+      const { count, out, nextOffset } = w.head();
+      if (nextOffset <= w.committed) return;
+      if (await this.transactions.commit(w.source, out.byTopic(), nextOffset, () => !w.revoked && !this.stopped)) w.committedHead(count, nextOffset);
     } catch (err) {
-      // A rebalance in progress: the next commit after the rejoin covers it.
-      this.options.logger.debug({ err }, 'offset commit failed; will commit again');
+      // The same head is committed next time, after the floor is read again.
+      const c = classify(err);
+      if (FENCED.test(String((err as { type?: string }).type ?? '')))
+        this.options.logger.info({ ...w.source, err: c.reason }, 'another instance holds this partition now; its owner handles what was not committed');
+      else this.options.logger.warn({ ...w.source, err: c.reason, kind: c.kind }, 'commit of finished messages failed; it is tried again');
     }
   }
 
@@ -280,7 +336,8 @@ export class WindowedConsumer<T> {
     while (this.inFlight > 0 && Date.now() < until) await sleep(50);
     if (this.inFlight > 0) this.options.logger.warn({ unfinished: this.inFlight }, 'stopping with messages unfinished; they will be read again');
     await this.commit();
+    this.stopped = true;
     await this.group.stop();
-    await this.producer.disconnect();
+    await this.transactions.stop();
   }
 }

@@ -2,28 +2,19 @@ import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nest
 import type { KafkaMessage } from 'kafkajs';
 import { Gauge } from 'prom-client';
 import type { DispatcherConfig } from '@triggers/config';
-import { DEAD_LETTER_HEADERS, WebhookCommand, dueAtOf } from '@triggers/contracts';
-import { MessageSource, WindowedConsumer } from '@triggers/kafka';
+import { WebhookCommand, dueAtOf } from '@triggers/contracts';
+import { BatchOutput, MessageSource, WindowedConsumer } from '@triggers/kafka';
 import { AppRuntime, consumerHealthCheck } from '@triggers/runtime';
 import { WebhookDeliveryService } from '../services/webhook-delivery.service';
-import { DeliveredCommands } from '../services/delivered-commands';
+import { replayedCommand } from '../services/delivery-decision';
 import { WebhookSecretsStore } from '../services/webhook-secrets.store';
 
 /**
- * A command sent back from the dead-letter topic by `dlq replay` starts a new delivery window,
- * counted from when it was replayed (its message's time, the same however often it is read), so a
- * webhook given up after 48 hours gets its full retries again rather than one attempt.
- */
-export function replayedCommand(command: WebhookCommand, m: Pick<KafkaMessage, 'headers' | 'timestamp'>): WebhookCommand {
-  if (m.headers?.[DEAD_LETTER_HEADERS.replayedFrom] === undefined) return command;
-  return { ...command, attempt: 1, firstAttemptAt: Number(m.timestamp), dueAt: null };
-}
-
-/**
  * Reads webhook commands and the retry tier in one consumer group with many deliveries in flight
- * (a slow receiver holds back only the committed offset of its partition, never the others'
- * deliveries). Retry partitions are paused until their head is due. Unreadable commands go to
- * the webhook dead-letter topic with the reason.
+ * (a slow receiver holds back only what its partition commits, never the others' deliveries).
+ * Each partition's finished deliveries are committed with their records (log, retry, dead
+ * letter) in one transaction. Retry partitions are paused until their head is due. Unreadable
+ * commands go to the webhook dead-letter topic with the reason.
  */
 @Injectable()
 export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -34,7 +25,6 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
   constructor(
     private readonly delivery: WebhookDeliveryService,
     private readonly secrets: WebhookSecretsStore,
-    private readonly delivered: DeliveredCommands,
     private readonly rt: AppRuntime<DispatcherConfig>,
   ) {
     const pending = () => this.consumer?.pending ?? 0;
@@ -71,16 +61,20 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
       cleanup: () => this.secrets.stop(),
     });
     if (!loaded || this.stopping) return;
-    void this.delivered.start();
-    const { webhookCommands, webhookRetry, deadLetterWebhook } = this.rt.config.kafka.topics;
+    const { webhookCommands, webhookRetry, deadLetterWebhook, log } = this.rt.config.kafka.topics;
+    const { groupId, commitIntervalMs, transactionTimeoutMs } = this.rt.config;
     this.consumer = new WindowedConsumer<WebhookCommand>({
-      ...this.rt.engine(this.rt.config.groupId),
+      ...this.rt.engine(groupId),
+      transactionalIdPrefix: groupId,
+      outputTopics: [log, webhookRetry],
+      commitIntervalMs,
+      transactionTimeoutMs,
       topics: [webhookCommands, webhookRetry],
       records: 'webhookCommands',
       deadLetterTopic: deadLetterWebhook,
       maxInFlight: this.rt.config.maxInFlight,
       dueAt: (m, source) => (source.topic === webhookRetry ? dueAtOf(m.headers) : null),
-      handle: (command, m, source) => this.handle(command, m, source),
+      handle: (command, m, source, out) => this.handle(command, m, source, out),
     });
     await this.consumer.start();
   }
@@ -92,9 +86,9 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
     await this.delivery.close();
   }
 
-  private async handle(read: WebhookCommand, m: KafkaMessage, source: MessageSource): Promise<void> {
+  private async handle(read: WebhookCommand, m: KafkaMessage, source: MessageSource, out: BatchOutput): Promise<void> {
     const command = replayedCommand(read, m);
-    const outcome = await this.delivery.deliver(command, m, source);
+    const outcome = await this.delivery.deliver(command, m, source, out);
     if (this.rt.logger.isLevelEnabled('debug'))
       this.rt.logger.debug(
         { ...source, offset: m.offset, tenantId: command.tenantId, commandId: command.commandId, attempt: command.attempt, outcome },

@@ -23,19 +23,23 @@ export function windowOf(command: Pick<WebhookCommand, 'retryWindowMinutes'>, po
 export type NextAttempt = { retryAt: number } | { giveUp: true; reason: string };
 
 /**
- * The one decision of the webhook retry rule: after an attempt that failed at `failedAt`, the
- * next attempt is due `delayMs` later, unless that is past the command's window
- * ({@link windowOf}) after its first attempt; then the command is given up. `failure` says what the last attempt met, for the reason.
+ * The webhook retry rule: after an attempt that failed at `failedAt`, the next attempt is due
+ * `delayMs` later, unless that is past the command's window ({@link windowOf}) after its first
+ * attempt; then the command is given up. An endpoint that asked to wait `askedMs` (`Retry-After`)
+ * waits that long instead when it is longer, but never past the window's end: the last attempt is
+ * then made there. `failure` says what the last attempt met, for the reason.
  */
 export function nextAttempt(
   command: Pick<WebhookCommand, 'attempt' | 'firstAttemptAt' | 'retryWindowMinutes'>,
   failedAt: number,
   policy: RetryPolicy,
   failure = 'failed',
+  askedMs: number | null = null,
 ): NextAttempt {
-  const retryAt = failedAt + policy.delayMs;
+  const tier = failedAt + policy.delayMs;
   const window = windowOf(command, policy);
-  if (retryAt <= command.firstAttemptAt + window) return { retryAt };
+  const end = command.firstAttemptAt + window;
+  if (tier <= end) return { retryAt: askedMs === null ? tier : Math.max(tier, Math.min(failedAt + askedMs, end)) };
   return { giveUp: true, reason: `gave up after ${command.attempt} attempts over ${span(window)}; last: ${failure}` };
 }
 

@@ -1,45 +1,19 @@
 import { Agent, Dispatcher } from 'undici';
 import type { WebhookTimingConfig } from '@triggers/config';
 import type { HttpResponse } from '@triggers/contracts';
+import { WebhookFailure, webhookFailureOf } from '@triggers/errors';
 import { AddressGuard, BlockedAddressError } from './address-guard';
 
 /**
  * The outcome of one POST, as the Event Logs record it: a response (any status; the first
  * `maxResponseBytes` of its body, as text) or a failure before one arrived, whose `errorClass`
- * says why (`timeout.headers`, `connection.refused`, `blocked`..., `http.status` for a non-2xx).
+ * says why ({@link WebhookFailure}: `timeout.headers`, `connection.refused`, `blocked`...,
+ * `http.status` for a non-2xx; null when delivered).
  */
 export interface WebhookResult extends HttpResponse {
+  errorClass: WebhookFailure | null;
   /** The failure in words, for the Event Logs. */
   error: string | null;
-}
-
-/** Error codes of undici and Node, by the class the Event Logs show. */
-const ERROR_CLASSES: Record<string, string> = {
-  UND_ERR_CONNECT_TIMEOUT: 'timeout.connect',
-  UND_ERR_HEADERS_TIMEOUT: 'timeout.headers',
-  UND_ERR_BODY_TIMEOUT: 'timeout.body',
-  UND_ERR_ABORTED: 'timeout.total',
-  ABORT_ERR: 'timeout.total',
-  ECONNREFUSED: 'connection.refused',
-  ECONNRESET: 'connection.reset',
-  UND_ERR_SOCKET: 'connection.reset',
-  EPIPE: 'connection.reset',
-  ENOTFOUND: 'dns',
-  EAI_AGAIN: 'dns',
-  EHOSTUNREACH: 'connection.unreachable',
-  ENETUNREACH: 'connection.unreachable',
-  EBLOCKED: 'blocked',
-};
-
-/** Classifies a request failure. */
-export function errorClassOf(err: unknown): string {
-  const e = err as { code?: string; name?: string; cause?: { code?: string } };
-  if (err instanceof BlockedAddressError) return 'blocked';
-  const code = e.code ?? e.cause?.code ?? e.name ?? '';
-  if (ERROR_CLASSES[code]) return ERROR_CLASSES[code];
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'timeout.total';
-  if (/CERT|TLS|SSL/i.test(code)) return 'tls';
-  return 'network';
 }
 
 /** A delivery waiting for a connection to its origin, since `at`. */
@@ -206,7 +180,7 @@ export class WebhookClient {
         responseHeaders: {},
         responseBody: null,
         responseTruncated: false,
-        errorClass: errorClassOf(err),
+        errorClass: err instanceof BlockedAddressError ? 'blocked' : webhookFailureOf(err),
         error: (err as Error).message,
       });
     } finally {
