@@ -180,23 +180,40 @@ describe('webhook-dispatcher', () => {
       expect(log.http!.responseTruncated).toBe(true);
     });
 
-    it('keeps delivering to others while one endpoint hangs: 1,000 deliveries behind 50 hung ones in the same partition', async () => {
-      const hung = await receiver(() => 'hang');
-      const fast = await receiver();
-      const th = await tenantWithTrigger(hung.url);
-      const tf = await tenantWithTrigger(fast.url);
-      const slow = Array.from({ length: 50 }, (_, i) => command(th, hung.url, i));
-      const quick = Array.from({ length: 1000 }, (_, i) => command(tf, fast.url, i));
-      // One key, so one partition, with the hung endpoint's commands first.
-      const started = Date.now();
-      await driver.webhookCommands([...slow, ...quick], 'same-partition');
-      await fast.waitFor(1000, { timeoutMs: 20_000 });
-      const took = Date.now() - started;
-      expect(took).toBeLessThan(10_000);
-      // Still hanging (the headers timeout is 30 s): the fast deliveries did not wait for them,
-      // and the per-origin cap kept the hung endpoint to 16 connections.
-      expect(hung.hanging()).toBe(16);
-      expect(fast.ids().size).toBe(1000);
+    it('gives a command up at once on 410 Gone: one attempt, logged with its reason and dead-lettered as gone', async () => {
+      const r = await receiver(() => ({ status: 410, body: 'no such hook' }));
+      const t = await tenantWithTrigger(r.url);
+      const c = command(t, r.url, 1);
+      await driver.webhookCommands([c]);
+      const logs = await logsOf(t.tenantId, 1, 3000);
+      expect(logs).toEqual([
+        expect.objectContaining({
+          step: 'webhook.gave_up',
+          attempt: 1,
+          message: 'gone, not retried: HTTP 410 at attempt 1, the endpoint says it no longer exists',
+          http: expect.objectContaining({ responseStatus: 410, responseBody: 'no such hook' }),
+        }),
+      ]);
+      const dead = await readDecoded<WebhookCommand>(ctx(), ctx().config.kafka.topics.deadLetterWebhook, {
+        expected: 1,
+        where: (x) => x.commandId === c.commandId,
+      });
+      expect(dead[0].headers).toMatchObject({ 'dlq-error-class': 'gone', 'dlq-reason': expect.stringContaining('HTTP 410') });
+      expect(r.received).toHaveLength(1);
+    });
+
+    it('waits as long as a 429 asks with Retry-After when that is longer than the tier, and says so in the Event Logs', async () => {
+      const r = await receiver((_req, i) => (i === 0 ? { status: 429, headers: { 'retry-after': '5' } } : { status: 204 }));
+      const t = await tenantWithTrigger(r.url);
+      await driver.webhookCommands([command(t, r.url, 1)]);
+      const [, second] = await r.waitFor(2, { timeoutMs: 15_000 });
+      const logs = await logsOf(t.tenantId, 2);
+      const failed = logs.find((l) => l.step === 'webhook.attempt')!;
+      expect(failed.message).toContain('the endpoint asked to wait 5 s (Retry-After)');
+      // 5 s where the tier is 2 s.
+      expect(failed.nextDueAt! - failed.time).toBe(5000);
+      expect(second.at).toBeGreaterThanOrEqual(failed.nextDueAt!);
+      expect(logs.find((l) => l.step === 'webhook.delivered')).toMatchObject({ attempt: 2 });
     });
 
     it('cancels commands of a deleted trigger and dead-letters unreadable ones', async () => {

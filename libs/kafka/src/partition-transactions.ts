@@ -10,6 +10,24 @@ type LeftoverOutcome = 'commit' | 'abort';
 /** Longest a new owner waits for the markers of the commit that ended its predecessor's leftovers. */
 const MARKERS_WAIT_MS = 30_000;
 
+/**
+ * Runs a step of a transaction again while the coordinator answers CONCURRENT_TRANSACTIONS: the
+ * markers of the id's previous transaction are still being written (the Java client retries it
+ * too). kafkajs retries it for produce requests, not for AddOffsetsToTxn.
+ */
+async function concurrentRetried<T>(step: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + MARKERS_WAIT_MS;
+  for (const delay of backoffDelays(20, 500)) {
+    try {
+      return await step();
+    } catch (err) {
+      if ((err as { type?: string }).type !== 'CONCURRENT_TRANSACTIONS' || Date.now() + delay > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+  throw new Error('unreachable');
+}
+
 /** Partitions by topic, as a transaction adds them. */
 type PartitionsOfTopics = { topic: string; partitions: { partition: number }[] }[];
 
@@ -163,10 +181,11 @@ export class PartitionTransactions {
       for (const out of outgoing) {
         for (const chunk of chunkBySize(out.messages, maxBytes)) await transaction.send({ topic: out.topic, messages: chunk });
       }
-      await transaction.sendOffsets({
+      const offsets = {
         consumerGroupId: this.options.groupId,
         topics: [{ topic: source.topic, partitions: [{ partition: source.partition, offset: nextOffset.toString() }] }],
-      });
+      };
+      await concurrentRetried(() => transaction.sendOffsets(offsets));
       if (!owned()) {
         await transaction.abort();
         // A broker stopping now may skip this abort's markers; a fresh producer next time ends
@@ -281,15 +300,17 @@ export class PartitionTransactions {
     } finally {
       if (!ended) await transaction.abort().catch(() => undefined);
     }
-    if (outcome === 'commit') await this.markersWritten(transactionalId);
+    // The floor is read once a commit's markers are written; the next transaction of the id waits
+    // for an abort's (the coordinator refuses it with CONCURRENT_TRANSACTIONS until then).
+    await this.markersWritten(transactionalId);
   }
 
-  /** Waits until the coordinator has written (or given up) the markers of the id's last commit. */
+  /** Waits until the coordinator has written (or given up) the markers of the id's last transaction. */
   private async markersWritten(transactionalId: string): Promise<void> {
     const deadline = Date.now() + MARKERS_WAIT_MS;
     for (const delay of backoffDelays(5, 200)) {
       const [described] = await this.admin!.describeTransactions([transactionalId]);
-      if (described?.state !== 'PrepareCommit') return;
+      if (described?.state !== 'PrepareCommit' && described?.state !== 'PrepareAbort') return;
       if (Date.now() + delay > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, delay));
     }

@@ -18,6 +18,13 @@ export interface WindowedConsumerOptions<T>
   /** Messages taken and not finished, across all partitions; reading waits while at the cap. */
   maxInFlight: number;
   /**
+   * How many of the messages under way are parked: waiting on something outside this consumer
+   * (the dispatcher's deliveries waiting for a connection to their endpoint). Up to `maxInFlight`
+   * of them are not counted against the cap, so they cannot hold it; tell {@link WindowedConsumer.wake}
+   * when one parks.
+   */
+  parked?: () => number;
+  /**
    * When a message may be handled (epoch ms), for delay topics; null means now. A partition
    * whose next message is not yet due is paused until it is.
    */
@@ -128,7 +135,6 @@ export class WindowedConsumer<T> {
   private stopping = false;
   /** Left the group: nothing more is committed. */
   private stopped = false;
-  private committing?: Promise<void>;
 
   constructor(private readonly options: WindowedConsumerOptions<T>) {
     this.status = new ConsumerStatus(options.groupId, options.metrics);
@@ -220,7 +226,7 @@ export class WindowedConsumer<T> {
         this.pauseUntil(w, due, pause);
         return;
       }
-      while (this.inFlight >= this.options.maxInFlight) {
+      while (this.busy() >= this.options.maxInFlight) {
         // Heartbeats only when nothing finished for a second: usually a slot frees up first.
         if (!(await this.slotOrTimeout(1000))) await heartbeat();
         if (!isRunning() || this.stopping) return;
@@ -235,6 +241,18 @@ export class WindowedConsumer<T> {
     if (last + 1n > w.next) w.next = last + 1n;
     resolveOffset(batch.lastOffset());
     await heartbeat();
+  }
+
+  /** Messages under way that count against the cap: all but the parked ones, of which at most `maxInFlight` are left out. */
+  private busy(): number {
+    const parked = this.options.parked?.() ?? 0;
+    return this.inFlight - Math.min(parked, this.options.maxInFlight);
+  }
+
+  /** A message parked: reading may go on if it waited for a slot. */
+  wake(): void {
+    this.slotFreed?.();
+    this.slotFreed = undefined;
   }
 
   /** True when a message finished, false after `ms` without one (so heartbeats go on while all are slow). */
@@ -295,11 +313,9 @@ export class WindowedConsumer<T> {
   }
 
   /** Commits, per owned partition, its finished head with what it made: one transaction per partition. */
-  commit(): Promise<void> {
-    this.committing ??= Promise.all([...this.windows.values()].map((w) => this.commitWindow(w)))
-      .then(() => undefined)
-      .finally(() => (this.committing = undefined));
-    return this.committing;
+  async commit(): Promise<void> {
+    // Each partition on its own: one whose commit waits (a broker restarting) holds back no other.
+    await Promise.all([...this.windows.values()].map((w) => this.commitWindow(w)));
   }
 
   private commitWindow(w: PartitionWindow): Promise<void> {

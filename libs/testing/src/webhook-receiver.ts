@@ -11,8 +11,8 @@ export interface ReceivedWebhook {
   at: number;
 }
 
-/** How to answer a request: a status and body, or never (`hang`). */
-export type ReceiverReply = { status: number; body?: string } | 'hang';
+/** How to answer a request: a status, body and headers, after `delayMs` (a slow endpoint); or never (`hang`). */
+export type ReceiverReply = { status: number; body?: string; headers?: Record<string, string>; delayMs?: number } | 'hang';
 
 /** A local HTTP server standing in for a tenant's webhook endpoint. */
 export interface WebhookReceiver {
@@ -51,8 +51,12 @@ export async function startWebhookReceiver(
         res.on('close', () => hanging--);
         return;
       }
-      res.writeHead(answer.status, { 'content-type': 'text/plain' });
-      res.end(answer.body ?? '');
+      const send = () => {
+        res.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers });
+        res.end(answer.body ?? '');
+      };
+      if (answer.delayMs) setTimeout(send, answer.delayMs);
+      else send();
     });
   });
   server.keepAliveTimeout = 60_000;

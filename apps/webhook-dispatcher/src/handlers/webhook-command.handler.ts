@@ -73,10 +73,14 @@ export class WebhookCommandHandler implements OnApplicationBootstrap, OnApplicat
       records: 'webhookCommands',
       deadLetterTopic: deadLetterWebhook,
       maxInFlight: this.rt.config.maxInFlight,
+      // Deliveries waiting for a connection to their endpoint do not hold the window (slow is not hung).
+      parked: () => this.delivery.client.waiting,
       dueAt: (m, source) => (source.topic === webhookRetry ? dueAtOf(m.headers) : null),
       handle: (command, m, source, out) => this.handle(command, m, source, out),
     });
-    await this.consumer.start();
+    const consumer = this.consumer;
+    this.delivery.onWait(() => consumer.wake());
+    await consumer.start();
   }
 
   async onApplicationShutdown(): Promise<void> {

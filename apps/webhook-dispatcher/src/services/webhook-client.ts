@@ -18,8 +18,11 @@ export interface WebhookResult extends HttpResponse {
 
 /** A delivery waiting for a connection to its origin, since `at`. */
 type Waiter = { at: number; grant: (slot: Slot) => void };
-/** A connection slot: `release` when the request is over; or why none is given. */
-type Slot = { release: () => void; busy?: undefined } | { release?: undefined; busy: string };
+/**
+ * A connection slot: `release` when the request is over, saying whether the origin answered
+ * (undefined when the request never reached it, as a refused address); or why none is given.
+ */
+type Slot = { release: (answered: boolean | undefined) => void; busy?: undefined } | { release?: undefined; busy: string };
 
 interface OriginState {
   running: number;
@@ -27,29 +30,40 @@ interface OriginState {
   /** When a request of the origin last started, and last finished: its progress. */
   lastStartAt: number;
   lastDoneAt: number;
+  /** Whether its last finished request got an answer (any status); undefined before the first. */
+  answering?: boolean;
 }
 
 /**
  * Counts requests per origin and queues the ones over the cap, so one receiver cannot take every
- * connection. Nor may one receiver hold the dispatcher's in-flight window: a delivery waits for a
- * connection at most `maxWaitMs`, and one that arrives while every connection of its origin has
- * been busy with no request started or finished for `stallMs` is refused at once (`busy`). A hung
- * endpoint otherwise holds every delivery sent to it while its connections time out one round at
- * a time (16 per 10 s by default), and with steady traffic those deliveries fill the window for
- * every endpoint. A refused delivery is a failed attempt, retried on the schedule.
+ * connection. A slow endpoint is not a hung one: deliveries wait their turn for an origin that
+ * answers, however slowly, up to `maxWaitMs` each. An origin whose last request got no answer (a
+ * timeout, a reset, a refused connection) and whose connections have all been busy with nothing
+ * started or finished for `stallMs` is hung: what waits for it, and what comes for it meanwhile,
+ * is refused at once (`busy`), a failed attempt retried on the schedule. Waiting deliveries are
+ * counted ({@link waiting}) so the dispatcher's window does not count them: a hung endpoint's
+ * queue never holds the window of the others.
  */
 class OriginLimiter {
   private readonly active = new Map<string, OriginState>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly stallMs: number;
+  private queued = 0;
 
   constructor(
     private readonly perOrigin: number,
     private readonly maxWaitMs: number,
+    /** Told each time a delivery starts waiting for a connection. */
+    private readonly onWait: () => void = () => undefined,
   ) {
     this.stallMs = Math.min(1000, maxWaitMs / 2);
     this.sweeper = setInterval(() => this.expireWaiters(), Math.max(50, Math.min(this.stallMs / 2, maxWaitMs / 4)));
     this.sweeper.unref();
+  }
+
+  /** Deliveries waiting for a connection, across origins. */
+  get waiting(): number {
+    return this.queued;
   }
 
   /** A slot for `origin`: at once when one is free (no promise on the hot path), else once one frees up, or refused. */
@@ -61,15 +75,18 @@ class OriginLimiter {
     const stalled = this.stalled(origin, s, now);
     if (stalled) return stalled;
     const state = s;
-    return new Promise<Slot>((resolve) => state.queue.push({ at: now, grant: resolve }));
+    const waiting = new Promise<Slot>((resolve) => state.queue.push({ at: now, grant: resolve }));
+    this.queued++;
+    this.onWait();
+    return waiting;
   }
 
-  /** The refusal for `origin` when all its connections have been busy, none started or finished, for `stallMs`. */
+  /** The refusal for `origin` when it stopped answering and all its connections have been busy, none started or finished, for `stallMs`. */
   private stalled(origin: string, s: OriginState, now: number): { busy: string } | undefined {
     const still = now - Math.max(s.lastStartAt, s.lastDoneAt);
-    if (s.running < this.perOrigin || still < this.stallMs) return undefined;
+    if (s.answering !== false || s.running < this.perOrigin || still < this.stallMs) return undefined;
     return {
-      busy: `not sent: ${origin} has had all ${s.running} of its connections busy, none started or finished, for ${still} ms, and ${s.queue.length} deliveries wait for them`,
+      busy: `not sent: ${origin} did not answer its last request and has had all ${s.running} of its connections busy, none started or finished, for ${still} ms; ${s.queue.length} deliveries wait for them`,
     };
   }
 
@@ -77,27 +94,38 @@ class OriginLimiter {
     s.running++;
     s.lastStartAt = now;
     return {
-      release: () => {
+      release: (answered) => {
         s.running--;
         s.lastDoneAt = Date.now();
-        const next = s.queue.shift();
+        if (answered !== undefined) s.answering = answered;
+        const next = this.take(s);
         if (next) next.grant(this.start(s, s.lastDoneAt)); // the slot passes straight to the next waiter
       },
     };
   }
 
+  /** The next waiter of an origin, no longer counted as waiting. */
+  private take(s: OriginState): Waiter | undefined {
+    const next = s.queue.shift();
+    if (next) this.queued--;
+    return next;
+  }
+
   /**
-   * Refuses the deliveries waiting for a stalled origin's connections (they would hold their
-   * in-flight slots until `maxWaitMs`), and those that have waited `maxWaitMs` for a connection
-   * (each queue is oldest first); forgets the origins with nothing running or waiting.
+   * Refuses the deliveries waiting for a hung origin (they would wait `maxWaitMs` for nothing),
+   * and those that have waited `maxWaitMs` for a connection (each queue is oldest first); forgets
+   * the origins with nothing running or waiting.
    */
   private expireWaiters(): void {
     const now = Date.now();
     for (const [origin, s] of this.active) {
       const stalled = s.queue.length > 0 ? this.stalled(origin, s, now) : undefined;
-      if (stalled) for (const waiter of s.queue.splice(0)) waiter.grant(stalled);
+      if (stalled) {
+        this.queued -= s.queue.length;
+        for (const waiter of s.queue.splice(0)) waiter.grant(stalled);
+      }
       while (s.queue.length > 0 && now - s.queue[0].at >= this.maxWaitMs) {
-        const waiter = s.queue.shift()!;
+        const waiter = this.take(s)!;
         waiter.grant({
           busy: `not sent: waited ${now - waiter.at} ms for a connection to ${origin}, the most a delivery may wait (WEBHOOK_MAX_QUEUE_WAIT_MS)`,
         });
@@ -132,6 +160,8 @@ export class WebhookClient {
     private readonly timing: WebhookTimingConfig,
     private readonly guard: AddressGuard,
     connectionsPerOrigin: number,
+    /** Told each time a delivery starts waiting for a connection (its window slot is free again). */
+    onWait?: () => void,
   ) {
     this.agent = new Agent({
       connections: connectionsPerOrigin,
@@ -141,12 +171,17 @@ export class WebhookClient {
       keepAliveTimeout: 30_000,
       connect: { timeout: timing.connectTimeoutMs, lookup: guard.lookup },
     });
-    this.limiter = new OriginLimiter(connectionsPerOrigin, timing.maxQueueWaitMs);
+    this.limiter = new OriginLimiter(connectionsPerOrigin, timing.maxQueueWaitMs, onWait);
   }
 
   /** Requests under way and queued, by origin (for /healthz). */
   load(): Record<string, { running: number; waiting: number }> {
     return this.limiter.load();
+  }
+
+  /** Deliveries waiting for a connection to their origin, across origins. */
+  get waiting(): number {
+    return this.limiter.waiting;
   }
 
   async post(url: URL, headers: Record<string, string>, body: string): Promise<WebhookResult> {
@@ -158,6 +193,7 @@ export class WebhookClient {
       return done({ responseStatus: null, responseHeaders: {}, responseBody: null, responseTruncated: false, errorClass: 'origin.busy', error: slot.busy });
     }
     const release = slot.release;
+    let answered: boolean | undefined;
     try {
       const checking = this.guard.check(url);
       if (checking) await checking;
@@ -165,6 +201,7 @@ export class WebhookClient {
       // for hours. (No AbortSignal per request: its timer costs more than the request itself.)
       const deadline = Date.now() + this.timing.connectTimeoutMs + this.timing.headersTimeoutMs + this.timing.bodyTimeoutMs;
       const res = await exchange(this.agent, url, headers, body, this.timing.maxResponseBytes, deadline);
+      answered = true;
       const ok = res.status >= 200 && res.status < 300;
       return done({
         responseStatus: res.status,
@@ -175,16 +212,12 @@ export class WebhookClient {
         error: ok ? null : `HTTP ${res.status}`,
       });
     } catch (err) {
-      return done({
-        responseStatus: null,
-        responseHeaders: {},
-        responseBody: null,
-        responseTruncated: false,
-        errorClass: err instanceof BlockedAddressError ? 'blocked' : webhookFailureOf(err),
-        error: (err as Error).message,
-      });
+      const errorClass = err instanceof BlockedAddressError ? 'blocked' : webhookFailureOf(err);
+      // A refused address never reached the origin: it says nothing of whether it answers.
+      answered = errorClass === 'blocked' ? undefined : false;
+      return done({ responseStatus: null, responseHeaders: {}, responseBody: null, responseTruncated: false, errorClass, error: (err as Error).message });
     } finally {
-      release();
+      release(answered);
     }
   }
 

@@ -27,6 +27,8 @@ export class WebhookDeliveryService {
   readonly client: WebhookClient;
   /** Taken once the registry first answers. */
   private writer?: OutcomeWriter;
+  /** Told each time a delivery starts waiting for a connection to its endpoint. */
+  private waitListener?: () => void;
   private readonly policy: RetryPolicy;
   private readonly outcomes: Counter<'outcome'>;
   private readonly durations: Histogram;
@@ -36,7 +38,7 @@ export class WebhookDeliveryService {
     private readonly rt: AppRuntime<DispatcherConfig>,
   ) {
     const { config, metrics: registry } = rt;
-    this.client = new WebhookClient(config.webhook, new AddressGuard(config.allowedCidrs), config.connectionsPerOrigin);
+    this.client = new WebhookClient(config.webhook, new AddressGuard(config.allowedCidrs), config.connectionsPerOrigin, () => this.waitListener?.());
     const { retryDelayMs: delayMs, retryWindowMs: windowMs, retryWindowMinuteMs: windowMinuteMs } = config.webhook;
     this.policy = { delayMs, windowMs, windowMinuteMs };
     this.outcomes = new Counter({
@@ -60,6 +62,11 @@ export class WebhookDeliveryService {
   private async loadWriter(): Promise<OutcomeWriter> {
     const [log, retry] = await Promise.all([this.rt.serde.encoderFor('log'), this.rt.serde.encoderFor('webhookRetry')]);
     return (this.writer = new OutcomeWriter(this.rt.config.kafka.topics, { log, retry }));
+  }
+
+  /** Calls `listener` each time a delivery starts waiting for a connection to its endpoint. */
+  onWait(listener: () => void): void {
+    this.waitListener = listener;
   }
 
   /** Closes connections; called once no delivery is under way any more. */
