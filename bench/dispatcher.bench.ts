@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Partitioners, Producer } from 'kafkajs';
 import { Pool } from 'undici';
@@ -16,6 +17,8 @@ const WAITING_RETRIES = 100_000;
 /** Runs of each 100-endpoint scenario: an even number, so each order of the pair runs equally often. */
 const HUNG_PAIRS = 4;
 const LATENCY_RATE = 1_000;
+/** Log records in the log topic before a dispatcher starts (startupWithLogBacklogMs). */
+const LOG_BACKLOG = 1_000_000;
 const LATENCY_SECONDS = 10;
 /**
  * Sent at the same rate before the measured seconds and left out: a cold process's first requests
@@ -56,6 +59,10 @@ export async function dispatcherBenchmark(): Promise<void> {
     for (let run = 0; run < BASELINE_RUNS; run++) rawRuns.push(await rawUndici(body));
     const raw = median(rawRuns);
     const rawCpu = rawMeter.perUnit(DELIVERIES * BASELINE_RUNS);
+    process.stderr.write(`raw undici Pool in a process of its own: ${DELIVERIES} posts, ${BASELINE_RUNS} runs\n`);
+    const rawClientRuns: number[] = [];
+    for (let run = 0; run < BASELINE_RUNS; run++) rawClientRuns.push(await rawUndiciClientCpu(body));
+    rawCpu.clientAlone = median(rawClientRuns);
 
     if (process.env.BENCH_RUNTIME) {
       return await compareRuntimeVariants('dispatcher', 'PerDelivery', RUNTIME_ROUNDS, async (env) => {
@@ -68,6 +75,12 @@ export async function dispatcherBenchmark(): Promise<void> {
     process.stderr.write(`the dispatcher's Kafka work alone: ${DELIVERIES} commands\n`);
     const kafkaSide = await kafkaSideAlone(ctx, producer, body, serverPids);
     const cpuMicrosecondsPerDelivery = { rawUndiciPool: rawCpu, kafkaSideAlone: kafkaSide.cpu, dispatcherOneEndpoint: single.cpu };
+    // The dispatcher's and the broker's CPU per delivery against the floor of the same work: the
+    // Kafka side alone (consume, one log record per command, exactly once; broker included) and
+    // the raw client's own CPU per POST (without the receivers).
+    const floor = kafkaSide.cpu.kafkaSide + (kafkaSide.cpu.kafka ?? 0) + rawCpu.clientAlone;
+    const ratios = { cpuPerDeliveryToFloor: +((single.cpu.dispatcher + (single.cpu.kafka ?? 0)) / floor).toFixed(2) };
+    process.stderr.write(`CPU per delivery to the floor: ${ratios.cpuPerDeliveryToFloor} (floor ${floor} µs)\n`);
     process.stderr.write(`dispatcher, one endpoint, tracing at ${TRACING_SAMPLE_RATIO * 100}% sampling\n`);
     const sink = await startOtlpSink();
     const traced = await scenario(ctx, producer, body, 1, -1, serverPids, sink.env);
@@ -81,7 +94,7 @@ export async function dispatcherBenchmark(): Promise<void> {
     process.stderr.write(`tracing: ${JSON.stringify(tracing)}\n`);
     if (process.env.BENCH_QUICK) {
       return void process.stderr.write(
-        `one endpoint: ${Math.round(single.rate)}/s, raw ${Math.round(raw)}/s, Kafka side alone ${Math.round(kafkaSide.rate)}/s; CPU µs per delivery ${JSON.stringify(cpuMicrosecondsPerDelivery)}\n`,
+        `one endpoint: ${Math.round(single.rate)}/s, raw ${Math.round(raw)}/s, Kafka side alone ${Math.round(kafkaSide.rate)}/s; CPU µs per delivery ${JSON.stringify(cpuMicrosecondsPerDelivery)}; ratios ${JSON.stringify(ratios)}\n`,
       );
     }
     // All healthy and one hung, HUNG_PAIRS times each, in alternating pairs; a run swings by 10-30%
@@ -105,6 +118,8 @@ export async function dispatcherBenchmark(): Promise<void> {
     const latency = await latencyAtRate(ctx, producer, body);
     process.stderr.write(`memory with ${WAITING_RETRIES} commands waiting in the retry tier\n`);
     const waiting = await waitingRetries(ctx, producer, body);
+    process.stderr.write(`start-up to the first delivery, with ${LOG_BACKLOG} records of the last 30 minutes in the log topic, and with none\n`);
+    const startup = await startupWithLogBacklog(ctx, producer, body);
 
     report('dispatcher', {
       setup: {
@@ -127,6 +142,10 @@ export async function dispatcherBenchmark(): Promise<void> {
       latencyAtFixedRate: { deliveriesPerSecond: LATENCY_RATE, warmUpSeconds: WARM_UP_SECONDS, seconds: LATENCY_SECONDS, ...latency },
       dispatcherRssMB: { afterOneEndpointRun: single.rssMB, with100kWaitingRetries: waiting.rssMB },
       cpuMicrosecondsPerDelivery,
+      ratios,
+      startupWithLogBacklogMs: startup.withBacklogMs,
+      startupWithEmptyLogMs: startup.emptyMs,
+      logBacklogRecords: LOG_BACKLOG,
       // Cores the whole path (dispatcher, receivers, broker) would keep busy at 10,000 deliveries/s.
       coresFor10kPerSecond: +((single.cpu.total * 10_000) / 1e6).toFixed(2),
       tracing,
@@ -157,6 +176,96 @@ async function rawUndici(body: string): Promise<number> {
   await pool.close();
   await rx.close();
   return rate;
+}
+
+/**
+ * The raw client's own CPU per POST, in microseconds: the same Pool and concurrency as
+ * {@link rawUndici}, in a process of its own that meters itself, while the receivers run here.
+ */
+async function rawUndiciClientCpu(body: string): Promise<number> {
+  const rx = await startBenchReceivers(1, DELIVERIES);
+  const script = `
+    const { Pool } = require('undici');
+    const [url, total, connections] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
+    process.once('message', async (body) => {
+      const pool = new Pool(url, { connections, pipelining: 1 });
+      const before = process.cpuUsage();
+      let next = 0;
+      await Promise.all(Array.from({ length: connections * 4 }, async () => {
+        while (next < total) {
+          const i = next++;
+          const res = await pool.request({ path: '/hook/' + i, method: 'POST', headers: { 'content-type': 'application/json' }, body });
+          await res.body.text();
+        }
+      }));
+      const used = process.cpuUsage(before);
+      await pool.close();
+      process.send((used.user + used.system) / total, () => process.exit(0));
+    });`;
+  // `node -e script url total connections`: the script reads them as argv[1..3].
+  const child = spawn(process.execPath, ['-e', script, rx.urls[0], String(DELIVERIES), String(CONNECTIONS)], {
+    cwd: process.cwd(),
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  try {
+    const perPost = new Promise<number>((resolve, reject) => {
+      child.once('message', (m) => resolve(Number(m)));
+      child.once('exit', (code) => reject(new Error(`the raw client exited with ${code}`)));
+    });
+    child.send(body);
+    return Math.round(await perPost);
+  } finally {
+    child.kill();
+    await rx.close();
+  }
+}
+
+/**
+ * A dispatcher's start-up to its first delivery with `LOG_BACKLOG` records of the last 30
+ * minutes in its log topic, against the same with an empty log topic: nothing the dispatcher
+ * decides depends on the log topic, so the two should not differ.
+ */
+async function startupWithLogBacklog(ctx: TestContext, producer: Producer, body: string): Promise<{ withBacklogMs: number; emptyMs: number }> {
+  const firstDelivery = async (backlog: number): Promise<number> => {
+    const topics = await dispatcherTopics(ctx);
+    if (backlog > 0) {
+      const now = Date.now();
+      const record = newLogRecord({
+        logId: 'x',
+        tenantId: TENANT,
+        triggerId: TRIGGER,
+        eventId: 'e',
+        eventType: 'agent.wrap',
+        step: 'webhook.delivered',
+        status: 'ok',
+        time: now - 15 * 60_000,
+        attempt: 1,
+        message: 'delivered: HTTP 204 in 1 ms (attempt 1)',
+      });
+      const value = await ctx.serde.encode('log', record);
+      const batch = Array.from({ length: 10_000 }, (_, i) => ({
+        key: `${TENANT}/t${i % 100}`,
+        value,
+        headers: { [HEADERS.logStep]: 'webhook.delivered', [HEADERS.logId]: `l${i}` },
+      }));
+      for (let sent = 0; sent < backlog; sent += batch.length)
+        for (const chunk of chunkBySize(batch, 512 * 1024)) await producer.send({ topic: topics.logTopic, messages: chunk });
+    }
+    const rx = await startBenchReceivers(1, 1);
+    await produce(ctx, producer, topics.commandTopic, [command(`${rx.urls[0]}/hook/0`, 0, body)]);
+    const started = Date.now();
+    const { app } = await startDispatcher(ctx, topics);
+    try {
+      await waitFor(() => rx.arrivedAt(0) > 0, { timeoutMs: 300_000, intervalMs: 10, description: 'the first delivery' });
+      return rx.arrivedAt(0) - started;
+    } finally {
+      await app.stop(10_000);
+      await rx.close();
+    }
+  };
+  const emptyMs = await firstDelivery(0);
+  const withBacklogMs = await firstDelivery(LOG_BACKLOG);
+  return { withBacklogMs, emptyMs };
 }
 
 const command = (url: string, i: number, body: string, now = Date.now()): WebhookCommand =>
@@ -272,7 +381,7 @@ async function scenario(
 /**
  * What kafkajs alone allows the dispatcher, with no HTTP, signing or Avro per message: the same
  * group consumer reading the same commands, and for each one a delivered-attempt log record of
- * the dispatcher's size (made once up front) produced before its offset is committed.
+ * the dispatcher's size (made once up front) committed with the batch's offset in one transaction.
  */
 async function kafkaSideAlone(
   ctx: TestContext,
@@ -317,20 +426,42 @@ async function kafkaSideAlone(
     },
   });
   const logValue = await ctx.serde.encode('log', record);
-  const out = ctx.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-  await out.connect();
-  const consumer = ctx.kafka.consumer({ groupId: uniqueId('kafka-side'), maxWaitTimeInMs: 100 });
+  // Exactly once, as the dispatcher: per partition, a transaction of its own id holds a batch's
+  // log records and the batch's next offset.
+  const groupId = uniqueId('kafka-side');
+  const producers = new Map<number, Promise<Producer>>();
+  const producerOf = (partition: number) => {
+    let p = producers.get(partition);
+    if (!p) {
+      const tx = ctx.kafka.producer({
+        transactionalId: `${groupId}-${partition}`,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
+      producers.set(partition, (p = tx.connect().then(() => tx)));
+    }
+    return p;
+  };
+  const consumer = ctx.kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
   await consumer.connect();
   await consumer.subscribe({ topic: commandTopic, fromBeginning: true });
   const meter = new CpuMeter({ kafkaSide: process.pid, kafka: serverPids.kafka });
   let done = 0;
   let started = 0;
   await consumer.run({
+    autoCommit: false,
     eachBatch: async ({ batch }) => {
       started ||= Date.now();
       const headers = { [HEADERS.correlationId]: sample.eventId };
       const records = batch.messages.map(() => ({ key: triggerKey(TENANT, TRIGGER), value: logValue, headers }));
-      for (const chunk of chunkBySize(records, 512 * 1024)) await out.send({ topic: ctx.config.kafka.topics.log, messages: chunk });
+      const transaction = await (await producerOf(batch.partition)).transaction();
+      for (const chunk of chunkBySize(records, 512 * 1024)) await transaction.send({ topic: ctx.config.kafka.topics.log, messages: chunk });
+      await transaction.sendOffsets({
+        consumerGroupId: groupId,
+        topics: [{ topic: commandTopic, partitions: [{ partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }] }],
+      });
+      await transaction.commit();
       done += batch.messages.length;
     },
   });
@@ -338,7 +469,7 @@ async function kafkaSideAlone(
   const rate = DELIVERIES / ((Date.now() - started) / 1000);
   const cpu = meter.perUnit(DELIVERIES);
   await consumer.disconnect();
-  await out.disconnect();
+  for (const p of producers.values()) await (await p).disconnect();
   return { rate, cpu };
 }
 
