@@ -139,6 +139,9 @@ export async function dispatcherBenchmark(): Promise<void> {
       dispatcher100EndpointsOneHungPerSecond: Math.round(oneHung),
       dispatcher100EndpointsRunsPerSecond: { allHealthy: hundredRuns.map(Math.round), oneHung: oneHungRuns.map(Math.round) },
       hungEndpointSlowdown: +(1 - oneHung / hundred).toFixed(3),
+      // Each pair's own slowdown. A run ends once every delivery to a healthy endpoint arrived,
+      // and a failed one would wait a whole retry tier: a finished run failed none of them.
+      hungEndpointSlowdownByPair: hundredRuns.map((h, i) => +(1 - oneHungRuns[i] / h).toFixed(3)),
       latencyAtFixedRate: { deliveriesPerSecond: LATENCY_RATE, warmUpSeconds: WARM_UP_SECONDS, seconds: LATENCY_SECONDS, ...latency },
       dispatcherRssMB: { afterOneEndpointRun: single.rssMB, with100kWaitingRetries: waiting.rssMB },
       cpuMicrosecondsPerDelivery,
