@@ -19,6 +19,7 @@ describe('WebhookClient', () => {
   let server: Server;
   let base: string;
   const sockets = new Set<Socket>();
+  const arrivals: number[] = [];
   const client = new WebhookClient(timing, new AddressGuard(['127.0.0.0/8']), 4);
 
   beforeAll(async () => {
@@ -28,6 +29,7 @@ describe('WebhookClient', () => {
         if (req.url === '/big') return res.end('y'.repeat(50 * 1024));
         if (req.url === '/hang') return;
         if (req.url === '/slow') return void setTimeout(() => res.writeHead(201).end('late'), 50);
+        if (req.url?.startsWith('/seq/')) arrivals.push(Number(req.url.slice(5)));
         if (req.url === '/crm') return void setTimeout(() => res.writeHead(200).end('ok'), 1500);
         if (req.url === '/drip') {
           res.writeHead(200);
@@ -85,6 +87,14 @@ describe('WebhookClient', () => {
     });
     expect(await client.post(new URL(`http://127.0.0.1:${closed}/`), {}, '')).toMatchObject({ errorClass: 'connection.refused' });
     expect(await client.post(new URL('http://10.0.0.1/'), {}, '')).toMatchObject({ errorClass: 'blocked', error: expect.stringContaining('private') });
+  });
+
+  it('serves 3,000 waiting for one endpoint in the order they came', async () => {
+    const results = await Promise.all(Array.from({ length: 3000 }, (_, i) => post(`/seq/${i}`)));
+    expect(results.filter((r) => r.responseStatus === 201)).toHaveLength(3000);
+    // Four connections: each request arrives within four places of its turn.
+    arrivals.forEach((i, place) => expect(Math.abs(i - place)).toBeLessThanOrEqual(4));
+    expect(client.waiting).toBe(0);
   });
 
   it('caps concurrent requests per origin', async () => {
