@@ -162,7 +162,7 @@ export const appConfig = {
     const v = parseEnv(
       {
         WEBHOOK_ALLOWED_CIDRS: cidrList().optional(),
-        WEBHOOK_MAX_IN_FLIGHT: positiveInt().default(2000),
+        WEBHOOK_MAX_IN_FLIGHT: positiveInt().default(1000),
         WEBHOOK_CONNECTIONS_PER_ORIGIN: positiveInt().default(16),
         WEBHOOK_COMMIT_INTERVAL_MS: positiveInt().default(1000),
         WEBHOOK_TRANSACTION_TIMEOUT_MS: positiveInt().default(15_000),
