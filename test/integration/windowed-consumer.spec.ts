@@ -161,4 +161,37 @@ describe('WindowedConsumer', () => {
     const [offsets] = await ctx().admin.fetchOffsets({ groupId, topics: [topic] });
     expect(offsets.partitions.map((p) => p.offset).sort()).toEqual(['10', '10']);
   }, 90_000);
+
+  it('ends what a previous owner left open on a partition with no traffic, so readers of what it wrote are not held', async () => {
+    const topic = `${ctx().namespace}.idle`;
+    const output = `${ctx().namespace}.idle.out`;
+    await createTopicsAndWait(ctx().admin, [
+      { topic, numPartitions: 1 },
+      { topic: output, numPartitions: 1 },
+    ]);
+    const groupId = uniqueId('windowed');
+    // The previous owner of the idle partition wrote in a transaction and died before ending it
+    // (it would be aborted only after its 60 s timeout); a record written after it is invisible
+    // to read_committed readers meanwhile.
+    const crashed = ctx().kafka.producer({ transactionalId: `${groupId}-${topic}-0`, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000 });
+    await crashed.connect();
+    const open = await crashed.transaction();
+    await open.send({ topic: output, messages: [{ key: 'k', value: 'left open' }] });
+    const plain = createIdempotentProducer(ctx().kafka);
+    await plain.connect();
+    await plain.send({ topic: output, messages: [{ key: 'k', value: 'after it' }] });
+    await plain.disconnect();
+    expect(await readTopic(ctx().kafka, output, { expected: 1, timeoutMs: 2000 })).toEqual([]);
+
+    const consumer = windowed(topic, groupId, { outputTopics: [output], commitIntervalMs: 100, handle: async () => undefined });
+    await consumer.start();
+    try {
+      // Taking the partition opens its transactional id, which aborts what was left, well before the timeout.
+      const seen = await readTopic(ctx().kafka, output, { expected: 1, timeoutMs: 20_000 });
+      expect(seen.map((m) => m.value?.toString())).toEqual(['after it']);
+    } finally {
+      await consumer.stop();
+      await crashed.disconnect().catch(() => undefined);
+    }
+  }, 60_000);
 });

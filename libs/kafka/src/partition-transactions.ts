@@ -62,10 +62,9 @@ export class OutputCollector implements BatchOutput {
     return this.entries.length;
   }
 
-  /** Moves this collector's messages to the end of `other`'s. */
-  drainInto(other: OutputCollector): void {
+  /** Adds this collector's messages to the end of `other`'s, keeping its own (a commit that fails is made again with them). */
+  copyInto(other: OutputCollector): void {
     for (const e of this.entries) other.entries.push(e);
-    this.entries.length = 0;
   }
 
   byTopic(): OutgoingMessages[] {

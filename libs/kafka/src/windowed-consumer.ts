@@ -47,7 +47,7 @@ interface Taken {
  * crash or a lost partition hands the unfinished messages, and the finished ones not yet
  * committed, to the next owner, and nothing they made was written.
  */
-class PartitionWindow {
+export class PartitionWindow {
   /** Offsets taken and not yet committed, oldest first. */
   private taken: Taken[] = [];
   private readonly byOffset = new Map<bigint, Taken>();
@@ -80,12 +80,13 @@ class PartitionWindow {
 
   /**
    * The finished run at the head: how many messages, what they made, and the offset to commit
-   * after them (everything read so far when nothing is left unfinished).
+   * after them (everything read so far when nothing is left unfinished). The messages keep what
+   * they made until {@link committedHead}: a commit that fails is made again, whole.
    */
   head(): { count: number; out: OutputCollector; nextOffset: bigint } {
     const out = new OutputCollector();
     let count = 0;
-    while (count < this.taken.length && this.taken[count].done) this.taken[count++].out!.drainInto(out);
+    while (count < this.taken.length && this.taken[count].done) this.taken[count++].out!.copyInto(out);
     return { count, out, nextOffset: count < this.taken.length ? this.taken[count].offset : this.next };
   }
 
@@ -200,6 +201,12 @@ export class WindowedConsumer<T> {
         this.windows.delete(key);
       }
     }
+    // Every partition held gets its window now, not at its first message: the next commit round
+    // opens each one's transactional id, which ends what a previous owner's last transaction
+    // left. An idle partition would otherwise never open it, and records of that transaction
+    // left without markers (a broker stopping mid-commit) would hold every read_committed reader
+    // of the partitions it wrote to, for good.
+    for (const [topic, partitions] of Object.entries(assigned)) for (const partition of partitions) this.window({ topic, partition });
   }
 
   private window(source: MessageSource): PartitionWindow {
