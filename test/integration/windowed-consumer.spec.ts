@@ -28,6 +28,17 @@ describe('WindowedConsumer', () => {
       ...options,
     });
 
+  /** A fresh input topic of `partitions` and a one-partition topic for what handling makes. */
+  const inputAndOutput = async (name: string, partitions: number) => {
+    const topic = `${ctx().namespace}.${name}`;
+    const output = `${topic}.out`;
+    await createTopicsAndWait(ctx().admin, [
+      { topic, numPartitions: partitions },
+      { topic: output, numPartitions: 1 },
+    ]);
+    return { topic, output };
+  };
+
   it('handles a delayed message once it is due, even after its paused partition moved away and came back', async () => {
     const topic = `${ctx().namespace}.delayed`;
     await createTopicsAndWait(ctx().admin, [{ topic, numPartitions: 2 }]);
@@ -113,12 +124,7 @@ describe('WindowedConsumer', () => {
   });
 
   it('writes what each message made once, with its offset: a partition that moves before its commit is handled again by its new owner, and only that handling is written', async () => {
-    const topic = `${ctx().namespace}.moved`;
-    const output = `${ctx().namespace}.moved.out`;
-    await createTopicsAndWait(ctx().admin, [
-      { topic, numPartitions: 2 },
-      { topic: output, numPartitions: 1 },
-    ]);
+    const { topic, output } = await inputAndOutput('moved', 2);
     const producer = createIdempotentProducer(ctx().kafka);
     await producer.connect();
     const ids = Array.from({ length: 20 }, (_, i) => `m${i}`);
@@ -163,12 +169,7 @@ describe('WindowedConsumer', () => {
   }, 90_000);
 
   it('ends what a previous owner left open on a partition with no traffic, so readers of what it wrote are not held', async () => {
-    const topic = `${ctx().namespace}.idle`;
-    const output = `${ctx().namespace}.idle.out`;
-    await createTopicsAndWait(ctx().admin, [
-      { topic, numPartitions: 1 },
-      { topic: output, numPartitions: 1 },
-    ]);
+    const { topic, output } = await inputAndOutput('idle', 1);
     const groupId = uniqueId('windowed');
     // The previous owner of the idle partition wrote in a transaction and died before ending it
     // (it would be aborted only after its 60 s timeout); a record written after it is invisible

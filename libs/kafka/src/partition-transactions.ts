@@ -124,6 +124,12 @@ export interface PartitionTransactionsOptions {
   maxRequestBytes?: number;
 }
 
+/** What a consumer engine that commits in transactions takes of {@link PartitionTransactionsOptions} (the rest is its own). */
+export type EngineTransactionOptions = Pick<
+  PartitionTransactionsOptions,
+  'transactionalIdPrefix' | 'outputTopics' | 'transactionTimeoutMs' | 'maxRequestBytes'
+>;
+
 /**
  * Consume → produce exactly once, per input partition: what some input of a partition makes and
  * the partition's next offset are committed in one Kafka transaction of that partition's own

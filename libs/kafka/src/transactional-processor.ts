@@ -4,7 +4,7 @@ import { ConsumerStatus } from './consumer-status';
 import type { MessageSource } from './dead-letters';
 import { SupervisedConsumer } from './group-consumer';
 import { AbandonedError, ConsumerEngineOptions, KeepAlive, MessageJudge } from './message-judge';
-import { BatchOutput, OutgoingMessages, OutputCollector, PartitionTransactions, PartitionTransactionsOptions } from './partition-transactions';
+import { BatchOutput, OutgoingMessages, OutputCollector, EngineTransactionOptions, PartitionTransactions } from './partition-transactions';
 
 /** What a {@link TransactionalProcessor} calls for the batches of one partition. */
 export interface TransactionalHandler<T> {
@@ -21,8 +21,7 @@ export interface TransactionalHandler<T> {
 }
 
 /** Options of a {@link TransactionalProcessor}. */
-export interface TransactionalProcessorOptions<T>
-  extends ConsumerEngineOptions<T>, Pick<PartitionTransactionsOptions, 'transactionalIdPrefix' | 'outputTopics' | 'transactionTimeoutMs' | 'maxRequestBytes'> {
+export interface TransactionalProcessorOptions<T> extends ConsumerEngineOptions<T>, EngineTransactionOptions {
   /** Partition batches processed at once (each in its own transaction). */
   partitionsConsumedConcurrently?: number;
   handler: TransactionalHandler<T>;

@@ -8,11 +8,16 @@ describe('PartitionWindow', () => {
     return out;
   };
   const values = (out: OutputCollector) => out.byTopic().flatMap((t) => t.messages.map((m) => String(m.value)));
+  /** A window whose committed offset is `floor`, with `offsets` taken. */
+  const windowWith = (floor: bigint, offsets: bigint[]) => {
+    const w = new PartitionWindow({ topic: 'in', partition: 0 });
+    w.dropBelow(floor);
+    for (const offset of offsets) w.take(offset);
+    return w;
+  };
 
   it('commits the finished run at its head, and gives it again whole while its commit has not gone through', () => {
-    const w = new PartitionWindow({ topic: 'in', partition: 0 });
-    w.dropBelow(10n);
-    for (const offset of [10n, 11n, 12n]) w.take(offset);
+    const w = windowWith(10n, [10n, 11n, 12n]);
     w.finish(10n, made('a'));
     w.finish(12n, made('c'));
     // 11 is still running: only 10 is committable.
@@ -30,9 +35,7 @@ describe('PartitionWindow', () => {
   });
 
   it('forgets what lies below a floor another commit reached', () => {
-    const w = new PartitionWindow({ topic: 'in', partition: 0 });
-    w.dropBelow(0n);
-    for (const offset of [0n, 1n, 2n]) w.take(offset);
+    const w = windowWith(0n, [0n, 1n, 2n]);
     w.finish(0n, made('a'));
     w.finish(1n, made('b'));
     w.dropBelow(2n);

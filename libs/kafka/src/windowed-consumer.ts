@@ -4,11 +4,10 @@ import { ConsumerStatus } from './consumer-status';
 import type { MessageSource } from './dead-letters';
 import { SupervisedConsumer, onBatchEnd } from './group-consumer';
 import { AbandonedError, ConsumerEngineOptions, KeepAlive, MessageJudge } from './message-judge';
-import { BatchOutput, OutputCollector, PartitionTransactions, PartitionTransactionsOptions } from './partition-transactions';
+import { BatchOutput, OutputCollector, EngineTransactionOptions, PartitionTransactions } from './partition-transactions';
 
 /** Options of a {@link WindowedConsumer}. */
-export interface WindowedConsumerOptions<T>
-  extends ConsumerEngineOptions<T>, Pick<PartitionTransactionsOptions, 'transactionalIdPrefix' | 'outputTopics' | 'transactionTimeoutMs' | 'maxRequestBytes'> {
+export interface WindowedConsumerOptions<T> extends ConsumerEngineOptions<T>, EngineTransactionOptions {
   /**
    * Handles one decoded message and pushes what it makes to `out`. A transient error is waited
    * out and the message tried again in place (what the failed try pushed is dropped, and no
@@ -256,7 +255,7 @@ export class WindowedConsumer<T> {
     return this.inFlight - Math.min(parked, this.options.maxInFlight);
   }
 
-  /** A message parked: reading may go on if it waited for a slot. */
+  /** A message finished or parked: reading may go on if it waited for a slot. */
   wake(): void {
     this.slotFreed?.();
     this.slotFreed = undefined;
@@ -314,8 +313,7 @@ export class WindowedConsumer<T> {
       // An abandoned message (shutdown, partition moved) stays unfinished, so it is never committed.
       if (finished) w.finish(BigInt(message.offset), out);
       this.inFlight--;
-      this.slotFreed?.();
-      this.slotFreed = undefined;
+      this.wake();
     }
   }
 
