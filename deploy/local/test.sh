@@ -12,5 +12,5 @@ npm run -s build
 read -r -a projects <<< "${JEST_PROJECTS:-unit integration}"
 # The fault suite's files restart its broker: one file at a time, so none restarts it under another.
 workers=2
-[[ "${JEST_PROJECTS:-}" == faults ]] && workers=1
+[[ "${JEST_PROJECTS:-}" == faults || "${JEST_PROJECTS:-}" == scale ]] && workers=1
 exec node_modules/.bin/jest --selectProjects "${projects[@]}" --maxWorkers=$workers --forceExit "$@"

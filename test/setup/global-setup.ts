@@ -12,7 +12,7 @@ export default function globalSetup(): Promise<void> {
 }
 
 /** Starts (or reuses) the servers of one infra profile and hands their addresses to the workers. */
-export async function setUpInfra(profile: 'test' | 'faults' | 'compat'): Promise<void> {
+export async function setUpInfra(profile: 'test' | 'faults' | 'compat' | 'cluster', extraEnv: Record<string, string> = {}): Promise<void> {
   const root = join(__dirname, '../..');
   const out = execFileSync(join(root, 'node_modules/.bin/tsx'), [join(root, 'scripts/infra.ts'), 'up', '--json'], {
     cwd: root,
@@ -27,16 +27,16 @@ export async function setUpInfra(profile: 'test' | 'faults' | 'compat'): Promise
   // The fault suite stops and starts its servers: one this checkout did not start (another
   // checkout's, on the same ports) would be restarted by nobody, and its faults would not happen.
   const external = Object.entries(outcomes).filter(([, outcome]) => outcome === 'external');
-  if (profile === 'faults' && external.length > 0) {
+  if ((profile === 'faults' || profile === 'cluster') && external.length > 0) {
     throw new Error(
-      `the fault suite restarts its own servers, but ${external.map(([name]) => name).join(', ')} on the faults ports ` +
-        'was started by another checkout or program: stop it (INFRA_PROFILE=faults npm run infra:down from that checkout) or choose other INFRA_*_PORT values',
+      `the ${profile} suite restarts its own servers, but ${external.map(([name]) => name).join(', ')} on the ${profile} ports ` +
+        `was started by another checkout or program: stop it (INFRA_PROFILE=${profile} npm run infra:down from that checkout) or choose other INFRA_*_PORT values`,
     );
   }
   // Only a run that started servers stops them at the end; reused ones keep running.
   process.env.TRIGGERS_TEST_STARTED = Object.values(outcomes).includes('started') ? '1' : '';
   process.env.TRIGGERS_TEST_PROFILE = profile;
-  Object.assign(process.env, env, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' });
+  Object.assign(process.env, env, extraEnv, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' });
   await warmUpRegistry(env.SCHEMA_REGISTRY_URL);
 }
 

@@ -8,6 +8,12 @@ export interface Classified {
   /** Short class for metrics and `dlq-error-class`. */
   errorClass: string;
   reason: string;
+  /**
+   * The consumer lost its group membership or its partitions moved (a rebalance, a newer
+   * generation, a fenced producer): routine when instances come and go. The work in hand is
+   * handed back (its next owner does it) and the consumer rejoins; nothing waits, nothing failed.
+   */
+  rebalance?: true;
 }
 
 /** Node and undici codes of a request that got no answer: the other side is down or unreachable. */
@@ -44,6 +50,21 @@ const KAFKA_FATAL = new Set([
   'INVALID_TRANSACTION_TIMEOUT',
 ]);
 
+/**
+ * Broker answers that the group moved on without this member, or that a newer producer of the
+ * same transactional id took over: a rebalance, transient by nature.
+ */
+const KAFKA_REBALANCE = new Set([
+  'UNKNOWN_MEMBER_ID',
+  'REBALANCE_IN_PROGRESS',
+  'ILLEGAL_GENERATION',
+  'FENCED_INSTANCE_ID',
+  'STALE_MEMBER_EPOCH',
+  'FENCED_MEMBER_EPOCH',
+  'INVALID_PRODUCER_EPOCH',
+  'PRODUCER_FENCED',
+]);
+
 /** Broker answers about the records sent: the message (or what it made) is the culprit. */
 const KAFKA_POISON = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE']);
 
@@ -73,7 +94,7 @@ const reasonOf = (err: unknown): string => (err instanceof Error ? err.message :
  * - the product's own errors ({@link TriggersError}) carry their kind;
  * - the schema registry client's `ResponseError`: 404 poison (an unknown schema id), 401/403 fatal,
  *   408/429/5xx and no answer at all (see `createRegistry`) transient, other 4xx fatal;
- * - kafkajs: authorization and missing topics fatal, oversized or corrupt records poison,
+ * - kafkajs: a lost membership or a fenced producer transient and marked `rebalance`; authorization and missing topics fatal, oversized or corrupt records poison,
  *   retriable errors and exhausted retries transient (the cause is read when it has one);
  * - the mongodb driver: network, server selection and pool errors (and the retryable labels)
  *   transient, refused credentials fatal, any other server answer poison;
@@ -96,6 +117,7 @@ export function classify(err: unknown): Classified {
   if (name.startsWith('KafkaJS')) {
     const type = e.type ?? '';
     if (KAFKA_FATAL.has(type)) return { kind: 'fatal', dependency: 'kafka', errorClass: `kafka.${type}`, reason };
+    if (KAFKA_REBALANCE.has(type)) return { kind: 'transient', dependency: 'kafka', errorClass: `kafka.${type}`, reason, rebalance: true };
     if (KAFKA_POISON.has(type)) return { kind: 'poison', dependency: 'kafka', errorClass: `kafka.${type}`, reason };
     if (name === 'KafkaJSNonRetriableError' && e.cause) return { ...classify(e.cause), reason };
     const kind: ErrorKind =

@@ -1,4 +1,4 @@
-import { retryWithBackoff } from '@triggers/errors';
+import { classify, retryWithBackoff } from '@triggers/errors';
 import type { EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs';
 import { ConsumerStatus } from './consumer-status';
 import type { MessageSource } from './dead-letters';
@@ -135,7 +135,14 @@ export class BatchConsumer<T> {
         finished = offset;
         rest = rest.filter((r) => BigInt(r.message.offset) > BigInt(offset));
       },
-      heartbeat: keepAlive.heartbeat,
+      // A heartbeat refused by a rebalance ends the batch: what finished is committed, the rest is its next owner's.
+      heartbeat: async () => {
+        try {
+          await keepAlive.heartbeat();
+        } catch (err) {
+          throw classify(err).rebalance ? new AbandonedError() : err;
+        }
+      },
     };
     const attempt = async (batch: DecodedMessage<T>[]) => {
       try {

@@ -395,4 +395,85 @@ describe('kafkajs as patched', () => {
     }
     expect(delays).toEqual([1]);
   });
+
+  it('sends a partition again to its new leader after a failed send, even when that broker already answered for others (009)', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const sendMessages = require('kafkajs/src/producer/sendMessages') as (
+      deps: Record<string, unknown>,
+    ) => (args: Record<string, unknown>) => Promise<unknown[]>;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const createRetry = require('kafkajs/src/retry') as (opts: Record<string, number>) => unknown;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { KafkaJSProtocolError } = require('kafkajs/src/errors') as { KafkaJSProtocolError: new (e: Record<string, unknown>) => Error };
+    // Partition 0 is led by broker 1 and partition 1 by broker 2; broker 1 stops leading (a
+    // restart) while the first send is in flight, and partition 0 moves to broker 2.
+    const leaders: Record<string, number> = { '0': 1, '1': 2 };
+    const sent: { broker: number; partitions: number[] }[] = [];
+    const broker = (nodeId: number) => ({
+      nodeId,
+      produce: async ({ topicData }: { topicData: { topic: string; partitions: { partition: number }[] }[] }) => {
+        const partitions = topicData.flatMap((t) => t.partitions.map((p) => Number(p.partition)));
+        sent.push({ broker: nodeId, partitions });
+        if (nodeId === 1) {
+          leaders['0'] = 2;
+          throw new KafkaJSProtocolError({ type: 'NOT_LEADER_OR_FOLLOWER', code: 6, retriable: true, message: 'not the leader' });
+        }
+        return {
+          topics: topicData.map((t) => ({ topicName: t.topic, partitions: partitions.map((partition) => ({ partition, errorCode: 0, baseOffset: '0' })) })),
+        };
+      },
+    });
+    const brokers = new Map([1, 2].map((id) => [id, broker(id)]));
+    const cluster = {
+      refreshMetadataIfNecessary: async () => undefined,
+      refreshMetadata: async () => undefined,
+      addMultipleTargetTopics: async () => undefined,
+      isConnected: () => true,
+      findTopicPartitionMetadata: () => [{ partitionId: 0 }, { partitionId: 1 }],
+      findLeaderForPartitions: (_topic: string, partitions: string[]) => {
+        const out: Record<number, number[]> = {};
+        for (const p of partitions) (out[leaders[p]] ??= []).push(Number(p));
+        return out;
+      },
+      findBroker: async ({ nodeId }: { nodeId: number }) => brokers.get(Number(nodeId)),
+    };
+    const eosManager = {
+      isTransactional: () => false,
+      acquireBrokerLock: async () => undefined,
+      releaseBrokerLock: async () => undefined,
+      getSequence: () => 0,
+      updateSequence: () => undefined,
+      getProducerId: () => -1,
+      getProducerEpoch: () => 0,
+      getTransactionalId: () => undefined,
+    };
+    const send = sendMessages({
+      logger: { debug: () => undefined, error: () => undefined },
+      cluster,
+      partitioner: ({ message }: { message: { key: string } }) => Number(message.key),
+      eosManager,
+      retrier: createRetry({ retries: 3, initialRetryTime: 1, maxRetryTime: 5 }),
+    });
+    const result = await send({
+      acks: -1,
+      timeout: 1000,
+      topicMessages: [
+        {
+          topic: 't',
+          messages: [
+            { key: '0', value: 'a' },
+            { key: '1', value: 'b' },
+          ],
+        },
+      ],
+    });
+    // Partition 0 reaches broker 2 on the retry; partition 1, answered the first time, is not sent again.
+    expect(
+      sent
+        .filter((s) => s.broker === 2)
+        .flatMap((s) => s.partitions)
+        .sort(),
+    ).toEqual([0, 1]);
+    expect((result as { partition: number }[]).map((r) => r.partition).sort()).toEqual([0, 1]);
+  });
 });

@@ -144,6 +144,10 @@ export class MessageJudge<T> {
         if (err instanceof AbandonedError) throw err;
         const c = classify(err);
         if (c.kind === 'poison') throw err;
+        if (c.rebalance) {
+          logger.info({ ...context, errorClass: c.errorClass, err: c.reason }, 'rebalance: this work is handed back to the partition\'s owner');
+          throw new AbandonedError();
+        }
         waitedFor = c.dependency ?? 'unknown';
         status.waiting(waitedFor, c.kind, c.reason);
         const line = { ...context, dependency: waitedFor, kind: c.kind, errorClass: c.errorClass, err: c.reason, attempt, retryInMs: delay };

@@ -118,7 +118,9 @@ export class TransactionalProcessor<T> {
     try {
       committed = await this.transactions.commit(source, outgoing, BigInt(last.offset) + 1n, () => !isStale() && isRunning());
     } catch (err) {
-      this.options.logger.warn({ ...source, err, kind: classify(err).kind }, 'batch transaction failed; the batch is read again');
+      const c = classify(err);
+      if (c.rebalance) this.options.logger.info({ ...source, err: c.reason, errorClass: c.errorClass }, 'rebalance: the batch\'s transaction was refused; its owner reads it again');
+      else this.options.logger.warn({ ...source, err, kind: c.kind }, 'batch transaction failed; the batch is read again');
       throw err;
     }
     if (!committed) return;

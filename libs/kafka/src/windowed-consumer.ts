@@ -108,9 +108,6 @@ export class PartitionWindow {
   }
 }
 
-/** Errors of a producer whose transactional id another instance opened since (a rebalance moved the partition). */
-const FENCED = /^(INVALID_PRODUCER_EPOCH|PRODUCER_FENCED)$/;
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -339,7 +336,7 @@ export class WindowedConsumer<T> {
     } catch (err) {
       // The same head is committed next time, after the floor is read again.
       const c = classify(err);
-      if (FENCED.test(String((err as { type?: string }).type ?? '')))
+      if (c.rebalance)
         this.options.logger.info({ ...w.source, err: c.reason }, 'another instance holds this partition now; its owner handles what was not committed');
       else this.options.logger.warn({ ...w.source, err: c.reason, kind: c.kind }, 'commit of finished messages failed; it is tried again');
     }

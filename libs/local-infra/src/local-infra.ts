@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import type { InfraConfig } from '@triggers/config';
+import { InfraConfig, kafkaNodePorts } from '@triggers/config';
+import { waitFor } from './wait-for';
 import { isOurProcess, isPortOpen, readPid, removeFile, startDetached, stopProcess, tail } from './process-control';
-import { ServerDefinition, ferretdbServer, kafkaBrokerServer, kafkaClasspath, kafkaServer, registryServer } from './servers';
+import { ServerDefinition, ferretdbServer, kafkaBrokerServer, kafkaClasspath, kafkaClusterNodeServer, kafkaServer, registryServer } from './servers';
 
 /** One server's state, as `infra:status` prints it. */
 export interface ServerStatus {
@@ -33,7 +34,8 @@ export class LocalInfra {
     private readonly say: (line: string) => void = () => undefined,
   ) {
     // Start order: the registry keeps its schemas in Kafka, so Kafka comes first.
-    this.servers = [kafkaServer(config), ferretdbServer(config), registryServer(config)];
+    const kafka = config.kafka.nodes > 1 ? kafkaNodePorts(config).map((n) => kafkaClusterNodeServer(config, n.nodeId)) : [kafkaServer(config)];
+    this.servers = [...kafka, ferretdbServer(config), registryServer(config)];
   }
 
   /**
@@ -90,24 +92,33 @@ export class LocalInfra {
   }
 
   /**
-   * Starts every server not yet running (or only those named) and waits until each answers.
+   * Starts every server not yet running (or only those named) and waits until each answers. The
+   * nodes of a multi-node Kafka are launched together, then awaited (none answers alone).
    */
   async up(only?: string[]): Promise<Record<string, UpOutcome>> {
     const outcomes: Record<string, UpOutcome> = {};
-    for (const server of this.servers) {
-      if (only && !only.includes(server.name)) continue;
-      outcomes[server.name] = await this.upOne(server);
+    const chosen = this.servers.filter((s) => !only || only.includes(s.name));
+    for (let i = 0; i < chosen.length;) {
+      let end = i + 1;
+      while (end < chosen.length && chosen[i].startsWith !== undefined && chosen[end].startsWith === chosen[i].startsWith) end++;
+      const group = chosen.slice(i, end);
+      const launched = await Promise.all(group.map(async (server) => ({ server, launch: await this.launch(server) })));
+      for (const { server, launch } of launched) outcomes[server.name] = await launch();
+      i += group.length;
     }
     return outcomes;
   }
 
-  private async upOne(server: ServerDefinition): Promise<UpOutcome> {
+  /** Starts a server's process when it is not running; the function returned awaits its answer. */
+  private async launch(server: ServerDefinition): Promise<() => Promise<UpOutcome>> {
     const pidFile = this.pidFile(server);
     const pid = readPid(pidFile);
     if (pid && isOurProcess(pid, server.marker)) {
-      await this.awaitReady(server, pid);
-      this.say(`${server.name}: already running (pid ${pid}, port ${server.port})`);
-      return 'already running';
+      return async () => {
+        await this.awaitReady(server, pid);
+        this.say(`${server.name}: already running (pid ${pid}, port ${server.port})`);
+        return 'already running';
+      };
     }
     if (pid) {
       this.say(`${server.name}: removing stale pid file (pid ${pid} is gone)`);
@@ -116,7 +127,7 @@ export class LocalInfra {
     if (await isPortOpen(server.port)) {
       if (await server.ready()) {
         this.say(`${server.name}: port ${server.port} is served by a process this project did not start; using it`);
-        return 'external';
+        return async () => 'external';
       }
       throw new Error(
         `${server.name}: port ${server.port} is in use by another program that is not a ${server.name} ` +
@@ -128,9 +139,21 @@ export class LocalInfra {
     const started = Date.now();
     this.say(`${server.name}: starting on port ${server.port} (log: ${this.logFile(server)})`);
     const newPid = startDetached(cmd, args, { cwd, env, logFile: this.logFile(server), pidFile });
-    await this.awaitReady(server, newPid);
-    this.say(`${server.name}: ready in ${((Date.now() - started) / 1000).toFixed(1)}s (pid ${newPid})`);
-    return 'started';
+    return async () => {
+      await this.awaitReady(server, newPid);
+      this.say(`${server.name}: ready in ${((Date.now() - started) / 1000).toFixed(1)}s (pid ${newPid})`);
+      return 'started';
+    };
+  }
+
+  /** kill -9 of a server this profile started (a crash, for fault tests); `up([name])` starts it again. */
+  async kill(name: string): Promise<void> {
+    const server = this.servers.find((s) => s.name === name);
+    const pid = server && readPid(this.pidFile(server));
+    if (!server || !pid || !isOurProcess(pid, server.marker)) throw new Error(`${name} is not running`);
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => !isOurProcess(pid, server.marker), { timeoutMs: 10_000, description: `${name} (pid ${pid}) gone after kill -9` });
+    removeFile(this.pidFile(server));
   }
 
   private async awaitReady(server: ServerDefinition, pid: number): Promise<void> {

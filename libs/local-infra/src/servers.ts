@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
-import type { InfraConfig } from '@triggers/config';
+import { InfraConfig, kafkaNodePorts } from '@triggers/config';
 import { startDetached, stopProcess } from './process-control';
 import { waitFor } from './wait-for';
 
@@ -30,6 +30,11 @@ export interface ServerDefinition {
   stopGraceMs: number;
   /** How long a start may take before it counts as failed. */
   startTimeoutMs: number;
+  /**
+   * Servers whose names start with this are launched together before any is awaited (the nodes
+   * of a KRaft quorum, none of which answers alone).
+   */
+  startsWith?: string;
 }
 
 const install = (infra: InfraConfig, dir: string) => join(infra.home, 'install', dir);
@@ -67,6 +72,48 @@ export function kafkaServer(infra: InfraConfig): ServerDefinition {
     },
     command: () => kafkaCommand(infra, dir),
     ready: () => kafkaAnswers(port),
+  };
+}
+
+/**
+ * Node `nodeId` of a profile's multi-node cluster (the `cluster` profile: three), named
+ * `kafka-<nodeId>`: broker and controller both, the controllers a static quorum of every node
+ * (`controller.quorum.voters`), internal and new topics replicated to every node (at most 3) with
+ * `min.insync.replicas` 2. Its storage is formatted once with the cluster's id and kept across
+ * restarts. No node answers until a majority of the quorum runs, so a cluster's nodes are launched
+ * together ({@link ServerDefinition.startsWith}).
+ */
+export function kafkaClusterNodeServer(infra: InfraConfig, nodeId: number): ServerDefinition {
+  const nodes = kafkaNodePorts(infra);
+  const me = nodes.find((n) => n.nodeId === nodeId);
+  if (!me) throw new Error(`the ${infra.profile} profile has no Kafka node ${nodeId}`);
+  const dir = join(infra.dataDir, `kafka-${VERSIONS.kafka}-node${nodeId}`);
+  const logDir = join(dir, 'data');
+  return {
+    name: `kafka-${nodeId}`,
+    port: me.port,
+    marker: join(dir, 'server.properties'),
+    stopGraceMs: 30_000,
+    startTimeoutMs: 90_000,
+    startsWith: 'kafka-',
+    prepare() {
+      mkdirSync(logDir, { recursive: true });
+      writeKafkaConfig(
+        dir,
+        [
+          'process.roles=broker,controller',
+          `node.id=${nodeId}`,
+          `controller.quorum.voters=${nodes.map((n) => `${n.nodeId}@127.0.0.1:${n.controllerPort}`).join(',')}`,
+          `listeners=PLAINTEXT://127.0.0.1:${me.port},CONTROLLER://127.0.0.1:${me.controllerPort}`,
+          `advertised.listeners=PLAINTEXT://127.0.0.1:${me.port}`,
+          `log.dirs=${logDir}`,
+        ],
+        Math.min(3, nodes.length),
+      );
+      if (!existsSync(join(logDir, 'meta.properties'))) formatKafkaStorage(infra, infra.dataDir, [], join(dir, 'server.properties'));
+    },
+    command: () => kafkaCommand(infra, dir),
+    ready: () => kafkaAnswers(me.port, nodeId),
   };
 }
 
@@ -111,8 +158,13 @@ const log4jOption = (dir: string) => (kafka4 ? `-Dlog4j2.configurationFile=${log
 /** The Java classpath of the installed Kafka (its tools included). */
 export const kafkaClasspath = (infra: InfraConfig) => `${install(infra, `kafka-${VERSIONS.kafka}`)}/libs/*`;
 
-/** Writes a node's server.properties (its own lines, then what every node of a profile shares) and its logging configuration. */
-function writeKafkaConfig(dir: string, own: string[]): void {
+/**
+ * Writes a node's server.properties (its own lines, then what every node of a profile shares) and
+ * its logging configuration. `replicas`: how many copies internal and new topics keep (one node:
+ * more than exist and transactions and consumer offsets never become available).
+ */
+function writeKafkaConfig(dir: string, own: string[], replicas = 1): void {
+  const minIsr = Math.min(2, replicas);
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, 'server.properties'),
@@ -122,15 +174,13 @@ function writeKafkaConfig(dir: string, own: string[]): void {
       'inter.broker.listener.name=PLAINTEXT',
       'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
       'num.partitions=1',
-      // One node: internal topics must not ask for more replicas than exist, or
-      // transactions and consumer offsets never become available.
-      'offsets.topic.replication.factor=1',
+      `offsets.topic.replication.factor=${replicas}`,
       'offsets.topic.num.partitions=10',
-      'transaction.state.log.replication.factor=1',
-      'transaction.state.log.min.isr=1',
+      `transaction.state.log.replication.factor=${replicas}`,
+      `transaction.state.log.min.isr=${minIsr}`,
       'transaction.state.log.num.partitions=10',
-      'min.insync.replicas=1',
-      'default.replication.factor=1',
+      `min.insync.replicas=${minIsr}`,
+      `default.replication.factor=${replicas}`,
       'group.initial.rebalance.delay.ms=0',
       'auto.create.topics.enable=false',
       'log.retention.hours=168',
@@ -271,7 +321,9 @@ export function registryServer(infra: InfraConfig): ServerDefinition {
         env: {
           ...process.env,
           APICURIO_STORAGE_KIND: 'kafkasql',
-          APICURIO_KAFKASQL_BOOTSTRAP_SERVERS: `127.0.0.1:${infra.kafka.port}`,
+          APICURIO_KAFKASQL_BOOTSTRAP_SERVERS: kafkaNodePorts(infra)
+            .map((n) => `127.0.0.1:${n.port}`)
+            .join(','),
           QUARKUS_HTTP_HOST: '127.0.0.1',
           QUARKUS_HTTP_PORT: String(port),
           // The management interface is fixed at build time; it can only be moved: to loopback,

@@ -40,7 +40,9 @@ export async function createTestContext(app = 'test'): Promise<TestContext> {
     SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:18081/apis/ccompat/v7',
     MONGODB_URI: `${mongoBase}/${namespace}`,
     TOPIC_NAMESPACE: namespace,
-    TOPIC_PARTITIONS: '3',
+    TOPIC_PARTITIONS: process.env.TOPIC_PARTITIONS ?? '3',
+    // 3 on the cluster profile (its global setup sets it), 1 on a single broker.
+    TOPIC_REPLICATION_FACTOR: process.env.TOPIC_REPLICATION_FACTOR ?? '1',
     // Short, so a killed instance's partitions move on within seconds in tests.
     KAFKA_SESSION_TIMEOUT_MS: '6000',
     // Apps started for a test log at info into test/artifacts/logs; the test's own clients stay quiet.
@@ -64,7 +66,8 @@ export async function createTestContext(app = 'test'): Promise<TestContext> {
     admin,
     serde,
     async createTopics() {
-      await ensureTopics(admin, { topics: config.kafka.topics, partitions: 3, replicationFactor: 1 }, serde);
+      const { topics, partitions, replicationFactor } = config.kafka;
+      await ensureTopics(admin, { topics, partitions, replicationFactor, minInsyncReplicas: Math.min(2, replicationFactor) }, serde);
     },
     async mongo() {
       const handle = await connectMongo(config.mongodbUri);

@@ -4,7 +4,7 @@ import { Counter } from 'prom-client';
 import type { LeadMoverConfig } from '@triggers/config';
 import { HEADERS, LeadCommand, logIdFor, newLogRecord, triggerKey } from '@triggers/contracts';
 import { classify } from '@triggers/errors';
-import { BatchConsumer, BatchProgress, DecodedMessage, MessageSource } from '@triggers/kafka';
+import { AbandonedError, BatchConsumer, BatchProgress, DecodedMessage, MessageSource } from '@triggers/kafka';
 import { AppRuntime, consumerHealthCheck } from '@triggers/runtime';
 import { kafkaProcessAttributes } from '@triggers/tracing';
 import { LEADS_STORE, LeadsStore, isBulkLeadsStore } from '../services/leads.store';
@@ -97,7 +97,13 @@ export class LeadCommandHandler implements OnApplicationBootstrap, OnApplication
       try {
         outcomes = await apply(run.map((r) => r.value));
       } catch (err) {
-        const { kind } = classify(err);
+        const { kind, rebalance } = classify(err);
+        if (err instanceof AbandonedError || rebalance) {
+          // A rebalance: what was recorded stays; the partition's next owner applies the rest (idempotently).
+          for (const span of spans) span.end();
+          await record();
+          throw err;
+        }
         for (const span of spans) {
           span.fail(kind, (err as Error).message);
           span.end();
