@@ -255,7 +255,7 @@ async function startupWithLogBacklog(ctx: TestContext, producer: Producer, body:
         for (const chunk of chunkBySize(batch, 512 * 1024)) await producer.send({ topic: topics.logTopic, messages: chunk });
     }
     const rx = await startBenchReceivers(1, 1);
-    await produce(ctx, producer, topics.commandTopic, [command(`${rx.urls[0]}/hook/0`, 0, body)]);
+    await produceCommands(ctx, producer, topics.commandTopic, [command(`${rx.urls[0]}/hook/0`, 0, body)]);
     const started = Date.now();
     const { app } = await startDispatcher(ctx, topics);
     try {
@@ -271,7 +271,7 @@ async function startupWithLogBacklog(ctx: TestContext, producer: Producer, body:
   return { withBacklogMs, emptyMs };
 }
 
-const command = (url: string, i: number, body: string, now = Date.now()): WebhookCommand =>
+export const command = (url: string, i: number, body: string, now = Date.now()): WebhookCommand =>
   newWebhookCommand({
     tenantId: TENANT,
     triggerId: TRIGGER,
@@ -284,7 +284,7 @@ const command = (url: string, i: number, body: string, now = Date.now()): Webhoo
     now,
   });
 
-async function produce(
+export async function produceCommands(
   ctx: TestContext,
   producer: Producer,
   topic: string,
@@ -366,7 +366,7 @@ async function scenario(
   // the machine with the deliveries being measured.
   const topics = await dispatcherTopics(ctx);
   const commands = Array.from({ length: DELIVERIES }, (_, i) => command(`${rx.urls[i % endpoints]}/hook/${i}`, i, body));
-  await produce(ctx, producer, topics.commandTopic, commands);
+  await produceCommands(ctx, producer, topics.commandTopic, commands);
   const { app } = await startDispatcher(ctx, topics, env);
   const meter = new CpuMeter({ dispatcher: app.child.pid, receivers: process.pid, kafka: serverPids.kafka });
   try {
@@ -394,7 +394,7 @@ async function kafkaSideAlone(
 ): Promise<{ rate: number; cpu: Record<string, number> }> {
   const { commandTopic } = await dispatcherTopics(ctx);
   const commands = Array.from({ length: DELIVERIES }, (_, i) => command(`http://127.0.0.1:9/hook/${i}`, i, body));
-  await produce(ctx, producer, commandTopic, commands);
+  await produceCommands(ctx, producer, commandTopic, commands);
   const sample = commands[0];
   const requestHeaders = {
     'content-type': 'application/json',
@@ -494,7 +494,7 @@ async function latencyAtRate(
       const now = Date.now();
       const batch = Array.from({ length: perTick }, (_, k) => command(`${rx.urls[0]}/hook/${sent + k}`, sent + k, body, now));
       for (let k = 0; k < perTick; k++) sentAt[sent + k] = now;
-      await produce(ctx, producer, commandTopic, batch);
+      await produceCommands(ctx, producer, commandTopic, batch);
       const due = start + ((sent + perTick) / LATENCY_RATE) * 1000;
       if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
     }
@@ -514,7 +514,7 @@ async function waitingRetries(ctx: TestContext, producer: Producer, body: string
   try {
     const dueAt = Date.now() + 3_600_000;
     const commands = Array.from({ length: WAITING_RETRIES }, (_, i) => ({ ...command('http://127.0.0.1:9/hook', i, body), attempt: 2, dueAt }));
-    await produce(ctx, producer, retryTopic, commands, () => ({ [HEADERS.dueAt]: String(dueAt) }));
+    await produceCommands(ctx, producer, retryTopic, commands, () => ({ [HEADERS.dueAt]: String(dueAt) }));
     await waitFor(
       async () => {
         const health = (await (await fetch(`http://127.0.0.1:${app.port}/healthz`)).json()) as {

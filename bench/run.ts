@@ -10,6 +10,7 @@ import { matcherBenchmark } from './matcher.bench';
 import { pageBenchmark } from './page.bench';
 import { pipelineBenchmark } from './pipeline.bench';
 import { rulesBenchmark } from './rules.bench';
+import { scaleBenchmark } from './scale.bench';
 import { storeBenchmark } from './store.bench';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
@@ -22,6 +23,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   'kafka-clients': kafkaClientsBenchmark,
   store: storeBenchmark,
   page: pageBenchmark,
+  scale: scaleBenchmark,
 };
 
 async function main(): Promise<void> {

@@ -1,15 +1,32 @@
 import { loadInfraConfig } from '@triggers/config';
-import { AppProcess, LocalInfra, PipelineDriver, createTenantKey, freePort, repoRoot, startApi, startApp, useTestContext, waitFor } from '@triggers/testing';
+import {
+  AppProcess,
+  LocalInfra,
+  PipelineDriver,
+  createTenantKey,
+  freePort,
+  repoRoot,
+  startApi,
+  startApp,
+  useTestContext,
+  waitFor,
+  waitForHealthy,
+  waitForStableGroup,
+} from '@triggers/testing';
 import { CONSUMERS, Consumer, PipelineScenario, percentile, prng, runSeed, sleep } from '../system/pipeline-scenario';
+
+/** How long app instances are killed, stopped and added after the rolling restart. */
+const CHURN_MS = 60_000;
 
 type FaultKind = 'broker restart' | 'broker kill -9' | 'kill -9' | 'scale in' | 'scale out';
 
 /**
  * The pipeline scaled out: three Kafka nodes (replication factor 3, `min.insync.replicas` 2),
  * three instances of every consumer in their groups, the fault suite's workload and exact
- * accounting, while every broker is restarted in turn under load (a rolling upgrade), one broker
- * is killed with -9 and brought back, and app instances are killed with -9, stopped with SIGTERM
- * (scale in) and added (scale out), so groups rebalance many times while transactions are open.
+ * accounting, while every broker is restarted in turn under load (a rolling upgrade), then for a
+ * minute app instances are killed with -9, stopped with SIGTERM (scale in) and added (scale out),
+ * so groups rebalance many times while transactions are open, and one broker is killed with -9
+ * and brought back meanwhile.
  * `npm run test:scale`; SCALE_SEED replays a run. Prints the event → webhook p99 before and
  * during the rolling restart and the repeated webhooks after each kind of fault.
  */
@@ -107,11 +124,13 @@ describe('the pipeline on three brokers with three instances of every consumer',
     api = started.app;
     await scenario.createTriggers(started.client.withKey(await createTenantKey(ctx(), scenario.tenantId)));
     for (const name of CONSUMERS) for (let i = 0; i < 3; i++) await startInstance(name);
+    // Every instance up and every group stable before the first event, so the latency before the faults is the steady one.
+    await Promise.all([...instances.values()].flat().map((app) => waitForHealthy(app, 120_000)));
+    for (const name of CONSUMERS) await waitForStableGroup(ctx(), `${ctx().namespace}-${name}`, 3);
 
-    // About 16 events/s for about two minutes.
+    // About 10 events/s for about three minutes (the phases below take about that long on 2 cores).
     const t0 = Date.now();
-    let producingDone = false;
-    const producing = scenario.produce(driver, { batch: 25, pauseMs: 1500 }).finally(() => (producingDone = true));
+    const producing = scenario.produce(driver, { batch: 10, pauseMs: 900 });
 
     // Steady for 20 s: the latency before any fault.
     await sleep(20_000);
@@ -125,9 +144,10 @@ describe('the pipeline on three brokers with three instances of every consumer',
     }
     const rollingTo = Date.now();
 
-    // Then app instances come and go while one broker is killed and brought back.
+    // Then, for a minute, app instances come and go while one broker is killed and brought back.
+    const churnUntil = Date.now() + CHURN_MS;
     const churning = (async () => {
-      while (!producingDone) {
+      while (Date.now() < churnUntil) {
         await sleep(3000 + random() * 4000);
         await churn();
       }

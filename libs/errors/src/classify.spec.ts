@@ -88,6 +88,16 @@ describe('classify, on the errors the real clients throw', () => {
       expect(classify(err)).toMatchObject({ kind, dependency: 'kafka', errorClass: `kafka.${type}` });
     });
 
+    it.each([
+      [25, 'UNKNOWN_MEMBER_ID'],
+      [27, 'REBALANCE_IN_PROGRESS'],
+      [22, 'ILLEGAL_GENERATION'],
+      [47, 'INVALID_PRODUCER_EPOCH'],
+    ])('broker error code %i (%s) is a rebalance: transient, never fatal', (code, type) => {
+      const err = new KafkaJSProtocolError(createErrorFromCode(code) as never);
+      expect(classify(err)).toMatchObject({ kind: 'transient', dependency: 'kafka', errorClass: `kafka.${type}`, rebalance: true });
+    });
+
     it('a non-retriable wrapper is read by its cause', () => {
       const cause = new KafkaJSProtocolError(createErrorFromCode(14) as never);
       expect(classify(new (KafkaJSNonRetriableError as unknown as new (e: Error, o: { cause: Error }) => Error)(cause, { cause }))).toMatchObject({

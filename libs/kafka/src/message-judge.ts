@@ -145,7 +145,7 @@ export class MessageJudge<T> {
         const c = classify(err);
         if (c.kind === 'poison') throw err;
         if (c.rebalance) {
-          logger.info({ ...context, errorClass: c.errorClass, err: c.reason }, 'rebalance: this work is handed back to the partition\'s owner');
+          logger.info({ ...context, errorClass: c.errorClass, err: c.reason }, "rebalance: this work is handed back to the partition's owner");
           throw new AbandonedError();
         }
         waitedFor = c.dependency ?? 'unknown';

@@ -119,7 +119,11 @@ export class TransactionalProcessor<T> {
       committed = await this.transactions.commit(source, outgoing, BigInt(last.offset) + 1n, () => !isStale() && isRunning());
     } catch (err) {
       const c = classify(err);
-      if (c.rebalance) this.options.logger.info({ ...source, err: c.reason, errorClass: c.errorClass }, 'rebalance: the batch\'s transaction was refused; its owner reads it again');
+      if (c.rebalance)
+        this.options.logger.info(
+          { ...source, err: c.reason, errorClass: c.errorClass },
+          "rebalance: the batch's transaction was refused; its owner reads it again",
+        );
       else this.options.logger.warn({ ...source, err, kind: c.kind }, 'batch transaction failed; the batch is read again');
       throw err;
     }

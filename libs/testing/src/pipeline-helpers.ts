@@ -225,6 +225,17 @@ export async function readDecoded<T>(
   return raw;
 }
 
+/** Waits until consumer group `groupId` is stable with exactly `members` members (every one has its partitions). */
+export async function waitForStableGroup(ctx: TestContext, groupId: string, members: number, timeoutMs = 120_000): Promise<void> {
+  await waitFor(
+    async () => {
+      const { groups } = await ctx.admin.describeGroups([groupId]);
+      return groups[0]?.state === 'Stable' && groups[0].members.length === members;
+    },
+    { timeoutMs, intervalMs: 200, description: `${members} members of ${groupId}, stable` },
+  );
+}
+
 /** Waits until consumer group `groupId` has committed offsets at the end of every partition of `topic`. */
 export async function waitForConsumed(ctx: TestContext, groupId: string, topic: string, timeoutMs = 30_000): Promise<void> {
   await waitFor(

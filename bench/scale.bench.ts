@@ -1,0 +1,171 @@
+import { Partitioners } from 'kafkajs';
+import { EventType, webhookBody } from '@triggers/contracts';
+import {
+  AppProcess,
+  PipelineDriver,
+  TestContext,
+  createTestContext,
+  freePort,
+  specPayload,
+  startApp,
+  uniqueId,
+  waitFor,
+  waitForConsumed,
+  waitForHealthy,
+  waitForStableGroup,
+} from '@triggers/testing';
+import { median, report } from './bench-report';
+import { CpuMeter } from './cpu-meter';
+import { benchContext } from './infra';
+import { command, produceCommands } from './dispatcher.bench';
+import { startBenchReceivers } from './webhook-receivers';
+
+const QUICK = !!process.env.BENCH_QUICK;
+const EVENTS = QUICK ? 12_000 : 60_000;
+const DELIVERIES = QUICK ? 6_000 : 30_000;
+const TENANTS = 10;
+const TRIGGERS_PER_TENANT = 100;
+const ENDPOINTS = 10;
+/** Six partitions: one, two or three instances each hold a whole share. */
+const PARTITIONS = 6;
+const INSTANCES = [1, 2, 3] as const;
+/** Each instance count runs this often, in the order 1 2 3 3 2 1 …, so neither end is always measured later. */
+const ROUNDS = QUICK ? 1 : 2;
+
+type Counted = { instances: number; seconds: number; perUnit: number; broker: number };
+
+/**
+ * What scaling out costs: 1, 2 and 3 instances of the matcher, then of the dispatcher, in one
+ * group each, over the same work (60,000 events against 1,000 triggers, each matching one; 30,000
+ * webhooks to 10 local endpoints), on six partitions. Every instance is up and the group stable
+ * before the work is produced; CPU is metered from then until the work is done, summed over the
+ * instances, with the broker's beside it. `cpuPerUnitRatio` = 3 instances ÷ 1 (goal ≤ 1.2).
+ */
+export async function scaleBenchmark(): Promise<void> {
+  process.env.TOPIC_PARTITIONS = String(PARTITIONS);
+  const { ctx: shared, serverPids, stopInfra } = await benchContext();
+  const order = Array.from({ length: ROUNDS }, (_, r) => (r % 2 === 0 ? [...INSTANCES] : [...INSTANCES].reverse())).flat();
+  try {
+    const matcher: Counted[] = [];
+    for (const n of order) matcher.push(await matcherRound(n, serverPids.kafka));
+    const dispatcher: Counted[] = [];
+    for (const n of order) dispatcher.push(await dispatcherRound(n, serverPids.kafka));
+    const summary = (runs: Counted[], unit: string) =>
+      Object.fromEntries(
+        INSTANCES.map((n) => {
+          const mine = runs.filter((r) => r.instances === n);
+          return [
+            n,
+            {
+              [`${unit}PerSecond`]: Math.round(median(mine.map((r) => (unit === 'events' ? EVENTS : DELIVERIES) / r.seconds))),
+              cpuMicrosecondsPerUnit: median(mine.map((r) => r.perUnit)),
+              brokerCpuMicrosecondsPerUnit: median(mine.map((r) => r.broker)),
+              runs: mine.map((r) => r.perUnit),
+            },
+          ];
+        }),
+      ) as Record<number, { cpuMicrosecondsPerUnit: number; brokerCpuMicrosecondsPerUnit: number }>;
+    const m = summary(matcher, 'events');
+    const d = summary(dispatcher, 'deliveries');
+    const ratio = (s: typeof m) => +(s[3].cpuMicrosecondsPerUnit / s[1].cpuMicrosecondsPerUnit).toFixed(3);
+    const withBroker = (s: typeof m, n: number) => s[n].cpuMicrosecondsPerUnit + s[n].brokerCpuMicrosecondsPerUnit;
+    report('scale', {
+      setup: { events: EVENTS, triggers: TENANTS * TRIGGERS_PER_TENANT, deliveries: DELIVERIES, endpoints: ENDPOINTS, partitions: PARTITIONS, rounds: ROUNDS },
+      matcher: m,
+      dispatcher: d,
+      cpuPerUnitRatio: { matcher: ratio(m), dispatcher: ratio(d) },
+      cpuPerUnitWithBrokerRatio: {
+        matcher: +(withBroker(m, 3) / withBroker(m, 1)).toFixed(3),
+        dispatcher: +(withBroker(d, 3) / withBroker(d, 1)).toFixed(3),
+      },
+    });
+  } finally {
+    await shared.close();
+    await stopInfra();
+  }
+}
+
+/** Starts `n` instances of `app` in the context's group and waits until each answers and the group is stable with all of them. */
+async function startInstances(ctx: TestContext, app: string, n: number, groupId: string, env: Record<string, string> = {}): Promise<AppProcess[]> {
+  const apps: AppProcess[] = [];
+  for (let i = 0; i < n; i++) {
+    apps.push(startApp(app, { ...ctx.env, PORT: String(await freePort()), LOG_LEVEL: 'warn', MATCHER_INSTANCE_ID: uniqueId('scale'), ...env }));
+  }
+  await Promise.all(apps.map((a) => waitForHealthy(a, 120_000)));
+  await waitForStableGroup(ctx, groupId, n);
+  return apps;
+}
+
+async function matcherRound(n: number, kafkaPid: number | undefined): Promise<Counted> {
+  const ctx = await createTestContext('bench-scale');
+  await ctx.createTopics();
+  const driver = new PipelineDriver(ctx);
+  const wrap = specPayload('agent-wrap-predictive-outbound.json').event as { type: EventType; payload: unknown };
+  let apps: AppProcess[] = [];
+  try {
+    for (let t = 0; t < TENANTS; t++) {
+      for (let i = 0; i < TRIGGERS_PER_TENANT; i++) {
+        await driver.trigger(`tenant-${t}`, `trigger-${i}`, {
+          version: 1,
+          name: `t${i}`,
+          eventType: 'agent.wrap',
+          enabled: true,
+          conditions: [{ reference: 'campaignId', operator: 'in', value: i === 0 ? '20161, 1' : `${1000 + i}, ${2000 + i}` }],
+          actions: [{ action: 'webhook', parameters: { url: `https://hooks.example/${t}/${i}` } }],
+        });
+      }
+    }
+    const groupId = `${ctx.namespace}-matcher`;
+    apps = await startInstances(ctx, 'matcher', n, groupId);
+    process.stderr.write(`matcher × ${n}: producing ${EVENTS} events\n`);
+    const started = Date.now();
+    const meter = new CpuMeter({ ...Object.fromEntries(apps.map((a, i) => [`matcher${i}`, a.child.pid])), kafka: kafkaPid });
+    for (let t = 0; t < TENANTS; t++) {
+      await driver.events(
+        `tenant-${t}`,
+        Array.from({ length: EVENTS / TENANTS }, () => wrap),
+      );
+    }
+    await waitForConsumed(ctx, groupId, ctx.config.kafka.topics['events.agent.wrap'], 600_000);
+    return counted(n, started, meter.perUnit(EVENTS), 'matcher');
+  } finally {
+    await Promise.all(apps.map((a) => a.stop(10_000)));
+    await driver.close();
+    await ctx.close();
+  }
+}
+
+async function dispatcherRound(n: number, kafkaPid: number | undefined): Promise<Counted> {
+  const ctx = await createTestContext('bench-scale');
+  await ctx.createTopics();
+  const rx = await startBenchReceivers(ENDPOINTS, DELIVERIES);
+  const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  let apps: AppProcess[] = [];
+  try {
+    const body = webhookBody('agent.wrap', specPayload('agent-wrap-predictive-outbound.json').event.payload);
+    apps = await startInstances(ctx, 'webhook-dispatcher', n, `${ctx.namespace}-webhook-dispatcher`, { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' });
+    process.stderr.write(`dispatcher × ${n}: producing ${DELIVERIES} commands\n`);
+    const started = Date.now();
+    const meter = new CpuMeter({ ...Object.fromEntries(apps.map((a, i) => [`dispatcher${i}`, a.child.pid])), kafka: kafkaPid });
+    const commands = Array.from({ length: DELIVERIES }, (_, i) => command(`${rx.urls[i % ENDPOINTS]}/hook/${i}`, i, body));
+    await produceCommands(ctx, producer, ctx.config.kafka.topics.webhookCommands, commands);
+    await waitFor(() => rx.distinct() >= DELIVERIES, { timeoutMs: 600_000, intervalMs: 100, description: `${DELIVERIES} deliveries` });
+    return counted(n, started, meter.perUnit(DELIVERIES), 'dispatcher');
+  } finally {
+    await Promise.all(apps.map((a) => a.stop(10_000)));
+    await producer.disconnect();
+    await rx.close();
+    await ctx.close();
+  }
+}
+
+/** The instances' CPU per unit summed, the broker's apart. */
+function counted(n: number, started: number, cpu: Record<string, number>, prefix: string): Counted {
+  const perUnit = Object.entries(cpu)
+    .filter(([name]) => name.startsWith(prefix))
+    .reduce((sum, [, v]) => sum + v, 0);
+  const result = { instances: n, seconds: (Date.now() - started) / 1000, perUnit, broker: cpu.kafka };
+  process.stderr.write(`${prefix} × ${n}: ${JSON.stringify(result)}\n`);
+  return result;
+}
