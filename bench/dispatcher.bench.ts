@@ -43,15 +43,7 @@ export async function dispatcherBenchmark(): Promise<void> {
   await producer.connect();
   const body = webhookBody('agent.wrap', specPayload('agent-wrap-predictive-outbound.json').event.payload);
   try {
-    await driver.trigger(TENANT, TRIGGER, {
-      version: 1,
-      name: 'bench',
-      eventType: 'agent.wrap',
-      enabled: true,
-      conditions: [],
-      actions: [{ action: 'webhook', parameters: { url: 'http://127.0.0.1/' } }],
-      webhookSecrets: [{ id: 's1', secret: `whsec_${randomBytes(24).toString('base64')}`, notAfter: null }],
-    });
+    await publishBenchTrigger(driver);
 
     process.stderr.write(`raw undici Pool: ${DELIVERIES} posts, ${BASELINE_RUNS} runs\n`);
     const rawMeter = new CpuMeter({ clientAndReceivers: process.pid });
@@ -269,6 +261,19 @@ async function startupWithLogBacklog(ctx: TestContext, producer: Producer, body:
   const emptyMs = await firstDelivery(0);
   const withBacklogMs = await firstDelivery(LOG_BACKLOG);
   return { withBacklogMs, emptyMs };
+}
+
+/** The trigger every bench command belongs to, with a signing secret (the dispatcher holds the webhooks of a trigger without one). */
+export function publishBenchTrigger(driver: PipelineDriver): Promise<void> {
+  return driver.trigger(TENANT, TRIGGER, {
+    version: 1,
+    name: 'bench',
+    eventType: 'agent.wrap',
+    enabled: true,
+    conditions: [],
+    actions: [{ action: 'webhook', parameters: { url: 'http://127.0.0.1/' } }],
+    webhookSecrets: [{ id: 's1', secret: `whsec_${randomBytes(24).toString('base64')}`, notAfter: null }],
+  });
 }
 
 export const command = (url: string, i: number, body: string, now = Date.now()): WebhookCommand =>
