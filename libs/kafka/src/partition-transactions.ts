@@ -201,7 +201,10 @@ export class PartitionTransactions {
       await transaction.commit();
       return true;
     } catch (err) {
-      await transaction.abort().catch((abortErr: unknown) => this.options.logger.error({ err: abortErr }, 'transaction abort failed'));
+      // A transaction the failure already ended (kafkajs refuses to abort it) needs no abort.
+      await transaction.abort().catch((abortErr: unknown) => {
+        if (!/once ended/.test((abortErr as Error).message)) this.options.logger.error({ err: abortErr }, 'transaction abort failed');
+      });
       // A fresh producer next time: this one may be fenced or in an unknown state. The input is
       // handled again; it may have been committed all the same (a commit whose answer was lost,
       // as in a broker restart), so the floor is read again too, after the new producer fences.
