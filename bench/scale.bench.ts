@@ -39,7 +39,17 @@ const warmUp = (units: number) => Math.round(units / 5);
 /** Each instance count runs this often, in the order 1 2 3 3 2 1 …, so neither end is always measured later. */
 const ROUNDS = QUICK ? 1 : 2;
 
-type Counted = { instances: number; seconds: number; perUnit: number; broker: number };
+type Counted = { instances: number; seconds: number; perUnit: number; broker: number; eventsPerBatch?: number };
+
+/** Partition batches (each one transaction) the matcher instances have committed so far, from their /metrics. */
+async function matcherBatches(apps: AppProcess[]): Promise<number> {
+  let sum = 0;
+  for (const app of apps) {
+    const metrics = await (await fetch(`http://127.0.0.1:${app.port}/metrics`)).text();
+    for (const m of metrics.matchAll(/^triggers_matcher_batch_seconds_count(?:\{[^}]*\})? (\d+)/gm)) sum += Number(m[1]);
+  }
+  return sum;
+}
 
 /**
  * What scaling out costs: 1, 2 and 3 instances of the matcher, then of the dispatcher, in one
@@ -67,6 +77,7 @@ export async function scaleBenchmark(): Promise<void> {
               [`${unit}PerSecond`]: Math.round(median(mine.map((r) => (unit === 'events' ? EVENTS : DELIVERIES) / r.seconds))),
               cpuMicrosecondsPerUnit: median(mine.map((r) => r.perUnit)),
               brokerCpuMicrosecondsPerUnit: median(mine.map((r) => r.broker)),
+              ...(mine[0].eventsPerBatch !== undefined ? { eventsPerTransaction: median(mine.map((r) => r.eventsPerBatch!)) } : {}),
               runs: mine.map((r) => r.perUnit),
             },
           ];
@@ -136,9 +147,11 @@ async function matcherRound(n: number, kafkaPid: number | undefined): Promise<Co
     await waitForConsumed(ctx, groupId, topic, 600_000);
     const started = Date.now();
     const meter = new CpuMeter({ ...Object.fromEntries(apps.map((a, i) => [`matcher${i}`, a.child.pid])), kafka: kafkaPid });
+    const batchesBefore = await matcherBatches(apps);
     await sendAll(ctx, topic, messages.slice(warmUp(EVENTS)));
     await waitForConsumed(ctx, groupId, topic, 600_000);
-    return counted(n, started, meter.perUnit(EVENTS), 'matcher');
+    const batches = (await matcherBatches(apps)) - batchesBefore;
+    return { ...counted(n, started, meter.perUnit(EVENTS), 'matcher'), eventsPerBatch: Math.round(EVENTS / batches) };
   } finally {
     await Promise.all(apps.map((a) => a.stop(10_000)));
     await driver.close();
