@@ -30,7 +30,9 @@ const PROFILE_DEFAULTS = {
   test: { kafka: 19092, controller: 19093, registry: 18081, mongo: 17017 },
   faults: { kafka: 29092, controller: 29093, registry: 28081, mongo: 27027 },
   compat: { kafka: 39092, controller: 39093, registry: 38081, mongo: 37017 },
-  cluster: { kafka: 59092, controller: 59093, registry: 58081, mongo: 57017 },
+  // Below the kernel's ephemeral ports (32768 and up): a broker restarted mid-run must find its
+  // port free, not taken as the local port of some client's connection.
+  cluster: { kafka: 24092, controller: 24093, registry: 24081, mongo: 24017 },
 } as const;
 
 /** Kafka nodes per profile: three for the cluster profile (replication factor 3), one elsewhere. */

@@ -26,6 +26,29 @@ export function onBatchEnd(consumer: Consumer, each: (end: BatchEnd) => void): v
   );
 }
 
+/**
+ * True when `work` settles within `ms`, false when it is still running then (it goes on in the
+ * background, its outcome ignored): for a stop that must not hang on a dependency that is down.
+ */
+export async function finishedWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** How long a stop waits for the consumer to finish its batch and leave its group (the apps allow 30 s for the whole shutdown). */
+const STOP_TIMEOUT_MS = 10_000;
+
 export interface SupervisedConsumerOptions {
   kafka: Kafka;
   groupId: string;
@@ -175,12 +198,22 @@ export class SupervisedConsumer {
     });
   }
 
-  /** Leaves the group and stops; no restart follows. */
-  async stop(): Promise<void> {
+  /**
+   * Leaves the group and stops; no restart follows. Leaving waits for the batch in hand, whose
+   * commit can hang on a broker or coordinator that is down: after `timeoutMs` the stop goes on
+   * without it. Nothing is lost: the batch was not committed, so the partition's next owner does
+   * it again once this member's session times out (an open transaction is aborted by its fencing).
+   */
+  async stop(timeoutMs = STOP_TIMEOUT_MS): Promise<void> {
     this.stopping = true;
     await this.restarting?.catch(() => undefined);
     const consumer = this.current;
     this.current = undefined;
-    await consumer?.disconnect();
+    if (!consumer) return;
+    if (!(await finishedWithin(consumer.disconnect(), timeoutMs)))
+      this.options.logger.warn(
+        { groupId: this.options.groupId, timeoutMs },
+        'the consumer did not leave its group in time (a broker or coordinator down?); its partitions go to the others when its session times out, and they do its unfinished work again',
+      );
   }
 }

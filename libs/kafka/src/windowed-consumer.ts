@@ -2,7 +2,7 @@ import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { classify } from '@triggers/errors';
 import { ConsumerStatus } from './consumer-status';
 import type { MessageSource } from './dead-letters';
-import { SupervisedConsumer, onBatchEnd } from './group-consumer';
+import { SupervisedConsumer, finishedWithin, onBatchEnd } from './group-consumer';
 import { AbandonedError, ConsumerEngineOptions, KeepAlive, MessageJudge } from './message-judge';
 import { BatchOutput, OutputCollector, EngineTransactionOptions, PartitionTransactions } from './partition-transactions';
 
@@ -107,6 +107,9 @@ export class PartitionWindow {
     if (this.next < floor) this.next = floor;
   }
 }
+
+/** How long a stop waits for its last commit. */
+const FINAL_COMMIT_MS = 5_000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -353,7 +356,9 @@ export class WindowedConsumer<T> {
     const until = Date.now() + timeoutMs;
     while (this.inFlight > 0 && Date.now() < until) await sleep(50);
     if (this.inFlight > 0) this.options.logger.warn({ unfinished: this.inFlight }, 'stopping with messages unfinished; they will be read again');
-    await this.commit();
+    // A commit that hangs on a broker that is down is left: what it holds is done again by the next owner.
+    if (!(await finishedWithin(this.commit(), FINAL_COMMIT_MS)))
+      this.options.logger.warn({ timeoutMs: FINAL_COMMIT_MS }, 'the last commit did not finish in time; the next owners do its messages again');
     this.stopped = true;
     await this.group.stop();
     await this.transactions.stop();
