@@ -94,6 +94,9 @@ export class CompactedTopicReader<T> {
     this.admin = kafka.admin();
     await this.admin.connect();
     const caughtUp = this.syncToEnd();
+    // Awaited below, once the group has started; handled now, so a refusal meanwhile (a partition
+    // without its leader while a broker restarts) never goes unhandled and ends the process.
+    caughtUp.catch(() => undefined);
     await this.group!.start();
     await caughtUp;
     logger.info({ topic, ...this.options.summary?.(), ms: Date.now() - started }, 'compacted topic read to its end');
