@@ -29,21 +29,7 @@ export async function matcherBenchmark(): Promise<void> {
   try {
     // 10,000 triggers: each tenant has 100 webhook triggers on agent.wrap; one of them matches.
     process.stderr.write('publishing 10,000 triggers\n');
-    for (let t = 0; t < TENANTS; t++) {
-      for (let i = 0; i < TRIGGERS_PER_TENANT; i++) {
-        await driver.trigger(`tenant-${t}`, `trigger-${i}`, {
-          version: 1,
-          name: `t${i}`,
-          eventType: 'agent.wrap',
-          enabled: true,
-          conditions: [
-            { reference: 'campaignId', operator: 'in', value: i === 0 ? '20161, 1' : `${1000 + i}, ${2000 + i}` },
-            { reference: 'lead.totalAttempts', operator: '>=', value: '1' },
-          ],
-          actions: [{ action: 'webhook', parameters: { url: `https://hooks.example/${t}/${i}` } }],
-        });
-      }
-    }
+    await publishBenchTriggers(driver, TENANTS, TRIGGERS_PER_TENANT, [{ reference: 'lead.totalAttempts', operator: '>=', value: '1' }]);
     const events = (n: number) => Array.from({ length: n }, () => wrap as { type: EventType; payload: unknown });
     process.stderr.write(`producing ${EVENTS} events\n`);
     for (let t = 0; t < TENANTS; t++) await driver.events(`tenant-${t}`, events(EVENTS / TENANTS));
@@ -164,6 +150,31 @@ export async function matcherBenchmark(): Promise<void> {
   } finally {
     await driver.close();
     await stopInfra();
+  }
+}
+
+/**
+ * `perTenant` webhook triggers on agent.wrap for each of `tenants` tenants (`tenant-<t>`,
+ * `trigger-<i>`); trigger 0 of each matches the spec's predictive wrap (campaign 20161), the others
+ * campaigns of their own; `extra` conditions are added to every one.
+ */
+export async function publishBenchTriggers(
+  driver: PipelineDriver,
+  tenants: number,
+  perTenant: number,
+  extra: { reference: string; operator: string; value: string }[] = [],
+): Promise<void> {
+  for (let t = 0; t < tenants; t++) {
+    for (let i = 0; i < perTenant; i++) {
+      await driver.trigger(`tenant-${t}`, `trigger-${i}`, {
+        version: 1,
+        name: `t${i}`,
+        eventType: 'agent.wrap',
+        enabled: true,
+        conditions: [{ reference: 'campaignId', operator: 'in', value: i === 0 ? '20161, 1' : `${1000 + i}, ${2000 + i}` }, ...extra],
+        actions: [{ action: 'webhook', parameters: { url: `https://hooks.example/${t}/${i}` } }],
+      });
+    }
   }
 }
 

@@ -19,6 +19,7 @@ import { median, report } from './bench-report';
 import { CpuMeter } from './cpu-meter';
 import { benchContext } from './infra';
 import { command, publishBenchTrigger } from './dispatcher.bench';
+import { publishBenchTriggers } from './matcher.bench';
 import { startBenchReceivers } from './webhook-receivers';
 
 const QUICK = !!process.env.BENCH_QUICK;
@@ -120,18 +121,7 @@ async function matcherRound(n: number, kafkaPid: number | undefined): Promise<Co
   const wrap = specPayload('agent-wrap-predictive-outbound.json').event as { type: EventType; payload: unknown };
   let apps: AppProcess[] = [];
   try {
-    for (let t = 0; t < TENANTS; t++) {
-      for (let i = 0; i < TRIGGERS_PER_TENANT; i++) {
-        await driver.trigger(`tenant-${t}`, `trigger-${i}`, {
-          version: 1,
-          name: `t${i}`,
-          eventType: 'agent.wrap',
-          enabled: true,
-          conditions: [{ reference: 'campaignId', operator: 'in', value: i === 0 ? '20161, 1' : `${1000 + i}, ${2000 + i}` }],
-          actions: [{ action: 'webhook', parameters: { url: `https://hooks.example/${t}/${i}` } }],
-        });
-      }
-    }
+    await publishBenchTriggers(driver, TENANTS, TRIGGERS_PER_TENANT);
     const topic = ctx.config.kafka.topics['events.agent.wrap'];
     const messages = await Promise.all(
       Array.from({ length: warmUp(EVENTS) + EVENTS }, async (_, i) => {
