@@ -2,12 +2,12 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { Kafka } from 'kafkajs';
 import { Gauge, Registry } from 'prom-client';
 import type { ApiConfig } from '@triggers/config';
-import { HEADERS, TriggerConfigRecord, triggerKey } from '@triggers/contracts';
+import { HEADERS, parseTriggerKey, TriggerConfigRecord, triggerKey } from '@triggers/contracts';
 import { AvroSerde, CompactedTopicReader, LazyProducer } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { ConfigPublisher } from './config-publisher.service';
-import { TriggerRepository } from './trigger.repository';
+import { TriggerDocument, TriggerRepository } from './trigger.repository';
 
 /** What the config topic last said of a trigger. */
 interface OnTopic {
@@ -100,17 +100,18 @@ export class ConfigReconciler implements OnApplicationBootstrap, OnApplicationSh
     const stored = await this.repository.all();
     const storedKeys = new Set<string>();
     let divergent = 0;
-    for (const t of stored) {
-      const key = triggerKey(t.tenantId, t._id);
+    // The topic was read before the store: a change published in between looks divergent. Each
+    // suspect is judged again, the trigger read again and then the topic read to its end again, so
+    // a change another publisher has just sent is never sent twice nor deleted.
+    for (const listed of stored) {
+      const key = triggerKey(listed.tenantId, listed._id);
       storedKeys.add(key);
-      // A change not published yet is the re-drive's; a published one must be on the topic as stored.
-      if (t.dirty) continue;
-      const seen = this.onTopic.get(key);
-      const same = t.deleted
-        ? seen === undefined || seen.tombstone
-        : seen !== undefined && !seen.tombstone && seen.version === String(t.version) && seen.revision === (t.revision ?? '');
-      if (same) continue;
+      if (this.matchesTopic(listed, key)) continue;
+      const t = await this.repository.findAnyById(listed._id);
+      await this.reader.syncToEnd();
+      if (!t || this.matchesTopic(t, key)) continue;
       divergent++;
+      const seen = this.onTopic.get(key);
       this.logger.warn(
         { tenantId: t.tenantId, triggerId: t._id, stored: { version: t.version, revision: t.revision }, onTopic: seen ?? null },
         'config topic differs from the stored trigger; publishing it again',
@@ -120,6 +121,8 @@ export class ConfigReconciler implements OnApplicationBootstrap, OnApplicationSh
     }
     for (const [key, seen] of this.onTopic) {
       if (seen.tombstone || storedKeys.has(key)) continue;
+      const parsed = parseTriggerKey(key);
+      if (parsed && (await this.repository.findAnyById(parsed.triggerId))) continue; // stored since the list was read
       divergent++;
       this.logger.warn({ key, onTopic: seen }, 'config topic holds a trigger that is not stored; deleting it there');
       await (await this.producer.get()).send({ topic: this.config.kafka.topics.triggerConfig, messages: [{ key, value: null }] });
@@ -127,5 +130,14 @@ export class ConfigReconciler implements OnApplicationBootstrap, OnApplicationSh
     this.divergent.set(divergent);
     this.last = { at: new Date().toISOString(), divergent };
     return divergent;
+  }
+
+  /** Whether the topic says what is stored; a change not published yet is the re-drive's, so it matches. */
+  private matchesTopic(t: Pick<TriggerDocument, 'version' | 'revision' | 'deleted' | 'dirty'>, key: string): boolean {
+    if (t.dirty) return true;
+    const seen = this.onTopic.get(key);
+    return t.deleted
+      ? seen === undefined || seen.tombstone
+      : seen !== undefined && !seen.tombstone && seen.version === String(t.version) && seen.revision === (t.revision ?? '');
   }
 }
