@@ -126,7 +126,7 @@ describe('webhook-dispatcher with a slow endpoint', () => {
   const ctx = useTestContext({ topics: true });
   const e = useEndpoints(ctx);
 
-  it('delivers a burst of 100 to an endpoint answering after 1.5 s in turn: no failed attempt, within 1.3 × 100 ÷ 16 × 1.5 s', async () => {
+  it('delivers a burst of 100 to an endpoint answering after 1.5 s in turn: no failed attempt, in rounds of 16 within 1.3 × 6 × 1.5 s of the first', async () => {
     await e.dispatcher({ WEBHOOK_RETRY_DELAY_MS: '600000' });
     const crm = await e.receiver(() => ({ status: 200, body: 'ok', delayMs: 1500 }));
     const t = await e.driver.webhookTrigger(crm.url);
@@ -140,8 +140,12 @@ describe('webhook-dispatcher with a slow endpoint', () => {
     });
     expect(records.map((r) => r.value.step)).toEqual(Array(100).fill('webhook.delivered'));
     expect(crm.received).toHaveLength(100);
-    // The last request arrived, and was answered 1.5 s later, within 1.3 × 9.4 s of the burst.
-    const answeredLast = Math.max(...crm.received.map((r) => r.at)) + 1500;
-    expect(answeredLast - started).toBeLessThan(1.3 * (100 / 16) * 1500);
+    // Served in turn: seven rounds of 16 (the last of 4), each sent as the one before is answered,
+    // so the last request arrives within 1.3 × 6 × 1.5 s of the first (the start-up before the
+    // first is the consumer's, not the endpoint's).
+    const arrivals = crm.received.map((r) => r.at - started).sort((a, b) => a - b);
+    const spread = arrivals[arrivals.length - 1] - arrivals[0];
+    if (spread >= 1.3 * 6 * 1500) console.log(`arrivals, in ms after the burst was produced: ${arrivals.join(' ')}`);
+    expect(spread).toBeLessThan(1.3 * 6 * 1500);
   });
 });

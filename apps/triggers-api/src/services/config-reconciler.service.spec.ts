@@ -53,7 +53,11 @@ describe('ConfigReconciler', () => {
   const doc = (id: string, over: Partial<TriggerDocument> = {}) =>
     ({ _id: id, tenantId: 'acme', version: 1, revision: `rev-${id}`, deleted: false, dirty: false, ...over }) as TriggerDocument;
   const publish = (d: TriggerDocument) =>
-    topic.records.push({ key: triggerKey(d.tenantId, d._id), value: {}, headers: { [HEADERS.version]: Buffer.from(String(d.version)), [HEADERS.revision]: Buffer.from(d.revision ?? '') } });
+    topic.records.push({
+      key: triggerKey(d.tenantId, d._id),
+      value: {},
+      headers: { [HEADERS.version]: Buffer.from(String(d.version)), [HEADERS.revision]: Buffer.from(d.revision ?? '') },
+    });
 
   let stored: Map<string, TriggerDocument>;
   /** What another publisher does just before, and just after, the store is listed. */
@@ -73,7 +77,16 @@ describe('ConfigReconciler', () => {
   const synced: string[] = [];
   const publisher = { sync: async (id: string) => void synced.push(id) } as unknown as ConfigPublisher;
   const reconciler = () =>
-    new ConfigReconciler(repository, publisher, {} as never, {} as never, config, createLogger({ app: 'test', level: 'silent' }), new Registry(), new HealthRegistry());
+    new ConfigReconciler(
+      repository,
+      publisher,
+      {} as never,
+      {} as never,
+      config,
+      createLogger({ app: 'test', level: 'silent' }),
+      new Registry(),
+      new HealthRegistry(),
+    );
 
   beforeEach(() => {
     topic.records = [];
