@@ -133,8 +133,8 @@ describe('the pipeline on three brokers with three instances of every consumer',
     const t0 = Date.now();
     const producing = scenario.produce(driver, { batch: 10, pauseMs: 900 });
 
-    // Steady for 20 s: the latency before any fault.
-    await sleep(20_000);
+    // Steady until 220 events are out (about 20 s): the latency before any fault, over enough webhooks.
+    await waitFor(() => scenario.producedAt.size >= 220, { timeoutMs: 120_000, description: '220 events produced before the faults' });
     const rollingFrom = Date.now();
     for (const broker of brokers) {
       note('broker restart', `${broker} stopped`);

@@ -129,8 +129,11 @@ export class PipelineScenario {
   }
 
   /**
-   * Produces the events `batch` at a time, `pauseMs` apart. A batch refused while brokers restart
-   * is sent again (matching is once per event id) until it is accepted.
+   * Produces the events `batch` at a time, `pauseMs` apart, each batch in a transaction. A batch
+   * refused while brokers restart is sent again until it is accepted; the transaction keeps the
+   * part accepted before the refusal from being read, so no event is on its topic twice (an event
+   * sent twice makes its webhook command twice, each with its own first-attempt time, and two
+   * webhook.delivered records).
    */
   async produce(driver: PipelineDriver, { batch = 50, pauseMs = 1500 } = {}): Promise<void> {
     for (let i = 0; i < this.events.length; i += batch) {
@@ -138,14 +141,15 @@ export class PipelineScenario {
       const at = Date.now();
       for (let attempt = 1; ; attempt++) {
         try {
-          await driver.events(
+          await driver.eventsAtomically(
             this.tenantId,
             slice.map((e) => e.event as never),
-            (j) => slice[j].id,
+            slice.map((e) => e.id),
           );
           break;
         } catch (err) {
           if (attempt >= 30) throw err;
+          process.stderr.write(`[scenario] events ${i}-${i + slice.length - 1} refused (${(err as Error).message}); sending them again\n`);
           await sleep(1000);
         }
       }
@@ -270,6 +274,53 @@ export class PipelineScenario {
     return lines.join('\n');
   }
 
+  /**
+   * Where commands recorded as delivered more than once came from: every record of their events,
+   * commands and retries on the topics (read committed), with partition, offset, time and the
+   * command's first-attempt time, and every log record of theirs on the log topic. Two records of
+   * one event are a producer's resend; one event with two commands, a repeated match; one command
+   * with two delivered records, a repeated delivery.
+   */
+  async diagnoseRepeats(commandIds: string[]): Promise<string> {
+    const topics = this.ctx.config.kafka.topics;
+    const ids = new Set(commandIds);
+    const lines = [`${ids.size} command(s) recorded as delivered more than once: ${[...ids].join(', ')}`];
+    const db = (await this.ctx.mongo()).db;
+    const stored = await db
+      .collection<{ commandId: string; eventId: string; step: string; logId: string; attempt: number; time: Date }>(EVENT_LOGS_COLLECTION)
+      .find({ tenantId: this.tenantId, commandId: { $in: [...ids] } })
+      .toArray();
+    const events = new Set(stored.map((r) => r.eventId));
+    for (const r of stored) lines.push(`  MongoDB: ${r.commandId} ${r.step} ${r.logId} attempt ${r.attempt} at ${new Date(r.time).toISOString()}`);
+    const eventTopics = [...new Set(this.events.map((e) => topics[eventTopicKeyOf(e.event.type as EventType)]))];
+    for (const topic of [...eventTopics, topics.webhookCommands, topics.webhookRetry, topics.log]) {
+      await readTopicRange(this.ctx.kafka, topic, {}, async (message, partition) => {
+        if (!message.value) return;
+        const { value } = await this.ctx.serde.decode<{
+          commandId?: string;
+          eventId?: string;
+          step?: string;
+          logId?: string;
+          firstAttemptAt?: number;
+          attempt?: number;
+        }>(message.value);
+        const mine = value.commandId ? ids.has(value.commandId) || (value.step === 'matched' && events.has(value.eventId!)) : events.has(value.eventId!);
+        if (!mine) return;
+        const at = new Date(Number(message.timestamp)).toISOString();
+        const what = [
+          value.step,
+          value.logId,
+          value.attempt !== undefined ? `attempt ${value.attempt}` : '',
+          value.firstAttemptAt ? `first attempt ${new Date(value.firstAttemptAt).toISOString()}` : '',
+        ]
+          .filter(Boolean)
+          .join(' ');
+        lines.push(`  ${topic}[${partition}]@${message.offset} ${at}: ${value.commandId ?? value.eventId} ${what}`);
+      });
+    }
+    return lines.join('\n');
+  }
+
   async countOf(step: string): Promise<number> {
     const db = (await this.ctx.mongo()).db;
     return db.collection(EVENT_LOGS_COLLECTION).countDocuments({ tenantId: this.tenantId, step } as never);
@@ -297,7 +348,6 @@ export class PipelineScenario {
       delivered: await this.countOf('webhook.delivered'),
       leadsMoved: await this.countOf('lead.moved'),
     };
-    expect(counts).toEqual({ matched: 2 * wraps + attempts, delivered: wraps + attempts, leadsMoved: wraps });
     const db = (await this.ctx.mongo()).db;
     const perCommand = await db
       .collection(EVENT_LOGS_COLLECTION)
@@ -307,6 +357,8 @@ export class PipelineScenario {
         { $match: { n: { $gt: 1 } } },
       ])
       .toArray();
+    if (perCommand.length > 0) process.stderr.write(`${await this.diagnoseRepeats(perCommand.map((c) => c._id))}\n`);
+    expect(counts).toEqual({ matched: 2 * wraps + attempts, delivered: wraps + attempts, leadsMoved: wraps });
     expect(perCommand).toEqual([]);
     const moved = await db.collection<LeadDocument>(LEADS_COLLECTION).find({ tenantId: this.tenantId }).toArray();
     expect(moved.filter((l) => l.listId === '445' && l.appliedCommandIds.length === 1)).toHaveLength(wraps);

@@ -61,6 +61,7 @@ export function newTestSecret(): { id: string; secret: string; notAfter: number 
 /** Produces events and trigger config records into a test context, as platform services and the API do. */
 export class PipelineDriver {
   private producer?: Promise<Producer>;
+  private transactional?: Promise<Producer>;
 
   constructor(private readonly ctx: TestContext) {}
 
@@ -85,19 +86,51 @@ export class PipelineDriver {
     const producer = await this.connect();
     const ids: string[] = [];
     for (let start = 0; start < events.length; start += 1000) {
-      const byTopic = new Map<string, { key: string; value: Buffer }[]>();
-      for (let i = start; i < Math.min(events.length, start + 1000); i++) {
-        const e = events[i];
-        const eventId = id(i);
-        ids.push(eventId);
-        const topic = this.ctx.config.kafka.topics[eventTopicKeyOf(e.type)];
-        const value = await this.ctx.serde.encode(eventTopicKeyOf(e.type), { tenantId, eventId, type: e.type, payload: e.payload });
-        if (!byTopic.has(topic)) byTopic.set(topic, []);
-        byTopic.get(topic)!.push({ key: eventKey(tenantId, eventId), value });
-      }
-      await producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      const slice = events.slice(start, start + 1000);
+      ids.push(...slice.map((_, j) => id(start + j)));
+      await producer.sendBatch({ topicMessages: await this.eventMessages(tenantId, slice, ids.slice(start)) });
     }
     return ids;
+  }
+
+  /**
+   * Publishes events all or none, in one transaction: a send refused part way (a broker stopping)
+   * leaves nothing a read_committed reader sees, so it can be sent again whole without writing any
+   * event twice. A retried send of the idempotent producer would write again what was accepted.
+   */
+  async eventsAtomically(tenantId: string, events: { type: EventType; payload: unknown }[], ids: string[]): Promise<void> {
+    this.transactional ??= (async () => {
+      const producer = this.ctx.kafka.producer({ transactionalId: `test-events-${randomUUID()}`, idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      return producer;
+    })();
+    this.transactional.catch(() => (this.transactional = undefined));
+    const transaction = await (await this.transactional).transaction();
+    try {
+      for (const batch of await this.eventMessages(tenantId, events, ids)) await transaction.send(batch);
+      await transaction.commit();
+    } catch (err) {
+      await transaction.abort().catch(() => undefined);
+      // A fresh producer next time: this one may be fenced or in an unknown state.
+      const stale = this.transactional;
+      this.transactional = undefined;
+      await (await stale?.catch(() => undefined))?.disconnect();
+      throw err;
+    }
+  }
+
+  /** The events' messages by topic, in their envelopes, keyed by tenant and event id. */
+  private async eventMessages(tenantId: string, events: { type: EventType; payload: unknown }[], ids: string[]) {
+    const byTopic = new Map<string, { key: string; value: Buffer }[]>();
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      const eventId = ids[i];
+      const topic = this.ctx.config.kafka.topics[eventTopicKeyOf(e.type)];
+      const value = await this.ctx.serde.encode(eventTopicKeyOf(e.type), { tenantId, eventId, type: e.type, payload: e.payload });
+      if (!byTopic.has(topic)) byTopic.set(topic, []);
+      byTopic.get(topic)!.push({ key: eventKey(tenantId, eventId), value });
+    }
+    return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
   }
 
   /** Sends raw bytes to a topic (for poison-message tests). */
@@ -176,6 +209,7 @@ export class PipelineDriver {
 
   async close(): Promise<void> {
     await (await this.producer?.catch(() => undefined))?.disconnect();
+    await (await this.transactional?.catch(() => undefined))?.disconnect();
   }
 }
 
