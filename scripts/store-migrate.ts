@@ -14,7 +14,7 @@ import { MongoClient } from 'mongodb';
 import { loadInfraConfig } from '@triggers/config';
 import { FERRETDB_STORES, RunningFerretDB, ferretdbStoreDir, freePort, isPortOpen, repoRoot, startFerretDB } from '@triggers/local-infra';
 import { MigrationError, checkTarget, copyDatabase, dataDatabases, recordMigration, type CollectionCopy } from '@triggers/mongo';
-import { UsageError, runCli } from './cli';
+import { UsageError, runCli } from '../cli/src/cli';
 
 const USAGE = `usage: npm run -s store:migrate [-- --from <mongodb-uri> --to <mongodb-uri>]
   no arguments: the local embedded store of the old layout (.infra/local/ferretdb/${FERRETDB_STORES.legacy})

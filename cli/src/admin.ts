@@ -1,5 +1,5 @@
 /**
- * npm run -s admin -- <command>
+ * triggers admin <command>
  *   tenants create <tenantId> [--name <name>]
  *   keys create --tenant <tenantId> --permissions triggers:read,triggers:write   (prints only the key)
  *   keys revoke <keyId>
@@ -18,7 +18,7 @@ import { loadBaseConfig } from '@triggers/config';
 import { ImportError, connectMongo, importLeads, importLists, recountEarlierRecords } from '@triggers/mongo';
 import { UsageError, runCli } from './cli';
 
-const USAGE = `usage: npm run -s admin -- <command>
+const USAGE = `usage: triggers admin <command>
   tenants create <tenantId> [--name <name>]
   keys create --tenant <tenantId> --permissions triggers:read,triggers:write
   keys revoke <keyId>

@@ -1,8 +1,8 @@
 /**
  * Dead letters, for operators:
- *   npm run -s dlq -- list   [--topic events|webhook|lead|log] [--from ISO] [--to ISO] [--reason text] [--tenant id] [--json]
- *   npm run -s dlq -- show   --topic <t> --partition <p> --offset <o>
- *   npm run -s dlq -- replay --topic <t> [same filters | --partition <p> --offset <o>] [--dry-run]
+ *   triggers dlq list   [--topic events|webhook|lead|log] [--from ISO] [--to ISO] [--reason text] [--tenant id] [--json]
+ *   triggers dlq show   --topic <t> --partition <p> --offset <o>
+ *   triggers dlq replay --topic <t> [same filters | --partition <p> --offset <o>] [--dry-run]
  * `replay` sends each selected message back to the topic it was read from, with its original key,
  * value and headers (the dlq-* headers removed, `dlq-replayed-from` added). It connects with the
  * apps' settings (KAFKA_BROKERS, KAFKA_SSL, KAFKA_SASL_*, TOPIC_NAMESPACE, SCHEMA_REGISTRY_URL).
@@ -24,10 +24,10 @@ const TOPICS: Record<string, TopicKey> = {
 };
 
 const USAGE = `usage:
-  npm run -s dlq -- list   [--topic events|webhook|lead|log] [--from ISO] [--to ISO] [--reason text] [--tenant id] [--json]
-  npm run -s dlq -- show   --topic events|webhook|lead|log --partition P --offset O
-  npm run -s dlq -- replay --topic events|webhook|lead|log [--from ISO] [--to ISO] [--reason text] [--tenant id] [--dry-run]
-  npm run -s dlq -- replay --topic events|webhook|lead|log --partition P --offset O [--dry-run]
+  triggers dlq list   [--topic events|webhook|lead|log] [--from ISO] [--to ISO] [--reason text] [--tenant id] [--json]
+  triggers dlq show   --topic events|webhook|lead|log --partition P --offset O
+  triggers dlq replay --topic events|webhook|lead|log [--from ISO] [--to ISO] [--reason text] [--tenant id] [--dry-run]
+  triggers dlq replay --topic events|webhook|lead|log --partition P --offset O [--dry-run]
 `;
 
 /** One dead letter as `list --json` prints it. */

@@ -1,5 +1,5 @@
 /**
- * kafka:versions — checks a Kafka release against the client: asks a broker (KAFKA_BROKERS) for
+ * triggers kafka-versions — checks a Kafka release against the client: asks a broker (KAFKA_BROKERS) for
  * the request versions it accepts (ApiVersions v0, spoken directly, so any release answers) and
  * prints, for every request kafkajs implements, the version kafkajs will send (the highest both
  * support) or that there is none. Exits 1 when a request kafkajs can send has no version in common

@@ -1,6 +1,6 @@
 /**
  * The log topic, for analysts and on-call:
- *   npm run -s logs -- tail [--tenant id] [--trigger id] [--step s] [--from ISO] [--to ISO] [--follow] [--json]
+ *   triggers logs tail [--tenant id] [--trigger id] [--step s] [--from ISO] [--to ISO] [--follow] [--json]
  * Without --follow it stops at the end of the range (the end of the topic when --to is absent);
  * with it, it keeps printing new records until Ctrl-C. One line per record; --json prints the
  * record itself, one JSON object per line. Connects with the apps' settings.
@@ -12,7 +12,7 @@ import { AvroSerde, createKafka, createRegistry, readTopicRange } from '@trigger
 import { createLogger } from '@triggers/logging';
 import { UsageError, parseTime, runCli } from './cli';
 
-const USAGE = 'usage: npm run -s logs -- tail [--tenant id] [--trigger id] [--step step] [--from ISO] [--to ISO] [--follow] [--json]\n';
+const USAGE = 'usage: triggers logs tail [--tenant id] [--trigger id] [--step step] [--from ISO] [--to ISO] [--follow] [--json]\n';
 
 /** One record as a line a person reads. */
 export function logLine(r: LogRecord): string {

@@ -1,6 +1,6 @@
 /**
  * Publishes events the way platform services do:
- *   npm run -s produce -- --tenant <id> --file <{type,payload}.json> [--count N] [--rate R] [--traceparent <W3C traceparent>]
+ *   triggers produce --tenant <id> --file <{type,payload}.json> [--count N] [--rate R] [--traceparent <W3C traceparent>]
  * Each event gets a fresh eventId, is wrapped in the envelope, Avro-encoded with the registry and
  * sent to its type's topic. Prints one line per event sent (a summary for large counts).
  */
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(
-      'usage: npm run -s produce -- --tenant <id> --file <payload.json> [--count N] [--rate R events/s] [--traceparent 00-<trace id>-<span id>-<flags>]\n',
+      'usage: triggers produce --tenant <id> --file <payload.json> [--count N] [--rate R events/s] [--traceparent 00-<trace id>-<span id>-<flags>]\n',
     );
     return;
   }

@@ -1,5 +1,5 @@
 /**
- * npm run -s topics -- apply | list
+ * triggers topics apply | list
  * apply: creates every topic of the product that is missing (partitions and replication from
  * TOPIC_PARTITIONS / TOPIC_REPLICATION_FACTOR, min.insync.replicas, cleanup policy and retention
  * per topic), checks the existing ones against the same layout, and registers each topic's value
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     return;
   }
   if (command !== 'apply') {
-    process.stderr.write('usage: npm run -s topics -- apply | list\n');
+    process.stderr.write('usage: triggers topics apply | list\n');
     process.exit(2);
   }
   const logger = createLogger({ app: 'topics', level: config.logLevel, destination: process.stderr as never });

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import {
   ApiClient,
   AppProcess,
@@ -8,7 +7,8 @@ import {
   createTenantKey,
   readTopic,
   repoRoot,
-  runNpmScript,
+  runBuiltCli,
+  builtCliPath,
   specPayload,
   startApi,
   uniqueId,
@@ -20,8 +20,8 @@ import {
 import { EVENT_LOGS_COLLECTION } from '@triggers/mongo';
 import { newLogRecord } from '@triggers/contracts';
 
-/** Runs `npm run -s <tool> -- ...` as an operator would, against the test context. */
-const tool = (ctx: TestContext, name: 'dlq' | 'logs', args: string[]) => runNpmScript(name, args, ctx.env);
+/** Runs `triggers <tool> ...` as an operator would in a pod: the built command, against the test context. */
+const tool = (ctx: TestContext, name: 'dlq' | 'logs', args: string[]) => runBuiltCli([name, ...args], ctx.env);
 
 const lines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
 
@@ -261,7 +261,7 @@ describe('recovery: dead letters, bulk redelivery, delivery stats, the log reade
   }, 60_000);
 
   it('follows the log topic until interrupted', async () => {
-    const follower = spawn(join(repoRoot(), 'node_modules/.bin/tsx'), ['scripts/logs.ts', 'tail', '--tenant', tenantId, '--step', 'lead.moved', '--follow'], {
+    const follower = spawn(process.execPath, [builtCliPath(), 'logs', 'tail', '--tenant', tenantId, '--step', 'lead.moved', '--follow'], {
       cwd: repoRoot(),
       env: { ...process.env, ...ctx().env },
     });
