@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import type { MatcherConfig } from '@triggers/config';
 import type { Logger } from '@triggers/logging';
 import { RuntimeModule } from '@triggers/runtime';
+import { TriggerConfigModule } from '@triggers/trigger-config';
 import { EventBatchHandler } from './handlers/event-batch.handler';
 import { TriggerConfigStore } from './services/trigger-config.store';
 
@@ -11,7 +12,7 @@ export class MatcherModule {
   static forRoot(config: MatcherConfig, logger: Logger): DynamicModule {
     return {
       module: MatcherModule,
-      imports: [RuntimeModule.forApp({ config, logger, triggerConfig: { groupId: config.groupId } })],
+      imports: [RuntimeModule.forApp({ config, logger }), TriggerConfigModule.forApp({ groupId: config.groupId })],
       providers: [TriggerConfigStore, EventBatchHandler],
     };
   }

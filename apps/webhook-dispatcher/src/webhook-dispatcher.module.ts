@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import type { DispatcherConfig } from '@triggers/config';
 import type { Logger } from '@triggers/logging';
 import { RuntimeModule } from '@triggers/runtime';
+import { TriggerConfigModule } from '@triggers/trigger-config';
 import { WebhookCommandHandler } from './handlers/webhook-command.handler';
 import { WebhookDeliveryService } from './services/webhook-delivery.service';
 import { WebhookSecretsStore } from './services/webhook-secrets.store';
@@ -12,7 +13,7 @@ export class WebhookDispatcherModule {
   static forRoot(config: DispatcherConfig, logger: Logger): DynamicModule {
     return {
       module: WebhookDispatcherModule,
-      imports: [RuntimeModule.forApp({ config, logger, mongo: false, triggerConfig: { groupId: config.groupId } })],
+      imports: [RuntimeModule.forApp({ config, logger, mongo: false }), TriggerConfigModule.forApp({ groupId: config.groupId })],
       providers: [WebhookSecretsStore, WebhookDeliveryService, WebhookCommandHandler],
     };
   }

@@ -11,5 +11,4 @@ export * from './batch-consumer';
 export * from './producers';
 export * from './windowed-consumer';
 export * from './compacted-topic-reader';
-export * from './trigger-config-feed';
 export * from './topic-range';

@@ -7,5 +7,3 @@ export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 export const HEALTH_CHECKS = Symbol('HEALTH_CHECKS');
 /** The app's one Avro serde (one registry client and schema cache per process). */
 export const AVRO_SERDE = Symbol('AVRO_SERDE');
-/** The trigger config feed (apps that hold triggers: the matcher, the dispatcher). */
-export const TRIGGER_CONFIG_FEED = Symbol('TRIGGER_CONFIG_FEED');

@@ -1,10 +1,10 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Gauge, Registry } from 'prom-client';
 import { parseTriggerKey } from '@triggers/contracts';
-import type { TriggerConfigChange, TriggerConfigFeed } from '@triggers/kafka';
+import { TRIGGER_CONFIG_FEED, type TriggerConfigChange, type TriggerConfigFeed } from '@triggers/trigger-config';
 import type { Logger } from '@triggers/logging';
 import { TriggerIndex, validateTrigger } from '@triggers/rules';
-import { APP_LOGGER, METRICS_REGISTRY, TRIGGER_CONFIG_FEED } from '@triggers/runtime';
+import { APP_LOGGER, METRICS_REGISTRY } from '@triggers/runtime';
 
 /**
  * The in-memory index of every tenant's triggers, fed by the compacted config topic. Every

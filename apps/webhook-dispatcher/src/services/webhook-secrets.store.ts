@@ -3,9 +3,9 @@ import type { DispatcherConfig } from '@triggers/config';
 import { TriggerConfigRecord, triggerKey } from '@triggers/contracts';
 import { TransientError } from '@triggers/errors';
 import { SecretBox, secretContext } from '@triggers/secrets';
-import type { TriggerConfigChange, TriggerConfigFeed } from '@triggers/kafka';
+import { TRIGGER_CONFIG_FEED, type TriggerConfigChange, type TriggerConfigFeed } from '@triggers/trigger-config';
 import type { Logger } from '@triggers/logging';
-import { APP_CONFIG, APP_LOGGER, TRIGGER_CONFIG_FEED } from '@triggers/runtime';
+import { APP_CONFIG, APP_LOGGER } from '@triggers/runtime';
 
 /** A signing secret as held in memory: opened, never written anywhere. */
 type Secret = { secret: string; notAfter: number | null };

@@ -1,8 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { TriggerConfigRecord } from '@triggers/contracts';
-import type { AvroSerde } from './avro-serde';
-import { CompactedTopicReader } from './compacted-topic-reader';
+import { type AvroSerde, CompactedTopicReader } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 
 /**

@@ -1,0 +1,2 @@
+export * from './trigger-config-feed';
+export * from './trigger-config.module';
