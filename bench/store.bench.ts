@@ -29,8 +29,8 @@ import {
 } from '@triggers/mongo';
 import { eventLogHistory, growEventLogHistory, uniqueId } from '@triggers/testing';
 import { MongoLeadsStore } from '../apps/lead-mover/src/services/mongo-leads.store';
-import { SELECTION_STEPS } from '../apps/triggers-api/src/services/bulk-redelivery.service';
-import { DeliveryStatsService } from '../apps/triggers-api/src/services/delivery-stats.service';
+import { SELECTION_STEPS } from '../apps/triggers-api/src/redelivery/bulk-redelivery.service';
+import { DeliveryStatsService } from '../apps/triggers-api/src/stats/delivery-stats.service';
 import { percentile, report } from './bench-report';
 import { CpuMeter } from './cpu-meter';
 import { benchContext } from './infra';

@@ -3,7 +3,7 @@ import type { LogRecord } from '@triggers/contracts';
 import { CountedRecord, EventLogDocument, HOUR, eventLogsCollection, recountEarlierRecords, toEventLogDocument, triggerStatsCollection } from '@triggers/mongo';
 import { runNpmScript, stepRecord, useTestContext } from '@triggers/testing';
 import { EventLogWriter } from '../../apps/log-sink/src/services/event-log.writer';
-import { DeliveryStatsService, STATS_WINDOWS, StatsWindow } from '../../apps/triggers-api/src/services/delivery-stats.service';
+import { DeliveryStatsService, STATS_WINDOWS, StatsWindow } from '../../apps/triggers-api/src/stats/delivery-stats.service';
 
 /**
  * The stats the log-sink keeps per trigger, on the embedded store: whatever happens to the batches

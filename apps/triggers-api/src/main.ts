@@ -2,8 +2,8 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { appConfig } from '@triggers/config';
 import { runApp } from '@triggers/runtime';
-import { bodyParseErrors, docsHeaders, hardenRequests, rejectDeepJson } from './handlers/request-limits.middleware';
-import { requestLog } from './handlers/request-log.middleware';
+import { bodyParseErrors, docsHeaders, hardenRequests, rejectDeepJson } from './http/request-limits.middleware';
+import { requestLog } from './http/request-log.middleware';
 import { TriggersApiModule } from './triggers-api.module';
 
 void runApp(

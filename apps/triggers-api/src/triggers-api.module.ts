@@ -6,22 +6,25 @@ import type { ApiConfig } from '@triggers/config';
 import type { Logger } from '@triggers/logging';
 import type { MongoHandle } from '@triggers/mongo';
 import { MONGO, RuntimeModule } from '@triggers/runtime';
-import { ApiExceptionFilter } from './handlers/api-exception.filter';
-import { ApiKeyGuard } from './handlers/api-key.guard';
-import { EventLogsController, JobsController } from './handlers/event-logs.controller';
-import { KeyThrottlerGuard } from './handlers/key-throttler.guard';
-import { EventTypesController } from './handlers/event-types.controller';
-import { WebController } from './handlers/web.controller';
-import { TriggersController } from './handlers/triggers.controller';
-import { CommandProducer } from './services/command-producer.service';
-import { ConfigPublisher } from './services/config-publisher.service';
-import { ConfigReconciler } from './services/config-reconciler.service';
-import { BulkRedeliveryService } from './services/bulk-redelivery.service';
-import { DeliveryStatsService } from './services/delivery-stats.service';
-import { EventLogService } from './services/event-log.service';
-import { TriggerRepository } from './services/trigger.repository';
-import { TriggerService } from './services/trigger.service';
-import { WebhookUrls } from './services/webhook-urls';
+import { ApiExceptionFilter } from './http/api-exception.filter';
+import { ApiKeyGuard } from './http/api-key.guard';
+import { EventLogsController } from './event-logs/event-logs.controller';
+import { RedeliveryController } from './redelivery/redelivery.controller';
+import { WebhookSends } from './redelivery/webhook-sends.service';
+import { StatsController } from './stats/stats.controller';
+import { KeyThrottlerGuard } from './http/key-throttler.guard';
+import { EventTypesController } from './triggers/event-types.controller';
+import { WebController } from './http/web.controller';
+import { TriggersController } from './triggers/triggers.controller';
+import { CommandProducer } from './redelivery/command-producer.service';
+import { ConfigPublisher } from './config-sync/config-publisher.service';
+import { ConfigReconciler } from './config-sync/config-reconciler.service';
+import { BulkRedeliveryService } from './redelivery/bulk-redelivery.service';
+import { DeliveryStatsService } from './stats/delivery-stats.service';
+import { EventLogService } from './event-logs/event-log.service';
+import { TriggerRepository } from './triggers/trigger.repository';
+import { TriggerService } from './triggers/trigger.service';
+import { WebhookUrls } from './triggers/webhook-urls';
 
 /** triggers-api: the HTTP API through which tenant admins manage triggers and read their Event Logs. */
 @Module({})
@@ -36,7 +39,7 @@ export class TriggersApiModule {
           { name: 'tenant', ttl: 60_000, limit: config.tenantRateLimitPerMinute },
         ]),
       ],
-      controllers: [TriggersController, EventLogsController, JobsController, EventTypesController, WebController],
+      controllers: [TriggersController, StatsController, EventLogsController, RedeliveryController, EventTypesController, WebController],
       providers: [
         {
           provide: AccessStore,
@@ -59,6 +62,7 @@ export class TriggersApiModule {
         EventLogService,
         DeliveryStatsService,
         BulkRedeliveryService,
+        WebhookSends,
       ],
     };
   }

@@ -44,3 +44,12 @@ export function newWebhookCommand(c: NewWebhookCommand): WebhookCommand {
     retryWindowMinutes: c.retryWindowMinutes ?? null,
   };
 }
+
+/**
+ * The one rule for sending a webhook again (a manual or bulk redelivery from the API, a dead letter
+ * replayed by an operator): the same command id (receivers see the same `webhook-id`), URL, body
+ * and window length, and a new delivery window counted from `now`, from attempt 1.
+ */
+export function inNewWindow(command: WebhookCommand, now: number, origin: WebhookCommand['origin'] = command.origin): WebhookCommand {
+  return { ...command, origin, attempt: 1, firstAttemptAt: now, dueAt: null };
+}

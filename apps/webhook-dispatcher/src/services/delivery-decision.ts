@@ -1,5 +1,5 @@
 import type { KafkaMessage } from 'kafkajs';
-import { DEAD_LETTER_HEADERS, WebhookCommand } from '@triggers/contracts';
+import { DEAD_LETTER_HEADERS, WebhookCommand, inNewWindow } from '@triggers/contracts';
 import type { WebhookFailure } from '@triggers/errors';
 import { RetryPolicy, nextAttempt } from './retry-policy';
 
@@ -98,5 +98,5 @@ export function decide(command: WebhookCommand, attempt: AttemptResult, policy: 
  */
 export function replayedCommand(command: WebhookCommand, m: Pick<KafkaMessage, 'headers' | 'timestamp'>): WebhookCommand {
   if (m.headers?.[DEAD_LETTER_HEADERS.replayedFrom] === undefined) return command;
-  return { ...command, attempt: 1, firstAttemptAt: Number(m.timestamp), dueAt: null };
+  return inNewWindow(command, Number(m.timestamp));
 }

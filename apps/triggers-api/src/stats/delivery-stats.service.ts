@@ -12,7 +12,7 @@ import {
   triggerSummariesOf,
 } from '@triggers/mongo';
 import { MONGO } from '@triggers/runtime';
-import { ApiError } from './api-errors';
+import { ApiError } from '../http/api-errors';
 
 /** The windows stats are asked for, with the width of one chart bucket. */
 export const STATS_WINDOWS = {

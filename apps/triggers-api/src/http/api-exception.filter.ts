@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Inject } from '@n
 import type { Request, Response } from 'express';
 import type { Logger } from '@triggers/logging';
 import { APP_LOGGER } from '@triggers/runtime';
-import { ApiError } from '../services/api-errors';
+import { ApiError } from './api-errors';
 
 /** The one shape of every error the API answers. */
 export interface ErrorBody {

@@ -1,42 +1,23 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Put, Query, UseGuards, UseInterceptors } from '@nestjs/common';
-import { ETagInterceptor } from './etag.interceptor';
+import { ETagInterceptor } from '../http/etag.interceptor';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Caller } from '@triggers/access';
 import { isPlainObject as isObject } from '@triggers/contracts';
 import { explain, normaliseEventType, validateTrigger } from '@triggers/rules';
-import { ApiError, invalidTrigger } from '../services/api-errors';
-import { BulkRedeliveryService, BulkSelection } from '../services/bulk-redelivery.service';
-import { DeliveryStatsService } from '../services/delivery-stats.service';
-import { EventLogService } from '../services/event-log.service';
-import { TriggerService } from '../services/trigger.service';
-import { ApiKeyGuard, CurrentCaller, RequirePermission } from './api-key.guard';
-import { BulkRedeliverBody, ErrorResponse, EvaluateBody, EvaluateStoredBody, TestSendBody, TriggerBody } from './dto';
-import { KeyThrottlerGuard } from './key-throttler.guard';
-import { expectedVersion, parseBool, parseDate, parseLimit } from './query';
+import { ApiError, invalidTrigger } from '../http/api-errors';
+import { WebhookSends } from '../redelivery/webhook-sends.service';
+import { DeliveryStatsService } from '../stats/delivery-stats.service';
+import { TriggerService } from './trigger.service';
+import { ApiKeyGuard, CurrentCaller, RequirePermission } from '../http/api-key.guard';
+import { ErrorResponse, EvaluateBody, EvaluateStoredBody, TestSendBody, TriggerBody } from '../http/dto';
+import { KeyThrottlerGuard } from '../http/key-throttler.guard';
+import { expectedVersion, parseBool, parseLimit } from '../http/query';
 
 function readEvent(raw: unknown): { type: string; payload: Record<string, unknown> } {
   if (!isObject(raw) || typeof raw.type !== 'string' || !isObject(raw.payload)) {
     throw new ApiError(400, 'invalid event', [{ path: 'event', message: 'give the event as {"type": "<event type>", "payload": {...}}' }]);
   }
   return { type: raw.type, payload: raw.payload };
-}
-
-/** The body of a bulk redelivery: which failures, and their time range (at most 31 days). */
-function readBulkRequest(raw: unknown): { status: BulkSelection; from: Date; to: Date } {
-  const bad = (path: string, message: string) => new ApiError(400, 'invalid bulk redelivery', [{ path, message }]);
-  if (!isObject(raw)) throw bad('body', 'send {"status": "failed" | "gave_up", "from": "<ISO time>", "to": "<ISO time>"}');
-  if (raw.status !== 'failed' && raw.status !== 'gave_up') throw bad('status', 'status must be "failed" or "gave_up"');
-  const time = (path: 'from' | 'to') => {
-    const v = raw[path];
-    const d = typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v) ? new Date(v) : null;
-    if (!d || Number.isNaN(d.getTime())) throw bad(path, `${path} must be an ISO 8601 time, e.g. 2024-05-03T06:41:08Z`);
-    return d;
-  };
-  const from = time('from');
-  const to = time('to');
-  if (from > to) throw bad('from', 'from is after to');
-  if (to.getTime() - from.getTime() > 31 * 24 * 3_600_000) throw bad('from', 'the range may span 31 days at most');
-  return { status: raw.status, from, to };
 }
 
 /** The spec's "Integration > Triggers" module over HTTP. */
@@ -51,9 +32,8 @@ function readBulkRequest(raw: unknown): { status: BulkSelection; from: Date; to:
 export class TriggersController {
   constructor(
     private readonly triggers: TriggerService,
-    private readonly eventLogs: EventLogService,
+    private readonly sends: WebhookSends,
     private readonly stats: DeliveryStatsService,
-    private readonly bulk: BulkRedeliveryService,
   ) {}
 
   @Post()
@@ -169,7 +149,7 @@ export class TriggersController {
     const doc = await this.triggers.get(caller, id);
     const payload = body?.payload;
     if (payload !== undefined && !isObject(payload)) throw new ApiError(400, 'invalid payload', [{ path: 'payload', message: 'payload must be an object' }]);
-    return this.eventLogs.testSend(doc, payload);
+    return this.sends.testSend(doc, payload);
   }
 
   @Post(':id/secrets\\:rotate')
@@ -181,56 +161,5 @@ export class TriggersController {
   })
   rotate(@CurrentCaller() caller: Caller, @Param('id') id: string) {
     return this.triggers.rotateSecret(caller, id);
-  }
-
-  @Get(':id/stats')
-  @RequirePermission('triggers:read')
-  @ApiOperation({
-    summary: 'Delivery health of a trigger',
-    description:
-      'Over the last 24h (default) or 7d: attempts delivered and failed, retries waiting, webhooks given up, the success ratio (delivered ÷ attempts), p50/p95 latency of delivered attempts, and attempts by outcome per hour (24h) or 6 hours (7d).',
-  })
-  async statsOf(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query('window') window?: string) {
-    const w = DeliveryStatsService.window(window);
-    await this.triggers.get(caller, id);
-    return this.stats.stats(caller.tenantId, id, w);
-  }
-
-  @Post(':id/event-logs\\:redeliver')
-  @HttpCode(202)
-  @RequirePermission('triggers:write')
-  @ApiOperation({
-    summary: 'Redeliver failed webhooks in bulk',
-    description:
-      'Every command whose attempts failed (status "failed") or gave up (status "gave_up") between from and to is sent again once, from its latest failed attempt, logged with origin "bulk"; commands delivered since are skipped. Answers a job id; GET /v1/jobs/{jobId} shows its progress. One running job per tenant (409 otherwise).',
-  })
-  @ApiBody({ type: BulkRedeliverBody })
-  async redeliverMany(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body?: BulkRedeliverBody) {
-    const request = readBulkRequest(body);
-    await this.triggers.get(caller, id);
-    return this.bulk.start(caller, id, request);
-  }
-
-  @Get(':id/event-logs')
-  @RequirePermission('triggers:read')
-  @ApiOperation({
-    summary: 'Event Logs of a trigger',
-    description:
-      'Newest first: matches, attempts with status code, duration and error, scheduled retries, outcomes. Filter by status (ok, failed, info) and time.',
-  })
-  async eventLogsOf(
-    @CurrentCaller() caller: Caller,
-    @Param('id') id: string,
-    @Query('status') status?: string,
-    @Query('from') from?: string,
-    @Query('to') to?: string,
-    @Query('limit') limit?: string,
-    @Query('cursor') cursor?: string,
-  ) {
-    await this.triggers.get(caller, id);
-    if (status && !['ok', 'failed', 'info'].includes(status)) {
-      throw new ApiError(400, 'invalid query', [{ path: 'status', message: 'status must be ok, failed or info' }]);
-    }
-    return this.eventLogs.list(caller, id, { status, from: parseDate(from, 'from'), to: parseDate(to, 'to'), limit: parseLimit(limit), cursor });
   }
 }

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { AccessStore, Caller, Permission } from '@triggers/access';
 import type { ApiConfig } from '@triggers/config';
 import { APP_CONFIG } from '@triggers/runtime';
-import { ApiError } from '../services/api-errors';
+import { ApiError } from './api-errors';
 
 const PERMISSION = 'triggers:permission';
 

@@ -1,4 +1,4 @@
-import { ApiError } from '../services/api-errors';
+import { ApiError } from './api-errors';
 
 /** A page size from the query: default 50, 1 to 200. */
 export function parseLimit(raw: unknown, fallback = 50): number {

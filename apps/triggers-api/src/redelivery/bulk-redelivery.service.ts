@@ -7,10 +7,11 @@ import type { WebhookCommand } from '@triggers/contracts';
 import type { Logger } from '@triggers/logging';
 import { EventLogDocument, MongoHandle, eventLogsCollection, failedRecordsIn } from '@triggers/mongo';
 import { APP_CONFIG, APP_LOGGER, MONGO } from '@triggers/runtime';
-import { ApiError, notFound } from './api-errors';
+import { ApiError, notFound } from '../http/api-errors';
 import { CommandProducer } from './command-producer.service';
-import { redeliveryOf } from './event-log.service';
-import { WebhookUrls } from './webhook-urls';
+import { TriggerRepository } from '../triggers/trigger.repository';
+import { redeliveryOf, windowOf } from './webhook-sends.service';
+import { WebhookUrls } from '../triggers/webhook-urls';
 
 /** Which failures a bulk redelivery sends again. */
 export type BulkSelection = 'failed' | 'gave_up';
@@ -69,6 +70,7 @@ export class BulkRedeliveryService implements OnModuleInit, OnApplicationShutdow
     @Inject(APP_LOGGER) private readonly logger: Logger,
     private readonly commands: CommandProducer,
     private readonly urls: WebhookUrls,
+    private readonly triggers: TriggerRepository,
   ) {
     this.jobs = mongo.db.collection<JobDocument>(JOBS_COLLECTION);
     this.logs = eventLogsCollection(mongo.db);
@@ -191,10 +193,12 @@ export class BulkRedeliveryService implements OnModuleInit, OnApplicationShutdow
       ]);
       const byId = new Map(records.map((r) => [r._id, r]));
       const now = Date.now();
+      // The window as the trigger sets it now (read per chunk: it may change while the job runs).
+      const trigger = await this.triggers.find(job.tenantId, job.triggerId);
       const commands: WebhookCommand[] = [];
       for (const commandId of chunk) {
         const record = byId.get(selected.get(commandId)!.logId);
-        const command = record && redeliveryOf(record, 'bulk', now);
+        const command = record && redeliveryOf(record, 'bulk', now, windowOf(trigger, record.http?.url ?? ''));
         // Delivered since it failed (a later retry, or a redelivery): nothing to recover.
         const delivered = record && deliveredSince.some((d) => d.commandId === commandId && d.time >= record.time);
         if (!command || delivered || this.urls.refused(command.url)) skipped++;

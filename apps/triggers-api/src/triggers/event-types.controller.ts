@@ -1,8 +1,8 @@
 import { Controller, Get, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { EVENT_TYPES, EVENT_TYPE_IDS, sampleEvent } from '@triggers/contracts';
-import { ApiKeyGuard, RequirePermission } from './api-key.guard';
-import { KeyThrottlerGuard } from './key-throttler.guard';
+import { ApiKeyGuard, RequirePermission } from '../http/api-key.guard';
+import { KeyThrottlerGuard } from '../http/key-throttler.guard';
 
 /** The six event types with the spec's sample of each, for forms and "try it". */
 @ApiTags('triggers')

@@ -6,8 +6,8 @@ import type { Logger } from '@triggers/logging';
 import { Trigger, TriggerInput, ValidTrigger, validateTrigger } from '@triggers/rules';
 import { APP_CONFIG, APP_LOGGER } from '@triggers/runtime';
 import { SecretBox, secretContext } from '@triggers/secrets';
-import { ApiError, invalidTrigger, notFound, staleVersion } from './api-errors';
-import { ConfigPublisher } from './config-publisher.service';
+import { ApiError, invalidTrigger, notFound, staleVersion } from '../http/api-errors';
+import { ConfigPublisher } from '../config-sync/config-publisher.service';
 import { StoredSecret, TriggerDocument, TriggerRepository, WriteOutcome } from './trigger.repository';
 import { WebhookUrls } from './webhook-urls';
 
