@@ -22,9 +22,9 @@ import { ConfigReconciler } from './config-sync/config-reconciler.service';
 import { BulkRedeliveryService } from './redelivery/bulk-redelivery.service';
 import { DeliveryStatsService } from './stats/delivery-stats.service';
 import { EventLogService } from './event-logs/event-log.service';
-import { TriggerRepository } from './triggers/trigger.repository';
+import { TriggerRepository } from './trigger-store/trigger.repository';
 import { TriggerService } from './triggers/trigger.service';
-import { WebhookUrls } from './triggers/webhook-urls';
+import { WebhookUrls } from './http/webhook-urls';
 
 /** triggers-api: the HTTP API through which tenant admins manage triggers and read their Event Logs. */
 @Module({})

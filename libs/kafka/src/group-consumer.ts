@@ -189,6 +189,7 @@ export class SupervisedConsumer {
       const delay = this.restartDelay ?? this.options.restartMinMs ?? 500;
       this.restartDelay = Math.min(delay * 2, this.options.restartMaxMs ?? 30_000);
       await sleep(delay);
+      if (this.stopping) return;
       await this.start();
     })().finally(() => {
       this.restarting = undefined;
@@ -206,7 +207,10 @@ export class SupervisedConsumer {
    */
   async stop(timeoutMs = STOP_TIMEOUT_MS): Promise<void> {
     this.stopping = true;
-    await this.restarting?.catch(() => undefined);
+    // A restart under way (a disconnect, its backoff, a connect to a broker that is down) is
+    // waited for as long as leaving would be, no longer.
+    if (this.restarting && !(await finishedWithin(this.restarting, timeoutMs)))
+      this.options.logger.warn({ groupId: this.options.groupId, timeoutMs }, 'a restart of the consumer was still under way; stopping without it');
     const consumer = this.current;
     this.current = undefined;
     if (!consumer) return;

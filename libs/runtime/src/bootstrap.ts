@@ -5,6 +5,10 @@ import { ConfigError, BaseConfig } from '@triggers/config';
 import { createLogger, Logger } from '@triggers/logging';
 import { startTracing, stopTracing } from '@triggers/tracing';
 import { PinoNestLogger } from './nest-logger';
+import { startShutdownWatchdog } from './shutdown-watchdog';
+
+/** How long after SHUTDOWN_TIMEOUT_MS the watchdog thread steps in (the main thread's own exit comes first when it can). */
+const WATCHDOG_GRACE_MS = 3_000;
 
 /**
  * Starts one app: reads its config (a bad variable stops it with a message naming the variable),
@@ -37,9 +41,13 @@ export async function runApp<C extends BaseConfig>(
   });
   // Signals are handled here rather than by enableShutdownHooks, which re-raises the signal after
   // closing: here a graceful stop runs the same shutdown hooks and then exits 0, and a stop that
-  // takes longer than SHUTDOWN_TIMEOUT_MS exits 1.
+  // takes longer than SHUTDOWN_TIMEOUT_MS exits 1 (or is killed by the watchdog 3 s later, with the
+  // main thread's stack in the log, if its event loop no longer turns).
   const shutdown = (signal: NodeJS.Signals) => {
     logger.info({ signal }, `${app} shutting down`);
+    // Should the main thread stop yielding, no timer of its own runs: another thread then logs
+    // where it is and ends the process, a little after the deadline below.
+    startShutdownWatchdog(app, config.shutdownTimeoutMs + WATCHDOG_GRACE_MS);
     setTimeout(() => {
       logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'graceful shutdown took too long; exiting');
       process.exit(1);

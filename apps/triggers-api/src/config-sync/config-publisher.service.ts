@@ -6,7 +6,7 @@ import { HEADERS, TriggerConfigRecord, triggerKey } from '@triggers/contracts';
 import { AvroSerde, LazyProducer } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
-import { TriggerDocument, TriggerRepository } from '../triggers/trigger.repository';
+import { TriggerDocument, TriggerRepository } from '../trigger-store/trigger.repository';
 
 /** The record the matcher (and the dispatcher, for secrets) reads from the config topic. */
 export function toConfigRecord(doc: TriggerDocument): TriggerConfigRecord {

@@ -6,7 +6,7 @@ import { createLogger } from '@triggers/logging';
 import { HealthRegistry } from '@triggers/runtime';
 import type { ConfigPublisher } from './config-publisher.service';
 import { ConfigReconciler } from './config-reconciler.service';
-import type { TriggerDocument, TriggerRepository } from '../triggers/trigger.repository';
+import type { TriggerDocument, TriggerRepository } from '../trigger-store/trigger.repository';
 
 /** The config topic, faked: what is sent lands on it, and a reader sees it once it syncs to the end. */
 const topic = {

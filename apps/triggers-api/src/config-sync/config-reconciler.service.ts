@@ -7,7 +7,7 @@ import { AvroSerde, CompactedTopicReader, LazyProducer } from '@triggers/kafka';
 import type { Logger } from '@triggers/logging';
 import { APP_CONFIG, APP_LOGGER, AVRO_SERDE, HEALTH_CHECKS, HealthRegistry, KAFKA, METRICS_REGISTRY } from '@triggers/runtime';
 import { ConfigPublisher } from './config-publisher.service';
-import { TriggerDocument, TriggerRepository } from '../triggers/trigger.repository';
+import { TriggerDocument, TriggerRepository } from '../trigger-store/trigger.repository';
 
 /** What the config topic last said of a trigger. */
 interface OnTopic {

@@ -5,7 +5,7 @@ import { ApiError } from '../http/api-errors';
 import { ApiKeyGuard, CurrentCaller, RequirePermission } from '../http/api-key.guard';
 import { KeyThrottlerGuard } from '../http/key-throttler.guard';
 import { parseDate, parseLimit } from '../http/query';
-import { TriggerService } from '../triggers/trigger.service';
+import { TriggerRepository } from '../trigger-store/trigger.repository';
 import { EventLogService } from './event-log.service';
 
 /** The Event Logs: a trigger's rows, and one entry in full. */
@@ -15,7 +15,7 @@ import { EventLogService } from './event-log.service';
 @Controller()
 export class EventLogsController {
   constructor(
-    private readonly triggers: TriggerService,
+    private readonly triggers: TriggerRepository,
     private readonly eventLogs: EventLogService,
   ) {}
 

@@ -9,9 +9,9 @@ import { EventLogDocument, MongoHandle, eventLogsCollection, failedRecordsIn } f
 import { APP_CONFIG, APP_LOGGER, MONGO } from '@triggers/runtime';
 import { ApiError, notFound } from '../http/api-errors';
 import { CommandProducer } from './command-producer.service';
-import { TriggerRepository } from '../triggers/trigger.repository';
+import { TriggerRepository } from '../trigger-store/trigger.repository';
 import { redeliveryOf, windowOf } from './webhook-sends.service';
-import { WebhookUrls } from '../triggers/webhook-urls';
+import { WebhookUrls } from '../http/webhook-urls';
 
 /** Which failures a bulk redelivery sends again. */
 export type BulkSelection = 'failed' | 'gave_up';

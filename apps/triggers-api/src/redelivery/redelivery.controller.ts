@@ -4,9 +4,9 @@ import type { Caller } from '@triggers/access';
 import { isPlainObject as isObject } from '@triggers/contracts';
 import { ApiError } from '../http/api-errors';
 import { ApiKeyGuard, CurrentCaller, RequirePermission } from '../http/api-key.guard';
-import { BulkRedeliverBody } from '../http/dto';
+import { BulkRedeliverBody, TestSendBody } from '../http/dto';
 import { KeyThrottlerGuard } from '../http/key-throttler.guard';
-import { TriggerService } from '../triggers/trigger.service';
+import { TriggerRepository } from '../trigger-store/trigger.repository';
 import { BulkRedeliveryService, BulkSelection } from './bulk-redelivery.service';
 import { WebhookSends } from './webhook-sends.service';
 
@@ -28,17 +28,32 @@ function readBulkRequest(raw: unknown): { status: BulkSelection; from: Date; to:
   return { status: raw.status, from, to };
 }
 
-/** Sending webhooks again: one logged delivery, a trigger's failures in bulk, and the bulk jobs' progress. */
+/** Every webhook the API sends itself: a test, one logged delivery again, a trigger's failures in bulk (and the bulk jobs' progress). */
 @ApiTags('event logs')
 @ApiBearerAuth()
 @UseGuards(ApiKeyGuard, KeyThrottlerGuard)
 @Controller()
 export class RedeliveryController {
   constructor(
-    private readonly triggers: TriggerService,
+    private readonly triggers: TriggerRepository,
     private readonly sends: WebhookSends,
     private readonly bulk: BulkRedeliveryService,
   ) {}
+
+  @Post('v1/triggers/:id/test')
+  @HttpCode(202)
+  @RequirePermission('triggers:write')
+  @ApiOperation({
+    summary: 'Send a test webhook',
+    description: "The sample payload of the trigger's event type (or the one given) goes through the real delivery path, marked as a test in the Event Logs.",
+  })
+  @ApiBody({ type: TestSendBody, required: false })
+  async test(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body?: TestSendBody) {
+    const doc = await this.triggers.get(caller, id);
+    const payload = body?.payload;
+    if (payload !== undefined && !isObject(payload)) throw new ApiError(400, 'invalid payload', [{ path: 'payload', message: 'payload must be an object' }]);
+    return this.sends.testSend(doc, payload);
+  }
 
   @Post('v1/event-logs/:logId/redeliver')
   @HttpCode(202)

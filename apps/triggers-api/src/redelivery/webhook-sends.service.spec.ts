@@ -1,7 +1,7 @@
 import { inNewWindow, newLogRecord } from '@triggers/contracts';
 import { toEventLogDocument } from '@triggers/mongo';
 import { testWebhookCommand } from '@triggers/testing';
-import type { TriggerDocument } from '../triggers/trigger.repository';
+import type { TriggerDocument } from '../trigger-store/trigger.repository';
 import { redeliveryOf, windowOf } from './webhook-sends.service';
 
 /** Sending a webhook again follows one rule, whoever sends it: a new window as long as its trigger's. */

@@ -6,8 +6,8 @@ import type { EventLogDocument } from '@triggers/mongo';
 import { type WebhookAction, retryWindowMinutesOf } from '@triggers/rules';
 import { ApiError } from '../http/api-errors';
 import { EventLogService } from '../event-logs/event-log.service';
-import { TriggerDocument, TriggerRepository } from '../triggers/trigger.repository';
-import { WebhookUrls } from '../triggers/webhook-urls';
+import { TriggerDocument, TriggerRepository } from '../trigger-store/trigger.repository';
+import { WebhookUrls } from '../http/webhook-urls';
 import { CommandProducer } from './command-producer.service';
 
 /** The webhook actions of a trigger, with their index. */

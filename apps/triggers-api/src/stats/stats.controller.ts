@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Caller } from '@triggers/access';
 import { ApiKeyGuard, CurrentCaller, RequirePermission } from '../http/api-key.guard';
 import { KeyThrottlerGuard } from '../http/key-throttler.guard';
-import { TriggerService } from '../triggers/trigger.service';
+import { TriggerRepository } from '../trigger-store/trigger.repository';
 import { DeliveryStatsService } from './delivery-stats.service';
 
 /** A trigger's delivery health. */
@@ -13,7 +13,7 @@ import { DeliveryStatsService } from './delivery-stats.service';
 @Controller('v1/triggers')
 export class StatsController {
   constructor(
-    private readonly triggers: TriggerService,
+    private readonly triggers: TriggerRepository,
     private readonly stats: DeliveryStatsService,
   ) {}
 

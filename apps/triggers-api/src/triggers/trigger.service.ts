@@ -8,8 +8,8 @@ import { APP_CONFIG, APP_LOGGER } from '@triggers/runtime';
 import { SecretBox, secretContext } from '@triggers/secrets';
 import { ApiError, invalidTrigger, notFound, staleVersion } from '../http/api-errors';
 import { ConfigPublisher } from '../config-sync/config-publisher.service';
-import { StoredSecret, TriggerDocument, TriggerRepository, WriteOutcome } from './trigger.repository';
-import { WebhookUrls } from './webhook-urls';
+import { StoredSecret, TriggerDocument, TriggerRepository, WriteOutcome } from '../trigger-store/trigger.repository';
+import { WebhookUrls } from '../http/webhook-urls';
 
 /** A trigger as the API returns it: never a signing secret, except once when one is created. */
 export interface TriggerView {
@@ -106,10 +106,8 @@ export class TriggerService {
     return TriggerService.view(doc, { warnings: [...valid.warnings, ...urlWarnings], ...(secret ? { webhookSecret: secret.plain } : {}) });
   }
 
-  async get(caller: Caller, id: string): Promise<TriggerDocument> {
-    const doc = await this.repository.find(caller.tenantId, id);
-    if (!doc) throw notFound('trigger');
-    return doc;
+  get(caller: Caller, id: string): Promise<TriggerDocument> {
+    return this.repository.get(caller, id);
   }
 
   async list(caller: Caller, q: { eventType?: string; enabled?: boolean; limit: number; cursor?: string }) {

@@ -5,11 +5,10 @@ import type { Caller } from '@triggers/access';
 import { isPlainObject as isObject } from '@triggers/contracts';
 import { explain, normaliseEventType, validateTrigger } from '@triggers/rules';
 import { ApiError, invalidTrigger } from '../http/api-errors';
-import { WebhookSends } from '../redelivery/webhook-sends.service';
 import { DeliveryStatsService } from '../stats/delivery-stats.service';
 import { TriggerService } from './trigger.service';
 import { ApiKeyGuard, CurrentCaller, RequirePermission } from '../http/api-key.guard';
-import { ErrorResponse, EvaluateBody, EvaluateStoredBody, TestSendBody, TriggerBody } from '../http/dto';
+import { ErrorResponse, EvaluateBody, EvaluateStoredBody, TriggerBody } from '../http/dto';
 import { KeyThrottlerGuard } from '../http/key-throttler.guard';
 import { expectedVersion, parseBool, parseLimit } from '../http/query';
 
@@ -32,7 +31,6 @@ function readEvent(raw: unknown): { type: string; payload: Record<string, unknow
 export class TriggersController {
   constructor(
     private readonly triggers: TriggerService,
-    private readonly sends: WebhookSends,
     private readonly stats: DeliveryStatsService,
   ) {}
 
@@ -135,21 +133,6 @@ export class TriggersController {
       { name: doc.name, eventType: doc.eventType, enabled: doc.enabled, conditions: doc.conditions, actions: doc.actions },
       readEvent(body?.event),
     );
-  }
-
-  @Post(':id/test')
-  @HttpCode(202)
-  @RequirePermission('triggers:write')
-  @ApiOperation({
-    summary: 'Send a test webhook',
-    description: "The sample payload of the trigger's event type (or the one given) goes through the real delivery path, marked as a test in the Event Logs.",
-  })
-  @ApiBody({ type: TestSendBody, required: false })
-  async test(@CurrentCaller() caller: Caller, @Param('id') id: string, @Body() body?: TestSendBody) {
-    const doc = await this.triggers.get(caller, id);
-    const payload = body?.payload;
-    if (payload !== undefined && !isObject(payload)) throw new ApiError(400, 'invalid payload', [{ path: 'payload', message: 'payload must be an object' }]);
-    return this.sends.testSend(doc, payload);
   }
 
   @Post(':id/secrets\\:rotate')

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { Collection, Filter, MongoServerError } from 'mongodb';
+import type { Caller } from '@triggers/access';
 import type { MongoHandle } from '@triggers/mongo';
 import { MONGO } from '@triggers/runtime';
 import type { Action, Condition, Trigger } from '@triggers/rules';
+import { notFound } from '../http/api-errors';
 
 /** A webhook signing secret as stored. */
 export interface StoredSecret {
@@ -108,6 +110,13 @@ export class TriggerRepository implements OnModuleInit {
       revision: revisionOf({ tenantId, ...content }),
     };
     await this.collection.insertOne(doc);
+    return doc;
+  }
+
+  /** A live trigger of the caller's tenant; 404 otherwise (also for another tenant's trigger). */
+  async get(caller: Caller, id: string): Promise<TriggerDocument> {
+    const doc = await this.find(caller.tenantId, id);
+    if (!doc) throw notFound('trigger');
     return doc;
   }
 

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AddressPolicy } from '@triggers/address-policy';
 import type { ApiConfig } from '@triggers/config';
 import { APP_CONFIG } from '@triggers/runtime';
-import { ApiError } from '../http/api-errors';
+import { ApiError } from './api-errors';
 
 /**
  * The address policy at save, test send and redelivery: the one the dispatcher applies at
