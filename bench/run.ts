@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { apiBenchmark } from './api.bench';
 import { dispatcherBenchmark } from './dispatcher.bench';
+import { fairnessBenchmark } from './fairness.bench';
 import { kafkaClientsBenchmark } from './kafka-clients.bench';
 import { logSinkBenchmark } from './log-sink.bench';
 import { matcherBenchmark } from './matcher.bench';
@@ -27,6 +28,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   store: storeBenchmark,
   page: pageBenchmark,
   scale: scaleBenchmark,
+  fairness: fairnessBenchmark,
 };
 
 /** Renders bench/results/*.json into bench/REPORT.md. */
