@@ -62,6 +62,7 @@ export function newTestSecret(): { id: string; secret: string; notAfter: number 
 export class PipelineDriver {
   private producer?: Promise<Producer>;
   private transactional?: Promise<Producer>;
+  private transactionalId?: string;
 
   constructor(private readonly ctx: TestContext) {}
 
@@ -97,17 +98,22 @@ export class PipelineDriver {
    * Publishes events all or none, in one transaction: a send refused part way (a broker stopping)
    * leaves nothing a read_committed reader sees, so it can be sent again whole without writing any
    * event twice. A retried send of the idempotent producer would write again what was accepted.
+   * A commit whose answer was lost (its coordinator killed after it decided) is known by how the
+   * coordinator recorded the transaction: it resolves then, as the send did go through.
    */
   async eventsAtomically(tenantId: string, events: { type: EventType; payload: unknown }[], ids: string[]): Promise<void> {
+    const transactionalId = (this.transactionalId ??= `test-events-${randomUUID()}`);
     this.transactional ??= (async () => {
-      const producer = this.ctx.kafka.producer({ transactionalId: `test-events-${randomUUID()}`, idempotent: true, maxInFlightRequests: 1 });
+      const producer = this.ctx.kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
       return producer;
     })();
     this.transactional.catch(() => (this.transactional = undefined));
     const transaction = await (await this.transactional).transaction();
+    let committing = false;
     try {
       for (const batch of await this.eventMessages(tenantId, events, ids)) await transaction.send(batch);
+      committing = true;
       await transaction.commit();
     } catch (err) {
       await transaction.abort().catch(() => undefined);
@@ -115,7 +121,23 @@ export class PipelineDriver {
       const stale = this.transactional;
       this.transactional = undefined;
       await (await stale?.catch(() => undefined))?.disconnect();
+      // Every send went through, so the coordinator holds this transaction: did the commit reach it?
+      if (committing && (await this.committedAfterAll(transactionalId))) return;
       throw err;
+    }
+  }
+
+  /** Whether the coordinator recorded the id's last transaction as committed (asked for up to 30 s while it is unavailable). */
+  private async committedAfterAll(transactionalId: string): Promise<boolean> {
+    const until = Date.now() + 30_000;
+    for (;;) {
+      try {
+        const [described] = await this.ctx.admin.describeTransactions([transactionalId]);
+        return described?.state === 'PrepareCommit' || described?.state === 'CompleteCommit';
+      } catch (err) {
+        if (Date.now() > until) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
     }
   }
 
