@@ -288,15 +288,26 @@ describe('triggers-api', () => {
       expect((await acme.post(`/v1/triggers/${created.body.id}/evaluate`, { event: 'nope' })).status).toBe(400);
     });
 
-    it('sends a test webhook with the sample payload through the command topic', async () => {
-      const created = await acme.post('/v1/triggers', { name: 'test', eventType: 'inbound.queue.abandon', parameters: WEBHOOK_PARAMS });
+    it("sends a test webhook with the sample payload through the command topic, in the action's retry window", async () => {
+      const created = await acme.post('/v1/triggers', {
+        name: 'test',
+        eventType: 'inbound.queue.abandon',
+        parameters: { actions: [{ action: 'webhook', parameters: { url: 'https://hooks.example/a', retryWindow: 'PT30M' } }] },
+      });
       const res = await acme.post(`/v1/triggers/${created.body.id}/test`);
       expect(res.status).toBe(202);
       expect(res.body.commands).toHaveLength(1);
       const commands = await readTopic(ctx().kafka, ctx().config.kafka.topics.webhookCommands, { expected: Infinity, timeoutMs: 1500 });
       const decoded = await Promise.all(commands.map(async (m) => (await ctx().serde.decode<WebhookCommand>(m.value)).value));
       const mine = decoded.find((c) => c.commandId === res.body.commands[0].commandId)!;
-      expect(mine).toMatchObject({ origin: 'test', url: 'https://hooks.example/a', attempt: 1, tenantId: 'acme', triggerId: created.body.id });
+      expect(mine).toMatchObject({
+        origin: 'test',
+        url: 'https://hooks.example/a',
+        attempt: 1,
+        tenantId: 'acme',
+        triggerId: created.body.id,
+        retryWindowMinutes: 30,
+      });
       expect(mine.body).toBe(JSON.stringify(sampleEvent('inbound.queue.abandon')));
       // The dispatcher's 48-hour window counts from the first attempt the command carries (retry-policy.spec).
       expect(Date.now() - mine.firstAttemptAt).toBeLessThan(5 * 60_000);
@@ -306,8 +317,12 @@ describe('triggers-api', () => {
   });
 
   describe('Event Logs', () => {
-    it("lists a trigger's log newest first, filters, pages, shows one in full and redelivers it", async () => {
-      const created = await acme.post('/v1/triggers', { name: 'logs', eventType: 'agent.wrap', parameters: WEBHOOK_PARAMS });
+    it("lists a trigger's log newest first, filters, pages, shows one in full and redelivers it in the trigger's retry window", async () => {
+      const created = await acme.post('/v1/triggers', {
+        name: 'logs',
+        eventType: 'agent.wrap',
+        parameters: { actions: [{ action: 'webhook', parameters: { url: 'https://hooks.example/a', retryWindow: 'PT2H' } }] },
+      });
       const triggerId = created.body.id;
       const base = {
         tenantId: 'acme',
@@ -377,7 +392,7 @@ describe('triggers-api', () => {
       const commands = await readTopic(ctx().kafka, ctx().config.kafka.topics.webhookCommands, { expected: Infinity, timeoutMs: 1500 });
       const decoded = await Promise.all(commands.map(async (m) => (await ctx().serde.decode<WebhookCommand>(m.value)).value));
       expect(decoded.filter((c) => c.origin === 'manual' && c.commandId === 'cmd_1')).toEqual([
-        expect.objectContaining({ url: http.url, body: http.requestBody, attempt: 1, triggerId }),
+        expect.objectContaining({ url: http.url, body: http.requestBody, attempt: 1, triggerId, retryWindowMinutes: 120 }),
       ]);
     });
   });
