@@ -1,8 +1,8 @@
-import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 import { EventType } from '@triggers/contracts';
 import { AppProcess, PipelineDriver, freePort, specPayload, startApp, waitFor, waitForHealthy, waitForTriggers } from '@triggers/testing';
 import { percentile, report } from './bench-report';
 import { benchContext } from './infra';
+import { TimingReceiver, startTimingReceiver } from './webhook-receivers';
 
 /** Quiet tenants, each at QUIET_RATE events/s; the noisy one sends NOISY_FACTOR times that. */
 const QUIET_TENANTS = 10;
@@ -14,39 +14,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? (process.env.BENCH_QUICK ? 1
 const SLOW_MS = 250;
 const TICK_MS = 100;
 
-type Reply = 'ok' | 'slow' | 'hang';
-type Endpoint = Awaited<ReturnType<typeof startEndpoint>>;
-
-/** An endpoint on its own port (its own origin) that times each webhook by the id its payload carries. */
-async function startEndpoint(reply: Reply): Promise<{ url: string; arrivedAt: Map<string, number>; close(): Promise<void> }> {
-  const arrivedAt = new Map<string, number>();
-  const server: Server = createServer({ keepAlive: true }, (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const id = /"agentInteractionId":"([^"]+)"/.exec(Buffer.concat(chunks).toString())?.[1];
-      if (id && !arrivedAt.has(id)) arrivedAt.set(id, Date.now());
-      if (reply === 'hang') return;
-      const answer = () => {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end('ok');
-      };
-      if (reply === 'slow') setTimeout(answer, SLOW_MS);
-      else answer();
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}/hook`,
-    arrivedAt,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+type Endpoint = TimingReceiver;
 
 /**
  * Fairness between tenants: ten quiet tenants at 10 events/s each, alone, then beside a noisy
@@ -65,7 +33,7 @@ export async function fairnessBenchmark(): Promise<void> {
   try {
     const quiet: { endpoint: Endpoint; tenantId: string }[] = [];
     for (let t = 0; t < QUIET_TENANTS; t++) {
-      const endpoint = await startEndpoint('ok');
+      const endpoint = await startTimingReceiver('ok', 0, '/hook');
       endpoints.push(endpoint);
       quiet.push({ endpoint, ...(await driver.webhookTrigger(endpoint.url)) });
     }
@@ -74,7 +42,7 @@ export async function fairnessBenchmark(): Promise<void> {
       ['burst', 'slow'],
       ['hung', 'hang'],
     ] as const) {
-      const endpoint = await startEndpoint(reply);
+      const endpoint = await startTimingReceiver(reply, SLOW_MS, '/hook');
       endpoints.push(endpoint);
       noisy[scenario] = { endpoint, ...(await driver.webhookTrigger(endpoint.url)) };
     }

@@ -1,4 +1,3 @@
-import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 import { EventType } from '@triggers/contracts';
 import { EVENT_LOGS_COLLECTION } from '@triggers/mongo';
 import {
@@ -17,6 +16,7 @@ import {
 import { percentile, report } from './bench-report';
 import { CpuMeter } from './cpu-meter';
 import { benchContext } from './infra';
+import { startTimingReceiver } from './webhook-receivers';
 
 const TENANTS = 10;
 /** Events at full speed (BENCH_EVENTS overrides); one in LEAD_EVERY is a wrap that also moves its lead. */
@@ -25,32 +25,6 @@ const LEAD_EVERY = 20;
 const FIXED_RATES = [500, 1_000];
 const FIXED_SECONDS = 10;
 const CONSUMERS = ['matcher', 'webhook-dispatcher', 'lead-mover', 'log-sink'] as const;
-
-/** A keep-alive receiver in this process that times each webhook by the id its payload carries. */
-async function startTimingReceiver(): Promise<{ url: string; arrivedAt: Map<string, number>; close(): Promise<void> }> {
-  const arrivedAt = new Map<string, number>();
-  const server: Server = createServer({ keepAlive: true }, (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const id = /"agentInteractionId":"([^"]+)"/.exec(Buffer.concat(chunks).toString())?.[1];
-      if (id && !arrivedAt.has(id)) arrivedAt.set(id, Date.now());
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('ok');
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}`,
-    arrivedAt,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 /**
  * The whole pipeline as processes (the API, matcher, dispatcher, lead-mover and log-sink) on the

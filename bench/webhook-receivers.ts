@@ -1,3 +1,4 @@
+import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 import { Worker } from 'node:worker_threads';
 
 /**
@@ -67,6 +68,47 @@ export async function startBenchReceivers(endpoints: number, capacity: number, h
       worker.postMessage('close');
       await new Promise((resolve) => worker.once('message', resolve));
       await worker.terminate();
+    },
+  };
+}
+
+/** A keep-alive endpoint in this process: `ok` answers 200 at once, `slow` after `slowMs`, `hang` never. */
+export type TimingReply = 'ok' | 'slow' | 'hang';
+
+/** A keep-alive endpoint in this process that times each webhook by the `agentInteractionId` its payload carries. */
+export interface TimingReceiver {
+  url: string;
+  arrivedAt: Map<string, number>;
+  close(): Promise<void>;
+}
+
+/** Starts a {@link TimingReceiver} on a port of its own (an origin of its own); `path` is appended to its URL. */
+export async function startTimingReceiver(reply: TimingReply = 'ok', slowMs = 0, path = ''): Promise<TimingReceiver> {
+  const arrivedAt = new Map<string, number>();
+  const server: Server = createServer({ keepAlive: true }, (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const id = /"agentInteractionId":"([^"]+)"/.exec(Buffer.concat(chunks).toString())?.[1];
+      if (id && !arrivedAt.has(id)) arrivedAt.set(id, Date.now());
+      if (reply === 'hang') return;
+      const answer = () => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('ok');
+      };
+      if (reply === 'slow') setTimeout(answer, slowMs);
+      else answer();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}${path}`,
+    arrivedAt,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
     },
   };
 }
