@@ -12,6 +12,7 @@ import { EventLogsController } from './event-logs/event-logs.controller';
 import { RedeliveryController } from './redelivery/redelivery.controller';
 import { WebhookSends } from './redelivery/webhook-sends.service';
 import { StatsController } from './stats/stats.controller';
+import { NotificationsController } from './notifications/notifications.controller';
 import { KeyThrottlerGuard } from './http/key-throttler.guard';
 import { EventTypesController } from './triggers/event-types.controller';
 import { WebController } from './http/web.controller';
@@ -39,7 +40,7 @@ export class TriggersApiModule {
           { name: 'tenant', ttl: 60_000, limit: config.tenantRateLimitPerMinute },
         ]),
       ],
-      controllers: [TriggersController, StatsController, EventLogsController, RedeliveryController, EventTypesController, WebController],
+      controllers: [TriggersController, StatsController, EventLogsController, RedeliveryController, EventTypesController, NotificationsController, WebController],
       providers: [
         {
           provide: AccessStore,

@@ -82,6 +82,13 @@ async function signIn(key) {
   await loadTriggers();
 }
 
+/** The banner of a trigger whose webhook endpoint is failing (GET /v1/triggers/:id carries its state). */
+function endpointBanner(health) {
+  if (!health || health.state !== 'failing') return null;
+  const since = health.since ? ` since ${new Date(health.since).toLocaleString()}` : '';
+  return `This trigger's webhook endpoint is failing${since}: ${health.message ?? 'its deliveries fail'}. Webhooks are retried; fix the endpoint and they are delivered.`;
+}
+
 /** The list's "Last delivery" cell: the last step the trigger's actions logged, which the list carries. */
 function lastDeliveryCell(last) {
   if (!last) return el('span', { class: 'info' }, '—');
@@ -117,7 +124,12 @@ async function showTriggers(cursor) {
     return el(
       'tr',
       {},
-      el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => openTrigger(t.id) }, t.name)),
+      el(
+        'td',
+        {},
+        el('button', { type: 'button', class: 'link', onclick: () => openTrigger(t.id) }, t.name),
+        t.endpointHealth?.state === 'failing' ? el('span', { class: 'failed', title: endpointBanner(t.endpointHealth) }, ' endpoint failing') : '',
+      ),
       el('td', {}, t.eventType),
       el('td', {}, toggle),
       el('td', {}, successCell(t.deliveries24h)),
@@ -190,6 +202,9 @@ function showForm(t) {
   state.trigger = t;
   $('detail').hidden = false;
   $('detail-title').textContent = t ? t.name : 'New trigger';
+  const banner = endpointBanner(t?.endpointHealth);
+  $('endpoint-banner').hidden = !banner;
+  $('endpoint-banner').textContent = banner ?? '';
   $('name').value = t?.name ?? '';
   $('event-type').value = t?.eventType ?? state.eventTypes[0]?.id;
   $('enabled').checked = t?.enabled ?? true;

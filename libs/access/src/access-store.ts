@@ -12,6 +12,8 @@ export interface TenantDocument {
   _id: string;
   name: string;
   createdAt: Date;
+  /** Where the tenant's endpoint health notifications go (PUT /v1/tenant/notifications); absent: none are sent. */
+  notificationsUrl?: string | null;
 }
 
 /** An API key as stored: only the hash of its secret part, never the key itself. */
@@ -75,6 +77,18 @@ export class AccessStore {
 
   async getTenant(tenantId: string): Promise<TenantDocument | null> {
     return this.tenants.findOne({ _id: tenantId });
+  }
+
+  /** Sets (or, with null, clears) where a tenant's notifications go. @returns false for an unknown tenant. */
+  async setNotificationsUrl(tenantId: string, url: string | null): Promise<boolean> {
+    const r = await this.tenants.updateOne({ _id: tenantId }, { $set: { notificationsUrl: url } });
+    return r.matchedCount === 1;
+  }
+
+  /** Where a tenant's notifications go, or null (none set, or no such tenant). */
+  async notificationsUrlOf(tenantId: string): Promise<string | null> {
+    const doc = await this.tenants.findOne({ _id: tenantId }, { projection: { notificationsUrl: 1 } });
+    return doc?.notificationsUrl ?? null;
   }
 
   /**

@@ -81,6 +81,14 @@ export interface DispatcherConfig extends BaseConfig {
   commitIntervalMs: number;
   /** Longest a transaction may stay open; bounds how long a crashed instance can hold readers back. */
   transactionTimeoutMs: number;
+  /** When a trigger's endpoint is failing, and how often given-up commands are told (see the health processor). */
+  health: {
+    failingAfterConsecutive: number;
+    windowMs: number;
+    windowMinAttempts: number;
+    windowMinSuccessRatio: number;
+    gaveUpEveryMs: number;
+  };
 }
 
 /** lead-mover: applies lead.update.list. */
@@ -166,6 +174,11 @@ export const appConfig = {
         WEBHOOK_CONNECTIONS_PER_ORIGIN: positiveInt().default(16),
         WEBHOOK_COMMIT_INTERVAL_MS: positiveInt().default(1000),
         WEBHOOK_TRANSACTION_TIMEOUT_MS: positiveInt().default(15_000),
+        HEALTH_FAILING_AFTER: positiveInt().default(5),
+        HEALTH_WINDOW_MS: positiveInt().default(15 * 60_000),
+        HEALTH_WINDOW_MIN_ATTEMPTS: positiveInt().default(10),
+        HEALTH_WINDOW_MIN_SUCCESS_RATIO: z.coerce.number().min(0).max(1).default(0.5),
+        HEALTH_GAVE_UP_EVERY_MS: positiveInt().default(10 * 60_000),
       },
       env,
     );
@@ -179,6 +192,13 @@ export const appConfig = {
       secretsKeyring: secretsKeyring(env),
       commitIntervalMs: v.WEBHOOK_COMMIT_INTERVAL_MS,
       transactionTimeoutMs: v.WEBHOOK_TRANSACTION_TIMEOUT_MS,
+      health: {
+        failingAfterConsecutive: v.HEALTH_FAILING_AFTER,
+        windowMs: v.HEALTH_WINDOW_MS,
+        windowMinAttempts: v.HEALTH_WINDOW_MIN_ATTEMPTS,
+        windowMinSuccessRatio: v.HEALTH_WINDOW_MIN_SUCCESS_RATIO,
+        gaveUpEveryMs: v.HEALTH_GAVE_UP_EVERY_MS,
+      },
     };
   },
   'lead-mover': (env: Env = process.env): LeadMoverConfig => {

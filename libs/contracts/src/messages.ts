@@ -35,7 +35,7 @@ export interface WebhookCommand {
   attempt: number;
   firstAttemptAt: number;
   dueAt: number | null;
-  origin: 'event' | 'test' | 'manual' | 'bulk';
+  origin: 'event' | 'test' | 'manual' | 'bulk' | 'notification';
   /** The trigger's retry window in minutes; null or absent: the dispatcher's own (48 hours by default). */
   retryWindowMinutes?: number | null;
 }

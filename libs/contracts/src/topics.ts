@@ -73,6 +73,12 @@ export const KAFKA_TOPICS = {
     retentionMs: 30 * DAY, // what analysts can read back; TOPIC_LOG_RETENTION_MS overrides,
     doc: 'Every match, attempt and outcome, for analysts and the Event Logs view',
   },
+  endpointHealth: {
+    name: 'triggers.state.endpoint-health.v1',
+    valueSchema: 'triggers.health.EndpointHealth',
+    cleanupPolicy: 'compact',
+    doc: "Each trigger's webhook endpoint health (failing or healthy), keyed <tenantId>/<triggerId>, in the log topic's partition it is computed from",
+  },
   deadLetterEvents: {
     name: 'triggers.deadletter.events.v1',
     cleanupPolicy: 'delete',

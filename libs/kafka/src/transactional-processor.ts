@@ -18,6 +18,13 @@ export interface TransactionalHandler<T> {
   handle(value: T, message: KafkaMessage, source: MessageSource, out: BatchOutput): void | Promise<void>;
   /** After the batch's last message, before its commit (per-batch metrics). */
   endBatch?(source: MessageSource): void;
+  /**
+   * After the batch's transaction committed: state the handler keeps beside its output may now
+   * count the batch (a batch whose transaction failed is read again, from the committed state).
+   */
+  committed?(source: MessageSource): void;
+  /** A new generation of the group: partitions may have moved, and state kept for them with them. */
+  rejoined?(): void;
 }
 
 /** Options of a {@link TransactionalProcessor}. */
@@ -56,6 +63,7 @@ export class TransactionalProcessor<T> {
       status: this.status,
       onJoin: (assigned) => {
         this.transactions.rejoined();
+        options.handler.rejoined?.();
         logger.info({ groupId, assigned }, 'partitions assigned');
       },
       run: async (consumer) => {
@@ -128,6 +136,7 @@ export class TransactionalProcessor<T> {
       throw err;
     }
     if (!committed) return;
+    this.options.handler.committed?.(source);
     resolveOffset(last.offset);
     await heartbeat();
   }

@@ -6,6 +6,7 @@ export * from './event-logs/event-log.document';
 export * from './event-logs/event-log.queries';
 export * from './event-logs/trigger-stats.document';
 export * from './event-logs/trigger-stats.store';
+export * from './event-logs/endpoint-health.store';
 export * from './leads/lead.documents';
 export * from './leads/lead-import';
 export * from './store-migration';

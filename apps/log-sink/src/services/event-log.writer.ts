@@ -10,6 +10,7 @@ import {
   ensureEventLogIndexes,
   ensureTriggerStatsIndexes,
   eventLogsCollection,
+  recordEndpointHealth,
   recordTriggerStats,
   removeTriggerStatsBefore,
   toEventLogDocument,
@@ -87,6 +88,10 @@ export class EventLogWriter implements OnApplicationBootstrap, OnApplicationShut
     const { inserted, duplicates } = await this.insert(batch, partition);
     const counted = duplicates.length === 0 ? batch : await this.storedHere(batch, duplicates, partition);
     const statsWritten = await recordTriggerStats(this.db, counted, partition, batch[batch.length - 1].offset, Date.now());
+    await recordEndpointHealth(
+      this.db,
+      batch.map((b) => b.record),
+    );
     return { inserted, alreadyStored: duplicates.length, statsWritten };
   }
 

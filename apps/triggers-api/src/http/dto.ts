@@ -81,3 +81,12 @@ export class ErrorResponse {
   @ApiPropertyOptional()
   requestId?: string;
 }
+
+export class NotificationsBody {
+  @ApiProperty({
+    nullable: true,
+    example: 'https://hooks.example.com/triggers-notifications',
+    description: 'Where endpoint health notifications go (trigger.endpoint.failing, trigger.endpoint.recovered, trigger.webhook.gave_up); null stops them',
+  })
+  url!: string | null;
+}

@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Collection, Db } from 'mongodb';
 import {
+  EndpointHealthView,
+  endpointHealthOf,
   Durations,
   EventLogDocument,
   HOUR,
@@ -158,6 +160,15 @@ export class DeliveryStatsService {
    * The list's columns for a page of a tenant's triggers: each one's last 24 hours (the same
    * window as the 24-hour stats) and its last step, from their summaries in one query.
    */
+  /**
+   * Each trigger's webhook endpoint health (`failing` since when and why, or `healthy`), as the
+   * dispatchers' health processor last recorded it; a trigger never failing so far is healthy.
+   */
+  async endpointHealth(tenantId: string, triggerIds: string[]): Promise<Map<string, EndpointHealthView>> {
+    const found = await endpointHealthOf(this.db, tenantId, triggerIds);
+    return new Map(triggerIds.map((id) => [id, found.get(id) ?? { state: 'healthy', since: null, message: null }]));
+  }
+
   async health(
     tenantId: string,
     triggerIds: string[],

@@ -53,7 +53,7 @@ export class TriggersController {
   @ApiOperation({
     summary: 'List triggers',
     description:
-      "Oldest first, `limit` per page (default 50); pass `nextCursor` as `cursor` for the next page. Each trigger carries `deliveries24h`: its attempts delivered and failed, webhooks given up and success ratio over the last 24 hours (the 24-hour stats' window), and `lastDelivery`: the last step its actions logged (logId, time, step, status, responseStatus), or null. Both are null when they cannot be read.",
+      "Oldest first, `limit` per page (default 50); pass `nextCursor` as `cursor` for the next page. Each trigger carries `deliveries24h`: its attempts delivered and failed, webhooks given up and success ratio over the last 24 hours (the 24-hour stats' window), and `lastDelivery`: the last step its actions logged (logId, time, step, status, responseStatus), or null. Both are null when they cannot be read. `endpointHealth` is the webhook endpoint's health: `{state: \"failing\" | \"healthy\", since, message}` (see PUT /v1/tenant/notifications).",
   })
   async list(
     @CurrentCaller() caller: Caller,
@@ -66,15 +66,19 @@ export class TriggersController {
     if (eventType && !type) throw new ApiError(400, 'invalid query', [{ path: 'eventType', message: `unknown event type "${eventType}"` }]);
     const page = await this.triggers.list(caller, { eventType: type, enabled: parseBool(enabled, 'enabled'), limit: parseLimit(limit), cursor });
     // Each trigger's last 24 hours and last step, from one query; the list still answers when they cannot be read.
-    const health = await this.stats
-      .health(
-        caller.tenantId,
-        page.items.map((t) => t.id),
-      )
-      .catch(() => null);
+    const ids = page.items.map((t) => t.id);
+    const [health, endpoints] = await Promise.all([
+      this.stats.health(caller.tenantId, ids).catch(() => null),
+      this.stats.endpointHealth(caller.tenantId, ids).catch(() => null),
+    ]);
     return {
       ...page,
-      items: page.items.map((t) => ({ ...t, deliveries24h: health?.get(t.id)?.deliveries24h ?? null, lastDelivery: health?.get(t.id)?.lastDelivery ?? null })),
+      items: page.items.map((t) => ({
+        ...t,
+        deliveries24h: health?.get(t.id)?.deliveries24h ?? null,
+        lastDelivery: health?.get(t.id)?.lastDelivery ?? null,
+        endpointHealth: endpoints?.get(t.id) ?? null,
+      })),
     };
   }
 
@@ -96,7 +100,9 @@ export class TriggersController {
   @Get(':id')
   @RequirePermission('triggers:read')
   async get(@CurrentCaller() caller: Caller, @Param('id') id: string) {
-    return TriggerService.view(await this.triggers.get(caller, id));
+    const trigger = TriggerService.view(await this.triggers.get(caller, id));
+    const endpoints = await this.stats.endpointHealth(caller.tenantId, [id]).catch(() => null);
+    return { ...trigger, endpointHealth: endpoints?.get(id) ?? null };
   }
 
   @Put(':id')

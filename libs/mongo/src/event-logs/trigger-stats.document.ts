@@ -113,7 +113,8 @@ export function latestVersions<T extends Versioned>(docs: T[]): T[] {
 }
 
 const floorTo = (time: number, width: number) => time - (((time % width) + width) % width);
-const isAttempt = (step: string) => (ATTEMPT_STEPS as readonly string[]).includes(step);
+/** An attempt at a trigger's own endpoint: the notifications sent about it are not its deliveries. */
+const isAttempt = (r: Pick<LogRecord, 'step'> & { origin?: string }) => (ATTEMPT_STEPS as readonly string[]).includes(r.step) && r.origin !== 'notification';
 
 /** Adds one attempt to counts (and its duration to `durations` when given and delivered). */
 function count(into: AttemptCounts & { durations?: Durations }, r: LogRecord): void {
@@ -164,7 +165,7 @@ export function touchedKeys(records: CountedRecord[], partition: number): { stat
   for (const { record: r } of records) {
     if (!r.triggerId || r.step === MATCHED) continue;
     summaries.add(summaryKeyOf(r.tenantId, r.triggerId, partition));
-    if (isAttempt(r.step)) stats.add(statsKeyOf(r.tenantId, r.triggerId, partition, floorTo(r.time, STATS_SPAN_MS)));
+    if (isAttempt(r)) stats.add(statsKeyOf(r.tenantId, r.triggerId, partition, floorTo(r.time, STATS_SPAN_MS)));
   }
   return { stats: [...stats], summaries: [...summaries] };
 }
@@ -198,7 +199,7 @@ export function planStats(
         : { _id: '', key: summaryKey, tenantId: r.tenantId, triggerId: r.triggerId!, partition, start: null, upTo: -1, hours: [], last: null },
     );
     if (offset > summary.readAt) applyToSummary(summary.doc, r, oldestHour);
-    if (!isAttempt(r.step)) continue;
+    if (!isAttempt(r)) continue;
     const start = floorTo(r.time, STATS_SPAN_MS);
     const statsKey = statsKeyOf(r.tenantId, r.triggerId, partition, start);
     const entry = entryOf(stats, existing.stats, statsKey, (read) =>
@@ -244,5 +245,5 @@ function applyToSummary(doc: TriggerSummaryDocument, r: LogRecord, oldestHour: n
   const last = doc.last;
   if (!last || r.time > last.time.getTime() || (r.time === last.time.getTime() && r.logId > last.logId))
     doc.last = { logId: r.logId, time: new Date(r.time), step: r.step, status: r.status, responseStatus: r.http?.responseStatus ?? null };
-  if (isAttempt(r.step) && r.time >= oldestHour) countInHours(doc.hours, r, false);
+  if (isAttempt(r) && r.time >= oldestHour) countInHours(doc.hours, r, false);
 }

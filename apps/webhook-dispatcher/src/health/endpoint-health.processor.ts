@@ -1,0 +1,266 @@
+import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { KafkaMessage } from 'kafkajs';
+import { Counter, Gauge } from 'prom-client';
+import { AccessStore } from '@triggers/access';
+import type { DispatcherConfig } from '@triggers/config';
+import { HEADERS, LogRecord, WebhookCommand, logIdFor, newLogRecord, newWebhookCommand, triggerKey, webhookBody } from '@triggers/contracts';
+import { BatchOutput, MessageSource, TransactionalHandler, TransactionalProcessor, readTopicRange } from '@triggers/kafka';
+import { MongoHandle, connectMongoLazily } from '@triggers/mongo';
+import { AppRuntime, consumerHealthCheck } from '@triggers/runtime';
+import { EndpointHealth, HealthNotice, NOTIFICATION_ORIGIN, flushGaveUp, isEndpointAttempt, observeAttempt } from './endpoint-health';
+
+type Encoder = (value: unknown) => Buffer;
+type States = Map<string, EndpointHealth>;
+
+/** The log step each transition is recorded as (the given-up batches are told, not logged twice). */
+const TRANSITION_STEPS: Partial<Record<HealthNotice['type'], { step: string; status: LogRecord['status'] }>> = {
+  'trigger.endpoint.failing': { step: 'endpoint.failing', status: 'failed' },
+  'trigger.endpoint.recovered': { step: 'endpoint.recovered', status: 'ok' },
+};
+
+/**
+ * Each trigger's webhook endpoint health, kept from the log topic's attempt records and told once
+ * per transition. A consume → produce processor of its own group over the log topic: for each log
+ * partition it keeps the health of that partition's triggers (the log is keyed by trigger) in the
+ * same partition of a compacted state topic, and commits the new state, the notifications (webhook
+ * commands to the tenant's notifications URL) and the transition log records with the consumed
+ * offsets in one transaction. A crash or a rebalance makes the next owner read the state as
+ * committed and the records after it, so each transition is told exactly once across instances.
+ */
+@Injectable()
+export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>, OnApplicationBootstrap, OnApplicationShutdown {
+  private processor?: TransactionalProcessor<LogRecord>;
+  private stopping = false;
+  private running?: Promise<void>;
+  private mongo?: Promise<MongoHandle>;
+  /** Per log partition, the health of its triggers as committed (loaded after this instance fenced its previous owner). */
+  private readonly committedStates = new Map<number, Promise<States>>();
+  /** Per log partition, what the batch in progress changed (applied once its transaction commits). */
+  private readonly batches = new Map<number, States>();
+  private encoders?: { state: Encoder; command: Encoder; log: Encoder };
+  private readonly notices: Counter;
+  /** Per partition, triggers failing (the gauge) and triggers holding given-up commands not yet told. */
+  private readonly failing = new Map<number, number>();
+  private readonly heldBack = new Map<number, Set<string>>();
+
+  constructor(private readonly rt: AppRuntime<DispatcherConfig>) {
+    this.notices = new Counter({
+      name: 'triggers_endpoint_health_notices_total',
+      help: 'Endpoint health transitions told, by type (sent: whether the tenant has a notifications URL)',
+      labelNames: ['type', 'sent'],
+      registers: [rt.metrics],
+    });
+    const failing = this.failing;
+    new Gauge({
+      name: 'triggers_endpoint_health_failing',
+      help: "Triggers whose webhook endpoint is failing, among this instance's log partitions",
+      registers: [rt.metrics],
+      collect() {
+        let n = 0;
+        for (const v of failing.values()) n += v;
+        this.set(n);
+      },
+    });
+    rt.health.register(consumerHealthCheck('endpointHealth', this.groupId, () => this.processor));
+  }
+
+  private get groupId(): string {
+    return `${this.rt.config.groupId}-health`;
+  }
+
+  onApplicationBootstrap(): void {
+    this.running = this.rt
+      .keepStarting('the endpoint health processor', () => this.start(), { stopped: () => this.stopping, cleanup: async () => undefined })
+      .then(() => undefined);
+  }
+
+  private async start(): Promise<void> {
+    if (this.stopping) return;
+    const { endpointHealth, webhookCommands, log } = this.rt.config.kafka.topics;
+    this.mongo ??= connectMongoLazily(this.rt.config.mongodbUri, this.rt.logger);
+    this.processor = new TransactionalProcessor<LogRecord>({
+      ...this.rt.consuming('log', this.groupId),
+      transactionalIdPrefix: this.groupId,
+      transactionTimeoutMs: this.rt.config.transactionTimeoutMs,
+      outputTopics: [endpointHealth, webhookCommands, log],
+      handler: this,
+    });
+    await this.processor.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    await this.running?.catch(() => undefined);
+    await this.processor?.stop();
+    if (this.mongo) await (await this.mongo).client.close().catch(() => undefined);
+  }
+
+  rejoined(): void {
+    this.committedStates.clear();
+    this.failing.clear();
+    this.heldBack.clear();
+  }
+
+  async beginBatch(source: MessageSource): Promise<void> {
+    if (!this.encoders) {
+      const serde = this.rt.serde;
+      this.encoders = {
+        state: await serde.encoderFor('endpointHealth'),
+        command: await serde.encoderFor('webhookCommands'),
+        log: await serde.encoderFor('log'),
+      };
+    }
+    let loaded = this.committedStates.get(source.partition);
+    if (!loaded) {
+      loaded = this.load(source.partition);
+      this.committedStates.set(source.partition, loaded);
+      // A load that failed (a broker stopping) is tried again by the batch read again.
+      loaded.catch(() => this.committedStates.delete(source.partition));
+    }
+    await loaded;
+    this.batches.set(source.partition, new Map());
+  }
+
+  /**
+   * The committed health of one partition's triggers: its state partition read to its end. The
+   * engine connected this partition's transactional producer before the batch began, which fenced
+   * a previous owner and ended its open transaction, so what is read is final.
+   */
+  private async load(partition: number): Promise<States> {
+    const started = Date.now();
+    const states: States = new Map();
+    const serde = this.rt.serde;
+    await readTopicRange(this.rt.kafka, this.rt.config.kafka.topics.endpointHealth, { partitions: [partition] }, async (m) => {
+      const key = m.key?.toString() ?? '';
+      if (m.value === null) {
+        states.delete(key);
+        return;
+      }
+      states.set(key, (await serde.decode<EndpointHealth>(m.value)).value);
+    });
+    this.summarize(partition, states);
+    this.rt.logger.info({ partition, triggers: states.size, ms: Date.now() - started, groupId: this.groupId }, 'endpoint health of a log partition loaded');
+    return states;
+  }
+
+  async handle(record: LogRecord, _m: KafkaMessage, source: MessageSource, out: BatchOutput): Promise<void> {
+    const committed = await this.committedStates.get(source.partition)!;
+    const batch = this.batches.get(source.partition)!;
+    const policy = this.rt.config.health;
+    const notices: { key: string; health: EndpointHealth; notice: HealthNotice }[] = [];
+    const changed = new Map<string, EndpointHealth>();
+    if (isEndpointAttempt(record)) {
+      const key = triggerKey(record.tenantId, record.triggerId!);
+      const { next, notices: made } = observeAttempt(batch.get(key) ?? committed.get(key), record, policy);
+      changed.set(key, next);
+      for (const notice of made) notices.push({ key, health: next, notice });
+    }
+    // Given-up commands held back by the 10-minute rule are told once their time has come.
+    for (const key of this.holding(source.partition, committed, batch)) {
+      if (changed.has(key)) continue;
+      const current = { ...(batch.get(key) ?? committed.get(key)!) };
+      const notice = flushGaveUp(current, record.time, policy);
+      if (!notice) continue;
+      changed.set(key, current);
+      notices.push({ key, health: current, notice });
+    }
+    if (changed.size === 0) return;
+    const urls = new Map<string, string | null>();
+    for (const { health } of notices) {
+      if (!urls.has(health.tenantId)) urls.set(health.tenantId, await this.notificationsUrlOf(health.tenantId));
+    }
+    const { endpointHealth, webhookCommands, log } = this.rt.config.kafka.topics;
+    const enc = this.encoders!;
+    for (const [key, h] of changed) out.push(endpointHealth, { key, value: enc.state(h), partition: source.partition });
+    for (const { key, health, notice } of notices) {
+      const url = urls.get(health.tenantId) ?? null;
+      const logged = TRANSITION_STEPS[notice.type];
+      if (logged) {
+        const logId = logIdFor(notice.id, logged.step);
+        const rec = newLogRecord({
+          logId,
+          tenantId: health.tenantId,
+          triggerId: health.triggerId,
+          eventId: notice.id,
+          eventType: notice.type,
+          commandId: null,
+          step: logged.step,
+          status: logged.status,
+          time: notice.at,
+          attempt: null,
+          origin: NOTIFICATION_ORIGIN,
+          message: messageOf(notice, url),
+          http: null,
+          nextDueAt: null,
+          traceId: null,
+        });
+        out.push(log, { key, value: enc.log(rec), headers: { [HEADERS.correlationId]: notice.id, [HEADERS.logStep]: logged.step, [HEADERS.logId]: logId } });
+      }
+      if (url) {
+        const command: WebhookCommand = {
+          ...newWebhookCommand({
+            tenantId: health.tenantId,
+            triggerId: health.triggerId,
+            eventId: notice.id,
+            eventType: notice.type,
+            actionIndex: 0,
+            url,
+            body: webhookBody(notice.type, { tenantId: health.tenantId, ...notice.payload }),
+            origin: NOTIFICATION_ORIGIN as WebhookCommand['origin'],
+            now: notice.at,
+          }),
+          commandId: notice.id,
+        };
+        out.push(webhookCommands, { key, value: enc.command(command), headers: { [HEADERS.correlationId]: notice.id } });
+      }
+    }
+    for (const [key, h] of changed) batch.set(key, h);
+    for (const { health, notice } of notices) this.notices.inc({ type: notice.type, sent: String(urls.get(health.tenantId) !== null) });
+  }
+
+  /** The triggers of a partition holding given-up commands not yet told (few: kept as a set, never a scan of every trigger). */
+  private holding(partition: number, committed: States, batch: States): string[] {
+    const keys = new Set(this.heldBack.get(partition));
+    for (const [key, h] of batch) {
+      if (h.gaveUpPending > 0) keys.add(key);
+      else keys.delete(key);
+    }
+    return [...keys].filter((key) => (batch.get(key) ?? committed.get(key))?.gaveUpPending);
+  }
+
+  committed(source: MessageSource): void {
+    const batch = this.batches.get(source.partition);
+    const committed = this.committedStates.get(source.partition);
+    if (!batch || !committed || batch.size === 0) return;
+    void committed.then((states) => {
+      let failing = this.failing.get(source.partition) ?? 0;
+      const held = this.heldBack.get(source.partition) ?? new Set<string>();
+      for (const [key, h] of batch) {
+        failing += (h.state === 'failing' ? 1 : 0) - (states.get(key)?.state === 'failing' ? 1 : 0);
+        if (h.gaveUpPending > 0) held.add(key);
+        else held.delete(key);
+        states.set(key, h);
+      }
+      this.failing.set(source.partition, failing);
+      this.heldBack.set(source.partition, held);
+    });
+  }
+
+  private summarize(partition: number, states: States): void {
+    const values = [...states];
+    this.failing.set(partition, values.filter(([, h]) => h.state === 'failing').length);
+    this.heldBack.set(partition, new Set(values.filter(([, h]) => h.gaveUpPending > 0).map(([key]) => key)));
+  }
+
+  private async notificationsUrlOf(tenantId: string): Promise<string | null> {
+    const mongo = await this.mongo!;
+    return new AccessStore(mongo.db).notificationsUrlOf(tenantId);
+  }
+}
+
+function messageOf(notice: HealthNotice, url: string | null): string {
+  const told = url ? `; told to the notifications URL` : '; no notifications URL is set';
+  if (notice.type === 'trigger.endpoint.failing')
+    return `endpoint failing: ${String(notice.payload.consecutiveFailures)} failed attempts in a row, last ${String(notice.payload.lastError)}${told}`;
+  return `endpoint recovered: delivered again${told}`;
+}
