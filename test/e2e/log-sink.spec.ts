@@ -1,6 +1,6 @@
 import { Partitioners, Producer } from 'kafkajs';
 import { LogRecord, logIdFor, newLogRecord, triggerKey } from '@triggers/contracts';
-import { EVENT_LOGS_COLLECTION } from '@triggers/mongo';
+import { EVENT_LOGS_COLLECTION, endpointHealthOf } from '@triggers/mongo';
 import { MongoClient } from 'mongodb';
 import { AppProcess, readTopic, startHealthyApp, startScratchFerretDB, uniqueId, useTestContext, waitFor } from '@triggers/testing';
 
@@ -72,6 +72,27 @@ describe('log-sink', () => {
     expect(doc!.time).toEqual(new Date(records[3].time));
     const dead = await readTopic(ctx().kafka, ctx().config.kafka.topics.deadLetterLog, { expected: 1 });
     expect(dead.map((m) => m.headers?.['dlq-reason']?.toString())).toEqual([expect.stringContaining('not Confluent Avro')]);
+  });
+
+  it("keeps each trigger's latest endpoint transition, whatever the order and repeats of its records", async () => {
+    await startSink();
+    const tenant = uniqueId('health');
+    const t0 = Date.parse('2026-01-01T00:00:00Z');
+    const transition = (triggerId: string, step: string, at: number) =>
+      newLogRecord({ logId: logIdFor(tenant, triggerId, step, at), tenantId: tenant, triggerId, step, status: step === 'endpoint.failing' ? 'failed' : 'ok', time: at, message: step });
+    // t1 fails, then recovers; t2's recovery is read before its (older) failure; t3's failure twice.
+    await publish([transition('t1', 'endpoint.failing', t0), transition('t1', 'endpoint.recovered', t0 + 1000)]);
+    await publish([transition('t2', 'endpoint.recovered', t0 + 2000), transition('t2', 'endpoint.failing', t0 + 1000)]);
+    await publish([transition('t3', 'endpoint.failing', t0), transition('t3', 'endpoint.failing', t0)]);
+    await waitFor(async () => (await countOf(tenant)) === 5, { timeoutMs: 20_000, description: '5 transition records stored' });
+    const health = await endpointHealthOf((await ctx().mongo()).db, tenant, ['t1', 't2', 't3', 't4']);
+    expect(Object.fromEntries(health)).toEqual({
+      t1: { state: 'healthy', since: new Date(t0 + 1000).toISOString(), message: 'endpoint.recovered' },
+      t2: { state: 'healthy', since: new Date(t0 + 2000).toISOString(), message: 'endpoint.recovered' },
+      t3: { state: 'failing', since: new Date(t0).toISOString(), message: 'endpoint.failing' },
+    });
+    // Another tenant's trigger of the same id is not this tenant's.
+    expect((await endpointHealthOf((await ctx().mongo()).db, uniqueId('other'), ['t1'])).size).toBe(0);
   });
 
   it('loses and doubles nothing across a kill -9 in the middle of 10,000 records', async () => {

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { KafkaMessage } from 'kafkajs';
-import { TriggerConfigRecord, WebhookCommand, sampleEvent } from '@triggers/contracts';
-import { EVENT_LOGS_COLLECTION, toEventLogDocument } from '@triggers/mongo';
+import { TriggerConfigRecord, WebhookCommand, newLogRecord, sampleEvent } from '@triggers/contracts';
+import { EVENT_LOGS_COLLECTION, recordEndpointHealth, toEventLogDocument } from '@triggers/mongo';
 import { SecretBox, parseSecretsKey, secretContext } from '@triggers/secrets';
 import {
   ApiClient,
@@ -313,6 +313,50 @@ describe('triggers-api', () => {
       expect(Date.now() - mine.firstAttemptAt).toBeLessThan(5 * 60_000);
       const lead = await acme.post('/v1/triggers', { name: 'lead', eventType: 'agent.wrap', parameters: SPEC['move-lead-by-wrap-code.json'].parameters });
       expect((await acme.post(`/v1/triggers/${lead.body.id}/test`)).status).toBe(409);
+    });
+  });
+
+  describe('endpoint health and notifications', () => {
+    it("sets, shows and clears the tenant's notifications URL, refusing what is not an allowed http(s) URL", async () => {
+      expect((await acme.get('/v1/tenant/notifications')).body).toEqual({ url: null });
+      for (const body of [{}, { url: 42 }, { url: 'not a url' }, { url: 'ftp://hooks.example/n' }, { url: 'https://user:pw@hooks.example/n' }, { url: 'http://10.0.0.1/n' }]) {
+        const res = await acme.put('/v1/tenant/notifications', body);
+        expect(res.status).toBe(400);
+        expect(res.body.details[0]).toMatchObject({ path: 'url' });
+      }
+      const set = await acme.put('/v1/tenant/notifications', { url: 'https://hooks.example/notifications' });
+      expect(set.status).toBe(200);
+      expect(set.body).toEqual({ url: 'https://hooks.example/notifications', warnings: [] });
+      expect((await acme.get('/v1/tenant/notifications')).body).toEqual({ url: 'https://hooks.example/notifications' });
+      // Another tenant's setting is its own.
+      expect((await globex.get('/v1/tenant/notifications')).body).toEqual({ url: null });
+      const readOnly = api.withKey(await createTenantKey(ctx(), 'acme', ['triggers:read']));
+      expect((await readOnly.put('/v1/tenant/notifications', { url: null })).status).toBe(403);
+      expect((await acme.put('/v1/tenant/notifications', { url: null })).body).toEqual({ url: null, warnings: [] });
+      expect((await acme.get('/v1/tenant/notifications')).body).toEqual({ url: null });
+    });
+
+    it("shows a trigger's endpoint health in the trigger and the list, as the log's transitions left it, to its own tenant only", async () => {
+      const created = await acme.post('/v1/triggers', { name: 'health', eventType: 'agent.wrap', parameters: WEBHOOK_PARAMS });
+      const id = created.body.id as string;
+      const healthy = await acme.get(`/v1/triggers/${id}`);
+      expect(healthy.body.endpointHealth).toEqual({ state: 'healthy', since: null, message: null });
+      // Its ETag is its version, for If-Match; the live health beside it is never answered 304 from a cache.
+      expect(healthy.headers.get('etag')).toBe('"1"');
+      expect(healthy.headers.get('cache-control')).toBe('no-store');
+      const at = Date.now();
+      const { db } = await ctx().mongo();
+      const failing = (tenantId: string) =>
+        newLogRecord({ logId: `l-${tenantId}-${id}`, tenantId, triggerId: id, step: 'endpoint.failing', status: 'failed', time: at, message: 'endpoint failing: HTTP 503' });
+      await recordEndpointHealth(db, [failing('globex')]);
+      expect((await acme.get(`/v1/triggers/${id}`)).body.endpointHealth.state).toBe('healthy');
+      await recordEndpointHealth(db, [failing('acme')]);
+      const expected = { state: 'failing', since: new Date(at).toISOString(), message: 'endpoint failing: HTTP 503' };
+      const failingNow = await acme.get(`/v1/triggers/${id}`, { 'if-none-match': '"1"' });
+      expect(failingNow.status).toBe(200);
+      expect(failingNow.body.endpointHealth).toEqual(expected);
+      const list = await acme.get('/v1/triggers?limit=200');
+      expect(list.body.items.find((t: { id: string }) => t.id === id).endpointHealth).toEqual(expected);
     });
   });
 

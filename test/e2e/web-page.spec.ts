@@ -53,11 +53,12 @@ describe('the Triggers web page', () => {
     const { app, client } = await startApi(ctx(), loopback);
     running.push(app);
     apiUrl = client.baseUrl;
-    // A compressed retry window: webhooks to /hooks/down are given up within a second.
+    // A compressed retry window: webhooks to /hooks/down are given up within a second, after one or two
+    // attempts each; two failures in a row make an endpoint failing.
     running.push(
       ...(await Promise.all([
         startHealthyApp(ctx().env, 'matcher').then((m) => (matcher = m)),
-        startHealthyApp(ctx().env, 'webhook-dispatcher', { ...loopback, WEBHOOK_RETRY_DELAY_MS: '300', WEBHOOK_RETRY_WINDOW_MS: '1000' }),
+        startHealthyApp(ctx().env, 'webhook-dispatcher', { ...loopback, WEBHOOK_RETRY_DELAY_MS: '300', WEBHOOK_RETRY_WINDOW_MS: '1000', HEALTH_FAILING_AFTER: '2' }),
         startHealthyApp(ctx().env, 'log-sink'),
       ])),
     );
@@ -188,7 +189,21 @@ describe('the Triggers web page', () => {
     );
     // Its last delivery is the last give-up, from the list's own answer.
     await row.getByText(/^webhook\.gave_up 503 /).waitFor();
+    // Every attempt failed: the dispatchers' health processor marked the endpoint failing, which the list shows.
+    await waitFor(
+      async () => {
+        await page.reload();
+        await row.waitFor();
+        return (await row.getByText('endpoint failing').count()) > 0;
+      },
+      { timeoutMs: 30_000, intervalMs: 1000, description: 'the endpoint marked failing in the list' },
+    );
     await row.getByRole('button', { name: 'Wraps of campaign 999 to the CRM' }).click();
+    // The trigger opens with a banner saying since when, and why.
+    const banner = page.getByRole('alert').filter({ hasText: "This trigger's webhook endpoint is failing since" });
+    await banner.waitFor();
+    expect(await banner.textContent()).toContain('HTTP 503');
+    await shot('06b-endpoint-failing');
     // The form shows it pretty-printed.
     await waitFor(async () => (await page.getByLabel('Parameters (JSON: conditions and actions)').inputValue()) === JSON.stringify(parameters, null, 2), {
       description: 'the parameters pretty-printed',
@@ -220,6 +235,16 @@ describe('the Triggers web page', () => {
       { timeoutMs: 30_000, intervalMs: 1000, description: 'two deliveries in the health counts' },
     );
     expect(await chart.locator('rect.bar-ok').count()).toBeGreaterThan(0);
+    // Delivered again: the endpoint recovered, and the banner is gone when the trigger is opened again.
+    await waitFor(
+      async () => {
+        await row.getByRole('button', { name: 'Wraps of campaign 999 to the CRM' }).click();
+        await page.getByRole('tab', { name: 'Settings' }).waitFor();
+        return !(await banner.isVisible());
+      },
+      { timeoutMs: 30_000, intervalMs: 1000, description: 'the failing banner gone once the endpoint recovered' },
+    );
+    await page.getByRole('tab', { name: 'Delivery health' }).click();
     await page.getByLabel('Window', { exact: true }).selectOption('7d');
     await page.getByRole('img', { name: /Attempts per 6 hours/ }).waitFor();
     await shot('09-delivery-health-after');

@@ -86,7 +86,7 @@ async function signIn(key) {
 function endpointBanner(health) {
   if (!health || health.state !== 'failing') return null;
   const since = health.since ? ` since ${new Date(health.since).toLocaleString()}` : '';
-  return `This trigger's webhook endpoint is failing${since}: ${health.message ?? 'its deliveries fail'}. Webhooks are retried; fix the endpoint and they are delivered.`;
+  return `This trigger's webhook endpoint is failing${since}: ${health.message ?? 'its deliveries fail'}. Its webhooks are retried within their retry window; once the endpoint answers 2xx they are delivered.`;
 }
 
 /** The list's "Last delivery" cell: the last step the trigger's actions logged, which the list carries. */
@@ -124,15 +124,15 @@ async function showTriggers(cursor) {
     return el(
       'tr',
       {},
+      el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => openTrigger(t.id) }, t.name)),
+      el('td', {}, t.eventType),
+      el('td', {}, toggle),
       el(
         'td',
         {},
-        el('button', { type: 'button', class: 'link', onclick: () => openTrigger(t.id) }, t.name),
-        t.endpointHealth?.state === 'failing' ? el('span', { class: 'failed', title: endpointBanner(t.endpointHealth) }, ' endpoint failing') : '',
+        successCell(t.deliveries24h),
+        t.endpointHealth?.state === 'failing' ? el('span', { class: 'failed endpoint-failing', title: endpointBanner(t.endpointHealth) }, 'endpoint failing') : '',
       ),
-      el('td', {}, t.eventType),
-      el('td', {}, toggle),
-      el('td', {}, successCell(t.deliveries24h)),
       el('td', {}, lastDeliveryCell(t.lastDelivery)),
       el('td', {}, el('button', { type: 'button', onclick: () => deleteTrigger(t) }, 'Delete')),
     );

@@ -8,15 +8,25 @@ const triggerOf = (body: unknown): { id?: unknown; version?: unknown } | undefin
   return typeof b.version === 'number' && typeof b.id === 'string' ? b : b.trigger;
 };
 
-/** `ETag: "<version>"` on every response that carries one trigger, for the next `If-Match`. */
+/**
+ * `ETag: "<version>"` on every response that carries one trigger, for the next `If-Match`. The
+ * version names the trigger as saved, not the live parts a response carries beside it (its
+ * endpoint health), so such a response is neither cached nor answered 304 for an `If-None-Match`.
+ */
 @Injectable()
 export class ETagInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     return next.handle().pipe(
       tap((body) => {
         const trigger = triggerOf(body);
-        if (typeof trigger?.version === 'number' && typeof trigger.id === 'string')
-          context.switchToHttp().getResponse().setHeader('ETag', `"${trigger.version}"`);
+        if (typeof trigger?.version !== 'number' || typeof trigger.id !== 'string') return;
+        const http = context.switchToHttp();
+        const res = http.getResponse<{ setHeader(name: string, value: string): void }>();
+        res.setHeader('ETag', `"${trigger.version}"`);
+        if ('endpointHealth' in (body as object)) {
+          res.setHeader('Cache-Control', 'no-store');
+          delete http.getRequest<{ headers: Record<string, unknown> }>().headers['if-none-match'];
+        }
       }),
     );
   }

@@ -215,7 +215,14 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
       }
     }
     for (const [key, h] of changed) batch.set(key, h);
-    for (const { health, notice } of notices) this.notices.inc({ type: notice.type, sent: String(urls.get(health.tenantId) !== null) });
+    for (const { health, notice } of notices) {
+      const sent = urls.get(health.tenantId) !== null;
+      this.notices.inc({ type: notice.type, sent: String(sent) });
+      this.rt.logger.info(
+        { ...source, tenantId: health.tenantId, triggerId: health.triggerId, notice: notice.type, noticeId: notice.id, sent, state: health.state },
+        sent ? 'endpoint health notice made; sent to the notifications URL' : 'endpoint health notice made; the tenant has no notifications URL',
+      );
+    }
   }
 
   /** The triggers of a partition holding given-up commands not yet told (few: kept as a set, never a scan of every trigger). */
@@ -259,8 +266,20 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
 }
 
 function messageOf(notice: HealthNotice, url: string | null): string {
-  const told = url ? `; told to the notifications URL` : '; no notifications URL is set';
-  if (notice.type === 'trigger.endpoint.failing')
-    return `endpoint failing: ${String(notice.payload.consecutiveFailures)} failed attempts in a row, last ${String(notice.payload.lastError)}${told}`;
-  return `endpoint recovered: delivered again${told}`;
+  const told = url ? 'told to the notifications URL' : 'no notifications URL is set';
+  const p = notice.payload as {
+    rule?: string;
+    consecutiveFailures?: number;
+    window?: { attempts: number; failed: number; minutes: number };
+    lastError?: string;
+    failingSince?: number;
+  };
+  if (notice.type === 'trigger.endpoint.failing') {
+    const why =
+      p.rule === 'success-ratio' && p.window
+        ? `${p.window.failed} of ${p.window.attempts} attempts failed in the last ${p.window.minutes} minutes`
+        : `${p.consecutiveFailures} failed attempts in a row`;
+    return `${why}, the last ${p.lastError}; ${told}`;
+  }
+  return `delivered again, after failing since ${new Date(p.failingSince ?? notice.at).toISOString()}; ${told}`;
 }

@@ -50,11 +50,32 @@ describe('endpoint health: when a trigger endpoint is failing, and each transiti
     ],
     // 10 attempts in the window, 4 ok: 40% < 50%, though never 5 failures in a row.
     ['under half delivered over 10 attempts in the window: failing', [false, true, false, false, true, false, false, true, false, true, false], ['trigger.endpoint.failing'], 'failing'],
+
     ['half delivered over 10 attempts: healthy', [false, true, false, true, false, true, false, true, false, true], [], 'healthy'],
   ])('%s', (_what, outcomes, expected, state) => {
     const { health, notices } = run((outcomes as boolean[]).map((ok, i) => attempt(ok, t0 + i * 1000)));
     expect(notices).toEqual(expected);
     expect(health?.state).toBe(state);
+  });
+
+  it('says which rule made it failing', () => {
+    const rows = (outcomes: boolean[]) => run(outcomes.map((ok, i) => attempt(ok, t0 + i * 1000)));
+    const failingOf = (outcomes: boolean[]) => {
+      let h: EndpointHealth | undefined;
+      for (const [i, ok] of outcomes.entries()) {
+        const r = observeAttempt(h, attempt(ok, t0 + i * 1000), policy);
+        h = r.next;
+        if (r.notices.length > 0) return r.notices[0].payload;
+      }
+      return undefined;
+    };
+    expect(rows([false, false, false, false, false]).notices).toEqual(['trigger.endpoint.failing']);
+    expect(failingOf([false, false, false, false, false])).toMatchObject({ rule: 'consecutive-failures', consecutiveFailures: 5, lastError: 'HTTP 503' });
+    expect(failingOf([false, true, false, false, true, false, false, true, false, true, false])).toMatchObject({
+      rule: 'success-ratio',
+      consecutiveFailures: 1,
+      window: { attempts: 11, failed: 7, minutes: 15 },
+    });
   });
 
   it('counts the ratio over the last 15 minutes only: failures older than the window are forgotten', () => {

@@ -163,6 +163,7 @@ export function observeAttempt(prev: EndpointHealth | undefined, r: LogRecord, p
         notice(h, 'trigger.endpoint.failing', r.time, {
           state: 'failing',
           since: r.time,
+          rule: h.consecutiveFailures >= policy.failingAfterConsecutive ? 'consecutive-failures' : 'success-ratio',
           consecutiveFailures: h.consecutiveFailures,
           window: { attempts, failed, minutes: Math.round(policy.windowMs / 60_000) },
           lastError: h.lastError,
