@@ -31,7 +31,12 @@ describe('endpoint health notifications', () => {
     const access = new AccessStore((await ctx().mongo()).db);
     await access.createTenant(tenantId);
     await access.setNotificationsUrl(tenantId, `${t.receiver.url}/notify`);
-    const env = { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', WEBHOOK_RETRY_DELAY_MS: '1000', WEBHOOK_RETRY_WINDOW_MS: '600000', WEBHOOK_HEADERS_TIMEOUT_MS: '30000' };
+    const env = {
+      WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+      WEBHOOK_RETRY_DELAY_MS: '1000',
+      WEBHOOK_RETRY_WINDOW_MS: '600000',
+      WEBHOOK_HEADERS_TIMEOUT_MS: '30000',
+    };
     const apps = await Promise.all([1, 2, 3].map(() => t.start('webhook-dispatcher', env)));
     const command = testWebhookCommand({ tenantId, triggerId, eventId: uniqueId('evt'), url: endpoint, body: webhookBody('agent.wrap', { callId: 'c1' }) });
     await t.driver.webhookCommands([command]);
@@ -88,5 +93,15 @@ describe('endpoint health notifications', () => {
       quietMs: 1000,
     });
     expect(transitions.map((r) => r.value.step)).toEqual(['endpoint.failing', 'endpoint.recovered']);
+
+    // The survivors' metrics count the trigger healthy again: one of them took over its partition.
+    const gauge = async (app: AppProcess, state: string) => {
+      const text = await (await fetch(`http://127.0.0.1:${app.port}/metrics`)).text();
+      return Number(new RegExp(`^triggers_endpoint_health_triggers\\{state="${state}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    };
+    const survivors = apps.filter((a) => a !== owner);
+    const sum = async (state: string) => (await Promise.all(survivors.map((a) => gauge(a, state)))).reduce((x, y) => x + y, 0);
+    expect(await sum('healthy')).toBe(1);
+    expect(await sum('failing')).toBe(0);
   });
 });

@@ -79,7 +79,15 @@ describe('log-sink', () => {
     const tenant = uniqueId('health');
     const t0 = Date.parse('2026-01-01T00:00:00Z');
     const transition = (triggerId: string, step: string, at: number) =>
-      newLogRecord({ logId: logIdFor(tenant, triggerId, step, at), tenantId: tenant, triggerId, step, status: step === 'endpoint.failing' ? 'failed' : 'ok', time: at, message: step });
+      newLogRecord({
+        logId: logIdFor(tenant, triggerId, step, at),
+        tenantId: tenant,
+        triggerId,
+        step,
+        status: step === 'endpoint.failing' ? 'failed' : 'ok',
+        time: at,
+        message: step,
+      });
     // t1 fails, then recovers; t2's recovery is read before its (older) failure; t3's failure twice.
     await publish([transition('t1', 'endpoint.failing', t0), transition('t1', 'endpoint.recovered', t0 + 1000)]);
     await publish([transition('t2', 'endpoint.recovered', t0 + 2000), transition('t2', 'endpoint.failing', t0 + 1000)]);

@@ -319,7 +319,14 @@ describe('triggers-api', () => {
   describe('endpoint health and notifications', () => {
     it("sets, shows and clears the tenant's notifications URL, refusing what is not an allowed http(s) URL", async () => {
       expect((await acme.get('/v1/tenant/notifications')).body).toEqual({ url: null });
-      for (const body of [{}, { url: 42 }, { url: 'not a url' }, { url: 'ftp://hooks.example/n' }, { url: 'https://user:pw@hooks.example/n' }, { url: 'http://10.0.0.1/n' }]) {
+      for (const body of [
+        {},
+        { url: 42 },
+        { url: 'not a url' },
+        { url: 'ftp://hooks.example/n' },
+        { url: 'https://user:pw@hooks.example/n' },
+        { url: 'http://10.0.0.1/n' },
+      ]) {
         const res = await acme.put('/v1/tenant/notifications', body);
         expect(res.status).toBe(400);
         expect(res.body.details[0]).toMatchObject({ path: 'url' });
@@ -347,7 +354,15 @@ describe('triggers-api', () => {
       const at = Date.now();
       const { db } = await ctx().mongo();
       const failing = (tenantId: string) =>
-        newLogRecord({ logId: `l-${tenantId}-${id}`, tenantId, triggerId: id, step: 'endpoint.failing', status: 'failed', time: at, message: 'endpoint failing: HTTP 503' });
+        newLogRecord({
+          logId: `l-${tenantId}-${id}`,
+          tenantId,
+          triggerId: id,
+          step: 'endpoint.failing',
+          status: 'failed',
+          time: at,
+          message: 'endpoint failing: HTTP 503',
+        });
       await recordEndpointHealth(db, [failing('globex')]);
       expect((await acme.get(`/v1/triggers/${id}`)).body.endpointHealth.state).toBe('healthy');
       await recordEndpointHealth(db, [failing('acme')]);

@@ -58,7 +58,12 @@ describe('the Triggers web page', () => {
     running.push(
       ...(await Promise.all([
         startHealthyApp(ctx().env, 'matcher').then((m) => (matcher = m)),
-        startHealthyApp(ctx().env, 'webhook-dispatcher', { ...loopback, WEBHOOK_RETRY_DELAY_MS: '300', WEBHOOK_RETRY_WINDOW_MS: '1000', HEALTH_FAILING_AFTER: '2' }),
+        startHealthyApp(ctx().env, 'webhook-dispatcher', {
+          ...loopback,
+          WEBHOOK_RETRY_DELAY_MS: '300',
+          WEBHOOK_RETRY_WINDOW_MS: '1000',
+          HEALTH_FAILING_AFTER: '2',
+        }),
         startHealthyApp(ctx().env, 'log-sink'),
       ])),
     );

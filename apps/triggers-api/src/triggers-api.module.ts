@@ -40,7 +40,15 @@ export class TriggersApiModule {
           { name: 'tenant', ttl: 60_000, limit: config.tenantRateLimitPerMinute },
         ]),
       ],
-      controllers: [TriggersController, StatsController, EventLogsController, RedeliveryController, EventTypesController, NotificationsController, WebController],
+      controllers: [
+        TriggersController,
+        StatsController,
+        EventLogsController,
+        RedeliveryController,
+        EventTypesController,
+        NotificationsController,
+        WebController,
+      ],
       providers: [
         {
           provide: AccessStore,

@@ -131,7 +131,9 @@ async function showTriggers(cursor) {
         'td',
         {},
         successCell(t.deliveries24h),
-        t.endpointHealth?.state === 'failing' ? el('span', { class: 'failed endpoint-failing', title: endpointBanner(t.endpointHealth) }, 'endpoint failing') : '',
+        t.endpointHealth?.state === 'failing'
+          ? el('span', { class: 'failed endpoint-failing', title: endpointBanner(t.endpointHealth) }, 'endpoint failing')
+          : '',
       ),
       el('td', {}, lastDeliveryCell(t.lastDelivery)),
       el('td', {}, el('button', { type: 'button', onclick: () => deleteTrigger(t) }, 'Delete')),

@@ -53,7 +53,7 @@ export class TriggersController {
   @ApiOperation({
     summary: 'List triggers',
     description:
-      "Oldest first, `limit` per page (default 50); pass `nextCursor` as `cursor` for the next page. Each trigger carries `deliveries24h`: its attempts delivered and failed, webhooks given up and success ratio over the last 24 hours (the 24-hour stats' window), and `lastDelivery`: the last step its actions logged (logId, time, step, status, responseStatus), or null. Both are null when they cannot be read. `endpointHealth` is the webhook endpoint's health: `{state: \"failing\" | \"healthy\", since, message}` (see PUT /v1/tenant/notifications).",
+      'Oldest first, `limit` per page (default 50); pass `nextCursor` as `cursor` for the next page. Each trigger carries `deliveries24h`: its attempts delivered and failed, webhooks given up and success ratio over the last 24 hours (the 24-hour stats\' window), and `lastDelivery`: the last step its actions logged (logId, time, step, status, responseStatus), or null. Both are null when they cannot be read. `endpointHealth` is the webhook endpoint\'s health: `{state: "failing" | "healthy", since, message}` (see PUT /v1/tenant/notifications).',
   })
   async list(
     @CurrentCaller() caller: Caller,

@@ -39,8 +39,8 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
   private readonly batches = new Map<number, States>();
   private encoders?: { state: Encoder; command: Encoder; log: Encoder };
   private readonly notices: Counter;
-  /** Per partition, triggers failing (the gauge) and triggers holding given-up commands not yet told. */
-  private readonly failing = new Map<number, number>();
+  /** Per partition, triggers failing and all triggers kept (the gauge), and triggers holding given-up commands not yet told. */
+  private readonly counts = new Map<number, { failing: number; all: number }>();
   private readonly heldBack = new Map<number, Set<string>>();
 
   constructor(private readonly rt: AppRuntime<DispatcherConfig>) {
@@ -50,15 +50,21 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
       labelNames: ['type', 'sent'],
       registers: [rt.metrics],
     });
-    const failing = this.failing;
+    const counts = this.counts;
     new Gauge({
-      name: 'triggers_endpoint_health_failing',
-      help: "Triggers whose webhook endpoint is failing, among this instance's log partitions",
+      name: 'triggers_endpoint_health_triggers',
+      help: "Triggers with webhook attempts, by their endpoint's health (failing or healthy), among this instance's log partitions",
+      labelNames: ['state'],
       registers: [rt.metrics],
       collect() {
-        let n = 0;
-        for (const v of failing.values()) n += v;
-        this.set(n);
+        let failing = 0;
+        let all = 0;
+        for (const c of counts.values()) {
+          failing += c.failing;
+          all += c.all;
+        }
+        this.set({ state: 'failing' }, failing);
+        this.set({ state: 'healthy' }, all - failing);
       },
     });
     rt.health.register(consumerHealthCheck('endpointHealth', this.groupId, () => this.processor));
@@ -77,6 +83,7 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
   private async start(): Promise<void> {
     if (this.stopping) return;
     const { endpointHealth, webhookCommands, log } = this.rt.config.kafka.topics;
+    await this.checkPartitions(log, endpointHealth);
     this.mongo ??= connectMongoLazily(this.rt.config.mongodbUri, this.rt.logger);
     this.processor = new TransactionalProcessor<LogRecord>({
       ...this.rt.consuming('log', this.groupId),
@@ -88,6 +95,22 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
     await this.processor.start();
   }
 
+  /** Each log partition's state goes to the same partition of the state topic, so it needs as many. */
+  private async checkPartitions(log: string, state: string): Promise<void> {
+    const admin = this.rt.kafka.admin();
+    await admin.connect();
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [log, state] });
+      const count = (name: string) => topics.find((t) => t.name === name)?.partitions.length ?? 0;
+      if (count(state) < count(log))
+        throw new Error(
+          `${state} has ${count(state)} partitions, fewer than the ${count(log)} of ${log}: each log partition's endpoint health is kept in the same partition of ${state}; give it at least as many`,
+        );
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;
     await this.running?.catch(() => undefined);
@@ -97,7 +120,7 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
 
   rejoined(): void {
     this.committedStates.clear();
-    this.failing.clear();
+    this.counts.clear();
     this.heldBack.clear();
   }
 
@@ -240,22 +263,24 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
     const committed = this.committedStates.get(source.partition);
     if (!batch || !committed || batch.size === 0) return;
     void committed.then((states) => {
-      let failing = this.failing.get(source.partition) ?? 0;
+      const counts = this.counts.get(source.partition) ?? { failing: 0, all: 0 };
       const held = this.heldBack.get(source.partition) ?? new Set<string>();
       for (const [key, h] of batch) {
-        failing += (h.state === 'failing' ? 1 : 0) - (states.get(key)?.state === 'failing' ? 1 : 0);
+        const before = states.get(key);
+        counts.failing += (h.state === 'failing' ? 1 : 0) - (before?.state === 'failing' ? 1 : 0);
+        if (!before) counts.all += 1;
         if (h.gaveUpPending > 0) held.add(key);
         else held.delete(key);
         states.set(key, h);
       }
-      this.failing.set(source.partition, failing);
+      this.counts.set(source.partition, counts);
       this.heldBack.set(source.partition, held);
     });
   }
 
   private summarize(partition: number, states: States): void {
     const values = [...states];
-    this.failing.set(partition, values.filter(([, h]) => h.state === 'failing').length);
+    this.counts.set(partition, { failing: values.filter(([, h]) => h.state === 'failing').length, all: values.length });
     this.heldBack.set(partition, new Set(values.filter(([, h]) => h.gaveUpPending > 0).map(([key]) => key)));
   }
 

@@ -4,7 +4,13 @@ import { EndpointHealth, HealthPolicy, flushGaveUp, isEndpointAttempt, observeAt
 
 const MINUTE = 60_000;
 /** The issue's rule: 5 failures in a row, or under 50% success over 15 minutes with at least 10 attempts; gave-ups told every 10 minutes at most. */
-const policy: HealthPolicy = { failingAfterConsecutive: 5, windowMs: 15 * MINUTE, windowMinAttempts: 10, windowMinSuccessRatio: 0.5, gaveUpEveryMs: 10 * MINUTE };
+const policy: HealthPolicy = {
+  failingAfterConsecutive: 5,
+  windowMs: 15 * MINUTE,
+  windowMinAttempts: 10,
+  windowMinSuccessRatio: 0.5,
+  gaveUpEveryMs: 10 * MINUTE,
+};
 const t0 = Date.UTC(2026, 0, 1);
 
 let n = 0;
@@ -41,7 +47,12 @@ describe('endpoint health: when a trigger endpoint is failing, and each transiti
     ['five failures in a row: failing, told once', [false, false, false, false, false], ['trigger.endpoint.failing'], 'failing'],
     ['more failures while failing: told no more', Array(12).fill(false), ['trigger.endpoint.failing'], 'failing'],
     ['a success while healthy: nothing to tell', [false, false, true, false], [], 'healthy'],
-    ['failing, then a delivery: recovered, told once', [false, false, false, false, false, true, true], ['trigger.endpoint.failing', 'trigger.endpoint.recovered'], 'healthy'],
+    [
+      'failing, then a delivery: recovered, told once',
+      [false, false, false, false, false, true, true],
+      ['trigger.endpoint.failing', 'trigger.endpoint.recovered'],
+      'healthy',
+    ],
     [
       'recovered, then one failure: the window starts afresh, so not failing again at once',
       [false, false, false, false, false, true, false],
@@ -49,7 +60,12 @@ describe('endpoint health: when a trigger endpoint is failing, and each transiti
       'healthy',
     ],
     // 10 attempts in the window, 4 ok: 40% < 50%, though never 5 failures in a row.
-    ['under half delivered over 10 attempts in the window: failing', [false, true, false, false, true, false, false, true, false, true, false], ['trigger.endpoint.failing'], 'failing'],
+    [
+      'under half delivered over 10 attempts in the window: failing',
+      [false, true, false, false, true, false, false, true, false, true, false],
+      ['trigger.endpoint.failing'],
+      'failing',
+    ],
 
     ['half delivered over 10 attempts: healthy', [false, true, false, true, false, true, false, true, false, true], [], 'healthy'],
   ])('%s', (_what, outcomes, expected, state) => {

@@ -60,7 +60,5 @@ export async function endpointHealthOf(db: Db, tenantId: string, triggerIds: str
     .collection<EndpointHealthDocument>(ENDPOINT_HEALTH_COLLECTION)
     .find({ _id: { $in: triggerIds.map((id) => idOf(tenantId, id)) } })
     .toArray();
-  return new Map(
-    docs.filter((d) => d.tenantId === tenantId).map((d) => [d.triggerId, { state: d.state, since: d.time.toISOString(), message: d.message }]),
-  );
+  return new Map(docs.filter((d) => d.tenantId === tenantId).map((d) => [d.triggerId, { state: d.state, since: d.time.toISOString(), message: d.message }]));
 }

@@ -161,7 +161,10 @@ export async function recountEarlierRecords(db: Db, now: number, progress?: (rec
   const state = { stats: new Map<string, TriggerStatsDocument>(), summaries: new Map<string, TriggerSummaryDocument>() };
   const cursor = eventLogsCollection(db).find(
     { source: { $exists: false } },
-    { projection: { tenantId: 1, triggerId: 1, step: 1, status: 1, origin: 1, time: 1, 'http.durationMs': 1, 'http.responseStatus': 1 }, batchSize: RECOUNT_BATCH },
+    {
+      projection: { tenantId: 1, triggerId: 1, step: 1, status: 1, origin: 1, time: 1, 'http.durationMs': 1, 'http.responseStatus': 1 },
+      batchSize: RECOUNT_BATCH,
+    },
   );
   let batch: CountedRecord[] = [];
   let records = 0;
