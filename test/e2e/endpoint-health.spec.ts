@@ -15,12 +15,28 @@ async function healthPartitions(app: AppProcess, logTopic: string): Promise<numb
   return health.checks.endpointHealth?.detail?.assigned?.[logTopic] ?? [];
 }
 
+const GAVE_UP_EVERY_MS = 3000;
+const env = {
+  WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+  WEBHOOK_RETRY_DELAY_MS: '1000',
+  WEBHOOK_RETRY_WINDOW_MS: '600000',
+  WEBHOOK_HEADERS_TIMEOUT_MS: '30000',
+  HEALTH_GAVE_UP_EVERY_MS: String(GAVE_UP_EVERY_MS),
+};
+
 describe('endpoint health notifications', () => {
   const ctx = useTestContext({ topics: true });
   let endpointRequests = 0;
   const t = useHarness(ctx, {
     // The endpoint fails its first 5 requests; later ones succeed, answering after 8 s so the kill below comes before the recovery is seen.
-    reply: (req) => (req.path !== '/endpoint' ? { status: 200 } : ++endpointRequests <= 5 ? { status: 503, body: 'down' } : { status: 200, delayMs: 8000 }),
+    reply: (req) =>
+      req.path === '/gone'
+        ? { status: 410, body: 'gone' }
+        : req.path !== '/endpoint'
+          ? { status: 200 }
+          : ++endpointRequests <= 5
+            ? { status: 503, body: 'down' }
+            : { status: 200, delayMs: 8000 },
   });
 
   it('an endpoint that fails 5 times, then recovers, makes exactly one failing and one recovered notification, signed, across 3 dispatchers and a kill -9 of the one keeping its health', async () => {
@@ -31,12 +47,6 @@ describe('endpoint health notifications', () => {
     const access = new AccessStore((await ctx().mongo()).db);
     await access.createTenant(tenantId);
     await access.setNotificationsUrl(tenantId, `${t.receiver.url}/notify`);
-    const env = {
-      WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
-      WEBHOOK_RETRY_DELAY_MS: '1000',
-      WEBHOOK_RETRY_WINDOW_MS: '600000',
-      WEBHOOK_HEADERS_TIMEOUT_MS: '30000',
-    };
     const apps = await Promise.all([1, 2, 3].map(() => t.start('webhook-dispatcher', env)));
     const command = testWebhookCommand({ tenantId, triggerId, eventId: uniqueId('evt'), url: endpoint, body: webhookBody('agent.wrap', { callId: 'c1' }) });
     await t.driver.webhookCommands([command]);
@@ -97,11 +107,48 @@ describe('endpoint health notifications', () => {
     // The survivors' metrics count the trigger healthy again: one of them took over its partition.
     const gauge = async (app: AppProcess, state: string) => {
       const text = await (await fetch(`http://127.0.0.1:${app.port}/metrics`)).text();
-      return Number(new RegExp(`^triggers_endpoint_health_triggers\\{state="${state}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+      return Number(new RegExp(`^triggers_endpoint_health_triggers\\{[^}]*state="${state}"[^}]*\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
     };
     const survivors = apps.filter((a) => a !== owner);
     const sum = async (state: string) => (await Promise.all(survivors.map((a) => gauge(a, state)))).reduce((x, y) => x + y, 0);
-    expect(await sum('healthy')).toBe(1);
-    expect(await sum('failing')).toBe(0);
+    // (A rebalance may still be moving partitions: each owner reads its partitions' health as it gets them.)
+    await waitFor(async () => (await sum('healthy')) === 1 && (await sum('failing')) === 0, {
+      timeoutMs: 30_000,
+      description: 'the trigger counted healthy by the survivors',
+    });
+  });
+
+  it('tells given-up webhooks at once, then at most once per HEALTH_GAVE_UP_EVERY_MS, with the count held back', async () => {
+    const endpoint = `${t.receiver.url}/gone`;
+    const secret = newSecret();
+    const { tenantId, triggerId } = await t.driver.webhookTrigger(endpoint, [{ id: 's1', secret, notAfter: null }]);
+    const access = new AccessStore((await ctx().mongo()).db);
+    await access.createTenant(tenantId);
+    await access.setNotificationsUrl(tenantId, `${t.receiver.url}/notify?tenant=${tenantId}`);
+    await t.start('webhook-dispatcher', env);
+    const mine = (r: { path: string }) => r.path === `/notify?tenant=${tenantId}`;
+    const command = () =>
+      testWebhookCommand({ tenantId, triggerId, eventId: uniqueId('evt'), url: endpoint, body: webhookBody('agent.wrap', { callId: 'c1' }) });
+    // Three commands given up at once (410 Gone): the first is told at once, the other two are held.
+    await t.driver.webhookCommands([command(), command(), command()]);
+    const [first] = await t.receiver.waitFor(1, { where: mine, timeoutMs: 60_000 });
+    const firstBody = new Webhook(secret).verify(first.body, first.headers) as { type: string; payload: { count: number } };
+    expect(firstBody).toMatchObject({ type: 'trigger.webhook.gave_up', payload: { tenantId, triggerId, count: 1, url: endpoint } });
+    const told = await readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, {
+      expected: 3,
+      where: (r) => r.tenantId === tenantId && r.step === 'webhook.gave_up' && r.origin === 'event',
+    });
+    expect(told).toHaveLength(3);
+    expect(t.receiver.received.filter(mine)).toHaveLength(1);
+    // The next record of the trigger after the interval carries the held count forward, with its own.
+    const lastGaveUp = Math.max(...told.map((r) => r.value.time));
+    await waitFor(() => Date.now() >= lastGaveUp + GAVE_UP_EVERY_MS, { timeoutMs: GAVE_UP_EVERY_MS + 1000, description: 'the gave-up interval' });
+    await t.driver.webhookCommands([command()]);
+    await t.receiver.waitFor(2, { where: mine, timeoutMs: 60_000 });
+    const bodies = t.receiver.received.filter(mine).map((r) => new Webhook(secret).verify(r.body, r.headers) as { type: string; payload: { count: number } });
+    expect(bodies.map((b) => [b.type, b.payload.count])).toEqual([
+      ['trigger.webhook.gave_up', 1],
+      ['trigger.webhook.gave_up', 3],
+    ]);
   });
 });

@@ -9,8 +9,10 @@ async function assignedOf(app: AppProcess): Promise<Assignment | null> {
   const health = (await (await fetch(`http://127.0.0.1:${app.port}/healthz`)).json()) as {
     checks: Record<string, { detail?: { assigned?: Assignment | null } }>;
   };
-  const consumer = Object.values(health.checks).find((c) => c.detail && 'assigned' in c.detail);
-  return consumer?.detail?.assigned ?? null;
+  // Every consumer group of the app (the dispatcher has two: deliveries, and endpoint health over the log).
+  const consumers = Object.values(health.checks).filter((c) => c.detail && 'assigned' in c.detail);
+  if (consumers.length === 0 || consumers.some((c) => !c.detail?.assigned)) return null;
+  return Object.assign({}, ...consumers.map((c) => c.detail!.assigned)) as Assignment;
 }
 
 const partitionsOf = (a: Assignment | null) => Object.entries(a ?? {}).flatMap(([topic, ps]) => ps.map((p) => `${topic}:${p}`));
@@ -36,7 +38,7 @@ describe('scaling the consumers', () => {
 
   const CONSUMED: Record<string, TopicKey[]> = {
     matcher: EVENT_TYPE_IDS.map(eventTopicKeyOf),
-    'webhook-dispatcher': ['webhookCommands', 'webhookRetry'],
+    'webhook-dispatcher': ['webhookCommands', 'webhookRetry', 'log'],
     'lead-mover': ['leadCommands'],
     'log-sink': ['log'],
   };

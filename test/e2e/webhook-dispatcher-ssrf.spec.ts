@@ -60,7 +60,11 @@ describe('webhook-dispatcher SSRF guard', () => {
     const commands = cases.map(([url], i) => testWebhookCommand({ tenantId, triggerId, eventId: `evt-${i}`, url }));
     await driver.webhookCommands(commands);
     const logs = (
-      await readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, { expected: cases.length, where: (r) => r.tenantId === tenantId, quietMs: 2000 })
+      await readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, {
+        expected: cases.length,
+        where: (r) => r.tenantId === tenantId && r.step.startsWith('webhook.'),
+        quietMs: 2000,
+      })
     ).map((r) => r.value);
     expect(logs).toHaveLength(cases.length);
     for (const [i, [url, range]] of cases.entries()) {

@@ -64,9 +64,11 @@ describe('webhook-dispatcher', () => {
     testWebhookCommand({ ...t, eventId: `evt-${i}-${uniqueId('e')}`, url, body });
 
   const logsOf = (tenantId: string, expected: number, quietMs = 1000) =>
-    readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, { expected, where: (r) => r.tenantId === tenantId, quietMs }).then((rs) =>
-      rs.map((r) => r.value),
-    );
+    readDecoded<LogRecord>(ctx(), ctx().config.kafka.topics.log, {
+      expected,
+      where: (r) => r.tenantId === tenantId && r.step.startsWith('webhook.'),
+      quietMs,
+    }).then((rs) => rs.map((r) => r.value));
 
   describe('with one dispatcher', () => {
     beforeAll(async () => {

@@ -16,15 +16,21 @@ export interface TransactionalHandler<T> {
    * error is waited out and the message judged again.
    */
   handle(value: T, message: KafkaMessage, source: MessageSource, out: BatchOutput): void | Promise<void>;
-  /** After the batch's last message, before its commit (per-batch metrics). */
-  endBatch?(source: MessageSource): void;
+  /** After the batch's last message, before its commit (per-batch metrics, or what it writes once per batch into `out`). */
+  endBatch?(source: MessageSource, out: BatchOutput): void;
   /**
    * After the batch's transaction committed: state the handler keeps beside its output may now
    * count the batch (a batch whose transaction failed is read again, from the committed state).
    */
   committed?(source: MessageSource): void;
   /** A new generation of the group: partitions may have moved, and state kept for them with them. */
-  rejoined?(): void;
+  rejoined?(assigned: Record<string, number[]>): void;
+  /**
+   * Once per generation for each partition assigned, as soon as this instance holds its
+   * transactional id (a previous owner fenced, its open transaction ended): state the handler
+   * keeps beside its output can be read now, before the partition's first batch.
+   */
+  partitionReady?(source: MessageSource): void;
 }
 
 /** Options of a {@link TransactionalProcessor}. */
@@ -63,7 +69,8 @@ export class TransactionalProcessor<T> {
       status: this.status,
       onJoin: (assigned) => {
         this.transactions.rejoined();
-        options.handler.rejoined?.();
+        options.handler.rejoined?.(assigned);
+        if (options.handler.partitionReady) this.prepare(assigned);
         logger.info({ groupId, assigned }, 'partitions assigned');
       },
       run: async (consumer) => {
@@ -76,6 +83,19 @@ export class TransactionalProcessor<T> {
         });
       },
     });
+  }
+
+  /** Fences each assigned partition's previous owner at once, and tells the handler (see {@link TransactionalHandler.partitionReady}). */
+  private prepare(assigned: Record<string, number[]>): void {
+    for (const [topic, partitions] of Object.entries(assigned))
+      for (const partition of partitions) {
+        const source = { topic, partition };
+        this.transactions
+          .floor(source)
+          .then(() => this.options.handler.partitionReady!(source))
+          // Its first batch does the same, and waits out what failed here.
+          .catch((err: unknown) => this.options.logger.info({ ...source, err }, 'partition not prepared before its first batch'));
+      }
   }
 
   /** Connects, subscribes and starts consuming; returns once the consumer is running. */
@@ -180,7 +200,7 @@ export class TransactionalProcessor<T> {
         out.push(dlq, judge.deadLetterOf(message, source, poison));
       }
     }
-    handler.endBatch?.(source);
+    handler.endBatch?.(source, out);
     return out.byTopic();
   }
 

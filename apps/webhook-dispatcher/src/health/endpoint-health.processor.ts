@@ -6,6 +6,7 @@ import type { DispatcherConfig } from '@triggers/config';
 import { HEADERS, LogRecord, WebhookCommand, logIdFor, newLogRecord, newWebhookCommand, triggerKey, webhookBody } from '@triggers/contracts';
 import { BatchOutput, MessageSource, TransactionalHandler, TransactionalProcessor, readTopicRange } from '@triggers/kafka';
 import { MongoHandle, connectMongoLazily } from '@triggers/mongo';
+import { TransientError } from '@triggers/errors';
 import { AppRuntime, consumerHealthCheck } from '@triggers/runtime';
 import { EndpointHealth, HealthNotice, NOTIFICATION_ORIGIN, flushGaveUp, isEndpointAttempt, observeAttempt } from './endpoint-health';
 
@@ -35,8 +36,10 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
   private mongo?: Promise<MongoHandle>;
   /** Per log partition, the health of its triggers as committed (loaded after this instance fenced its previous owner). */
   private readonly committedStates = new Map<number, Promise<States>>();
-  /** Per log partition, what the batch in progress changed (applied once its transaction commits). */
-  private readonly batches = new Map<number, States>();
+  /** Per log partition, the committed health once loaded (the same maps as `committedStates` resolve to). */
+  private readonly loadedStates = new Map<number, States>();
+  /** Per log partition, what the batch in progress changed and who holds given-up commands then (applied once its transaction commits). */
+  private readonly batches = new Map<number, { states: States; held: Set<string> }>();
   private encoders?: { state: Encoder; command: Encoder; log: Encoder };
   private readonly notices: Counter;
   /** Per partition, triggers failing and all triggers kept (the gauge), and triggers holding given-up commands not yet told. */
@@ -118,10 +121,21 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
     if (this.mongo) await (await this.mongo).client.close().catch(() => undefined);
   }
 
-  rejoined(): void {
+  /**
+   * Partitions may have moved: every partition's health is read again before its next batch (it
+   * may have been another instance's meanwhile); the gauge keeps the partitions still owned until then.
+   */
+  rejoined(assigned: Record<string, number[]>): void {
+    const mine = new Set(assigned[this.rt.config.kafka.topics.log] ?? []);
     this.committedStates.clear();
-    this.counts.clear();
-    this.heldBack.clear();
+    this.loadedStates.clear();
+    for (const p of [...this.counts.keys()]) if (!mine.has(p)) this.counts.delete(p);
+    for (const p of [...this.heldBack.keys()]) if (!mine.has(p)) this.heldBack.delete(p);
+  }
+
+  /** Loads a partition's health as soon as it is assigned and fenced, so the gauge counts its triggers before its next record. */
+  partitionReady(source: MessageSource): void {
+    void this.loaded(source.partition).catch(() => undefined);
   }
 
   async beginBatch(source: MessageSource): Promise<void> {
@@ -133,15 +147,46 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
         log: await serde.encoderFor('log'),
       };
     }
-    let loaded = this.committedStates.get(source.partition);
+    await this.loaded(source.partition);
+    this.committedOf(source.partition);
+    this.batches.set(source.partition, { states: new Map(), held: new Set(this.heldBack.get(source.partition)) });
+  }
+
+  /**
+   * A partition's committed health as loaded in this generation. After a rejoin it is read again:
+   * the batch waits (a transient error), or is abandoned for its new owner.
+   */
+  private committedOf(partition: number): States {
+    const states = this.loadedStates.get(partition);
+    if (!states)
+      throw new TransientError(`endpoint health of log partition ${partition} is read again after a rebalance`, {
+        dependency: 'kafka',
+        code: 'health.reloading',
+      });
+    return states;
+  }
+
+  /** A partition's committed health, read once per generation (a load that failed is tried again by the next call). */
+  private loaded(partition: number): Promise<States> {
+    let loaded = this.committedStates.get(partition);
     if (!loaded) {
-      loaded = this.load(source.partition);
-      this.committedStates.set(source.partition, loaded);
-      // A load that failed (a broker stopping) is tried again by the batch read again.
-      loaded.catch(() => this.committedStates.delete(source.partition));
+      const load = this.load(partition);
+      this.committedStates.set(partition, load);
+      // Only the load of the current generation counts: one begun before a rejoin is dropped.
+      const current = () => this.committedStates.get(partition) === load;
+      load.then(
+        (states) => {
+          if (!current()) return;
+          this.loadedStates.set(partition, states);
+          this.summarize(partition, states);
+        },
+        () => {
+          if (current()) this.committedStates.delete(partition);
+        },
+      );
+      loaded = load;
     }
-    await loaded;
-    this.batches.set(source.partition, new Map());
+    return loaded;
   }
 
   /**
@@ -161,14 +206,13 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
       }
       states.set(key, (await serde.decode<EndpointHealth>(m.value)).value);
     });
-    this.summarize(partition, states);
     this.rt.logger.info({ partition, triggers: states.size, ms: Date.now() - started, groupId: this.groupId }, 'endpoint health of a log partition loaded');
     return states;
   }
 
   async handle(record: LogRecord, _m: KafkaMessage, source: MessageSource, out: BatchOutput): Promise<void> {
-    const committed = await this.committedStates.get(source.partition)!;
-    const batch = this.batches.get(source.partition)!;
+    const committed = this.committedOf(source.partition);
+    const { states: batch, held } = this.batches.get(source.partition)!;
     const policy = this.rt.config.health;
     const notices: { key: string; health: EndpointHealth; notice: HealthNotice }[] = [];
     const changed = new Map<string, EndpointHealth>();
@@ -179,7 +223,7 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
       for (const notice of made) notices.push({ key, health: next, notice });
     }
     // Given-up commands held back by the 10-minute rule are told once their time has come.
-    for (const key of this.holding(source.partition, committed, batch)) {
+    for (const key of held) {
       if (changed.has(key)) continue;
       const current = { ...(batch.get(key) ?? committed.get(key)!) };
       const notice = flushGaveUp(current, record.time, policy);
@@ -192,9 +236,8 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
     for (const { health } of notices) {
       if (!urls.has(health.tenantId)) urls.set(health.tenantId, await this.notificationsUrlOf(health.tenantId));
     }
-    const { endpointHealth, webhookCommands, log } = this.rt.config.kafka.topics;
+    const { webhookCommands, log } = this.rt.config.kafka.topics;
     const enc = this.encoders!;
-    for (const [key, h] of changed) out.push(endpointHealth, { key, value: enc.state(h), partition: source.partition });
     for (const { key, health, notice } of notices) {
       const url = urls.get(health.tenantId) ?? null;
       const logged = TRANSITION_STEPS[notice.type];
@@ -237,7 +280,11 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
         out.push(webhookCommands, { key, value: enc.command(command), headers: { [HEADERS.correlationId]: notice.id } });
       }
     }
-    for (const [key, h] of changed) batch.set(key, h);
+    for (const [key, h] of changed) {
+      batch.set(key, h);
+      if (h.gaveUpPending > 0) held.add(key);
+      else held.delete(key);
+    }
     for (const { health, notice } of notices) {
       const sent = urls.get(health.tenantId) !== null;
       this.notices.inc({ type: notice.type, sent: String(sent) });
@@ -248,34 +295,28 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
     }
   }
 
-  /** The triggers of a partition holding given-up commands not yet told (few: kept as a set, never a scan of every trigger). */
-  private holding(partition: number, committed: States, batch: States): string[] {
-    const keys = new Set(this.heldBack.get(partition));
-    for (const [key, h] of batch) {
-      if (h.gaveUpPending > 0) keys.add(key);
-      else keys.delete(key);
-    }
-    return [...keys].filter((key) => (batch.get(key) ?? committed.get(key))?.gaveUpPending);
+  /** Each trigger's health as the batch left it, once per batch, in the log partition's own partition of the state topic. */
+  endBatch(source: MessageSource, out: BatchOutput): void {
+    const batch = this.batches.get(source.partition);
+    if (!batch) return;
+    const topic = this.rt.config.kafka.topics.endpointHealth;
+    for (const [key, h] of batch.states) out.push(topic, { key, value: this.encoders!.state(h), partition: source.partition });
   }
 
+  /** The batch's changes become the committed health; the triggers holding given-up commands are a set kept as it goes (never a scan of every trigger). */
   committed(source: MessageSource): void {
     const batch = this.batches.get(source.partition);
-    const committed = this.committedStates.get(source.partition);
-    if (!batch || !committed || batch.size === 0) return;
-    void committed.then((states) => {
-      const counts = this.counts.get(source.partition) ?? { failing: 0, all: 0 };
-      const held = this.heldBack.get(source.partition) ?? new Set<string>();
-      for (const [key, h] of batch) {
-        const before = states.get(key);
-        counts.failing += (h.state === 'failing' ? 1 : 0) - (before?.state === 'failing' ? 1 : 0);
-        if (!before) counts.all += 1;
-        if (h.gaveUpPending > 0) held.add(key);
-        else held.delete(key);
-        states.set(key, h);
-      }
-      this.counts.set(source.partition, counts);
-      this.heldBack.set(source.partition, held);
-    });
+    const states = this.loadedStates.get(source.partition);
+    if (!batch || !states || batch.states.size === 0) return;
+    const counts = this.counts.get(source.partition) ?? { failing: 0, all: 0 };
+    for (const [key, h] of batch.states) {
+      const before = states.get(key);
+      counts.failing += (h.state === 'failing' ? 1 : 0) - (before?.state === 'failing' ? 1 : 0);
+      if (!before) counts.all += 1;
+      states.set(key, h);
+    }
+    this.counts.set(source.partition, counts);
+    this.heldBack.set(source.partition, batch.held);
   }
 
   private summarize(partition: number, states: States): void {
