@@ -7,9 +7,10 @@ export const HEADERS = {
   correlationId: 'correlation-id',
   /** A webhook retry's due time (epoch ms), read without decoding the message. */
   dueAt: 'due-at',
-  /** The step and log id of a log record, read without decoding it. */
+  /** The step, log id and origin of a log record, read without decoding it. */
   logStep: 'log-step',
   logId: 'log-id',
+  logOrigin: 'log-origin',
   /** The version and revision of a trigger config record. */
   version: 'version',
   revision: 'revision',

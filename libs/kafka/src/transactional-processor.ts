@@ -3,7 +3,7 @@ import { classify } from '@triggers/errors';
 import { ConsumerStatus } from './consumer-status';
 import type { MessageSource } from './dead-letters';
 import { SupervisedConsumer } from './group-consumer';
-import { AbandonedError, ConsumerEngineOptions, KeepAlive, MessageJudge } from './message-judge';
+import { AbandonedError, ConsumerEngineOptions, Judged, KeepAlive, MessageJudge } from './message-judge';
 import { BatchOutput, OutgoingMessages, OutputCollector, EngineTransactionOptions, PartitionTransactions } from './partition-transactions';
 
 /** What a {@link TransactionalProcessor} calls for the batches of one partition. */
@@ -40,6 +40,12 @@ export interface TransactionalProcessorOptions<T> extends ConsumerEngineOptions<
   handler: TransactionalHandler<T>;
   /** Where to start when the group has no committed offset. */
   fromBeginning?: boolean;
+  /**
+   * What a message is from its key, headers and timestamp alone, before any decoding: `skip` (not
+   * this consumer's work: consumed, not decoded, not handled), a value to handle as decoded, or
+   * undefined (decode it as usual). A reader of a shared topic pays for what it handles only.
+   */
+  prejudge?: (message: KafkaMessage) => { skip: true } | { value: T } | undefined;
   /** Longest wait of one fetch; stop() waits for the fetch in flight, so keep it short. */
   maxWaitTimeInMs?: number;
 }
@@ -172,8 +178,11 @@ export class TransactionalProcessor<T> {
     const dlq = judge.deadLetterTopic;
     if (handler.beginBatch) await judge.waitOut(() => handler.beginBatch!(source), source, keepAlive);
     const out = new OutputCollector();
+    const prejudge = this.options.prejudge;
     for (const message of messages) {
-      const judged = judge.readKnown(message, source) ?? (await judge.read(message, source, keepAlive));
+      const early = prejudge?.(message);
+      if (early && 'skip' in early) continue;
+      const judged: Judged<T> = early ?? judge.readKnown(message, source) ?? (await judge.read(message, source, keepAlive));
       if (judged.poison !== undefined) {
         out.push(dlq, judge.deadLetterOf(message, source, judged.poison));
         continue;

@@ -8,7 +8,7 @@ import { BatchOutput, MessageSource, TransactionalHandler, TransactionalProcesso
 import { MongoHandle, connectMongoLazily } from '@triggers/mongo';
 import { TransientError } from '@triggers/errors';
 import { AppRuntime, consumerHealthCheck } from '@triggers/runtime';
-import { EndpointHealth, HealthNotice, NOTIFICATION_ORIGIN, flushGaveUp, isEndpointAttempt, observeAttempt } from './endpoint-health';
+import { EndpointHealth, HealthNotice, NOTIFICATION_ORIGIN, flushGaveUp, isEndpointAttempt, observeAttempt, prejudgeLogMessage } from './endpoint-health';
 
 type Encoder = (value: unknown) => Buffer;
 type States = Map<string, EndpointHealth>;
@@ -93,6 +93,7 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
       transactionalIdPrefix: this.groupId,
       transactionTimeoutMs: this.rt.config.transactionTimeoutMs,
       outputTopics: [endpointHealth, webhookCommands, log],
+      prejudge: prejudgeLogMessage,
       handler: this,
     });
     await this.processor.start();

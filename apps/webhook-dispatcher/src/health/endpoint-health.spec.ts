@@ -1,6 +1,7 @@
 import type { LogRecord } from '@triggers/contracts';
 import { stepRecord } from '@triggers/testing';
-import { EndpointHealth, HealthPolicy, flushGaveUp, isEndpointAttempt, observeAttempt } from './endpoint-health';
+import type { KafkaMessage } from 'kafkajs';
+import { EndpointHealth, HealthPolicy, flushGaveUp, isEndpointAttempt, observeAttempt, prejudgeLogMessage } from './endpoint-health';
 
 const MINUTE = 60_000;
 /** The issue's rule: 5 failures in a row, or under 50% success over 15 minutes with at least 10 attempts; gave-ups told every 10 minutes at most. */
@@ -145,5 +146,33 @@ describe('endpoint health: when a trigger endpoint is failing, and each transiti
     ['a lead move', 'lead.moved', 'event', false],
   ])('%s counts for the endpoint health: %s', (_what, step, origin, counts) => {
     expect(isEndpointAttempt({ ...attempt(true, t0), step, origin })).toBe(counts);
+  });
+
+  describe('reading the log without decoding it', () => {
+    const message = (headers: Record<string, string>, key = 'acme/t1'): KafkaMessage =>
+      ({ key: Buffer.from(key), value: Buffer.from('not decoded'), timestamp: String(t0), offset: '0', attributes: 0, headers }) as unknown as KafkaMessage;
+
+    it.each([
+      ['a match', { 'log-step': 'matched', 'log-origin': 'event' }, 'skip'],
+      ['a lead move', { 'log-step': 'lead.moved', 'log-origin': 'event' }, 'skip'],
+      ['a transition record', { 'log-step': 'endpoint.failing', 'log-origin': 'notification' }, 'skip'],
+      ['a notification delivered', { 'log-step': 'webhook.delivered', 'log-origin': 'notification' }, 'skip'],
+      ['a delivery', { 'log-step': 'webhook.delivered', 'log-origin': 'event' }, 'value'],
+      ['a failed attempt (its URL and error are read from the record)', { 'log-step': 'webhook.attempt', 'log-origin': 'event' }, 'decode'],
+      ['a record without the origin header (written before it existed)', { 'log-step': 'webhook.delivered' }, 'decode'],
+      ['a record without headers', {}, 'decode'],
+    ])('%s: %s', (_what, headers, expected) => {
+      const r = prejudgeLogMessage(message(headers));
+      expect(r === undefined ? 'decode' : 'skip' in r ? 'skip' : 'value').toBe(expected);
+    });
+
+    it('reads a delivery as the decoded record would count it: tenant and trigger from the key, the time from the timestamp', () => {
+      const r = prejudgeLogMessage(message({ 'log-step': 'webhook.delivered', 'log-origin': 'bulk', 'log-id': 'log_1' }));
+      expect(r).toEqual({
+        value: expect.objectContaining({ logId: 'log_1', tenantId: 'acme', triggerId: 't1', step: 'webhook.delivered', origin: 'bulk', time: t0 }),
+      });
+      expect(isEndpointAttempt((r as { value: LogRecord }).value)).toBe(true);
+      expect(prejudgeLogMessage(message({ 'log-step': 'webhook.delivered', 'log-origin': 'event' }, 'no-slash'))).toBeUndefined();
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
-import type { LogRecord } from '@triggers/contracts';
+import type { KafkaMessage } from 'kafkajs';
+import { HEADERS, LogRecord, newLogRecord, parseTriggerKey } from '@triggers/contracts';
 
 /** When an endpoint is failing, and how often given-up commands are told (HEALTH_* config). */
 export interface HealthPolicy {
@@ -55,6 +56,32 @@ export const NOTIFICATION_ORIGIN = 'notification';
 /** Whether a log record is one attempt at a trigger's endpoint (and so counts for its health). */
 export function isEndpointAttempt(r: LogRecord): boolean {
   return r.triggerId !== null && r.step in ATTEMPT_STEPS && r.origin !== NOTIFICATION_ORIGIN;
+}
+
+const header = (m: KafkaMessage, name: string): string | undefined => {
+  const v = m.headers?.[name];
+  return v === undefined || Array.isArray(v) ? undefined : v.toString();
+};
+
+/**
+ * What a log message means for the endpoint health, from its key, headers and timestamp alone:
+ * most of the log is not an attempt at a trigger's endpoint (matches, lead moves, the
+ * notifications' own attempts) and is skipped undecoded, and a delivery needs nothing its
+ * headers do not say. A failure is decoded (its URL and error are told); so is a message
+ * without the headers (written before they existed).
+ */
+export function prejudgeLogMessage(m: KafkaMessage): { skip: true } | { value: LogRecord } | undefined {
+  const step = header(m, HEADERS.logStep);
+  if (step === undefined) return undefined;
+  if (!(step in ATTEMPT_STEPS)) return { skip: true };
+  const origin = header(m, HEADERS.logOrigin);
+  if (origin === undefined) return undefined;
+  if (origin === NOTIFICATION_ORIGIN) return { skip: true };
+  const trigger = ATTEMPT_STEPS[step] ? parseTriggerKey(m.key?.toString() ?? '') : null;
+  if (!trigger) return undefined;
+  const time = Number(m.timestamp);
+  if (!Number.isFinite(time)) return undefined;
+  return { value: newLogRecord({ logId: header(m, HEADERS.logId) ?? '', ...trigger, step, status: 'ok', time, origin }) };
 }
 
 const BUCKETS = 15;

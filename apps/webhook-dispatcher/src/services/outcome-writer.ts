@@ -98,7 +98,9 @@ export class OutcomeWriter {
     return {
       key: triggerKey(command.tenantId, command.triggerId),
       value: this.encoders.log(record),
-      headers: { [HEADERS.correlationId]: command.eventId, [HEADERS.logStep]: decision.step, [HEADERS.logId]: logId },
+      // The record's time as the message's: a reader that needs only the step, origin and time (the endpoint health) does not decode it.
+      timestamp: String(at),
+      headers: { [HEADERS.correlationId]: command.eventId, [HEADERS.logStep]: decision.step, [HEADERS.logId]: logId, [HEADERS.logOrigin]: command.origin },
     };
   }
 }
