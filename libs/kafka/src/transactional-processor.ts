@@ -48,6 +48,11 @@ export interface TransactionalProcessorOptions<T> extends ConsumerEngineOptions<
   prejudge?: (message: KafkaMessage) => { skip: true } | { value: T } | undefined;
   /** Longest wait of one fetch; stop() waits for the fetch in flight, so keep it short. */
   maxWaitTimeInMs?: number;
+  /**
+   * Bytes the broker gathers before answering a fetch (or until `maxWaitTimeInMs`): a consumer
+   * that need not answer at once takes bigger batches, so fewer transactions per record.
+   */
+  minBytes?: number;
 }
 
 /**

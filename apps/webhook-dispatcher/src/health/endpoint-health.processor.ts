@@ -94,6 +94,10 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
       transactionTimeoutMs: this.rt.config.transactionTimeoutMs,
       outputTopics: [endpointHealth, webhookCommands, log],
       prejudge: prejudgeLogMessage,
+      // Health is told within seconds, not milliseconds: a fetch waits up to 1 s for 1 MB, so a busy
+      // log is read in big batches, each one transaction.
+      maxWaitTimeInMs: 1000,
+      minBytes: 1024 * 1024,
       handler: this,
     });
     await this.processor.start();
