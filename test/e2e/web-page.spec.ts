@@ -184,25 +184,21 @@ describe('the Triggers web page', () => {
     // The list shows each trigger's 24-hour success ratio: none of this one's attempts succeeded.
     // (Health answers are kept a few seconds: reload until the failures count.)
     const row = page.getByRole('row', { name: /Wraps of campaign 999 to the CRM agent\.wrap/ });
-    await waitFor(
-      async () => {
-        await page.reload();
-        await row.waitFor();
-        return (await row.getByText('0 %').count()) > 0;
-      },
-      { timeoutMs: 30_000, intervalMs: 1000, description: 'the 24-hour success ratio in the list' },
-    );
+    /** Reloads the page until the trigger's row shows `text`. */
+    const reloadUntilRowShows = (text: string, description: string) =>
+      waitFor(
+        async () => {
+          await page.reload();
+          await row.waitFor();
+          return (await row.getByText(text).count()) > 0;
+        },
+        { timeoutMs: 30_000, intervalMs: 1000, description },
+      );
+    await reloadUntilRowShows('0 %', 'the 24-hour success ratio in the list');
     // Its last delivery is the last give-up, from the list's own answer.
     await row.getByText(/^webhook\.gave_up 503 /).waitFor();
     // Every attempt failed: the dispatchers' health processor marked the endpoint failing, which the list shows.
-    await waitFor(
-      async () => {
-        await page.reload();
-        await row.waitFor();
-        return (await row.getByText('endpoint failing').count()) > 0;
-      },
-      { timeoutMs: 30_000, intervalMs: 1000, description: 'the endpoint marked failing in the list' },
-    );
+    await reloadUntilRowShows('endpoint failing', 'the endpoint marked failing in the list');
     await row.getByRole('button', { name: 'Wraps of campaign 999 to the CRM' }).click();
     // The trigger opens with a banner saying since when, and why.
     const banner = page.getByRole('alert').filter({ hasText: "This trigger's webhook endpoint is failing since" });

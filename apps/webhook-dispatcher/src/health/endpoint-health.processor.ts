@@ -34,6 +34,8 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
   private stopping = false;
   private running?: Promise<void>;
   private mongo?: Promise<MongoHandle>;
+  /** Where tenants' notifications go (their tenant documents), once MongoDB is connected. */
+  private access?: Promise<AccessStore>;
   /** Per log partition, the health of its triggers as committed (loaded after this instance fenced its previous owner). */
   private readonly committedStates = new Map<number, Promise<States>>();
   /** Per log partition, the committed health once loaded (the same maps as `committedStates` resolve to). */
@@ -88,6 +90,7 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
     const { endpointHealth, webhookCommands, log } = this.rt.config.kafka.topics;
     await this.checkPartitions(log, endpointHealth);
     this.mongo ??= connectMongoLazily(this.rt.config.mongodbUri, this.rt.logger);
+    this.access ??= this.mongo.then((m) => new AccessStore(m.db));
     this.processor = new TransactionalProcessor<LogRecord>({
       ...this.rt.consuming('log', this.groupId),
       transactionalIdPrefix: this.groupId,
@@ -331,8 +334,7 @@ export class EndpointHealthProcessor implements TransactionalHandler<LogRecord>,
   }
 
   private async notificationsUrlOf(tenantId: string): Promise<string | null> {
-    const mongo = await this.mongo!;
-    return new AccessStore(mongo.db).notificationsUrlOf(tenantId);
+    return (await this.access!).notificationsUrlOf(tenantId);
   }
 }
 
